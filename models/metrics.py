@@ -1,0 +1,33 @@
+"""Numbers about a model on a set of digits: error, losses, activity; one pass, batched, no gradients."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from models.data import Split
+from models.drsae import DrSAE
+
+
+@torch.no_grad()
+def evaluate_split(model: DrSAE, split: Split, unroll: int | None = None, device: str | None = None,
+                   batch: int = 2000) -> dict:
+    """Mean per-digit losses, classification error (%) and mean number of active units of z_T."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(5, dtype=torch.float64)
+    for i in range(0, len(split), batch):
+        x, y = split.x[i:i + batch].to(device), split.y[i:i + batch].to(device)
+        z, x_hat, logits = model(x, unroll)
+        sums += torch.stack([
+            0.5 * (x - x_hat).pow(2).sum(1).sum(),
+            z.sum(),
+            F.cross_entropy(logits, y, reduction="sum"),
+            (logits.argmax(1) != y).sum(),
+            (z > 0).sum(),
+        ]).double().cpu()
+    model.train(was_training)
+    n = max(len(split), 1)
+    recon, l1, sup, wrong, active = (sums / n).tolist()
+    return {"error": 100.0 * wrong, "recon": recon, "l1": l1, "unsup": recon + model.cfg.sparsity * l1,
+            "sup": sup, "active": active}

@@ -1,0 +1,306 @@
+"""Train a DrSAE: pre-train on L_U, then train on L_U + L_S. Resumable: rerun the same command.
+
+    python -m models.train --hidden 400 --unroll 11 --sparsity 0.5 --data-dir DIR --out runs/NAME
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from models import runs
+from models.checkpoint import CHECKPOINT, CheckpointError, load_training_state, save_training_state
+from models.data import DataError, MNIST, load_mnist
+from models.drsae import DrSAE, DrSAEConfig
+from models.metrics import evaluate_split
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    pretrain_epochs: int = 5
+    epochs: int = 30  # supervised epochs, after pre-training
+    batch_size: int = 100
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.02  # cosine decay within each phase down to lr * this
+    optimizer: str = "adam"  # adam | sgd (the paper used plain SGD, batch 10)
+    sup_weight: float = 1.0
+    seed: int = 0
+    limit: int | None = None  # keep the first n digits of each split (tests, quick looks)
+    checkpoint_every: float = 60.0  # seconds between mid-epoch checkpoints
+
+    @property
+    def total_epochs(self) -> int:
+        return self.pretrain_epochs + self.epochs
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# Settings that may change between a run and its resumption without changing what it computes.
+RESUMABLE = {"checkpoint_every"}
+
+
+class Diverged(RuntimeError):
+    pass
+
+
+class RunConflict(RuntimeError):
+    pass
+
+
+def param_groups(model: DrSAE, tc: TrainConfig) -> list[dict]:
+    """Adam moves every weight by about lr per step whatever its size, so each matrix gets an lr in
+    proportion to its natural scale: rows of E (and b) are bounded by 1.25/(T-1), rows of C by 5."""
+    cfg = model.cfg
+    e_scale = min(cfg.e_row_max, 1.0) if tc.optimizer == "adam" else 1.0
+    c_scale = cfg.c_row_max if tc.optimizer == "adam" else 1.0
+    scales = {"E": e_scale, "b": e_scale, "S": 1.0, "D": 1.0, "C": c_scale}
+    return [{"params": [p], "name": n, "lr_scale": scales[n]} for n, p in model.named_parameters()]
+
+
+def make_optimizer(model: DrSAE, tc: TrainConfig) -> torch.optim.Optimizer:
+    groups = param_groups(model, tc)
+    if tc.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=tc.lr)
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=tc.lr)
+    raise ValueError(f"unknown optimizer {tc.optimizer!r} (adam or sgd)")
+
+
+def lr_at(tc: TrainConfig, epoch: int, frac: float) -> float:
+    """Cosine decay inside each phase, restarting at the supervised phase."""
+    if epoch < tc.pretrain_epochs:
+        pos, length = epoch + frac, tc.pretrain_epochs
+    else:
+        pos, length = epoch - tc.pretrain_epochs + frac, tc.epochs
+    cos = 0.5 * (1 + math.cos(math.pi * min(pos / max(length, 1e-9), 1.0)))
+    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * cos)
+
+
+def initial_dictionary(data: MNIST, hidden: int, seed: int) -> torch.Tensor:
+    """Random training digits as the first decoder columns: with random columns every unit starts
+    below threshold (|D_i^T x| ~ 0.04 << lambda), and a silent ReLU network gets no gradient."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data.train), generator=g)[:hidden]
+    cols = data.train.x[idx]
+    if len(cols) < hidden:  # fewer digits than units: pad with noise
+        cols = torch.cat([cols, torch.rand(hidden - len(cols), cols.shape[1], generator=g)])
+    cols = cols + 0.05 * torch.randn(cols.shape, generator=g) / cols.shape[1] ** 0.5
+    return (cols / cols.norm(dim=1, keepdim=True)).T.contiguous()
+
+
+def check_config(run: Path, wanted: dict) -> None:
+    """A run folder belongs to one set of settings: resuming with others would mix two experiments."""
+    have = runs.read_config(run)
+    if have is None:
+        return
+    diffs = []
+    for part in ("model", "train"):
+        for k in set(have.get(part, {})) | set(wanted[part]):
+            if k in RESUMABLE:
+                continue
+            a, b = have.get(part, {}).get(k), wanted[part].get(k)
+            if a != b:
+                diffs.append(f"{part}.{k}: run has {a!r}, asked {b!r}")
+    if diffs:
+        raise RunConflict(f"{run} holds a run with other settings ({'; '.join(diffs)}). Use another --out, or the same settings to resume.")
+
+
+class Progress:
+    """A one-line terminal progress bar (or a line per epoch when output is not a terminal)."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
+
+    def update(self, epoch: int, total: int, phase: str, frac: float, eta: float, loss: float) -> None:
+        now = time.time()
+        if not self.tty or now - self.last < 0.2:
+            return
+        self.last = now
+        bar = "#" * int(frac * 30)
+        self.stream.write(f"\repoch {epoch + 1}/{total} {phase:10s} [{bar:30s}] {frac:4.0%} loss {loss:.4f} eta {_hms(eta)}  ")
+        self.stream.flush()
+
+    def epoch(self, row: dict) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+        self.stream.write(
+            f"epoch {row['epoch'] + 1} {row['phase']}: L_U {row['train_unsup']:.4f} L_S {row['train_sup']:.4f} "
+            f"val err {row['val_error']:.2f}% active {row['val_active']:.1f} ({row['epoch_time']:.1f}s)\n"
+        )
+        self.stream.flush()
+
+
+def _hms(s: float) -> str:
+    s = int(max(s, 0))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_dir=None,
+          device: str | None = None, progress: Progress | None = None, should_stop=lambda: False) -> list[dict]:
+    """Train into run folder `out`, resuming from its checkpoint if one is there. Returns the metrics rows."""
+    out = Path(out)
+    wanted = {"model": mc.to_dict(), "train": asdict(tc)}
+    check_config(out, wanted)
+    out.mkdir(parents=True, exist_ok=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_mnist(data_dir, limit=tc.limit) if data is None else data.head(tc.limit)
+    wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val)}
+    if runs.read_config(out) is None:
+        runs.write_json(out / runs.CONFIG, wanted)
+    (out / runs.STOP).unlink(missing_ok=True)
+
+    torch.manual_seed(tc.seed)
+    model = DrSAE(mc, dictionary=initial_dictionary(data, mc.hidden, tc.seed), seed=tc.seed).to(device)
+    opt = make_optimizer(model, tc)
+    gen = torch.Generator().manual_seed(tc.seed)
+    epoch, step, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
+    if (out / CHECKPOINT).is_file():
+        st = load_training_state(out / CHECKPOINT)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["generator"])
+        p = st["progress"]
+        epoch, step, elapsed, history = p["epoch"], p["step"], p["elapsed"], list(st["history"])
+        perm, acc = st.get("perm"), st.get("acc")
+        runs.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
+        if progress:
+            progress.stream.write(f"resuming {out} at epoch {epoch + 1}, batch {step}\n")
+
+    x_tr, y_tr = data.train.x.to(device), data.train.y.to(device)
+    n, bs = len(y_tr), tc.batch_size
+    n_batches = math.ceil(n / bs)
+
+    def save(state_epoch, state_step, state_perm, state_acc, total_elapsed):
+        save_training_state(out / CHECKPOINT, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+            "config": mc.to_dict(), "train_config": asdict(tc), "history": history,
+            "perm": state_perm, "acc": state_acc,
+            "progress": {"epoch": state_epoch, "step": state_step, "elapsed": total_elapsed,
+                         "total_epochs": tc.total_epochs,
+                         "val_error": history[-1]["val_error"] if history else None},
+        })
+
+    runs.write_status(out, state="running", pid=os.getpid(), epoch=epoch, total_epochs=tc.total_epochs,
+                      frac=0.0, message="", device=device)
+    t_run0 = time.time() - elapsed
+    t_proc0, done0 = time.time(), (epoch + step / n_batches) / tc.total_epochs  # ETA from this process's own pace
+    last_save = time.time()
+    try:
+        while epoch < tc.total_epochs:
+            phase = "pretrain" if epoch < tc.pretrain_epochs else "supervised"
+            if perm is None:
+                perm, step, acc = torch.randperm(n, generator=gen), 0, torch.zeros(4, dtype=torch.float64)
+            t0 = time.time()
+            model.train()
+            while step < n_batches:
+                if should_stop() or (out / runs.STOP).exists():
+                    save(epoch, step, perm, acc, time.time() - t_run0)
+                    runs.write_status(out, state="stopped", message="stopped; rerun to resume")
+                    return history
+                lr = lr_at(tc, epoch, step / n_batches)
+                for g in opt.param_groups:
+                    g["lr"] = lr * g["lr_scale"]
+                idx = perm[step * bs:(step + 1) * bs].to(device)
+                L = model.losses(x_tr[idx], y_tr[idx])
+                loss = L["unsup"] + (tc.sup_weight * L["sup"] if phase == "supervised" else 0.0)
+                if not torch.isfinite(loss) or loss.item() > 1e6:
+                    raise Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {step + 1}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                model.project_()
+                acc += torch.tensor([L["recon"].item(), L["l1"].item(), L["sup"].item(), 1.0], dtype=torch.float64)
+                step += 1
+                now = time.time()
+                done = (epoch + step / n_batches) / tc.total_epochs
+                spent = now - t_run0
+                eta = (now - t_proc0) / max(done - done0, 1e-9) * (1 - done)
+                if progress:
+                    progress.update(epoch, tc.total_epochs, phase, step / n_batches, eta, loss.item())
+                if now - last_save > tc.checkpoint_every:
+                    save(epoch, step, perm, acc, spent)
+                    runs.write_status(out, state="running", epoch=epoch, frac=step / n_batches, eta=eta)
+                    last_save = now
+            recon, l1, sup, k = (acc / acc[3]).tolist()
+            val = evaluate_split(model, data.val, device=device)
+            if not all(math.isfinite(v) for v in val.values()):
+                raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
+            row = {"epoch": epoch, "phase": phase, "lr": lr,
+                   "train_recon": recon, "train_l1": l1, "train_unsup": recon + mc.sparsity * l1, "train_sup": sup,
+                   "val_error": val["error"], "val_recon": val["recon"], "val_unsup": val["unsup"],
+                   "val_sup": val["sup"], "val_active": val["active"], "epoch_time": time.time() - t0,
+                   "elapsed": time.time() - t_run0}
+            history.append(row)
+            runs.append_metrics(out, row)
+            epoch, perm = epoch + 1, None
+            save(epoch, 0, None, None, time.time() - t_run0)
+            last_save = time.time()
+            eta = (time.time() - t_run0) / epoch * (tc.total_epochs - epoch) if epoch else 0.0
+            runs.write_status(out, state="running", epoch=epoch, frac=0.0, eta=eta, val_error=val["error"])
+            if progress:
+                progress.epoch(row)
+    except Diverged as e:
+        msg = f"Training diverged: {e}. The last good checkpoint is kept; lower --lr and resume with a new --out."
+        runs.write_status(out, state="failed", message=msg)
+        raise Diverged(msg) from None
+    runs.write_status(out, state="done", epoch=epoch, frac=1.0, eta=0.0, message="finished")
+    return history
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m models.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="run folder (created, or resumed if it holds a checkpoint)")
+    p.add_argument("--data-dir", default=None, help="folder with the four MNIST idx files (else $SPARSELAB_DATA, else download)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    for f in fields(DrSAEConfig):
+        if f.name in ("hidden", "unroll", "sparsity"):
+            p.add_argument(f"--{f.name}", type=type(f.default), default=f.default)
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = int if f.name == "limit" else type(f.default)
+        p.add_argument(flag, type=kind, default=f.default)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    mc = DrSAEConfig(hidden=a.hidden, unroll=a.unroll, sparsity=a.sparsity)
+    tc = TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):  # finish the batch, checkpoint, exit: nothing is lost
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        history = train(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
+                        should_stop=lambda: stop["flag"])
+    except (DataError, CheckpointError, RunConflict, Diverged, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    status = runs.read_status(Path(a.out))
+    if status.get("state") == "stopped":
+        print(f"stopped; the same command resumes from {Path(a.out) / CHECKPOINT}", file=sys.stderr)
+        return 130
+    if history:
+        print(f"done: validation error {history[-1]['val_error']:.2f}% after {history[-1]['elapsed']:.0f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "mnist"
+if "SPARSELAB_DATA" not in os.environ and SHARED.is_dir():
+    os.environ["SPARSELAB_DATA"] = str(SHARED)
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """The first 3,000 digits of each split of the real dataset."""
+    from models.data import load_mnist
+
+    if not os.environ.get("SPARSELAB_DATA"):
+        pytest.fail("tests need MNIST: set SPARSELAB_DATA to a folder with the four idx files")
+    return load_mnist(limit=3000, download=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mnist_small):
+    """A small DrSAE trained briefly (2 + 4 epochs on 3,000 digits): shared by the analysis and page tests."""
+    from models.drsae import DrSAEConfig
+    from models.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    mc = DrSAEConfig(hidden=64, unroll=5, sparsity=0.1)
+    tc = TrainConfig(pretrain_epochs=2, epochs=4, batch_size=50, lr=2e-3, limit=3000)
+    history = train(mc, tc, out, data=mnist_small, device="cpu")
+    return out, history

@@ -1,0 +1,77 @@
+import numpy as np
+import torch
+
+from models.drsae import DrSAE, DrSAEConfig
+
+
+def numpy_nonneg_ista(D, x, lam, a, steps):
+    """Non-negative ISTA written from its definition: a gradient step on 1/2||x - Dz||^2, then the
+    proximal step of lam*|z|_1 restricted to z >= 0."""
+    z = np.zeros(D.shape[1])
+    out = []
+    for _ in range(steps):
+        z = np.maximum(0.0, z - a * D.T @ (D @ z - x) - a * lam)
+        out.append(z.copy())
+    return np.stack(out)
+
+
+def test_ista_start_equals_numpy_ista():
+    torch.manual_seed(0)
+    cfg = DrSAEConfig(n_input=50, hidden=30, unroll=8, sparsity=0.05)
+    model = DrSAE(cfg).double()
+    a = model.ista_init_()
+    x = torch.rand(4, 50, dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    steps = model.encode(x).detach().numpy()  # (T, batch, hidden)
+    D = model.D.detach().numpy()
+    assert steps.shape == (8, 4, 30)
+    for i in range(4):
+        ref = numpy_nonneg_ista(D, x[i].numpy(), cfg.sparsity, a, 8)
+        np.testing.assert_allclose(steps[:, i], ref, rtol=1e-10, atol=1e-12)
+    # ISTA lowers the LASSO objective step after step: the comparison is not between two zero vectors
+    obj = [0.5 * np.sum((x[0].numpy() - D @ z) ** 2) + cfg.sparsity * z.sum() for z in steps[:, 0]]
+    assert steps[-1, 0].sum() > 0 and all(b <= c + 1e-12 for b, c in zip(obj[1:], obj[:-1]))
+
+
+def test_step_size_respects_convergence_and_encoder_bound():
+    model = DrSAE(DrSAEConfig(n_input=50, hidden=30, unroll=11))
+    a = model.ista_step_size()
+    lip = torch.linalg.matrix_norm(model.D.detach(), ord=2).item() ** 2
+    assert a <= 1 / lip + 1e-9 and a <= 1.25 / 10 + 1e-12
+    assert model.E.norm(dim=1).max().item() <= 1.25 / 10 + 1e-6
+
+
+def test_encode_other_unroll_and_forward_shapes():
+    model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=3))
+    x = torch.rand(5, 20)
+    assert model.encode(x).shape == (3, 5, 16)
+    long = model.encode(x, unroll=9)
+    assert long.shape == (9, 5, 16)
+    torch.testing.assert_close(long[:3], model.encode(x))  # the first steps do not depend on T
+    z, x_hat, logits = model(x)
+    assert z.shape == (5, 16) and x_hat.shape == (5, 20) and logits.shape == (5, 10)
+
+
+def test_classifier_uses_direction_only_and_survives_silence():
+    model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=3))
+    z = torch.rand(2, 16)
+    torch.testing.assert_close(model.classify(z), model.classify(7.0 * z))
+    assert torch.isfinite(model.classify(torch.zeros(1, 16))).all()
+
+
+def test_projection_bounds():
+    cfg = DrSAEConfig(n_input=20, hidden=16, unroll=5)
+    model = DrSAE(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(100)
+    model.project_()
+    assert model.D.norm(dim=0).max() <= 1 + 1e-5
+    assert model.E.norm(dim=1).max() <= 1.25 / 4 + 1e-5
+    assert model.C.norm(dim=1).max() <= 5 + 1e-4
+    # rows already inside the bound are left alone
+    small = torch.full((20,), 0.01)
+    with torch.no_grad():
+        model.E[0] = small
+    model.project_()
+    torch.testing.assert_close(model.E[0], small)

@@ -1,0 +1,136 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from models import runs
+from models.checkpoint import CHECKPOINT, load_training_state
+from models.drsae import DrSAEConfig
+from models.train import Diverged, RunConflict, TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+MC = DrSAEConfig(hidden=48, unroll=4, sparsity=0.1)
+
+
+def test_short_training_lowers_both_losses_and_beats_chance(tiny_run):
+    out, history = tiny_run
+    assert [r["epoch"] for r in history] == list(range(6))
+    pre, sup = history[:2], history[2:]
+    assert {r["phase"] for r in pre} == {"pretrain"} and {r["phase"] for r in sup} == {"supervised"}
+    assert pre[-1]["val_unsup"] < pre[0]["val_unsup"]  # pre-training lowers L_U
+    assert sup[-1]["val_sup"] < 0.6 * sup[0]["val_sup"]  # supervised training lowers L_S
+    assert history[-1]["val_error"] < 20.0  # chance is 90 %
+    assert 1 < history[-1]["val_active"] < 64
+    assert runs.read_status(out)["state"] == "done"
+    assert runs.read_metrics(out) == history  # the file holds exactly the returned rows
+
+
+def test_constraints_hold_after_every_step(mnist_small, tmp_path, monkeypatch):
+    from models import drsae
+
+    seen = []
+    orig = drsae.DrSAE.project_
+
+    def checked(self):
+        orig(self)
+        seen.append((self.D.norm(dim=0).max().item(), self.E.norm(dim=1).max().item(), self.C.norm(dim=1).max().item()))
+
+    monkeypatch.setattr(drsae.DrSAE, "project_", checked)
+    mc = DrSAEConfig(hidden=32, unroll=3, sparsity=0.05)
+    train(mc, TrainConfig(pretrain_epochs=1, epochs=1, batch_size=100, lr=2e-2, limit=1000), tmp_path / "r",
+          data=mnist_small, device="cpu")
+    assert len(seen) == 20
+    d, e, c = map(max, zip(*seen))
+    assert d <= 1 + 1e-5 and e <= 1.25 / 2 + 1e-5 and c <= 5 + 1e-4
+
+
+def test_stopped_run_resumes_to_the_same_weights(mnist_small, tmp_path):
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, lr=2e-3, limit=1000)
+    full = train(MC, tc, tmp_path / "a", data=mnist_small, device="cpu")
+    calls = {"n": 0}
+
+    def stop_mid_second_epoch():
+        calls["n"] += 1
+        return calls["n"] == 15  # epoch 1 has 10 batches: stop in the middle of epoch 2
+
+    part = train(MC, tc, tmp_path / "b", data=mnist_small, device="cpu", should_stop=stop_mid_second_epoch)
+    assert len(part) == 1 and runs.read_status(tmp_path / "b")["state"] == "stopped"
+    assert load_training_state(tmp_path / "b" / CHECKPOINT)["progress"]["step"] == 4
+    resumed = train(MC, tc, tmp_path / "b", data=mnist_small, device="cpu")
+    assert [r["epoch"] for r in resumed] == [0, 1, 2]
+    a = load_training_state(tmp_path / "a" / CHECKPOINT)["model"]
+    b = load_training_state(tmp_path / "b" / CHECKPOINT)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    assert resumed[-1]["val_error"] == pytest.approx(full[-1]["val_error"], abs=0.11)
+
+
+def test_other_settings_in_the_same_folder_are_refused(mnist_small, tmp_path):
+    tc = TrainConfig(pretrain_epochs=1, epochs=0, limit=500)
+    train(MC, tc, tmp_path / "r", data=mnist_small, device="cpu")
+    with pytest.raises(RunConflict, match="sparsity"):
+        train(DrSAEConfig(hidden=48, unroll=4, sparsity=0.3), tc, tmp_path / "r", data=mnist_small, device="cpu")
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_small, tmp_path, monkeypatch):
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=500)
+    out = tmp_path / "r"
+    train(MC, TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=500), out, data=mnist_small,
+          device="cpu", should_stop=lambda: len(runs.read_metrics(out)) == 1)
+    good = (out / CHECKPOINT).read_bytes()
+    from models import drsae
+
+    real = drsae.DrSAE.losses
+
+    def poisoned(self, x, y=None, unroll=None):
+        L = real(self, x, y, unroll)
+        L["unsup"] = L["unsup"] * float("nan")
+        return L
+
+    monkeypatch.setattr(drsae.DrSAE, "losses", poisoned)
+    with pytest.raises(Diverged, match="last good checkpoint is kept"):
+        train(MC, tc, out, data=mnist_small, device="cpu")
+    assert (out / CHECKPOINT).read_bytes() == good
+    assert runs.read_status(out)["state"] == "failed"
+
+
+def _cli(out, *extra):
+    return [sys.executable, "-m", "models.train", "--out", str(out), "--hidden", "48", "--unroll", "4",
+            "--pretrain-epochs", "1", "--epochs", "3", "--limit", "3000", "--batch-size", "20", *extra]
+
+
+def test_killed_cli_run_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_cli(out), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(runs.read_metrics(out)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.wait()
+    done_before = load_training_state(out / CHECKPOINT)["progress"]["epoch"]
+    assert 1 <= done_before < 4
+    res = subprocess.run(_cli(out), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"resuming {out} at epoch {done_before + 1}" in res.stderr
+    assert [r["epoch"] for r in runs.read_metrics(out)] == [0, 1, 2, 3]
+    assert json.loads((out / runs.CONFIG).read_text())["train"]["epochs"] == 3
+
+
+def test_sigterm_checkpoints_mid_epoch_and_exits(tmp_path):
+    out = tmp_path / "term"
+    proc = subprocess.Popen(_cli(out, "--checkpoint-every", "1000"), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while runs.read_status(out).get("state") != "running" and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert runs.read_status(out)["state"] == "stopped"
+    assert (out / CHECKPOINT).is_file()
