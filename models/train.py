@@ -27,10 +27,13 @@ class TrainConfig:
     pretrain_epochs: int = 5
     epochs: int = 30  # supervised epochs, after pre-training
     batch_size: int = 100
-    lr: float = 1e-3
+    lr: float = 0.01
     min_lr_ratio: float = 0.02  # cosine decay within each phase down to lr * this
-    optimizer: str = "adam"  # adam | sgd (the paper used plain SGD, batch 10)
+    optimizer: str = "sgd"  # sgd (as the paper) | adam; see param_groups
+    c_lr_scale: float = 100.0  # sgd: C's lr is this times lr
     sup_weight: float = 1.0
+    momentum: float = 0.9  # sgd
+    grad_clip: float = 1.0  # max global gradient norm (0 = off): the recurrence can blow up a step
     seed: int = 0
     limit: int | None = None  # keep the first n digits of each split (tests, quick looks)
     checkpoint_every: float = 60.0  # seconds between mid-epoch checkpoints
@@ -58,12 +61,16 @@ class RunConflict(RuntimeError):
 
 
 def param_groups(model: DrSAE, tc: TrainConfig) -> list[dict]:
-    """Adam moves every weight by about lr per step whatever its size, so each matrix gets an lr in
-    proportion to its natural scale: rows of E (and b) are bounded by 1.25/(T-1), rows of C by 5."""
-    cfg = model.cfg
-    e_scale = min(cfg.e_row_max, 1.0) if tc.optimizer == "adam" else 1.0
-    c_scale = cfg.c_row_max if tc.optimizer == "adam" else 1.0
-    scales = {"E": e_scale, "b": e_scale, "S": 1.0, "D": 1.0, "C": c_scale}
+    """Per-matrix step sizes. SGD: C acts on the unit vector z/||z||, so its gradient is at most 1 per
+    digit while its rows must grow to norms near 5: it gets `c_lr_scale` times the lr. Adam moves every
+    weight by about lr whatever its size, so E and b (rows bounded by 1.25/(T-1)) get that bound as
+    scale and C its bound 5. (Adam trains faster but lifts every unit's tiny supervised gradient to a
+    full step: the encoder leaves ISTA everywhere and the part/categorical split blurs; SGD keeps it.)"""
+    if tc.optimizer == "sgd":
+        scales = {"E": 1.0, "b": 1.0, "S": 1.0, "D": 1.0, "C": tc.c_lr_scale}
+    else:
+        e = min(model.cfg.e_row_max, 1.0)
+        scales = {"E": e, "b": e, "S": 1.0, "D": 1.0, "C": model.cfg.c_row_max}
     return [{"params": [p], "name": n, "lr_scale": scales[n]} for n, p in model.named_parameters()]
 
 
@@ -72,7 +79,7 @@ def make_optimizer(model: DrSAE, tc: TrainConfig) -> torch.optim.Optimizer:
     if tc.optimizer == "adam":
         return torch.optim.Adam(groups, lr=tc.lr)
     if tc.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=tc.lr)
+        return torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum)
     raise ValueError(f"unknown optimizer {tc.optimizer!r} (adam or sgd)")
 
 
@@ -87,15 +94,15 @@ def lr_at(tc: TrainConfig, epoch: int, frac: float) -> float:
 
 
 def initial_dictionary(data: MNIST, hidden: int, seed: int) -> torch.Tensor:
-    """Random training digits as the first decoder columns: with random columns every unit starts
-    below threshold (|D_i^T x| ~ 0.04 << lambda), and a silent ReLU network gets no gradient."""
+    """Random training digits minus the mean digit, as unit decoder columns. Random columns would leave
+    every unit below threshold (|D_i^T x| ~ 0.04 < lambda): a silent ReLU network gets no gradient.
+    Raw digits all overlap (a = 1/||D||^2 ~ 0.006, a stalled ISTA); centred ones give a ~ 0.025."""
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(data.train), generator=g)[:hidden]
-    cols = data.train.x[idx]
+    x = data.train.x
+    cols = x[torch.randperm(len(x), generator=g)[:hidden]] - x.mean(0)
     if len(cols) < hidden:  # fewer digits than units: pad with noise
-        cols = torch.cat([cols, torch.rand(hidden - len(cols), cols.shape[1], generator=g)])
-    cols = cols + 0.05 * torch.randn(cols.shape, generator=g) / cols.shape[1] ** 0.5
-    return (cols / cols.norm(dim=1, keepdim=True)).T.contiguous()
+        cols = torch.cat([cols, torch.randn(hidden - len(cols), x.shape[1], generator=g)])
+    return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
 
 
 def check_config(run: Path, wanted: dict) -> None:
@@ -157,7 +164,6 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
     wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val)}
     if runs.read_config(out) is None:
         runs.write_json(out / runs.CONFIG, wanted)
-    (out / runs.STOP).unlink(missing_ok=True)
 
     torch.manual_seed(tc.seed)
     model = DrSAE(mc, dictionary=initial_dictionary(data, mc.hidden, tc.seed), seed=tc.seed).to(device)
@@ -206,6 +212,7 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
                 if should_stop() or (out / runs.STOP).exists():
                     save(epoch, step, perm, acc, time.time() - t_run0)
                     runs.write_status(out, state="stopped", message="stopped; rerun to resume")
+                    (out / runs.STOP).unlink(missing_ok=True)  # the request is served
                     return history
                 lr = lr_at(tc, epoch, step / n_batches)
                 for g in opt.param_groups:
@@ -217,6 +224,8 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
                     raise Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {step + 1}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if tc.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 opt.step()
                 model.project_()
                 acc += torch.tensor([L["recon"].item(), L["l1"].item(), L["sup"].item(), 1.0], dtype=torch.float64)

@@ -30,6 +30,6 @@ def tiny_run(tmp_path_factory, mnist_small):
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     mc = DrSAEConfig(hidden=64, unroll=5, sparsity=0.1)
-    tc = TrainConfig(pretrain_epochs=2, epochs=4, batch_size=50, lr=2e-3, limit=3000)
+    tc = TrainConfig(pretrain_epochs=2, epochs=4, batch_size=50, limit=3000)
     history = train(mc, tc, out, data=mnist_small, device="cpu")
     return out, history

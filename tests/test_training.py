@@ -24,7 +24,8 @@ def test_short_training_lowers_both_losses_and_beats_chance(tiny_run):
     pre, sup = history[:2], history[2:]
     assert {r["phase"] for r in pre} == {"pretrain"} and {r["phase"] for r in sup} == {"supervised"}
     assert pre[-1]["val_unsup"] < pre[0]["val_unsup"]  # pre-training lowers L_U
-    assert sup[-1]["val_sup"] < 0.6 * sup[0]["val_sup"]  # supervised training lowers L_S
+    assert pre[-1]["val_sup"] > 2.0  # L_S untrained: near log(10)
+    assert sup[-1]["val_sup"] < sup[0]["val_sup"] < 0.5 * pre[-1]["val_sup"]  # supervised training lowers L_S
     assert history[-1]["val_error"] < 20.0  # chance is 90 %
     assert 1 < history[-1]["val_active"] < 64
     assert runs.read_status(out)["state"] == "done"
@@ -51,7 +52,7 @@ def test_constraints_hold_after_every_step(mnist_small, tmp_path, monkeypatch):
 
 
 def test_stopped_run_resumes_to_the_same_weights(mnist_small, tmp_path):
-    tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, lr=2e-3, limit=1000)
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=1000)
     full = train(MC, tc, tmp_path / "a", data=mnist_small, device="cpu")
     calls = {"n": 0}
 

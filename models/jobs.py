@@ -1,0 +1,153 @@
+"""Background training jobs: one registry on disk, so a refresh, a second tab or a restarted server
+sees the same jobs, and two tabs asking for the same run never start two trainers.
+
+Each job is a `python -m models.train` process in its own session (closing the browser does not
+stop it) writing into its run folder; `runs.status.json` and the pid say how it is doing.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from models import runs
+from models.drsae import DrSAEConfig
+from models.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS_ROOT = Path(os.environ.get("SPARSELAB_RUNS", ROOT / "runs"))
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class JobError(RuntimeError):
+    pass
+
+
+def run_name(mc: DrSAEConfig, tc: TrainConfig) -> str:
+    """The same settings always name the same folder: that is what stops duplicate runs."""
+    digest = hashlib.sha1(json.dumps([mc.to_dict(), asdict(tc)], sort_keys=True).encode()).hexdigest()[:6]
+    return f"drsae-{mc.hidden}x{mc.unroll}-l{mc.sparsity:g}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a finished child of this server stays a zombie until reaped: reap it, it is not alive
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+@dataclass
+class Job:
+    run: Path
+    state: str  # running | stopped | done | failed | interrupted | new
+    epoch: int
+    total_epochs: int
+    frac: float
+    eta: float | None
+    message: str
+    pid: int | None
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, (self.epoch + self.frac) / max(self.total_epochs, 1))
+
+
+def job(run: Path) -> Job:
+    st = runs.read_status(run)
+    state = st.get("state", "new")
+    if state == "running" and not pid_alive(st.get("pid")):
+        state = "interrupted"  # killed without a word (machine restart, kill -9): resumable
+    return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
+               float(st.get("frac", 0.0)), st.get("eta"), st.get("message", ""), st.get("pid"))
+
+
+def list_jobs(root: Path | None = None) -> list[Job]:
+    return [job(r) for r in runs.list_runs(root or RUNS_ROOT)]
+
+
+@contextmanager
+def _locked(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".jobs.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # one start at a time across tabs and server processes
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _command(run: Path, cfg: dict, data_dir: str | None) -> list[str]:
+    m, t = cfg["model"], cfg["train"]
+    cmd = [sys.executable, "-m", "models.train", "--out", str(run),
+           "--hidden", str(m["hidden"]), "--unroll", str(m["unroll"]), "--sparsity", str(m["sparsity"])]
+    for k, v in t.items():
+        if v is not None:
+            cmd += ["--" + k.replace("_", "-"), str(v)]
+    if data_dir:
+        cmd += ["--data-dir", str(data_dir)]
+    return cmd
+
+
+def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
+          name: str | None = None) -> Job:
+    """Start (or resume) the run for these settings; if it is already running, return it untouched."""
+    root = Path(root or RUNS_ROOT)
+    name = name or run_name(mc, tc)
+    if not NAME_RE.match(name):
+        raise JobError(f"run name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+    run = root / name
+    with _locked(root):
+        current = job(run)
+        if current.state == "running":
+            return current
+        if current.state == "done":
+            raise JobError(f"{name} has already finished; open it from the model list.")
+        cfg = runs.read_config(run)
+        if cfg is None:
+            cfg = {"model": mc.to_dict(), "train": asdict(tc)}
+        run.mkdir(parents=True, exist_ok=True)
+        if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
+            runs.write_json(run / runs.CONFIG, cfg)
+        (run / runs.STOP).unlink(missing_ok=True)
+        with open(run / runs.LOG, "ab") as log:
+            proc = subprocess.Popen(_command(run, cfg, data_dir), cwd=ROOT, stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        # Claim the run at once so a second click or tab sees it running before the trainer starts.
+        runs.write_status(run, state="running", pid=proc.pid, message="starting",
+                          total_epochs=tc.total_epochs if current.state == "new" else current.total_epochs)
+        return job(run)
+
+
+def resume(run: Path, data_dir: str | None = None) -> Job:
+    cfg = runs.read_config(run)
+    if cfg is None:
+        raise JobError(f"{run} has no config.json: nothing to resume")
+    return start(DrSAEConfig.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), Path(run).parent,
+                 data_dir, name=Path(run).name)
+
+
+def stop(run: Path) -> None:
+    """Ask the trainer to checkpoint and exit at its next batch. A file rather than a signal: it works
+    from any process, and a trainer still starting up (no signal handler yet) sees it too."""
+    if job(run).state == "running":
+        (Path(run) / runs.STOP).touch()

@@ -1,0 +1,44 @@
+import numpy as np
+import streamlit as st
+
+from ui import figures
+from ui.state import sidebar, test_digits
+
+st.title("Confusion")
+sel = sidebar()
+digits, images, data_name = test_digits()
+stats, T = sel.stats(), sel.unroll
+cm = stats.confusion(T)
+normalized = st.toggle("Normalize rows (fraction of each true class)", key="cf-norm")
+shown = cm / cm.sum(1, keepdims=True).clip(1) if normalized else cm
+per_class = 100 * (1 - np.diag(cm) / cm.sum(1).clip(1))
+st.caption(f"After T = {T} steps on the {data_name}: error {stats.error[T - 1]:.2f} % "
+           f"({int(cm.sum() - np.trace(cm))} of {int(cm.sum())}). Click a cell to see its digits.")
+left, right = st.columns([3, 2])
+fig = figures.heatmap(shown, x=list(range(10)), y=list(range(10)), colorscale="Blues", symmetric=False,
+                      title="True class (rows) against prediction (columns)", xtitle="predicted", ytitle="true",
+                      hover="true %{y}, predicted %{x}: %{z}<extra></extra>", height=480)
+fig.update_traces(text=np.round(shown, 3 if normalized else 0), texttemplate="%{text}")
+fig.update_yaxes(autorange="reversed", dtick=1)
+fig.update_xaxes(dtick=1)
+event = left.plotly_chart(fig, key="cf-matrix", on_select="rerun", selection_mode="points")
+right.plotly_chart(figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)"),
+                   key="cf-per-class")
+
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+if points:
+    st.session_state["cf-true"], st.session_state["cf-pred"] = int(points[0]["y"]), int(points[0]["x"])
+c1, c2 = st.columns(2)
+true = c1.selectbox("True class", list(range(10)), key="cf-true")
+pred = c2.selectbox("Predicted class", list(range(10)), index=(true + 1) % 10, key="cf-pred")
+idx = np.flatnonzero((stats.labels == true) & (stats.preds[T - 1] == pred))
+if len(idx) == 0:
+    st.info(f"No test digit of class {true} is predicted as {pred} at T = {T}.")
+else:
+    show = idx[:60]
+    conf = stats.confidence[T - 1, show]
+    labels = [f"digit {i} · p({pred}) = {c:.2f}" for i, c in zip(show, conf)]
+    st.plotly_chart(figures.filter_grid(images[show].reshape(len(show), -1).astype(np.float32), labels,
+                                        cols=min(15, len(show)), signed=False,
+                                        title=f"{len(idx)} digits of class {true} predicted as {pred}"
+                                              + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits")

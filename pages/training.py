@@ -1,0 +1,93 @@
+import time
+
+import numpy as np
+import streamlit as st
+
+from models import jobs, runs
+from models.drsae import DrSAEConfig
+from models.train import TrainConfig
+from ui import figures
+from ui.state import sidebar
+
+st.title("Training")
+sidebar(required=False)
+st.caption("Runs train in the background, in their own process: leave this page, close the tab, open a new "
+           "one — the run goes on and every tab sees it. The same settings never start two trainers.")
+
+with st.form("train-form"):
+    c = st.columns(4)
+    hidden = c[0].number_input("Hidden units", 8, 2000, 400, 8)
+    unroll = c[1].number_input("Unroll T", 1, 50, 11)
+    lam = c[2].number_input("Sparsity λ", 0.0, 5.0, 0.1, 0.01, format="%.3f")
+    lr = c[3].number_input("Learning rate", 1e-5, 1e-1, 1e-3, format="%.4f")
+    c = st.columns(4)
+    pre = c[0].number_input("Pre-training epochs (L_U)", 0, 500, 3)
+    sup = c[1].number_input("Supervised epochs (L_U + L_S)", 0, 2000, 20)
+    batch = c[2].number_input("Batch size", 1, 4096, 100)
+    limit = c[3].number_input("Digits per split (0 = all)", 0, 50_000, 0, 1000)
+    submitted = st.form_submit_button("Start training", type="primary")
+if submitted:
+    try:
+        mc = DrSAEConfig(hidden=int(hidden), unroll=int(unroll), sparsity=float(lam))
+        tc = TrainConfig(pretrain_epochs=int(pre), epochs=int(sup), batch_size=int(batch), lr=float(lr),
+                         limit=int(limit) or None)
+        if tc.total_epochs == 0:
+            raise jobs.JobError("ask for at least one epoch")
+        j = jobs.start(mc, tc)
+        st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
+    except jobs.JobError as e:
+        st.error(str(e))
+
+
+def _fmt_eta(s):
+    return "—" if s is None else time.strftime("%H:%M:%S", time.gmtime(max(0, s)))
+
+
+def _curves(rows: list[dict]):
+    ep = np.array([r["epoch"] + 1 for r in rows])
+    col = lambda k: np.array([r[k] for r in rows], dtype=float)  # noqa: E731
+    c = st.columns(3)
+    c[0].plotly_chart(figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
+                                         "L_S train": col("train_sup"), "L_S val": col("val_sup")},
+                                    "Losses", "epoch", log_y=True), key="tr-loss")
+    c[1].plotly_chart(figures.lines(ep, {"validation error (%)": col("val_error")}, "Validation error", "epoch",
+                                    log_y=True), key="tr-err")
+    c[2].plotly_chart(figures.lines(ep, {"active units": col("val_active")}, "Mean active units", "epoch"),
+                      key="tr-active")
+
+
+@st.fragment(run_every=2.0)
+def live():
+    """Polls the run folders on disk every 2 s (AppTest skips fragments: the polling is tested in test_jobs)."""
+    all_jobs = jobs.list_jobs()
+    if not all_jobs:
+        st.info("No runs yet.")
+        return
+    names = [j.name for j in all_jobs]
+    name = st.selectbox("Run", names, key="tr-run")
+    j = next(x for x in all_jobs if x.name == name)
+    c = st.columns([3, 1, 1])
+    c[0].progress(j.progress, text=f"{j.state} · epoch {min(j.epoch + 1, j.total_epochs)}/{j.total_epochs} · "
+                                   f"time left {_fmt_eta(j.eta if j.state == 'running' else None)}")
+    if j.state == "running":
+        if c[1].button("Stop", key=f"stop-{name}"):
+            jobs.stop(j.run)
+            st.toast(f"Stopping {name}: it checkpoints and exits.")
+    elif j.state in ("stopped", "interrupted", "failed"):
+        if c[1].button("Resume", key=f"resume-{name}"):
+            try:
+                jobs.resume(j.run)
+            except jobs.JobError as e:
+                st.error(str(e))
+    if j.message and j.state == "failed":
+        st.error(j.message)
+    rows = runs.read_metrics(j.run)
+    if rows:
+        _curves(rows)
+        last = rows[-1]
+        c[2].metric("Validation error", f"{last['val_error']:.2f} %")
+    else:
+        st.caption("The first epoch's numbers appear here when it ends.")
+
+
+live()

@@ -1,0 +1,164 @@
+"""Every page through Streamlit's AppTest: renders, and the sidebar's sliders reach the figures."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from models import jobs
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["pages/overview.py", "pages/training.py", "pages/filters.py", "pages/dynamics.py",
+         "pages/reconstructions.py", "pages/confusion.py", "pages/units.py"]
+
+
+@pytest.fixture
+def app(monkeypatch, tmp_path):
+    """The app on the embedded default and its 1,000 sample digits, with an empty runs folder."""
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def get(at, kind, label):
+    found = [w for w in at.get(kind) if label in (getattr(w, "label", "") or "")]
+    assert found, f"no {kind} labelled {label!r}: {[getattr(w, 'label', '') for w in at.get(kind)]}"
+    return found[0]
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def metric(at, label):
+    return get(at, "metric", label).value
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app, page):
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    if page != "pages/training.py":
+        assert app.get("plotly_chart"), f"{page} shows no figure"
+
+
+def test_unroll_slider_reaches_overview_figures(app):
+    before = metric(app, "Reconstruction")
+    get(app, "slider", "Unroll steps").set_value(1).run()
+    assert not app.exception
+    assert metric(app, "Test error at T = 1")
+    assert metric(app, "Reconstruction") != before
+    # the dotted marker on the error curve moved to the new T
+    shapes = charts(app)[0]["layout"]["shapes"]
+    assert shapes[0]["x0"] == 1
+
+
+def test_unroll_slider_reaches_dynamics_and_reconstructions(app):
+    app.switch_page("pages/dynamics.py").run()
+    get(app, "slider", "Unroll steps").set_value(4).run()
+    z = charts(app)[0]
+    assert z["data"][0]["x"] == [1, 2, 3, 4]
+    get(app, "slider", "Unroll steps").set_value(20).run()
+    assert charts(app)[0]["data"][0]["x"] == list(range(1, 21))
+    app.switch_page("pages/reconstructions.py").run()
+    titles = [a["text"] for a in charts(app)[0]["layout"]["annotations"]]
+    assert titles[-1] == "residual (T=20)"
+
+
+def test_sparsity_slider_switches_model(app):
+    lam = get(app, "select_slider", "Sparsity")
+    options = [float(o) for o in lam.options]
+    assert len(options) >= 2
+    before = metric(app, "Active units")
+    other = next(o for o in options if o != lam.value)
+    lam.set_value(other).run()
+    assert not app.exception
+    assert metric(app, "Active units") != before
+    assert f"λ = {other:g}" in " ".join(c.value for c in app.caption)
+    app.switch_page("pages/filters.py").run()  # the choice holds on every page
+    assert get(app, "select_slider", "Sparsity").value == other
+
+
+def test_filters_respond_to_kind_and_angle(app):
+    app.switch_page("pages/filters.py").run()
+    n_all = len(charts(app)[0]["data"][0]["text"])
+    get(app, "slider", "angle").set_value((0.0, 0.6)).run()
+    assert not app.exception
+    caption = next(c.value for c in app.caption if "units shown" in c.value)
+    shown = int(caption.split(" of ")[0])
+    from models.assets import default_model_path
+    from models.checkpoint import load_model
+    from models.units import angles
+
+    model, _ = load_model(default_model_path())
+    assert shown == int((angles(model) <= 0.6).sum())
+    assert len(charts(app)[0]["data"][0]["text"]) <= n_all
+
+
+def test_confusion_cell_shows_its_digits(app):
+    app.switch_page("pages/confusion.py").run()
+    get(app, "selectbox", "True class").set_value(4).run()
+    get(app, "selectbox", "Predicted class").set_value(4).run()
+    spec = charts(app)[-1]
+    assert "digits of class 4 predicted as 4" in spec["layout"]["title"]["text"]
+    matrix = charts(app)[0]["data"][0]
+    assert matrix["type"] == "heatmap"
+    get(app, "toggle", "Normalize").set_value(True).run()
+    assert not app.exception
+
+
+def test_units_page_compares_selected_units(app):
+    app.switch_page("pages/units.py").run()
+    pick = get(app, "multiselect", "Units to compare")
+    pick.set_value([3, 7]).run()
+    md = " ".join(m.value for m in app.markdown)
+    assert "**Unit 3**" in md and "**Unit 7**" in md
+    first = [json.dumps(c["data"]) for c in charts(app)]
+    get(app, "multiselect", "Units to compare").set_value([5]).run()
+    md = " ".join(m.value for m in app.markdown)
+    assert "**Unit 5**" in md and "**Unit 3**" not in md
+    assert [json.dumps(c["data"]) for c in charts(app)] != first
+
+
+def test_dynamics_misclassified_mode(app):
+    app.switch_page("pages/dynamics.py").run()
+    get(app, "radio", "Digit").set_value("Misclassified").run()
+    assert not app.exception
+    label = get(app, "metric", "Input").value
+    assert "predicted" in label
+
+
+def test_training_page_starts_one_run_for_two_clicks(app, tmp_path):
+    app.switch_page("pages/training.py").run()
+    get(app, "number_input", "Hidden units").set_value(16)
+    get(app, "number_input", "Unroll T").set_value(2)
+    get(app, "number_input", "Supervised epochs").set_value(1)
+    get(app, "number_input", "Pre-training epochs").set_value(0)
+    get(app, "number_input", "Digits per split").set_value(1000)
+    app.get("button")[0].click().run()  # the form's submit button
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    started = jobs.list_jobs(jobs.RUNS_ROOT)
+    assert len(started) == 1
+    app.get("button")[0].click().run()  # a second click (or tab) must not start a second trainer
+    again = jobs.list_jobs(jobs.RUNS_ROOT)
+    assert len(again) == 1 and again[0].pid == started[0].pid
+    jobs.stop(started[0].run)
+
+
+def test_corrupt_run_shows_an_error_for_that_run_alone(app, tiny_run):
+    run, _ = tiny_run
+    bad = jobs.RUNS_ROOT / "broken"
+    shutil.copytree(run, bad)
+    (bad / "checkpoint.pt").write_bytes(b"\x00garbage")
+    app.run()
+    get(app, "selectbox", "Model").set_value(("run", 64, 5)).run()
+    assert not app.exception
+    assert any("cannot be opened" in e.value for e in app.error)
+    get(app, "selectbox", "Model").set_value(("default", 400, 11)).run()
+    assert not app.exception and not app.error
+    assert app.get("plotly_chart")

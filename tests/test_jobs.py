@@ -1,0 +1,72 @@
+"""The background job registry and the polling the Training page does (AppTest does not run fragments)."""
+import os
+import signal
+import time
+
+import pytest
+
+from models import jobs, runs
+from models.drsae import DrSAEConfig
+from models.train import TrainConfig
+
+MC = DrSAEConfig(hidden=16, unroll=2, sparsity=0.1)
+
+
+def wait_for(pred, timeout=120.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_job_runs_in_background_and_is_polled_to_done(tmp_path):
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, limit=1000)
+    j = jobs.start(MC, tc, root=tmp_path)
+    assert j.state == "running" and j.pid
+    seen = []
+    assert wait_for(lambda: seen.append(jobs.job(j.run)) or seen[-1].state == "done")
+    progress = [s.progress for s in seen]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    rows = runs.read_metrics(j.run)
+    assert [r["epoch"] for r in rows] == [0, 1, 2] and rows[-1]["val_error"] < 90
+    assert [x.name for x in jobs.list_jobs(tmp_path)] == [j.name]
+    with pytest.raises(jobs.JobError, match="already finished"):
+        jobs.start(MC, tc, root=tmp_path)
+
+
+def test_same_settings_never_start_two_trainers(tmp_path):
+    tc = TrainConfig(pretrain_epochs=1, epochs=30, limit=2000, batch_size=10)
+    a = jobs.start(MC, tc, root=tmp_path)
+    b = jobs.start(MC, tc, root=tmp_path)
+    assert a.run == b.run and a.pid == b.pid
+    other = jobs.start(DrSAEConfig(hidden=16, unroll=2, sparsity=0.2), tc, root=tmp_path)
+    assert other.run != a.run
+    for j in (a, other):
+        jobs.stop(j.run)
+    assert wait_for(lambda: all(jobs.job(j.run).state == "stopped" for j in (a, other)))
+
+
+def test_stop_resume_and_interrupted(tmp_path):
+    tc = TrainConfig(pretrain_epochs=1, epochs=30, limit=2000, batch_size=10, checkpoint_every=0.5)
+    j = jobs.start(MC, tc, root=tmp_path)
+    assert wait_for(lambda: runs.has_checkpoint(j.run))
+    jobs.stop(j.run)
+    assert wait_for(lambda: jobs.job(j.run).state == "stopped")
+    stopped_at = jobs.job(j.run).progress
+    r = jobs.resume(j.run)
+    assert r.state == "running" and r.pid != j.pid
+    assert wait_for(lambda: jobs.job(j.run).progress > stopped_at)
+    assert "resuming" in (j.run / runs.LOG).read_text()
+    os.kill(r.pid, signal.SIGKILL)  # a crash: no status update from the trainer
+    assert wait_for(lambda: jobs.job(j.run).state == "interrupted")
+    again = jobs.resume(j.run)
+    assert again.state == "running"
+    jobs.stop(j.run)
+    assert wait_for(lambda: jobs.job(j.run).state == "stopped")
+
+
+def test_bad_names_are_refused(tmp_path):
+    with pytest.raises(jobs.JobError, match="run name"):
+        jobs.start(MC, TrainConfig(), root=tmp_path, name="../escape")
