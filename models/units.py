@@ -49,31 +49,55 @@ def kind_counts(kind: np.ndarray) -> dict:
 
 
 def main(argv=None) -> int:
-    from models.assets import default_model_path
+    import os
+
+    from models.analysis import analyse, summary
+    from models.assets import default_model_path, sample_digits
     from models.checkpoint import CheckpointError, load_model
+    from models.data import DataError, load_mnist
 
     p = argparse.ArgumentParser(prog="python -m models.units", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", nargs="?", default=None)
+    p.add_argument("--data-dir", default=None, help="activity over this test set (default: $SPARSELAB_DATA, "
+                                                     "else the embedded 1,000 test digits)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     try:
         model, _ = load_model(a.checkpoint or default_model_path())
-    except (CheckpointError, FileNotFoundError) as e:
+        if a.data_dir or os.environ.get("SPARSELAB_DATA"):
+            digits, name = load_mnist(a.data_dir).test, "MNIST test set"
+        else:
+            digits, name = sample_digits(), "embedded sample of the MNIST test set"
+    except (CheckpointError, DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    t = unit_table(model)
-    rows = [{k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in t.items()} for i in range(model.cfg.hidden)]
-    counts = kind_counts(t["kind"])
+    an = analyse(model, digits)
+    t = an.table
+    per_unit = [k for k in t if k != "unit"]
+    rows = [{"unit": i, **{k: _plain(t[k][i]) for k in per_unit},
+             "first_step_hist": an.first_step_hist[i].tolist()} for i in range(model.cfg.hidden)]
+    s = summary(an)
     if a.json:
-        print(json.dumps({"counts": counts, "units": rows}))
-    else:
-        print(f"{'unit':>5} {'angle':>6} {'kind':>12} {'|S-I|':>7} {'S_ii':>7} {'|C|':>6} class")
-        for r in rows:
-            print(f"{r['unit']:5d} {r['angle']:6.3f} {r['kind']:>12} {r['s_minus_i_norm']:7.3f} "
-                  f"{r['s_self']:7.3f} {r['c_norm']:6.3f} {r['c_class']:5d}")
-        print(counts)
+        print(json.dumps({"digits": name, **s, "units": rows}))
+        return 0
+    print(f"{'unit':>5} {'angle':>6} {'kind':>12} {'|S-I|':>7} {'S_ii':>7} {'|C|':>6} {'class':>5} "
+          f"{'1st step':>8} {'P(late)':>8} {'select':>6}")
+    for r in rows:
+        print(f"{r['unit']:5d} {r['angle']:6.3f} {r['kind']:>12} {r['s_minus_i_norm']:7.3f} {r['s_self']:7.3f} "
+              f"{r['c_norm']:6.3f} {r['c_class']:5d} {_fmt(r['first_step_mean'], 8, 2)} {r['p_late_start']:8.4f} "
+              f"{r['selectivity']:6.3f}")
+    print(f"counts: {s['counts']} over {s['n_digits']} digits ({name})")
     return 0
+
+
+def _fmt(v, width: int, digits: int) -> str:
+    return f"{'-':>{width}}" if v is None else f"{v:{width}.{digits}f}"
+
+
+def _plain(v):
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and v != v else v  # NaN (a unit never on) is not JSON
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ order = unit_order(kind, units["angle"])
 probs = tr.probs[step - 1]
 pred = int(probs.argmax())
 c = st.columns(4)
-c[0].metric("Input", caption)
+c[0].markdown(f"**Input**  \n{caption}")
 c[1].metric(f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}", delta_color="off")
 c[2].metric("Active units", int((tr.z[step - 1] > 0).sum()))
 c[3].metric("Categorical units active", int((tr.z[step - 1][kind == "categorical"] > 0).sum()))

@@ -70,3 +70,34 @@ for col, u in zip(cols, chosen):
         st.plotly_chart(figures.digit_row([images[i].astype(np.float32) for i in top],
                                           [f"{z_T[i, u]:.2f}" for i in top], "digits that drive it most"),
                         key=f"u-top-{u}")
+
+# -- the population: the paper's figures ---------------------------------------------------------
+st.header("All units")
+an = sel.analysis()
+t = an.table
+left, right = st.columns(2)
+left.plotly_chart(figures.unit_scatter(angle, t["p_late_start"], kind, "angle(E_i, D_i) (rad)",
+                                       "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2",
+                                       st.session_state["u-sel"]), key="u-scatter-late")
+groups = ["categorical", "part"]
+right.plotly_chart(figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
+                                   x=[f"from {g}" for g in groups], y=[f"to {g}" for g in groups],
+                                   title="Mean S_ij between and within the groups (i ≠ j)", height=380,
+                                   hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks")
+cats = np.flatnonzero(kind == "categorical")
+if len(cats):
+    cats = cats[np.argsort(t["c_class"][cats], kind="stable")][:40]
+    class_mean = np.stack([digits.x[digits.y == c].mean(0).numpy() for c in range(10)])
+    tiles = np.concatenate([class_mean, D[cats]])
+    names = [f"mean of class {c}" for c in range(10)] + [f"unit {u} → class {t['c_class'][u]}" for u in cats]
+    st.plotly_chart(figures.filter_grid(tiles, names, cols=10, title="Class means (first row) and the decoders of "
+                                        "categorical units, by the class their C weight favours"), key="u-protos")
+else:
+    st.info("This model has no categorical unit (angle > 0.7 rad).")
+st.markdown("**Per-step optimal decoders**: for each step t, the decoder D^t that best reconstructs the test "
+            "digits from z_t (least squares).")
+u0 = st.selectbox("Unit", chosen, key="u-dec-unit")
+Tt = an.step_decoders.shape[0]
+st.plotly_chart(figures.filter_grid(an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
+                                    cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"),
+                key="u-stepdec")

@@ -14,12 +14,10 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(scope="session")
 def mnist_small():
-    """The first 3,000 digits of each split of the real dataset."""
+    """The first 3,000 digits of each split of the real dataset ($SPARSELAB_DATA, else downloaded)."""
     from models.data import load_mnist
 
-    if not os.environ.get("SPARSELAB_DATA"):
-        pytest.fail("tests need MNIST: set SPARSELAB_DATA to a folder with the four idx files")
-    return load_mnist(limit=3000, download=False)
+    return load_mnist(limit=3000)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def make_dataset(folder, n_train=10_050, n_test=30, gz=True, seed=0):
 
 
 def test_real_mnist_splits_and_normalisation(mnist_small):
-    d = load_mnist(download=False)
+    d = load_mnist()
     assert (len(d.train), len(d.val), len(d.test)) == (50_000, 10_000, 10_000)
     assert d.train.x.shape == (50_000, 784) and d.train.x.dtype == torch.float32
     torch.testing.assert_close(d.test.x.norm(dim=1), torch.ones(10_000))

@@ -50,6 +50,14 @@ def units_for(path: str, version: float) -> dict:
     return unit_table(model_for(path, version))
 
 
+@st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test digits…")
+def analysis_for(path: str, version: float):
+    from models.analysis import analyse
+
+    digits, _, _ = test_digits()
+    return analyse(model_for(path, version), digits)
+
+
 @dataclass
 class Selection:
     entry: catalog.Entry
@@ -67,6 +75,10 @@ class Selection:
 
     def units(self) -> dict:
         return units_for(*self.key)
+
+    def analysis(self):
+        """The paper's per-unit analysis at the trained T (activity over the test digits)."""
+        return analysis_for(*self.key)
 
 
 def _kept(key: str, default):

@@ -1,0 +1,26 @@
+# sparselab: `make app` sets up and starts the app; `make test` runs the tests (what CI runs).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: app test setup browser
+
+$(BIN)/.installed: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+setup: $(BIN)/.installed
+
+app: setup
+	$(BIN)/streamlit run app.py
+
+# The browser test drives Debian's chromium; install it when missing and we may (root with apt).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
+	  echo "chromium not found: the browser test will be skipped (apt-get install chromium)"
+
+test: setup browser
+	$(BIN)/python -m pytest -q

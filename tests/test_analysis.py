@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.analysis import analyse, summary
+from models.checkpoint import load_model
+from models.drsae import DrSAE, DrSAEConfig
+from models.report import claims, render
+from models.units import kinds, unit_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ista_start_is_all_part_units():
+    t = unit_table(DrSAE(DrSAEConfig(n_input=50, hidden=30)))
+    np.testing.assert_allclose(t["angle"], 0, atol=1e-6)
+    assert set(t["kind"]) == {"part"}
+    assert list(kinds(np.array([0.1, 0.6, 0.9]))) == ["part", "intermediate", "categorical"]
+
+
+def test_numbers_match_direct_computations(tiny_run, mnist_small):
+    model, _ = load_model(tiny_run[0])
+    digits = mnist_small.test.head(1500)
+    a = analyse(model, digits)
+    t = a.table
+    E, D, S, C = (p.detach().double().numpy() for p in (model.E, model.D, model.S, model.C))
+    for i in (0, 17, 63):
+        cos = E[i] @ D[:, i] / np.linalg.norm(E[i]) / np.linalg.norm(D[:, i])
+        assert abs(t["angle"][i] - np.arccos(cos)) < 1e-9
+        assert abs(t["s_minus_i_norm"][i] - np.linalg.norm(S[i] - np.eye(64)[i])) < 1e-9
+        assert abs(t["c_norm"][i] - np.linalg.norm(C[:, i])) < 1e-9 and t["c_class"][i] == C[:, i].argmax()
+    with torch.no_grad():
+        z = model.double().encode(digits.x.double()).numpy()  # (T, n, H)
+    np.testing.assert_allclose(t["p_late_start"], ((z[0] == 0) & (z[1] > 0)).mean(0), atol=1e-12)
+    y = digits.y.numpy()
+    np.testing.assert_allclose(a.class_means[3], z[-1][y == 3].mean(0), rtol=1e-5, atol=1e-7)
+    assert a.first_step_hist.sum(1).tolist() == (z[-1] > 0).sum(0).tolist()
+    # the per-step decoder is the least-squares solution
+    lsq = np.linalg.lstsq(z[2], digits.x.double().numpy(), rcond=None)[0].T
+    np.testing.assert_allclose(a.step_decoders[2], lsq, atol=2e-3)
+    kind = t["kind"]
+    cat, part = np.flatnonzero(kind == "categorical"), np.flatnonzero(kind == "part")
+    if len(cat) > 1:
+        block = S[np.ix_(cat, cat)]
+        assert abs(a.s_blocks[("categorical", "categorical")] - block[~np.eye(len(cat), dtype=bool)].mean()) < 1e-12
+    s = summary(a)
+    assert sum(s["counts"].values()) == 64 and s["n_digits"] == 1500
+
+
+def test_report_states_each_claim(tiny_run, mnist_small):
+    model, _ = load_model(tiny_run[0])
+    digits = mnist_small.test.head(1000)
+    rows = claims(model, analyse(model, digits), digits)
+    assert len(rows) >= 8 and all(isinstance(r["holds"], (bool, np.bool_)) for r in rows)
+    text = render("tiny", model, digits, "test digits")
+    assert text.count("\n| ") == len(rows) + 1 and "claims hold" in text
+
+
+def test_units_cli_json_parses(tiny_run):
+    res = subprocess.run([sys.executable, "-m", "models.units", str(tiny_run[0]), "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert len(d["units"]) == 64 and sum(d["counts"].values()) == 64
+    u = d["units"][5]
+    for k in ("angle", "kind", "s_minus_i_norm", "s_self", "c_norm", "c_class", "first_step_mean", "p_late_start",
+              "recon_share", "selectivity", "first_step_hist"):
+        assert k in u

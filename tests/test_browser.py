@@ -1,0 +1,58 @@
+"""The main path in a real browser: open the app, move the unroll slider, switch pages, see the figures change."""
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM, ROOT, browser_page, plot_data, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                                reason="chromium is not installed (apt-get install chromium); CI installs it")
+
+
+def slider_value(page, label: str) -> int:
+    s = page.locator('[data-testid="stSlider"]', has_text=label).locator('input[type="range"]')
+    return int(s.input_value())
+
+
+def move_slider(page, label: str, presses: int, key: str) -> None:
+    s = page.locator('[data-testid="stSlider"]', has_text=label).locator('input[type="range"]')
+    s.focus()
+    for _ in range(presses):
+        s.press(key)
+    wait_idle(page)
+
+
+def test_main_path(tmp_path):
+    env = {"SPARSELAB_RUNS": str(tmp_path / "runs"), "SPARSELAB_DATA": ""}
+    with streamlit_server(ROOT / "app.py", env) as url, browser_page() as page:
+        page.goto(url)
+        page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+        wait_idle(page)
+        assert slider_value(page, "Unroll steps") == 11
+        metric = page.locator('[data-testid="stMetric"]').first
+        assert "T = 11" in metric.inner_text()
+        before = plot_data(page, 0)[0]
+        move_slider(page, "Unroll steps", 3, "ArrowLeft")
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stMetric\"]').innerText.includes('T = 8')",
+                               timeout=30_000)
+        assert slider_value(page, "Unroll steps") == 8
+        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Dynamics").click()
+        page.wait_for_selector("text=Step t", timeout=60_000)
+        wait_idle(page)
+        assert slider_value(page, "Unroll steps") == 8  # the choice followed the user to the new page
+        z = plot_data(page, 0)[0]
+        assert z["type"] == "heatmap" and list(z["x"]) == list(range(1, 9))
+        move_slider(page, "Unroll steps", 4, "ArrowRight")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.js-plotly-plot')[0].data[0].x.length === 12", timeout=30_000)
+        assert before["y"] != plot_data(page, 0)[0]["z"]
+        page.screenshot(path=str(tmp_path / "dynamics.png"), full_page=True)
+
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Filters").click()
+        page.wait_for_selector("text=Encoder rows", timeout=60_000)
+        wait_idle(page)
+        assert page.locator(".js-plotly-plot").count() >= 4
+        assert not page.locator('[data-testid="stException"]').count()
