@@ -19,15 +19,24 @@ fig = figures.heatmap(shown, x=list(range(10)), y=list(range(10)), colorscale="B
                       title="True class (rows) against prediction (columns)", xtitle="predicted", ytitle="true",
                       hover="true %{y}, predicted %{x}: %{z}<extra></extra>", height=480)
 fig.update_traces(text=np.round(shown, 3 if normalized else 0), texttemplate="%{text}")
-fig.update_yaxes(autorange="reversed", dtick=1)
-fig.update_xaxes(dtick=1)
+fig.update_yaxes(range=[9.5, -0.5], dtick=1)
+fig.update_xaxes(range=[-0.5, 9.5], dtick=1)
+# Heatmap cells send no selection events: an invisible marker over each cell makes it clickable.
+cells = np.array([(t, p) for t in range(10) for p in range(10)])
+fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
+fig.add_scatter(x=cells[:, 1], y=cells[:, 0], mode="markers", showlegend=False, customdata=cm.reshape(-1),
+                hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>",
+                marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"))
 event = left.plotly_chart(fig, key="cf-matrix", on_select="rerun", selection_mode="points")
-right.plotly_chart(figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)"),
-                   key="cf-per-class")
+bars = figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)")
+bars.update_xaxes(dtick=1)
+right.plotly_chart(bars, key="cf-per-class")
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
-if points:
-    st.session_state["cf-true"], st.session_state["cf-pred"] = int(points[0]["y"]), int(points[0]["x"])
+clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None
+if clicked and clicked != st.session_state.get("cf-clicked"):  # a new click; later selectbox edits win
+    st.session_state["cf-clicked"] = clicked
+    st.session_state["cf-true"], st.session_state["cf-pred"] = clicked
 c1, c2 = st.columns(2)
 true = c1.selectbox("True class", list(range(10)), key="cf-true")
 pred = c2.selectbox("Predicted class", list(range(10)), index=(true + 1) % 10, key="cf-pred")

@@ -48,17 +48,24 @@ else:
 tr = trace(sel.model, torch.as_tensor(x), T)
 
 # -- one step slider for every step view, with a play button -------------------------------------
-if st.session_state.get("dyn-step-value", 1) > T:
-    st.session_state["dyn-step-value"] = T
+if st.session_state.get("dyn-step", T) > T:
+    st.session_state["dyn-step"] = T
 c1, c2 = st.columns([5, 1])
-step = c1.slider("Step t", 1, T, st.session_state.get("dyn-step-value", T), key=f"dyn-step-{T}",
-                 on_change=lambda: st.session_state.update({"dyn-step-value": st.session_state[f"dyn-step-{T}"]}))
-st.session_state["dyn-step-value"] = step
-if c2.button("▶ Play" if not st.session_state.get("dyn-playing") else "⏸ Pause", key="dyn-play"):
+if "dyn-step" in st.session_state:
+    step = c1.slider("Step t", 1, T, key="dyn-step")
+else:
+    step = c1.slider("Step t", 1, T, T, key="dyn-step")
+
+
+def _toggle_play():
+    """A callback: it runs before the script, when the step slider may still be set."""
     st.session_state["dyn-playing"] = not st.session_state.get("dyn-playing", False)
-    if st.session_state["dyn-playing"] and step >= T:
-        st.session_state["dyn-step-value"] = 1
-    st.rerun()
+    if st.session_state["dyn-playing"] and st.session_state.get("dyn-step", T) >= T:
+        st.session_state["dyn-step"] = 1
+
+
+playing = st.session_state.get("dyn-playing", False)
+c2.button("⏸ Pause" if playing else "▶ Play", key="dyn-play", on_click=_toggle_play)
 
 
 @st.fragment(run_every=0.6)
@@ -66,15 +73,15 @@ def _ticker():
     """Advances the step while playing; the whole page reruns so every step view follows."""
     if not st.session_state.get("dyn-playing"):
         return
-    s = st.session_state.get("dyn-step-value", 1)
+    s = st.session_state.get("dyn-step", T)
     if s >= T:
         st.session_state["dyn-playing"] = False
     else:
-        st.session_state["dyn-step-value"] = s + 1
+        st.session_state["dyn-step"] = s + 1
     st.rerun(scope="app")
 
 
-if st.session_state.get("dyn-playing"):
+if playing:
     _ticker()
 
 kind = units["kind"]

@@ -164,3 +164,14 @@ def test_corrupt_run_shows_an_error_for_that_run_alone(app, tiny_run):
     get(app, "selectbox", "Model").set_value(("default", 400, 11)).run()
     assert not app.exception and not app.error
     assert app.get("plotly_chart")
+
+
+def test_sidebar_trains_the_model_at_another_lambda(app):
+    get(app, "number_input", "λ").set_value(0.4)
+    get(app, "button", "Train in the background").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    started = jobs.list_jobs(jobs.RUNS_ROOT)
+    assert len(started) == 1
+    cfg = json.loads((started[0].run / "config.json").read_text())
+    assert cfg["model"]["sparsity"] == 0.4 and cfg["model"]["hidden"] == 400
+    jobs.stop(started[0].run)

@@ -56,3 +56,32 @@ def test_main_path(tmp_path):
         wait_idle(page)
         assert page.locator(".js-plotly-plot").count() >= 4
         assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_play_animates_steps_and_confusion_cells_open(tmp_path):
+    env = {"SPARSELAB_RUNS": str(tmp_path / "runs"), "SPARSELAB_DATA": ""}
+    with streamlit_server(ROOT / "app.py", env) as url, browser_page() as page:
+        page.goto(url)
+        page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+        wait_idle(page)
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Dynamics").click()
+        page.wait_for_selector("text=Step t", timeout=60_000)
+        wait_idle(page)
+        assert slider_value(page, "Step t") == 11
+        page.get_by_role("button", name="▶ Play").click()
+        seen = set()
+        for _ in range(30):
+            page.wait_for_timeout(300)
+            try:
+                seen.add(slider_value(page, "Step t"))
+            except Exception:  # the slider is being redrawn
+                pass
+        assert len(seen) >= 4 and min(seen) <= 3, seen  # it restarted at step 1 and advanced
+
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Confusion").click()
+        page.wait_for_selector("text=True class (rows)", timeout=60_000)
+        wait_idle(page)
+        box = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+        # the cell (true 4, predicted 4): the diagonal is never empty
+        page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45)
+        page.wait_for_selector("text=digits of class 4 predicted as 4", timeout=30_000)

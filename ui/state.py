@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from models import catalog, explore
+from models import catalog, explore, jobs, runs
 from models.assets import sample_images
 from models.checkpoint import CheckpointError, load_model
 from models.data import DataError, Split, load_pair, normalize, resolve_dir
-from models.drsae import DrSAE
+from models.drsae import DrSAE, DrSAEConfig
+from models.train import TrainConfig
 from models.units import unit_table
 
 import torch
@@ -105,6 +106,22 @@ def sidebar(required: bool = True) -> Selection | None:
     return sel
 
 
+def _train_other_lambda(entry: catalog.Entry) -> None:
+    """Queue this model's recipe at a new lambda; it joins this family's slider when its first epoch lands."""
+    cfg = runs.read_config(entry.path.parent)
+    if not cfg:
+        return
+    with st.sidebar.expander("Train this model at another λ"):
+        lam = st.number_input("λ", 0.0, 5.0, round(entry.sparsity * 2, 4), 0.01, format="%.3f", key="new-lambda")
+        if st.button("Train in the background", key="new-lambda-go"):
+            mc = DrSAEConfig.from_dict({**cfg["model"], "sparsity": float(lam)})
+            try:
+                j = jobs.start(mc, TrainConfig.from_dict(cfg["train"]))
+                st.success(f"{j.name} is training: see the Training page. It appears under 'Your runs'.")
+            except jobs.JobError as e:
+                st.error(str(e))
+
+
 def _sidebar() -> Selection | None:
     all_entries = catalog.entries()
     if not all_entries:
@@ -129,6 +146,7 @@ def _sidebar() -> Selection | None:
         lam = lambdas[0]
         sb.caption(f"Sparsity λ = {lam:g} (train another λ on the Training page)")
     entry = next(e for e in members if e.sparsity == lam)
+    _train_other_lambda(entry)
     if entry.state not in ("embedded", "done"):
         sb.caption(f"This run is {entry.state}: showing its latest checkpoint.")
     try:
