@@ -105,6 +105,23 @@ def initial_dictionary(data: MNIST, hidden: int, seed: int) -> torch.Tensor:
     return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
 
 
+def train_step(model: DrSAE, opt: torch.optim.Optimizer, tc: TrainConfig, x: torch.Tensor, y: torch.Tensor,
+               supervised: bool) -> dict:
+    """One SGD step on L_U (+ w L_S), then the norm bounds. Returns the batch's losses as floats."""
+    L = model.losses(x, y)
+    loss = L["unsup"] + (tc.sup_weight * L["sup"] if supervised else 0.0)
+    value = loss.item()
+    if not math.isfinite(value) or value > 1e6:
+        raise Diverged(f"loss became {value}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if tc.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+    opt.step()
+    model.project_()
+    return {"loss": value, "recon": L["recon"].item(), "l1": L["l1"].item(), "sup": L["sup"].item()}
+
+
 def check_config(run: Path, wanted: dict) -> None:
     """A run folder belongs to one set of settings: resuming with others would mix two experiments."""
     have = runs.read_config(run)
@@ -218,24 +235,18 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
                 for g in opt.param_groups:
                     g["lr"] = lr * g["lr_scale"]
                 idx = perm[step * bs:(step + 1) * bs].to(device)
-                L = model.losses(x_tr[idx], y_tr[idx])
-                loss = L["unsup"] + (tc.sup_weight * L["sup"] if phase == "supervised" else 0.0)
-                if not torch.isfinite(loss) or loss.item() > 1e6:
-                    raise Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {step + 1}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if tc.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                opt.step()
-                model.project_()
-                acc += torch.tensor([L["recon"].item(), L["l1"].item(), L["sup"].item(), 1.0], dtype=torch.float64)
+                try:
+                    L = train_step(model, opt, tc, x_tr[idx], y_tr[idx], phase == "supervised")
+                except Diverged as e:
+                    raise Diverged(f"{e} at epoch {epoch + 1}, batch {step + 1}") from None
+                acc += torch.tensor([L["recon"], L["l1"], L["sup"], 1.0], dtype=torch.float64)
                 step += 1
                 now = time.time()
                 done = (epoch + step / n_batches) / tc.total_epochs
                 spent = now - t_run0
                 eta = (now - t_proc0) / max(done - done0, 1e-9) * (1 - done)
                 if progress:
-                    progress.update(epoch, tc.total_epochs, phase, step / n_batches, eta, loss.item())
+                    progress.update(epoch, tc.total_epochs, phase, step / n_batches, eta, L["loss"])
                 if now - last_save > tc.checkpoint_every:
                     save(epoch, step, perm, acc, spent)
                     runs.write_status(out, state="running", epoch=epoch, frac=step / n_batches, eta=eta)

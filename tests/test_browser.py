@@ -23,65 +23,67 @@ def move_slider(page, label: str, presses: int, key: str) -> None:
     wait_idle(page)
 
 
-def test_main_path(tmp_path):
+@pytest.fixture
+def page(tmp_path):
+    """The app on the embedded default, opened in chromium on its first page."""
     env = {"SPARSELAB_RUNS": str(tmp_path / "runs"), "SPARSELAB_DATA": ""}
     with streamlit_server(ROOT / "app.py", env) as url, browser_page() as page:
         page.goto(url)
         page.wait_for_selector(".js-plotly-plot", timeout=90_000)
         wait_idle(page)
-        assert slider_value(page, "Unroll steps") == 11
-        metric = page.locator('[data-testid="stMetric"]').first
-        assert "T = 11" in metric.inner_text()
-        before = plot_data(page, 0)[0]
-        move_slider(page, "Unroll steps", 3, "ArrowLeft")
-        page.wait_for_function("() => document.querySelector('[data-testid=\"stMetric\"]').innerText.includes('T = 8')",
-                               timeout=30_000)
-        assert slider_value(page, "Unroll steps") == 8
-        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
-
-        page.locator('[data-testid="stSidebarNavLink"]', has_text="Dynamics").click()
-        page.wait_for_selector("text=Step t", timeout=60_000)
-        wait_idle(page)
-        assert slider_value(page, "Unroll steps") == 8  # the choice followed the user to the new page
-        z = plot_data(page, 0)[0]
-        assert z["type"] == "heatmap" and list(z["x"]) == list(range(1, 9))
-        move_slider(page, "Unroll steps", 4, "ArrowRight")
-        page.wait_for_function(
-            "() => document.querySelectorAll('.js-plotly-plot')[0].data[0].x.length === 12", timeout=30_000)
-        assert before["y"] != plot_data(page, 0)[0]["z"]
-        page.screenshot(path=str(tmp_path / "dynamics.png"), full_page=True)
-
-        page.locator('[data-testid="stSidebarNavLink"]', has_text="Filters").click()
-        page.wait_for_selector("text=Encoder rows", timeout=60_000)
-        wait_idle(page)
-        assert page.locator(".js-plotly-plot").count() >= 4
-        assert not page.locator('[data-testid="stException"]').count()
+        yield page
 
 
-def test_play_animates_steps_and_confusion_cells_open(tmp_path):
-    env = {"SPARSELAB_RUNS": str(tmp_path / "runs"), "SPARSELAB_DATA": ""}
-    with streamlit_server(ROOT / "app.py", env) as url, browser_page() as page:
-        page.goto(url)
-        page.wait_for_selector(".js-plotly-plot", timeout=90_000)
-        wait_idle(page)
-        page.locator('[data-testid="stSidebarNavLink"]', has_text="Dynamics").click()
-        page.wait_for_selector("text=Step t", timeout=60_000)
-        wait_idle(page)
-        assert slider_value(page, "Step t") == 11
-        page.get_by_role("button", name="▶ Play").click()
-        seen = set()
-        for _ in range(30):
-            page.wait_for_timeout(300)
-            try:
-                seen.add(slider_value(page, "Step t"))
-            except Exception:  # the slider is being redrawn
-                pass
-        assert len(seen) >= 4 and min(seen) <= 3, seen  # it restarted at step 1 and advanced
+def go(page, name: str, marker: str) -> None:
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=name).click()
+    page.wait_for_selector(f"text={marker}", timeout=60_000)
+    wait_idle(page)
 
-        page.locator('[data-testid="stSidebarNavLink"]', has_text="Confusion").click()
-        page.wait_for_selector("text=True class (rows)", timeout=60_000)
-        wait_idle(page)
-        box = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
-        # the cell (true 4, predicted 4): the diagonal is never empty
-        page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45)
-        page.wait_for_selector("text=digits of class 4 predicted as 4", timeout=30_000)
+
+def test_main_path(page, tmp_path):
+    assert slider_value(page, "Unroll steps") == 11
+    metric = page.locator('[data-testid="stMetric"]').first
+    assert "T = 11" in metric.inner_text()
+    marker_before = page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[0].layout.shapes[0].x0")
+    move_slider(page, "Unroll steps", 3, "ArrowLeft")
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMetric\"]').innerText.includes('T = 8')",
+                           timeout=30_000)
+    assert slider_value(page, "Unroll steps") == 8
+    assert marker_before == 11  # the error curve's marker follows the slider:
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[0].layout.shapes[0].x0 === 8",
+                           timeout=30_000)
+    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+
+    go(page, "Dynamics", "Step t")
+    assert slider_value(page, "Unroll steps") == 8  # the choice followed the user to the new page
+    z = plot_data(page, 0)[0]
+    assert z["type"] == "heatmap" and list(z["x"]) == list(range(1, 9))
+    move_slider(page, "Unroll steps", 4, "ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot')[0].data[0].x.length === 12", timeout=30_000)
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[0]._fullData[0].z[0].length") == 12
+    page.screenshot(path=str(tmp_path / "dynamics.png"), full_page=True)
+
+    go(page, "Filters", "Encoder rows")
+    assert page.locator(".js-plotly-plot").count() >= 4
+    assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_play_animates_steps_and_confusion_cells_open(page):
+    go(page, "Dynamics", "Step t")
+    assert slider_value(page, "Step t") == 11
+    page.get_by_role("button", name="▶ Play").click()
+    seen = set()
+    for _ in range(30):
+        page.wait_for_timeout(300)
+        try:
+            seen.add(slider_value(page, "Step t"))
+        except Exception:  # the slider is being redrawn
+            pass
+    assert len(seen) >= 4 and min(seen) <= 3, seen  # it restarted at step 1 and advanced
+
+    go(page, "Confusion", "True class (rows)")
+    box = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    # the cell (true 4, predicted 4): the diagonal is never empty
+    page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45)
+    page.wait_for_selector("text=digits of class 4 predicted as 4", timeout=30_000)
