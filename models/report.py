@@ -62,6 +62,15 @@ def claims(model: DrSAE, a: UnitAnalysis, digits: Split) -> list[dict]:
     rows.append({"claim": "Categorical units inhibit each other", "paper": "strong mutual inhibition between categorical units",
                  "ours": f"mean S between categorical units {cc:.4f}; between part units {pp:.4f}",
                  "holds": bool(cc < 0 and cc < pp)})
+    strong = np.asarray(t["c_norm"]) > model.cfg.c_row_max / 2
+    n_strong = int(strong.sum())
+    classes = len(set(np.asarray(t["c_class"])[strong].tolist()))
+    strong_angle = float(np.mean(t["angle"][strong])) if n_strong else float("nan")
+    rows.append({"claim": "A few units carry the classifier, one or more per class, far from ISTA",
+                 "paper": "categorical units: large ‖C_i‖, large angle, a well-defined class",
+                 "ours": f"{n_strong} units with ‖C_i‖ > {model.cfg.c_row_max / 2:g} (half its bound), favouring "
+                         f"{classes} classes, mean angle {strong_angle:.2f} rad",
+                 "holds": bool(0 < n_strong <= 0.25 * len(kind) and classes >= 8 and strong_angle > 0.7)})
     sim = prototype_similarity(model, digits)
     c_sim, p_sim = (float(sim[m].mean()) if m.any() else float("nan") for m in (cat, part))
     rows.append({"claim": "Categorical decoders look like whole digits", "paper": "decoders of categorical units are prototypes of a class",

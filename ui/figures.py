@@ -52,7 +52,7 @@ def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", sign
 def _image_layout(fig: go.Figure, title: str, shape, height: int | None, top: int = 30) -> go.Figure:
     h, w = shape
     fig.update_layout(
-        title=title, margin=dict(l=0, r=0, t=top, b=0), height=height or int(min(900, max(160, 700 * h / w))),
+        title=title, margin=dict(l=0, r=0, t=top, b=0), height=height or int(min(900, max(160, 520 * h / w))),
         xaxis=dict(visible=False, constrain="domain"), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
         plot_bgcolor="white",
     )
