@@ -24,8 +24,8 @@ from models.metrics import evaluate_split
 
 @dataclass(frozen=True)
 class TrainConfig:
-    pretrain_epochs: int = 5
-    epochs: int = 30  # supervised epochs, after pre-training
+    pretrain_epochs: int = 3
+    epochs: int = 40  # supervised epochs, after pre-training
     batch_size: int = 100
     lr: float = 0.01
     min_lr_ratio: float = 0.02  # cosine decay within each phase down to lr * this

@@ -14,16 +14,17 @@ sidebar(required=False)
 st.caption("Runs train in the background, in their own process: leave this page, close the tab, open a new "
            "one — the run goes on and every tab sees it. The same settings never start two trainers.")
 
+M, TC = DrSAEConfig(), TrainConfig()  # the form starts from the CLI's defaults: one recipe
 with st.form("train-form"):
     c = st.columns(4)
-    hidden = c[0].number_input("Hidden units", 8, 2000, 400, 8)
-    unroll = c[1].number_input("Unroll T", 1, 50, 11)
-    lam = c[2].number_input("Sparsity λ", 0.0, 5.0, 0.1, 0.01, format="%.3f")
-    lr = c[3].number_input("Learning rate", 1e-5, 1e-1, 1e-3, format="%.4f")
+    hidden = c[0].number_input("Hidden units", 8, 2000, M.hidden, 8)
+    unroll = c[1].number_input("Unroll T", 1, 50, M.unroll)
+    lam = c[2].number_input("Sparsity λ", 0.0, 5.0, M.sparsity, 0.01, format="%.3f")
+    lr = c[3].number_input("Learning rate", 1e-5, 1.0, TC.lr, format="%.4f")
     c = st.columns(4)
-    pre = c[0].number_input("Pre-training epochs (L_U)", 0, 500, 3)
-    sup = c[1].number_input("Supervised epochs (L_U + L_S)", 0, 2000, 20)
-    batch = c[2].number_input("Batch size", 1, 4096, 100)
+    pre = c[0].number_input("Pre-training epochs (L_U)", 0, 500, TC.pretrain_epochs)
+    sup = c[1].number_input("Supervised epochs (L_U + L_S)", 0, 2000, TC.epochs)
+    batch = c[2].number_input("Batch size", 1, 4096, TC.batch_size)
     limit = c[3].number_input("Digits per split (0 = all)", 0, 50_000, 0, 1000)
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
