@@ -14,6 +14,11 @@ digits, images, data_name = test_digits()
 stats, units = sel.stats(), sel.units()
 T = sel.unroll
 
+def pick(container, label: str, n: int, key: str) -> int:
+    """An index among n digits (a slider needs at least two)."""
+    return 0 if n == 1 else container.slider(label, 0, n - 1, 0, key=key)
+
+
 # -- which digit -------------------------------------------------------------------------------
 mode = st.radio("Digit", ["By class", "Misclassified", "Your own"], horizontal=True, key="dyn-mode")
 x, caption = None, ""
@@ -21,7 +26,10 @@ if mode == "By class":
     c1, c2 = st.columns([1, 3])
     cls = c1.selectbox("Class", list(range(10)), key="dyn-class")
     pool = np.flatnonzero(stats.labels == cls)
-    k = c2.slider(f"Which {cls} ({len(pool)} in the {data_name})", 0, len(pool) - 1, 0, key="dyn-k")
+    if len(pool) == 0:
+        st.info(f"No digit of class {cls} in the {data_name}.")
+        st.stop()
+    k = pick(c2, f"Which {cls} ({len(pool)} in the {data_name})", len(pool), f"dyn-k-{cls}")
     i = int(pool[k])
     x, caption = digits.x[i], f"test digit {i}, label {cls}"
 elif mode == "Misclassified":
@@ -29,7 +37,7 @@ elif mode == "Misclassified":
     if len(wrong) == 0:
         st.success(f"No digit of the {data_name} is misclassified at T = {T}.")
         st.stop()
-    k = st.slider(f"Misclassified at T = {T} ({len(wrong)} digits)", 0, len(wrong) - 1, 0, key="dyn-wrong")
+    k = pick(st, f"Misclassified at T = {T} ({len(wrong)} digits)", len(wrong), f"dyn-wrong-{T}")
     i = int(wrong[k])
     x = digits.x[i]
     caption = f"test digit {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
@@ -51,7 +59,10 @@ tr = trace(sel.model, torch.as_tensor(x), T)
 if st.session_state.get("dyn-step", T) > T:
     st.session_state["dyn-step"] = T
 c1, c2 = st.columns([5, 1])
-if "dyn-step" in st.session_state:
+if T == 1:  # nothing to step through
+    step = 1
+    c1.caption("One step: z_1 = ReLU(E x − b).")
+elif "dyn-step" in st.session_state:
     step = c1.slider("Step t", 1, T, key="dyn-step")
 else:
     step = c1.slider("Step t", 1, T, T, key="dyn-step")

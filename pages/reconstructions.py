@@ -11,11 +11,10 @@ digits, images, data_name = test_digits()
 T = sel.unroll
 i = st.number_input(f"Test digit (0 – {len(digits) - 1})", 0, len(digits) - 1, 0, key="rec-digit")
 tr = trace(sel.model, digits.x[i], T)
-shown = list(range(T)) if T <= 12 else sorted(set(np.linspace(0, T - 1, 12).round().astype(int)))
-imgs = [tr.x] + [tr.recon[t] for t in shown] + [tr.x - tr.recon[T - 1]]
-titles = ["input"] + [f"D z_{t + 1}" for t in shown] + [f"residual (T={T})"]
-st.plotly_chart(figures.digit_row(imgs, titles, f"Digit {i} (label {int(digits.y[i])}) reconstructed after each step"),
-                key="rec-row")
+imgs = [tr.x] + list(tr.recon) + [tr.x - tr.recon[T - 1]]
+titles = ["input"] + [f"D z_{t + 1}" for t in range(T)] + [f"residual (T={T})"]
+st.plotly_chart(figures.digit_row(imgs, titles, f"Digit {i} (label {int(digits.y[i])}) reconstructed after each step",
+                                  cols=min(len(imgs), 12)), key="rec-row")
 err = 0.5 * ((tr.x[None] - tr.recon) ** 2).sum(1)
 stats = sel.stats()
 steps = np.arange(1, stats.steps + 1)

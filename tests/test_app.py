@@ -175,3 +175,11 @@ def test_sidebar_trains_the_model_at_another_lambda(app):
     cfg = json.loads((started[0].run / "config.json").read_text())
     assert cfg["model"]["sparsity"] == 0.4 and cfg["model"]["hidden"] == 400
     jobs.stop(started[0].run)
+
+
+@pytest.mark.parametrize("page", PAGES[2:])
+def test_pages_at_one_step_and_at_three_times_t(app, page):
+    app.switch_page(page).run()
+    for t in (1, 33):
+        get(app, "slider", "Unroll steps").set_value(t).run()
+        assert not app.exception, (page, t, app.exception)

@@ -38,14 +38,17 @@ def filter_grid(vectors: np.ndarray, labels: list[str], cols: int = 20, title: s
     return _image_layout(fig, title, grid.shape, height)
 
 
-def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", signed_from: int | None = None) -> go.Figure:
-    """A row of 28x28 images with a caption above each."""
+def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", cols: int | None = None) -> go.Figure:
+    """28x28 images in rows of `cols` (default: one row), a caption above each, each scaled to its own range."""
     imgs = np.stack([im.reshape(28, 28) for im in images]).astype(np.float32)
     scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
-    grid, idx = mosaic(imgs / scale, cols=len(imgs), pad=2)
-    fig = go.Figure(go.Heatmap(z=grid, showscale=False, colorscale=DIVERGING, zmin=-1, zmax=1, hoverinfo="skip"))
-    for k, t in enumerate(titles):
-        fig.add_annotation(x=k * 30 + 14, y=-3, text=t, showarrow=False, font=dict(size=11))
+    cols = cols or len(imgs)
+    pad = 8  # room for the captions between rows
+    grid, idx = mosaic(imgs / scale, cols=cols, pad=pad)
+    notes = [dict(x=(k % cols) * (28 + pad) + 14, y=(k // cols) * (28 + pad) - 4, text=t, showarrow=False,
+                  font=dict(size=11)) for k, t in enumerate(titles)]
+    fig = go.Figure(go.Heatmap(z=grid, showscale=False, colorscale=DIVERGING, zmin=-1, zmax=1, hoverinfo="skip"),
+                    layout=dict(annotations=notes))
     return _image_layout(fig, title, grid.shape, None, top=50)
 
 
