@@ -87,3 +87,25 @@ def test_play_animates_steps_and_confusion_cells_open(page):
     # the cell (true 4, predicted 4): the diagonal is never empty
     page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45)
     page.wait_for_selector("text=digits of class 4 predicted as 4", timeout=30_000)
+
+
+def test_upload_own_digit_and_a_bad_file(page):
+    import io
+
+    from PIL import Image, ImageDraw
+
+    go(page, "Dynamics", "Step t")
+    page.get_by_text("Your own").click()
+    page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached", timeout=30_000)
+    img = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(img).ellipse([30, 15, 90, 105], outline=0, width=12)  # a zero
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    upload.set_input_files(files=[{"name": "zero.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
+    page.wait_for_selector("text=your digit", timeout=60_000)
+    wait_idle(page)
+    assert page.locator(".js-plotly-plot").count() >= 3
+    upload.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}])
+    page.wait_for_selector("text=not an image that can be read", timeout=60_000)
+    assert not page.locator('[data-testid="stException"]').count()
