@@ -49,7 +49,8 @@ def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", cols
                   font=dict(size=11)) for k, t in enumerate(titles)]
     fig = go.Figure(go.Heatmap(z=grid, showscale=False, colorscale=DIVERGING, zmin=-1, zmax=1, hoverinfo="skip"),
                     layout=dict(annotations=notes))
-    return _image_layout(fig, title, grid.shape, None, top=50)
+    rows = -(-len(imgs) // cols)
+    return _image_layout(fig, title, grid.shape, 60 + rows * (100 if cols > 4 else 160), top=50)
 
 
 def _image_layout(fig: go.Figure, title: str, shape, height: int | None, top: int = 30) -> go.Figure:
