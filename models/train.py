@@ -27,10 +27,10 @@ class TrainConfig:
     pretrain_epochs: int = 3
     epochs: int = 40  # supervised epochs, after pre-training
     batch_size: int = 100
-    lr: float = 0.01
+    lr: float = 0.005
     min_lr_ratio: float = 0.02  # cosine decay within each phase down to lr * this
     optimizer: str = "sgd"  # sgd (as the paper) | adam; see param_groups
-    c_lr_scale: float = 100.0  # sgd: C's lr is this times lr
+    c_lr_scale: float = 200.0  # sgd: C's lr is this times lr
     sup_weight: float = 0.2  # L_U + w L_S: w = 1 pushes most units away from ISTA (see README)
     momentum: float = 0.9  # sgd
     grad_clip: float = 1.0  # max global gradient norm (0 = off): the recurrence can blow up a step
