@@ -42,13 +42,16 @@ def step_stats(model: DrSAE, digits: Split, steps: int, batch: int = 1000) -> St
     conf = np.zeros((steps, n), dtype=np.float32)
     recon = np.zeros(steps)
     active = np.zeros(steps)
+    G = model.D.T @ model.D  # ||x - Dz||^2 = ||x||^2 - 2 z.(D^T x) + z.(G z): no 784-wide decode per step
     for i in range(0, n, batch):
         x = digits.x[i:i + batch]
         zs = model.encode(x, steps)  # (steps, b, hidden)
         p = torch.softmax(model.classify(zs), dim=-1)
         c, k = p.max(-1)
         preds[:, i:i + batch], conf[:, i:i + batch] = k.numpy(), c.numpy()
-        recon += (0.5 * (x - model.decode(zs)).pow(2).sum(-1)).sum(-1).double().numpy()
+        dtx = x @ model.D  # (b, hidden)
+        sq = x.pow(2).sum(-1) - 2 * (zs * dtx).sum(-1) + (zs * (zs @ G)).sum(-1)  # (steps, b)
+        recon += (0.5 * sq.clamp_min(0)).sum(-1).double().numpy()
         active += (zs > 0).sum((1, 2)).double().numpy()
     labels = digits.y.numpy()
     error = 100.0 * (preds != labels[None]).mean(1)
