@@ -8,7 +8,7 @@ import torch
 
 from models.data import Split
 from models.drsae import DrSAE
-from models.units import KINDS, unit_table
+from models.units import KINDS, kind_counts, unit_table
 
 
 @dataclass
@@ -80,7 +80,7 @@ def analyse(model: DrSAE, digits: Split, ridge: float = 1e-6) -> UnitAnalysis:
 def summary(a: UnitAnalysis) -> dict:
     """Group means of every per-unit number, and the counts: what the report and the CLI print."""
     t = a.table
-    out = {"counts": {k: int((t["kind"] == k).sum()) for k in KINDS}, "n_digits": a.n_digits, "groups": {}}
+    out = {"counts": kind_counts(t["kind"]), "n_digits": a.n_digits, "groups": {}}
     for k in KINDS:
         m = t["kind"] == k
         if m.any():

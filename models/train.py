@@ -183,11 +183,13 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
         runs.write_json(out / runs.CONFIG, wanted)
 
     torch.manual_seed(tc.seed)
-    model = DrSAE(mc, dictionary=initial_dictionary(data, mc.hidden, tc.seed), seed=tc.seed).to(device)
+    resuming = (out / CHECKPOINT).is_file()
+    start = None if resuming else initial_dictionary(data, mc.hidden, tc.seed)  # a resume loads its weights
+    model = DrSAE(mc, dictionary=start, seed=tc.seed).to(device)
     opt = make_optimizer(model, tc)
     gen = torch.Generator().manual_seed(tc.seed)
     epoch, step, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
-    if (out / CHECKPOINT).is_file():
+    if resuming:
         st = load_training_state(out / CHECKPOINT)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])

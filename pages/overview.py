@@ -1,6 +1,7 @@
 import numpy as np
 import streamlit as st
 
+from models.units import kind_counts
 from ui import figures
 from ui.state import sidebar, test_digits
 
@@ -16,7 +17,7 @@ stats = sel.stats()
 t = sel.unroll
 _, _, data_name = test_digits()
 units = sel.units()
-counts = {k: int((units["kind"] == k).sum()) for k in ("categorical", "intermediate", "part")}
+counts = kind_counts(units["kind"])
 c = st.columns(5)
 c[0].metric(f"Test error at T = {t}", f"{stats.error[t - 1]:.2f} %")
 c[1].metric("Reconstruction ½‖x − Dz‖²", f"{stats.recon[t - 1]:.4f}")
