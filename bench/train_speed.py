@@ -1,7 +1,8 @@
 """Training throughput of the 400-unit, T = 11 DrSAE: sparselab's training step against the plain eager
 baseline (bench/baseline_train.py, batch 100), in the same run, on CPU and on CUDA when present.
+On CUDA it shows the step eager and replayed as a CUDA graph, at batch 100 and at larger batches.
 
-    .venv/bin/python bench/train_speed.py [--seconds 10] [--repeats 3]
+    .venv/bin/python bench/train_speed.py [--seconds 10] [--repeats 3] [--batches 100,1000] [--device cuda]
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import baseline_train  # noqa: E402
 from models.drsae import DrSAE, DrSAEConfig  # noqa: E402
-from models.train import TrainConfig, make_optimizer, train_step  # noqa: E402
+from models.step import Stepper  # noqa: E402
+from models.train import TrainConfig, make_optimizer  # noqa: E402
 
 H, T, N_IN = 400, 11, 784
 
@@ -62,20 +64,34 @@ def throughput(step, batch: int, device: str, seconds: float) -> float:
     return n * batch / (time.perf_counter() - t0)
 
 
+def ours(device: str, batch: int, graph: bool):
+    """sparselab's own step (models/step.py) on a fresh model; the lr is set every step as in training."""
+    tc = TrainConfig(batch_size=batch)
+    model = DrSAE(DrSAEConfig(hidden=H, unroll=T)).to(device)
+    stepper = Stepper(model, make_optimizer(model, tc), tc, graph=graph)
+
+    def step(x, y):
+        stepper(x, y, tc.lr, True)
+    return step
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batches", default="100,1000", help="batch sizes for sparselab's step")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: both where present)")
     a = p.parse_args()
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [a.device] if a.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    batches = [int(b) for b in a.batches.split(",")]
     for device in devices:
         name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
         base_model, base_opt = baseline_train.make(device)
-        tc = TrainConfig()
-        ours = DrSAE(DrSAEConfig(hidden=H, unroll=T)).to(device)
-        opt = make_optimizer(ours, tc)
-        runs = {"baseline (eager, batch 100)": (lambda x, y: baseline_train.step(base_model, base_opt, x, y), 100),
-                f"sparselab (batch {tc.batch_size})": (lambda x, y: train_step(ours, opt, tc, x, y, True), tc.batch_size)}
+        runs = {"baseline (eager, batch 100)": (lambda x, y: baseline_train.step(base_model, base_opt, x, y), 100)}
+        modes = [("eager", False), ("CUDA graph", True)] if device == "cuda" else [("eager", False)]
+        for b in batches:
+            for mode, graph in modes:
+                runs[f"sparselab {mode}, batch {b}"] = (ours(device, b, graph), b)
         results = {k: statistics.median(throughput(f, b, device, a.seconds) for _ in range(a.repeats))
                    for k, (f, b) in runs.items()}
         peak = gemm_peak(device)

@@ -20,6 +20,7 @@ from models.checkpoint import CHECKPOINT, CheckpointError, load_training_state, 
 from models.data import DataError, MNIST, load_mnist
 from models.drsae import DrSAE, DrSAEConfig
 from models.metrics import evaluate_split
+from models.step import COUNT, Diverged, Stepper
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,10 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+EPOCH_SAVE_GAP = 1.0  # seconds
+
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE = {"checkpoint_every"}
-
-
-class Diverged(RuntimeError):
-    pass
 
 
 class RunConflict(RuntimeError):
@@ -105,23 +104,6 @@ def initial_dictionary(data: MNIST, hidden: int, seed: int) -> torch.Tensor:
     return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
 
 
-def train_step(model: DrSAE, opt: torch.optim.Optimizer, tc: TrainConfig, x: torch.Tensor, y: torch.Tensor,
-               supervised: bool) -> dict:
-    """One SGD step on L_U (+ w L_S), then the norm bounds. Returns the batch's losses as floats."""
-    L = model.losses(x, y)
-    loss = L["unsup"] + (tc.sup_weight * L["sup"] if supervised else 0.0)
-    value = loss.item()
-    if not math.isfinite(value) or value > 1e6:
-        raise Diverged(f"loss became {value}")
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if tc.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-    opt.step()
-    model.project_()
-    return {"loss": value, "recon": L["recon"].item(), "l1": L["l1"].item(), "sup": L["sup"].item()}
-
-
 def check_config(run: Path, wanted: dict) -> None:
     """A run folder belongs to one set of settings: resuming with others would mix two experiments."""
     have = runs.read_config(run)
@@ -170,8 +152,10 @@ def _hms(s: float) -> str:
 
 
 def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_dir=None,
-          device: str | None = None, progress: Progress | None = None, should_stop=lambda: False) -> list[dict]:
-    """Train into run folder `out`, resuming from its checkpoint if one is there. Returns the metrics rows."""
+          device: str | None = None, progress: Progress | None = None, should_stop=lambda: False,
+          graph: bool | None = None) -> list[dict]:
+    """Train into run folder `out`, resuming from its checkpoint if one is there. Returns the metrics rows.
+    `graph`: replay the step as a CUDA graph (default: on CUDA with SGD); it computes the same step."""
     out = Path(out)
     wanted = {"model": mc.to_dict(), "train": asdict(tc)}
     check_config(out, wanted)
@@ -204,12 +188,14 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
     x_tr, y_tr = data.train.x.to(device), data.train.y.to(device)
     n, bs = len(y_tr), tc.batch_size
     n_batches = math.ceil(n / bs)
+    stepper = Stepper(model, opt, tc, graph=graph)
+    stepper.reset(acc)
 
-    def save(state_epoch, state_step, state_perm, state_acc, total_elapsed):
+    def save(state_epoch, state_step, state_perm, total_elapsed, acc=None):
         save_training_state(out / CHECKPOINT, {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
             "config": mc.to_dict(), "train_config": asdict(tc), "history": history,
-            "perm": state_perm, "acc": state_acc,
+            "perm": state_perm, "acc": acc,
             "progress": {"epoch": state_epoch, "step": state_step, "elapsed": total_elapsed,
                          "total_epochs": tc.total_epochs,
                          "val_error": history[-1]["val_error"] if history else None},
@@ -219,41 +205,50 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
                       frac=0.0, message="", device=device)
     t_run0 = time.time() - elapsed
     t_proc0, done0 = time.time(), (epoch + step / n_batches) / tc.total_epochs  # ETA from this process's own pace
-    last_save = time.time()
+    last_save = last_check = time.time()
+    saved, loss = False, float("nan")
     try:
         while epoch < tc.total_epochs:
             phase = "pretrain" if epoch < tc.pretrain_epochs else "supervised"
             if perm is None:
-                perm, step, acc = torch.randperm(n, generator=gen), 0, torch.zeros(4, dtype=torch.float64)
+                perm, step = torch.randperm(n, generator=gen), 0
+                stepper.reset()
+            perm_dev = perm.to(device)
             t0 = time.time()
             model.train()
             while step < n_batches:
                 if should_stop() or (out / runs.STOP).exists():
-                    save(epoch, step, perm, acc, time.time() - t_run0)
+                    stepper.health()  # never checkpoint a diverged model
+                    save(epoch, step, perm, time.time() - t_run0, stepper.acc.cpu())
                     runs.write_status(out, state="stopped", message="stopped; rerun to resume")
                     (out / runs.STOP).unlink(missing_ok=True)  # the request is served
                     return history
                 lr = lr_at(tc, epoch, step / n_batches)
-                for g in opt.param_groups:
-                    g["lr"] = lr * g["lr_scale"]
-                idx = perm[step * bs:(step + 1) * bs].to(device)
-                try:
-                    L = train_step(model, opt, tc, x_tr[idx], y_tr[idx], phase == "supervised")
-                except Diverged as e:
-                    raise Diverged(f"{e} at epoch {epoch + 1}, batch {step + 1}") from None
-                acc += torch.tensor([L["recon"], L["l1"], L["sup"], 1.0], dtype=torch.float64)
+                idx = perm_dev[step * bs:(step + 1) * bs]
+                stepper(x_tr[idx], y_tr[idx], lr, phase == "supervised")
                 step += 1
                 now = time.time()
+                if now - last_check > 0.5:  # a sync twice a second: the bar, and divergence found early
+                    try:
+                        loss = stepper.health()
+                    except Diverged as e:
+                        raise Diverged(f"{e} in epoch {epoch + 1}, by batch {step}") from None
+                    last_check = now
                 done = (epoch + step / n_batches) / tc.total_epochs
-                spent = now - t_run0
                 eta = (now - t_proc0) / max(done - done0, 1e-9) * (1 - done)
                 if progress:
-                    progress.update(epoch, tc.total_epochs, phase, step / n_batches, eta, L["loss"])
+                    progress.update(epoch, tc.total_epochs, phase, step / n_batches, eta, loss)
                 if now - last_save > tc.checkpoint_every:
-                    save(epoch, step, perm, acc, spent)
+                    stepper.health()
+                    save(epoch, step, perm, now - t_run0, stepper.acc.cpu())
                     runs.write_status(out, state="running", epoch=epoch, frac=step / n_batches, eta=eta)
-                    last_save = now
-            recon, l1, sup, k = (acc / acc[3]).tolist()
+                    last_save, saved = now, True
+            try:
+                stepper.health()
+            except Diverged as e:
+                raise Diverged(f"{e} in epoch {epoch + 1}") from None
+            a = stepper.acc.tolist()
+            recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
             val = evaluate_split(model, data.val, device=device)
             if not all(math.isfinite(v) for v in val.values()):
                 raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
@@ -265,8 +260,10 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
             history.append(row)
             runs.append_metrics(out, row)
             epoch, perm = epoch + 1, None
-            save(epoch, 0, None, None, time.time() - t_run0)
-            last_save = time.time()
+            # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, and at the end
+            if epoch == tc.total_epochs or not saved or time.time() - last_save >= EPOCH_SAVE_GAP:
+                save(epoch, 0, None, time.time() - t_run0)
+                last_save, saved = time.time(), True
             eta = (time.time() - t_run0) / epoch * (tc.total_epochs - epoch) if epoch else 0.0
             runs.write_status(out, state="running", epoch=epoch, frac=0.0, eta=eta, val_error=val["error"])
             if progress:
@@ -286,6 +283,7 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=None, help="folder with the four MNIST idx files (else $SPARSELAB_DATA, else download)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--no-cuda-graph", action="store_true", help="run each step eagerly on CUDA (same numbers, slower)")
     for f in fields(DrSAEConfig):
         if f.name in ("hidden", "unroll", "sparsity"):
             p.add_argument(f"--{f.name}", type=type(f.default), default=f.default)
@@ -311,7 +309,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         history = train(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
-                        should_stop=lambda: stop["flag"])
+                        should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None)
     except (DataError, CheckpointError, RunConflict, Diverged, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
