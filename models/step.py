@@ -1,7 +1,7 @@
 """One training step: L_U (+ w L_S), gradient clip, SGD with momentum, the norm bounds.
 
-No host sync: the batch's losses are summed on the device and read only at checkpoints (`health`), so the
-CPU queues kernels ahead of the GPU. On CUDA the whole step (forward, backward, clip, update, bounds) is
+No host sync per step: the batch's losses are summed on the device and read by `health` (twice a second and
+before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole step (forward, backward, clip, update, bounds) is
 captured once as a CUDA graph and replayed: one launch instead of ~250 tiny kernels a step.
 """
 from __future__ import annotations

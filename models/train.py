@@ -192,6 +192,7 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
     stepper.reset(acc)
 
     def save(state_epoch, state_step, state_perm, total_elapsed, acc=None):
+        stepper.health()  # raises Diverged: a diverged model is never checkpointed
         save_training_state(out / CHECKPOINT, {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
             "config": mc.to_dict(), "train_config": asdict(tc), "history": history,
@@ -218,7 +219,6 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
             model.train()
             while step < n_batches:
                 if should_stop() or (out / runs.STOP).exists():
-                    stepper.health()  # never checkpoint a diverged model
                     save(epoch, step, perm, time.time() - t_run0, stepper.acc.cpu())
                     runs.write_status(out, state="stopped", message="stopped; rerun to resume")
                     (out / runs.STOP).unlink(missing_ok=True)  # the request is served
@@ -239,7 +239,6 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
                 if progress:
                     progress.update(epoch, tc.total_epochs, phase, step / n_batches, eta, loss)
                 if now - last_save > tc.checkpoint_every:
-                    stepper.health()
                     save(epoch, step, perm, now - t_run0, stepper.acc.cpu())
                     runs.write_status(out, state="running", epoch=epoch, frac=step / n_batches, eta=eta)
                     last_save, saved = now, True
