@@ -19,7 +19,7 @@ from pathlib import Path
 
 from models import runs
 from models.drsae import DrSAEConfig
-from models.train import TrainConfig
+from models.train import MODEL_FLAGS, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS_ROOT = Path(os.environ.get("SPARSELAB_RUNS", ROOT / "runs"))
@@ -98,9 +98,9 @@ def _locked(root: Path):
 
 def _command(run: Path, cfg: dict, data_dir: str | None) -> list[str]:
     m, t = cfg["model"], cfg["train"]
-    cmd = [sys.executable, "-m", "models.train", "--out", str(run),
-           "--hidden", str(m["hidden"]), "--unroll", str(m["unroll"]), "--sparsity", str(m["sparsity"])]
-    for k, v in t.items():
+    m = DrSAEConfig.from_dict(m).to_dict()
+    cmd = [sys.executable, "-m", "models.train", "--out", str(run)]
+    for k, v in [(k, m[k]) for k in MODEL_FLAGS] + list(t.items()):
         if v is not None:
             cmd += ["--" + k.replace("_", "-"), str(v)]
     if data_dir:

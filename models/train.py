@@ -18,21 +18,21 @@ import torch
 from models import runs
 from models.checkpoint import CHECKPOINT, CheckpointError, load_training_state, save_training_state
 from models.data import DataError, MNIST, load_mnist
-from models.drsae import DrSAE, DrSAEConfig
+from models.drsae import C_BOUNDS, DrSAE, DrSAEConfig
 from models.metrics import evaluate_split
 from models.step import COUNT, Diverged, Stepper
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    pretrain_epochs: int = 3
-    epochs: int = 40  # supervised epochs, after pre-training
-    batch_size: int = 100
-    lr: float = 0.005
+    pretrain_epochs: int = 5
+    epochs: int = 60  # supervised epochs, after pre-training
+    batch_size: int = 50
+    lr: float = 0.0035
     min_lr_ratio: float = 0.02  # cosine decay within each phase down to lr * this
     optimizer: str = "sgd"  # sgd (as the paper) | adam; see param_groups
     c_lr_scale: float = 200.0  # sgd: C's lr is this times lr
-    sup_weight: float = 0.2  # L_U + w L_S: w = 1 pushes most units away from ISTA (see README)
+    sup_weight: float = 1.0  # L_U + w L_S, as the paper (0.2 keeps more part units but errs more: README)
     momentum: float = 0.9  # sgd
     grad_clip: float = 1.0  # max global gradient norm (0 = off): the recurrence can blow up a step
     seed: int = 0
@@ -53,6 +53,8 @@ EPOCH_SAVE_GAP = 1.0  # seconds
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE = {"checkpoint_every"}
+# The model settings the CLI takes (the rest of DrSAEConfig are the paper's constants).
+MODEL_FLAGS = ("hidden", "unroll", "sparsity", "c_bound")
 
 
 class RunConflict(RuntimeError):
@@ -109,6 +111,7 @@ def check_config(run: Path, wanted: dict) -> None:
     have = runs.read_config(run)
     if have is None:
         return
+    have = {**have, "model": DrSAEConfig.from_dict(have.get("model", {})).to_dict()}  # fills settings added since
     diffs = []
     for part in ("model", "train"):
         for k in set(have.get(part, {})) | set(wanted[part]):
@@ -284,12 +287,13 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--no-cuda-graph", action="store_true", help="run each step eagerly on CUDA (same numbers, slower)")
     for f in fields(DrSAEConfig):
-        if f.name in ("hidden", "unroll", "sparsity"):
-            p.add_argument(f"--{f.name}", type=type(f.default), default=f.default)
+        if f.name in MODEL_FLAGS:
+            p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                           help="default: %(default)s", **({"choices": list(C_BOUNDS)} if f.name == "c_bound" else {}))
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = int if f.name == "limit" else type(f.default)
-        p.add_argument(flag, type=kind, default=f.default)
+        p.add_argument(flag, type=kind, default=f.default, help="default: %(default)s")
     return p.parse_args(argv)
 
 
@@ -297,7 +301,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    mc = DrSAEConfig(hidden=a.hidden, unroll=a.unroll, sparsity=a.sparsity)
+    mc = DrSAEConfig(**{k: getattr(a, k) for k in MODEL_FLAGS})
     tc = TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
     stop = {"flag": False}
 

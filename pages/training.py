@@ -26,11 +26,18 @@ with st.form("train-form"):
     sup = c[1].number_input("Supervised epochs (L_U + L_S)", 0, 2000, TC.epochs)
     batch = c[2].number_input("Batch size", 1, 4096, TC.batch_size)
     limit = c[3].number_input("Digits per split (0 = all)", 0, 50_000, 0, 1000)
+    c = st.columns(4)
+    bounds = {"unit": "each unit's weights C[:, i]", "class": "each class's weights C[k, :]"}
+    c_bound = c[0].selectbox("‖C‖ ≤ 5 bounds", list(bounds), list(bounds).index(M.c_bound), format_func=bounds.get,
+                             help="Per class, a class's whole budget piles onto one unit and caps its logit at 5: "
+                                  "see the README's results.")
+    sup_weight = c[1].number_input("L_S weight (L_U + w·L_S)", 0.0, 100.0, TC.sup_weight, 0.1)
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     try:
-        mc = DrSAEConfig(hidden=int(hidden), unroll=int(unroll), sparsity=float(lam))
+        mc = DrSAEConfig(hidden=int(hidden), unroll=int(unroll), sparsity=float(lam), c_bound=c_bound)
         tc = TrainConfig(pretrain_epochs=int(pre), epochs=int(sup), batch_size=int(batch), lr=float(lr),
+                         sup_weight=float(sup_weight),
                          limit=int(limit) or None)
         if tc.total_epochs == 0:
             raise jobs.JobError("ask for at least one epoch")

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from models import jobs, runs
+from models.checkpoint import load_model
 from models.drsae import DrSAEConfig
 from models.train import TrainConfig
 
@@ -22,8 +23,9 @@ def wait_for(pred, timeout=120.0):
 
 
 def test_job_runs_in_background_and_is_polled_to_done(tmp_path):
-    tc = TrainConfig(pretrain_epochs=1, epochs=2, limit=1000)
-    j = jobs.start(MC, tc, root=tmp_path)
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, limit=1000, sup_weight=0.5)
+    mc = DrSAEConfig(hidden=16, unroll=2, sparsity=0.1, c_bound="unit")  # not the default: the trainer must get it
+    j = jobs.start(mc, tc, root=tmp_path)
     assert j.state == "running" and j.pid
     seen = []
     assert wait_for(lambda: seen.append(jobs.job(j.run)) or seen[-1].state == "done")
@@ -32,8 +34,10 @@ def test_job_runs_in_background_and_is_polled_to_done(tmp_path):
     rows = runs.read_metrics(j.run)
     assert [r["epoch"] for r in rows] == [0, 1, 2] and rows[-1]["val_error"] < 90
     assert [x.name for x in jobs.list_jobs(tmp_path)] == [j.name]
+    model, _ = load_model(j.run)
+    assert model.cfg == mc and model.C.norm(dim=0).max() <= 5 + 1e-4
     with pytest.raises(jobs.JobError, match="already finished"):
-        jobs.start(MC, tc, root=tmp_path)
+        jobs.start(mc, tc, root=tmp_path)
 
 
 def test_same_settings_never_start_two_trainers(tmp_path):

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from models.drsae import DrSAE, DrSAEConfig
@@ -59,19 +60,32 @@ def test_classifier_uses_direction_only_and_survives_silence():
     assert torch.isfinite(model.classify(torch.zeros(1, 16))).all()
 
 
-def test_projection_bounds():
-    cfg = DrSAEConfig(n_input=20, hidden=16, unroll=5)
+@pytest.mark.parametrize("c_bound, dim", [("unit", 0), ("class", 1)])
+def test_projection_bounds(c_bound, dim):
+    cfg = DrSAEConfig(n_input=20, hidden=16, unroll=5, c_bound=c_bound)
     model = DrSAE(cfg)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(100)
+        model.C.fill_(10.0)
     model.project_()
     assert model.D.norm(dim=0).max() <= 1 + 1e-5
     assert model.E.norm(dim=1).max() <= 1.25 / 4 + 1e-5
-    assert model.C.norm(dim=1).max() <= 5 + 1e-4
+    assert model.C.norm(dim=dim).max() <= 5 + 1e-4
+    if c_bound == "unit":  # each unit's weights are bounded, not a class's sum over units
+        assert model.C.norm(dim=1).min() > 5 + 1e-2
     # rows already inside the bound are left alone
     small = torch.full((20,), 0.01)
     with torch.no_grad():
         model.E[0] = small
     model.project_()
     torch.testing.assert_close(model.E[0], small)
+
+
+def test_c_bound_setting_and_older_configs():
+    with pytest.raises(ValueError, match="c_bound"):
+        DrSAEConfig(c_bound="row")
+    old = DrSAEConfig().to_dict()
+    del old["c_bound"]  # saved before the setting existed: those models were trained with the class bound
+    assert DrSAEConfig.from_dict(old).c_bound == "class"
+    assert DrSAEConfig.from_dict(DrSAEConfig(c_bound="unit").to_dict()).c_bound == "unit"

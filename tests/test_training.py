@@ -11,7 +11,7 @@ import torch
 from models import runs
 from models.checkpoint import CHECKPOINT, load_training_state
 from models.drsae import DrSAEConfig
-from models.train import Diverged, RunConflict, TrainConfig, train
+from models.train import Diverged, RunConflict, TrainConfig, check_config, train
 
 ROOT = Path(__file__).resolve().parent.parent
 MC = DrSAEConfig(hidden=48, unroll=4, sparsity=0.1)
@@ -39,7 +39,7 @@ def test_constraints_hold_after_every_step(mnist_small, tmp_path, monkeypatch):
 
     def checked(self):
         orig(self)
-        seen.append((self.D.norm(dim=0).max().item(), self.E.norm(dim=1).max().item(), self.C.norm(dim=1).max().item()))
+        seen.append((self.D.norm(dim=0).max().item(), self.E.norm(dim=1).max().item(), self.C.norm(dim=drsae.C_BOUNDS[self.cfg.c_bound]).max().item()))
 
     monkeypatch.setattr(drsae.DrSAE, "project_", checked)
     mc = DrSAEConfig(hidden=32, unroll=3, sparsity=0.05)
@@ -76,6 +76,17 @@ def test_other_settings_in_the_same_folder_are_refused(mnist_small, tmp_path):
     train(MC, tc, tmp_path / "r", data=mnist_small, device="cpu")
     with pytest.raises(RunConflict, match="sparsity"):
         train(DrSAEConfig(hidden=48, unroll=4, sparsity=0.3), tc, tmp_path / "r", data=mnist_small, device="cpu")
+
+
+def test_runs_from_before_a_new_setting_resume_and_keep_its_old_value(tmp_path):
+    tc = {"limit": 500}
+    cfg = {"model": MC.to_dict(), "train": tc}
+    del cfg["model"]["c_bound"]  # as written before the setting existed (those runs bound C per class)
+    runs.write_json(tmp_path / runs.CONFIG, cfg)
+    check_config(tmp_path, {"model": MC.to_dict(), "train": tc})
+    with pytest.raises(RunConflict, match="c_bound"):
+        check_config(tmp_path, {"model": DrSAEConfig(hidden=48, unroll=4, sparsity=0.1, c_bound="unit").to_dict(),
+                                "train": tc})
 
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_small, tmp_path, monkeypatch):

@@ -134,10 +134,11 @@ def _sidebar() -> Selection | None:
     fam = sb.selectbox("Model", families, index=families.index(kept) if kept in families else 0,
                        format_func=_family_label, key="family", label_visibility="collapsed",
                        on_change=_keep, args=("family",))
-    members = catalog.siblings(next(e for e in all_entries if e.family == fam), all_entries)
+    first = next(e for e in all_entries if e.family == fam)  # of the embedded family, the default model
+    members = catalog.siblings(first, all_entries)
     lambdas = [e.sparsity for e in members]
     if len(members) > 1:
-        default_lambda = 0.1 if 0.1 in lambdas else lambdas[len(lambdas) // 2]
+        default_lambda = first.sparsity
         key = f"lambda-{fam}"
         lam = sb.select_slider("Sparsity λ (a training setting: each value is its own model)", options=lambdas,
                                value=_kept(key, default_lambda) if _kept(key, None) in lambdas else default_lambda,
