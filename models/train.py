@@ -1,6 +1,6 @@
 """Train a DrSAE: pre-train on L_U, then train on L_U + L_S. Resumable: rerun the same command.
 
-    python -m models.train --hidden 400 --unroll 11 --sparsity 0.5 --data-dir DIR --out runs/NAME
+    python -m models.train --hidden 400 --unroll 11 --sparsity 0.05 --data-dir DIR --out runs/NAME
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class RunConflict(RuntimeError):
 
 def param_groups(model: DrSAE, tc: TrainConfig) -> list[dict]:
     """Per-matrix step sizes. SGD: C acts on the unit vector z/||z||, so its gradient is at most 1 per
-    digit while its rows must grow to norms near 5: it gets `c_lr_scale` times the lr. Adam moves every
+    digit while its bounded norms must grow near 5: it gets `c_lr_scale` times the lr. Adam moves every
     weight by about lr whatever its size, so E and b (rows bounded by 1.25/(T-1)) get that bound as
     scale and C its bound 5. (Adam trains faster but lifts every unit's tiny supervised gradient to a
     full step: the encoder leaves ISTA everywhere and the part/categorical split blurs; SGD keeps it.)"""
