@@ -97,8 +97,7 @@ def _locked(root: Path):
 
 
 def _command(run: Path, cfg: dict, data_dir: str | None) -> list[str]:
-    m, t = cfg["model"], cfg["train"]
-    m = DrSAEConfig.from_dict(m).to_dict()
+    m, t = DrSAEConfig.from_dict(cfg["model"]).to_dict(), cfg["train"]  # from_dict fills settings added since
     cmd = [sys.executable, "-m", "models.train", "--out", str(run)]
     for k, v in [(k, m[k]) for k in MODEL_FLAGS] + list(t.items()):
         if v is not None:

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from models import jobs, runs
-from models.drsae import DrSAEConfig
+from models.drsae import C_BOUNDS, DrSAEConfig
 from models.train import TrainConfig
 from ui import figures
 from ui.state import sidebar
@@ -28,7 +28,7 @@ with st.form("train-form"):
     limit = c[3].number_input("Digits per split (0 = all)", 0, 50_000, 0, 1000)
     c = st.columns(4)
     bounds = {"unit": "each unit's weights C[:, i]", "class": "each class's weights C[k, :]"}
-    c_bound = c[0].selectbox("‖C‖ ≤ 5 bounds", list(bounds), list(bounds).index(M.c_bound), format_func=bounds.get,
+    c_bound = c[0].selectbox("‖C‖ ≤ 5 bounds", list(C_BOUNDS), list(C_BOUNDS).index(M.c_bound), format_func=bounds.get,
                              help="Per class, a class's whole budget piles onto one unit and caps its logit at 5: "
                                   "see the README's results.")
     sup_weight = c[1].number_input("L_S weight (L_U + w·L_S)", 0.0, 100.0, TC.sup_weight, 0.1)
