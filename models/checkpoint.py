@@ -98,5 +98,5 @@ def load_model(source: str | Path) -> tuple[DrSAE, dict]:
         raise CheckpointError(f"No model at {source} (expected a run folder, a {CHECKPOINT} or a .safetensors file).")
     if path.suffix == ".safetensors":
         return read_exported(path)
-    state = load_training_state(path)
-    return model_from_state(state["config"], state["model"]), dict(state.get("progress", {}))
+    state = load_training_state(path)  # a run that averages its weights delivers the average
+    return model_from_state(state["config"], state.get("average", state["model"])), dict(state.get("progress", {}))

@@ -120,6 +120,11 @@ class MNIST:
     def head(self, n: int | None) -> "MNIST":
         return self if n is None else MNIST(self.train.head(n), self.val.head(n), self.test.head(n), self.source)
 
+    def all_training(self) -> "MNIST":
+        """Train on training and validation digits together (the final fit); `val` stays for monitoring."""
+        both = Split(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]))
+        return MNIST(both, self.val, self.test, self.source)
+
 
 def load_mnist(data_dir: str | Path | None = None, limit: int | None = None, download: bool = True) -> MNIST:
     """Train/validation/test splits, inputs L2-normalised. `limit` keeps the first n of each (for fast tests)."""

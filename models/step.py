@@ -3,9 +3,11 @@
 No host sync per step: the batch's losses are summed on the device and read by `health` (twice a second and
 before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole step (forward, backward, clip, update, bounds) is
 captured once as a CUDA graph and replayed: one launch instead of ~250 tiny kernels a step.
+With `ema` > 0 the step also updates an exponential moving average of the weights (`average`), inside the graph.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -30,6 +32,15 @@ class Stepper:
         self.graph = None
         self._w = torch.zeros((), device=self.device)  # L_S weight inside the graph (0 while pre-training)
         self._w_value = None
+        self.average = None  # the weights' moving average: a DrSAE beside the model, never trained itself
+        self.averaged = torch.zeros((), device=self.device)  # steps averaged so far (sets the warm-up)
+        if tc.ema > 0:
+            self.average = copy.deepcopy(model).requires_grad_(False)
+
+    @property
+    def output(self):
+        """The model that is validated, checkpointed as the result and exported: the average when there is one."""
+        return self.model if self.average is None else self.average
 
     # -- the step itself: one body for eager and graph ------------------------------------------
 
@@ -42,6 +53,13 @@ class Stepper:
         self._update()
         self.model.project_()
         with torch.no_grad():
+            if self.average is not None:  # a mean of points inside the norm balls stays inside them
+                # Warm-up: decay (1+n)/(10+n) until it reaches ema, so a short run averages its last ~10 %
+                # rather than keeping its random start.
+                self.averaged += 1
+                d = torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
+                for a, p in zip(self.average.parameters(), self.model.parameters()):
+                    a.lerp_(p, 1.0 - d)
             d = loss.detach().double()
             self.acc[:COUNT] += torch.stack([L["recon"].detach(), L["l1"].detach(), L["sup"].detach()]).double()
             self.acc[COUNT] += 1
@@ -128,5 +146,7 @@ class Stepper:
         self._w_value = None
 
     def _state_tensors(self) -> list[torch.Tensor]:
-        ts = [p.data for p in self.model.parameters()] + [self.acc]
+        ts = [p.data for p in self.model.parameters()] + [self.acc, self.averaged]
+        if self.average is not None:
+            ts += list(self.average.parameters())
         return ts + [self.opt.state[p]["momentum_buffer"] for g in self.opt.param_groups for p in g["params"]]

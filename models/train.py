@@ -23,21 +23,42 @@ from models.metrics import evaluate_split
 from models.step import COUNT, Diverged, Stepper
 
 
+# What `train_on` trains on. "all" is the final fit on the 60k at an epoch count chosen on the split; its
+# validation digits are then training digits, and its "validation" numbers training numbers.
+TRAIN_ON = ("split", "all")
+
+
+# Settings added after runs were written whose default is not what those runs did: a config without them
+# had them off.
+LEGACY = {"ema": 0.0}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     pretrain_epochs: int = 5
-    epochs: int = 60  # supervised epochs, after pre-training
+    epochs: int = 100  # supervised epochs, after pre-training
     batch_size: int = 50
     lr: float = 0.0035
-    min_lr_ratio: float = 0.02  # cosine decay within each phase down to lr * this
+    min_lr_ratio: float = 1.0  # cosine decay within each phase down to lr * this; 1 = a steady lr (see ema)
     optimizer: str = "sgd"  # sgd (as the paper) | adam; see param_groups
     c_lr_scale: float = 200.0  # sgd: C's lr is this times lr
     sup_weight: float = 1.0  # L_U + w L_S, as the paper (0.2 keeps more part units but errs more: README)
     momentum: float = 0.9  # sgd
     grad_clip: float = 1.0  # max global gradient norm (0 = off): the recurrence can blow up a step
+    # Per-step decay of a moving average of the weights (0 = off); the average is the result. A steady lr
+    # keeps SGD's noise, which generalizes (a decayed lr fits the training set and errs more), and the
+    # average removes the noise from the result: README, "Recipe".
+    ema: float = 0.9999
     seed: int = 0
+    train_on: str = "split"  # split: the first 50k digits, the last 10k held out | all: the 60k (a final fit)
     limit: int | None = None  # keep the first n digits of each split (tests, quick looks)
     checkpoint_every: float = 60.0  # seconds between mid-epoch checkpoints
+
+    def __post_init__(self):
+        if self.train_on not in TRAIN_ON:
+            raise ValueError(f"train_on must be one of {TRAIN_ON}, not {self.train_on!r}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema is a decay per step in [0, 1), not {self.ema}")
 
     @property
     def total_epochs(self) -> int:
@@ -45,8 +66,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config as written, settings added since then taking the value those runs trained with."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in known}})
 
 
 EPOCH_SAVE_GAP = 1.0  # seconds
@@ -111,7 +133,8 @@ def check_config(run: Path, wanted: dict) -> None:
     have = runs.read_config(run)
     if have is None:
         return
-    have = {**have, "model": DrSAEConfig.from_dict(have.get("model", {})).to_dict()}  # fills settings added since
+    have = {**have, "model": DrSAEConfig.from_dict(have.get("model", {})).to_dict(),  # fills settings added since
+            "train": asdict(TrainConfig.from_dict(have.get("train", {})))}
     diffs = []
     for part in ("model", "train"):
         for k in set(have.get(part, {})) | set(wanted[part]):
@@ -165,8 +188,11 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
     out.mkdir(parents=True, exist_ok=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     data = load_mnist(data_dir, limit=tc.limit) if data is None else data.head(tc.limit)
-    wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val)}
-    if runs.read_config(out) is None:
+    if tc.train_on == "all":
+        data = data.all_training()
+    wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
+                      "val_held_out": tc.train_on == "split"}
+    if "data" not in (runs.read_config(out) or {}):  # a job's folder gets its config before its data is read
         runs.write_json(out / runs.CONFIG, wanted)
 
     torch.manual_seed(tc.seed)
@@ -193,6 +219,9 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
     n_batches = math.ceil(n / bs)
     stepper = Stepper(model, opt, tc, graph=graph)
     stepper.reset(acc)
+    if resuming and stepper.average is not None:
+        stepper.average.load_state_dict(st["average"])
+        stepper.averaged.fill_(st["averaged"])
 
     def save(state_epoch, state_step, state_perm, total_elapsed, acc=None):
         stepper.health()  # raises Diverged: a diverged model is never checkpointed
@@ -200,6 +229,8 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
             "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
             "config": mc.to_dict(), "train_config": asdict(tc), "history": history,
             "perm": state_perm, "acc": acc,
+            **({} if stepper.average is None else {"average": stepper.average.state_dict(),
+                                                   "averaged": stepper.averaged.item()}),
             "progress": {"epoch": state_epoch, "step": state_step, "elapsed": total_elapsed,
                          "total_epochs": tc.total_epochs,
                          "val_error": history[-1]["val_error"] if history else None},
@@ -251,7 +282,7 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
                 raise Diverged(f"{e} in epoch {epoch + 1}") from None
             a = stepper.acc.tolist()
             recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
-            val = evaluate_split(model, data.val, device=device)
+            val = evaluate_split(stepper.output, data.val, device=device)
             if not all(math.isfinite(v) for v in val.values()):
                 raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
             row = {"epoch": epoch, "phase": phase, "lr": lr,
@@ -293,7 +324,8 @@ def parse_args(argv=None):
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = int if f.name == "limit" else type(f.default)
-        p.add_argument(flag, type=kind, default=f.default, help="default: %(default)s")
+        p.add_argument(flag, type=kind, default=f.default, help="default: %(default)s",
+                       **({"choices": TRAIN_ON} if f.name == "train_on" else {}))
     return p.parse_args(argv)
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from models import jobs, runs
 from models.drsae import C_BOUNDS, DrSAEConfig
-from models.train import TrainConfig
+from models.train import TRAIN_ON, TrainConfig
 from ui import figures
 from ui.state import sidebar
 
@@ -32,12 +32,19 @@ with st.form("train-form"):
                              help="Per class, a class's whole budget piles onto one unit and caps its logit at 5: "
                                   "see the README's results.")
     sup_weight = c[1].number_input("L_S weight (L_U + w·L_S)", 0.0, 100.0, TC.sup_weight, 0.1)
+    sets = {"split": "50k digits (10k held out)", "all": "all 60k (final fit)"}
+    train_on = c[2].selectbox("Train on", list(TRAIN_ON), list(TRAIN_ON).index(TC.train_on), format_func=sets.get,
+                              help="The final fit also trains on the 10k validation digits, at an epoch count "
+                                   "chosen on the split: its validation error is then a training error.")
+    ema = c[3].number_input("Weight average (EMA decay)", 0.0, 0.99999, TC.ema, 0.0001, format="%.5f",
+                            help="Per-step decay of a moving average of the weights; the average is the model "
+                                 "validated and saved. 0 = off.")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     try:
         mc = DrSAEConfig(hidden=int(hidden), unroll=int(unroll), sparsity=float(lam), c_bound=c_bound)
         tc = TrainConfig(pretrain_epochs=int(pre), epochs=int(sup), batch_size=int(batch), lr=float(lr),
-                         sup_weight=float(sup_weight),
+                         sup_weight=float(sup_weight), train_on=train_on, ema=float(ema),
                          limit=int(limit) or None)
         if tc.total_epochs == 0:
             raise jobs.JobError("ask for at least one epoch")
@@ -51,14 +58,15 @@ def _fmt_eta(s):
     return "—" if s is None else time.strftime("%H:%M:%S", time.gmtime(max(0, s)))
 
 
-def _curves(rows: list[dict]):
+def _curves(rows: list[dict], held_out: bool):
     ep = np.array([r["epoch"] + 1 for r in rows])
     col = lambda k: np.array([r[k] for r in rows], dtype=float)  # noqa: E731
     c = st.columns(3)
     c[0].plotly_chart(figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
                                          "L_S train": col("train_sup"), "L_S val": col("val_sup")},
                                     "Losses", "epoch", log_y=True), key="tr-loss")
-    c[1].plotly_chart(figures.lines(ep, {"validation error (%)": col("val_error")}, "Validation error", "epoch",
+    title = "Validation error" if held_out else "Error on the validation digits (trained on)"
+    c[1].plotly_chart(figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
                                     log_y=True), key="tr-err")
     c[2].plotly_chart(figures.lines(ep, {"active units": col("val_active")}, "Mean active units", "epoch"),
                       key="tr-active")
@@ -91,9 +99,9 @@ def live():
         st.error(j.message)
     rows = runs.read_metrics(j.run)
     if rows:
-        _curves(rows)
-        last = rows[-1]
-        c[2].metric("Validation error", f"{last['val_error']:.2f} %")
+        held_out = (runs.read_config(j.run) or {}).get("data", {}).get("val_held_out", True)
+        _curves(rows, held_out)
+        c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)", f"{rows[-1]['val_error']:.2f} %")
     else:
         st.caption("The first epoch's numbers appear here when it ends.")
 

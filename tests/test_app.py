@@ -143,12 +143,15 @@ def test_training_page_starts_one_run_for_two_clicks(app, tmp_path):
     get(app, "number_input", "Pre-training epochs").set_value(0)
     get(app, "number_input", "Digits per split").set_value(1000)
     get(app, "selectbox", "‖C‖ ≤ 5 bounds").set_value("unit")
+    get(app, "selectbox", "Train on").set_value("all")
+    get(app, "number_input", "Weight average").set_value(0.99)
     app.get("button")[0].click().run()  # the form's submit button
     assert not app.exception and not app.error, [e.value for e in app.error]
     started = jobs.list_jobs(jobs.RUNS_ROOT)
     assert len(started) == 1
     cfg = json.loads((started[0].run / "config.json").read_text())
-    assert cfg["model"]["c_bound"] == "unit" and cfg["model"]["hidden"] == 16
+    assert cfg["model"]["c_bound"] == "unit" and cfg["model"]["hidden"] == 16 and cfg["train"]["train_on"] == "all"
+    assert cfg["train"]["ema"] == 0.99
     app.get("button")[0].click().run()  # a second click (or tab) must not start a second trainer
     again = jobs.list_jobs(jobs.RUNS_ROOT)
     assert len(again) == 1 and again[0].pid == started[0].pid

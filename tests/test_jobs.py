@@ -23,7 +23,7 @@ def wait_for(pred, timeout=120.0):
 
 
 def test_job_runs_in_background_and_is_polled_to_done(tmp_path):
-    tc = TrainConfig(pretrain_epochs=1, epochs=2, limit=1000, sup_weight=0.5)
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, limit=1000, sup_weight=0.5, train_on="all")
     mc = DrSAEConfig(hidden=16, unroll=2, sparsity=0.1, c_bound="unit")  # not the default: the trainer must get it
     j = jobs.start(mc, tc, root=tmp_path)
     assert j.state == "running" and j.pid
@@ -36,6 +36,7 @@ def test_job_runs_in_background_and_is_polled_to_done(tmp_path):
     assert [x.name for x in jobs.list_jobs(tmp_path)] == [j.name]
     model, _ = load_model(j.run)
     assert model.cfg == mc and model.C.norm(dim=0).max() <= 5 + 1e-4
+    assert runs.read_config(j.run)["data"]["n_train"] == 2000  # train_on reached the trainer
     with pytest.raises(jobs.JobError, match="already finished"):
         jobs.start(mc, tc, root=tmp_path)
 

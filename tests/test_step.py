@@ -47,6 +47,25 @@ def test_stepper_takes_the_same_steps_as_torch_sgd():
     assert sa.health() > 0
 
 
+def test_weight_average_follows_the_iterates_and_keeps_the_bounds():
+    tc = TrainConfig(lr=0.05, ema=0.9)
+    m = DrSAE(MC, seed=1)
+    s = Stepper(m, make_optimizer(m, tc), tc)
+    off = TrainConfig(ema=0.0)
+    plain = Stepper(DrSAE(MC), make_optimizer(DrSAE(MC), off), off)
+    assert plain.average is None and plain.output is plain.model and s.output is s.average
+    avg = [p.detach().clone() for p in m.parameters()]
+    for i, (x, y) in enumerate(_batches(12, 50)):
+        s(x, y, 0.05, i >= 2)
+        d = min(0.9, (1 + i) / (10 + i))  # warm-up, then the decay asked for
+        avg = [d * a + (1 - d) * p.detach() for a, p in zip(avg, m.parameters())]
+    for (n, p), q, r in zip(s.average.named_parameters(), avg, m.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=n)
+        assert not torch.equal(p, r) and not p.requires_grad
+    a = s.average
+    assert a.D.norm(dim=0).max() <= 1 + 1e-5 and a.E.norm(dim=1).max() <= a.cfg.e_row_max + 1e-5
+
+
 def test_health_reports_a_non_finite_loss():
     tc = TrainConfig()
     m = DrSAE(MC)
@@ -59,7 +78,7 @@ def test_health_reports_a_non_finite_loss():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_cuda_graph_step_equals_the_eager_step():
-    tc = TrainConfig(lr=0.02)
+    tc = TrainConfig(lr=0.02, ema=0.5)
     a = DrSAE(MC, seed=2).cuda()
     b = copy.deepcopy(a)
     sa = Stepper(a, make_optimizer(a, tc), tc, graph=True)
@@ -73,3 +92,5 @@ def test_cuda_graph_step_equals_the_eager_step():
     for (n, p), q in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=n)
     torch.testing.assert_close(sa.acc, sb.acc, rtol=1e-5, atol=1e-8)
+    for (n, p), q in zip(sa.average.named_parameters(), sb.average.parameters()):  # averaged inside the graph
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=n)

@@ -3,14 +3,16 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
 
 from models import runs
-from models.checkpoint import CHECKPOINT, load_training_state
+from models.checkpoint import CHECKPOINT, load_model, load_training_state
 from models.drsae import DrSAEConfig
+from models.metrics import evaluate_split
 from models.train import Diverged, RunConflict, TrainConfig, check_config, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +52,9 @@ def test_constraints_hold_after_every_step(mnist_small, tmp_path, monkeypatch):
     assert d <= 1 + 1e-5 and e <= 1.25 / 2 + 1e-5 and c <= 5 + 1e-4
 
 
-def test_stopped_run_resumes_to_the_same_weights(mnist_small, tmp_path):
-    tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=1000)
+@pytest.mark.parametrize("ema", [0.0, 0.95])
+def test_stopped_run_resumes_to_the_same_weights(mnist_small, tmp_path, ema):
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=1000, ema=ema)
     full = train(MC, tc, tmp_path / "a", data=mnist_small, device="cpu")
     calls = {"n": 0}
 
@@ -64,10 +67,15 @@ def test_stopped_run_resumes_to_the_same_weights(mnist_small, tmp_path):
     assert load_training_state(tmp_path / "b" / CHECKPOINT)["progress"]["step"] == 4
     resumed = train(MC, tc, tmp_path / "b", data=mnist_small, device="cpu")
     assert [r["epoch"] for r in resumed] == [0, 1, 2]
-    a = load_training_state(tmp_path / "a" / CHECKPOINT)["model"]
-    b = load_training_state(tmp_path / "b" / CHECKPOINT)["model"]
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    sa, sb = (load_training_state(tmp_path / r / CHECKPOINT) for r in "ab")
+    for part in ("model", "average") if ema else ("model",):
+        for k in sa[part]:
+            torch.testing.assert_close(sa[part][k], sb[part][k], rtol=1e-5, atol=1e-6)
+    if ema:  # the run's result, validated and loaded, is the average
+        model, _ = load_model(tmp_path / "b")
+        torch.testing.assert_close(model.E, sb["average"]["E"])
+        assert not torch.equal(sb["average"]["E"], sb["model"]["E"])
+        assert evaluate_split(model, mnist_small.val.head(1000))["error"] == pytest.approx(resumed[-1]["val_error"])
     assert resumed[-1]["val_error"] == pytest.approx(full[-1]["val_error"], abs=0.11)
 
 
@@ -79,14 +87,39 @@ def test_other_settings_in_the_same_folder_are_refused(mnist_small, tmp_path):
 
 
 def test_runs_from_before_a_new_setting_resume_and_keep_its_old_value(tmp_path):
-    tc = {"limit": 500}
-    cfg = {"model": MC.to_dict(), "train": tc}
-    del cfg["model"]["c_bound"]  # as written before the setting existed (those runs bound C per class)
+    tc = asdict(TrainConfig(limit=500))
+    cfg = {"model": MC.to_dict(), "train": dict(tc)}
+    del cfg["model"]["c_bound"]  # as written before the settings existed (those runs bound C per class
+    del cfg["train"]["train_on"]  # and trained on the 50k split
+    del cfg["train"]["ema"]  # with no average of the weights)
     runs.write_json(tmp_path / runs.CONFIG, cfg)
+    with pytest.raises(RunConflict, match="ema"):  # today's default averages: not what that run did
+        check_config(tmp_path, {"model": MC.to_dict(), "train": tc})
+    assert TrainConfig.from_dict(cfg["train"]).ema == 0.0
+    tc = asdict(TrainConfig.from_dict(cfg["train"]))  # what resuming it asks for (jobs.resume does this)
     check_config(tmp_path, {"model": MC.to_dict(), "train": tc})
     with pytest.raises(RunConflict, match="c_bound"):
         check_config(tmp_path, {"model": DrSAEConfig(hidden=48, unroll=4, sparsity=0.1, c_bound="unit").to_dict(),
                                 "train": tc})
+    with pytest.raises(RunConflict, match="train_on"):
+        check_config(tmp_path, {"model": MC.to_dict(), "train": {**tc, "train_on": "all"}})
+
+
+def test_final_fit_trains_on_the_validation_digits_too(mnist_small, tmp_path):
+    tc = TrainConfig(pretrain_epochs=0, epochs=1, batch_size=100, limit=500, train_on="all")
+    history = train(MC, tc, tmp_path / "all", data=mnist_small, device="cpu")
+    data = runs.read_config(tmp_path / "all")["data"]
+    assert data["n_train"] == 1000 and data["n_val"] == 500 and data["val_held_out"] is False
+    assert len(history) == 1 and history[0]["val_error"] < 50
+    # the same seed on the split alone draws other batches: a different model
+    split = train(MC, TrainConfig(pretrain_epochs=0, epochs=1, batch_size=100, limit=500), tmp_path / "split",
+                  data=mnist_small, device="cpu")
+    assert runs.read_config(tmp_path / "split")["data"]["n_train"] == 500
+    assert split[0]["train_sup"] != history[0]["train_sup"]
+    with pytest.raises(ValueError, match="train_on"):
+        TrainConfig(train_on="test")
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(ema=1.0)
 
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_small, tmp_path, monkeypatch):
