@@ -20,7 +20,7 @@ class DrSAEConfig:
     n_input: int = 784
     hidden: int = 400
     unroll: int = 11
-    sparsity: float = 0.05  # lambda of the L1 term (chosen on the validation split)
+    sparsity: float = 0.025  # lambda of the L1 term (chosen on the validation split: README)
     n_classes: int = 10
     d_col_max: float = 1.0
     c_row_max: float = 5.0  # the bound on C's norms: per class (the paper's "rows of C") or per unit

@@ -1,6 +1,6 @@
 """Train a DrSAE: pre-train on L_U, then train on L_U + L_S. Resumable: rerun the same command.
 
-    python -m models.train --hidden 400 --unroll 11 --sparsity 0.05 --data-dir DIR --out runs/NAME
+    python -m models.train --hidden 400 --unroll 11 --sparsity 0.025 --data-dir DIR --out runs/NAME
 """
 from __future__ import annotations
 
