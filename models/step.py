@@ -57,9 +57,9 @@ class Stepper:
                 # Warm-up: decay (1+n)/(10+n) until it reaches ema, so a short run averages its last ~10 %
                 # rather than keeping its random start.
                 self.averaged += 1
-                d = torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
+                step = 1.0 - torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
                 for a, p in zip(self.average.parameters(), self.model.parameters()):
-                    a.lerp_(p, 1.0 - d)
+                    a.lerp_(p, step)
             d = loss.detach().double()
             self.acc[:COUNT] += torch.stack([L["recon"].detach(), L["l1"].detach(), L["sup"].detach()]).double()
             self.acc[COUNT] += 1
@@ -146,7 +146,7 @@ class Stepper:
         self._w_value = None
 
     def _state_tensors(self) -> list[torch.Tensor]:
-        ts = [p.data for p in self.model.parameters()] + [self.acc, self.averaged]
+        ts = [p.data for p in self.model.parameters()] + [self.acc]
         if self.average is not None:
-            ts += list(self.average.parameters())
+            ts += list(self.average.parameters()) + [self.averaged]
         return ts + [self.opt.state[p]["momentum_buffer"] for g in self.opt.param_groups for p in g["params"]]
