@@ -2,13 +2,16 @@
 lasso_lars) with the same decoder as dictionary and alpha set so the mean number of active units matches.
 
     pip install -r requirements-bench.txt
-    .venv/bin/python bench/encode_speed.py [CHECKPOINT] [--n 2000] [--device cuda]
+    .venv/bin/python bench/encode_speed.py [CHECKPOINT] [--n 2000] [--device cuda] [--dtypes float32,bfloat16]
 
-The DrSAE encodes on --device (CUDA when present); SparseCoder runs on the CPU, where scikit-learn runs.
+The DrSAE encodes on --device (CUDA when present), once per --dtypes entry (the whole model in that precision,
+as `python -m models.evaluate --dtype` runs it; its error on the same digits is printed beside it); SparseCoder
+runs on the CPU, where scikit-learn runs, in float64. Alpha is matched to the first dtype's active units.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import time
@@ -22,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models.assets import default_model_path, sample_digits  # noqa: E402
 from models.checkpoint import load_model  # noqa: E402
 from models.data import load_mnist  # noqa: E402
+from models.evaluate import DTYPES  # noqa: E402
 
 
 def recon_error(x: np.ndarray, D: np.ndarray, z: np.ndarray) -> float:
@@ -58,37 +62,47 @@ def main() -> int:
     p.add_argument("checkpoint", nargs="?", default=None)
     p.add_argument("--n", type=int, default=2000, help="digits to encode")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated: " + ", ".join(DTYPES))
     a = p.parse_args()
+    dtypes = a.dtypes.split(",")
+    if not dtypes or any(d not in DTYPES for d in dtypes):
+        p.error(f"--dtypes takes a comma-separated list of {', '.join(DTYPES)}")
     model, _ = load_model(a.checkpoint or default_model_path())
     digits = load_mnist().test if os.environ.get("SPARSELAB_DATA") else sample_digits()
-    x = digits.x[: a.n]
+    x, y = digits.x[: a.n], digits.y[: a.n]
     xn = x.double().numpy()
-    D = model.D.detach().double().numpy()  # before the move: SparseCoder needs it on the CPU
-    model.to(a.device)
-    xd = x.to(a.device)
+    D = model.D.detach().double().numpy()  # SparseCoder's dictionary, from the float32 model
+    rows = []
+    for name in dtypes:
+        m = copy.deepcopy(model).to(a.device, DTYPES[name])
+        xd = x.to(a.device, DTYPES[name])
 
-    def encode():
-        z = model.encode(xd)[-1]
-        if a.device == "cuda":
-            torch.cuda.synchronize()
-        return z
+        def encode():
+            z = m.code(xd)
+            if a.device == "cuda":
+                torch.cuda.synchronize()
+            return z
 
-    with torch.no_grad():
-        encode()  # warm-up
-        t_ours, z = timed(encode, repeats=5)
-    z = z.cpu().numpy()
-    active = (z > 0).sum(1).mean()
-    rows = [("DrSAE encoder (T = %d)" % model.cfg.unroll, a.n / t_ours, active, recon_error(xn, D, z), "-")]
+        with torch.no_grad():
+            encode()  # warm-up
+            t_ours, z = timed(encode, repeats=5)
+            wrong = (m.classify(z).argmax(1).cpu() != y).float().mean().item()
+        z = z.float().cpu().numpy()
+        rows.append((f"DrSAE encoder, {name}", a.n / t_ours, (z > 0).sum(1).mean(), recon_error(xn, D, z), "-",
+                     f"{100 * wrong:.2f} %"))
+    active = rows[0][2]
     warnings.filterwarnings("ignore")
     for algo in ("lasso_lars", "lasso_cd"):
         alpha = matched_alpha(D, xn[:200], algo, active)
         t, zs = timed(lambda: coder(D, algo, alpha).transform(xn), repeats=1)
-        rows.append((f"SparseCoder {algo}", a.n / t, (zs > 0).sum(1).mean(), recon_error(xn, D, zs), f"{alpha:.4g}"))
+        rows.append((f"SparseCoder {algo}", a.n / t, (zs > 0).sum(1).mean(), recon_error(xn, D, zs), f"{alpha:.4g}", "-"))
     where = torch.cuda.get_device_name() if a.device == "cuda" else f"CPU, {torch.get_num_threads()} torch threads"
-    print(f"{a.n} digits; DrSAE on {where}; the same decoder D for every method\n")
-    print(f"{'method':28s} {'codes/s':>10s} {'active':>7s} {'recon':>8s} {'alpha':>8s} {'DrSAE speed-up':>15s}")
-    for name, speed, act, rec, alpha in rows:
-        print(f"{name:28s} {speed:10.0f} {act:7.1f} {rec:8.4f} {alpha:>8s} {rows[0][1] / speed:14.0f}x")
+    print(f"{a.n} digits; DrSAE (T = {model.cfg.unroll}) on {where}; the same decoder D for every method\n")
+    print(f"{'method':28s} {'codes/s':>10s} {'active':>7s} {'recon':>8s} {'alpha':>8s} {'error':>7s} "
+          + " ".join(f"{'speed-up of ' + n:>22s}" for n in dtypes))
+    for name, speed, act, rec, alpha, err in rows:
+        print(f"{name:28s} {speed:10.0f} {act:7.1f} {rec:8.4f} {alpha:>8s} {err:>7s} "
+              + " ".join(f"{r[1] / speed:21.1f}x" for r in rows[:len(dtypes)]))
     return 0
 
 

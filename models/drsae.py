@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -90,18 +91,27 @@ class DrSAE(nn.Module):
 
     # -- forward ---------------------------------------------------------------------------
 
-    def encode(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
-        """All steps z_1..z_T, shape (T, batch, hidden). `unroll` may differ from the trained T."""
+    def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
+        """z_1..z_T, one at a time. `unroll` may differ from the trained T."""
         T = self.cfg.unroll if unroll is None else int(unroll)
         if T < 1:
             raise ValueError(f"unroll must be at least 1, got {T}")
         drive = F.linear(x, self.E) - self.b  # E x - b is the same at every step
         z = F.relu(drive)
-        steps = [z]
+        yield z
         for _ in range(T - 1):
-            z = F.relu(torch.addmm(drive, z, self.S.T))
-            steps.append(z)
-        return torch.stack(steps)
+            z = torch.addmm(drive, z, self.S.T).relu_()  # in place: one buffer less per step
+            yield z
+
+    def encode(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
+        """All steps z_1..z_T, shape (T, batch, hidden)."""
+        return torch.stack(list(self.steps(x, unroll)))
+
+    def code(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
+        """z_T alone: what the losses and inference need, without keeping every step."""
+        for z in self.steps(x, unroll):
+            pass
+        return z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return F.linear(z, self.D)
@@ -111,7 +121,7 @@ class DrSAE(nn.Module):
         return F.linear(z / (z.norm(dim=-1, keepdim=True) + EPS), self.C)
 
     def forward(self, x: torch.Tensor, unroll: int | None = None):
-        z = self.encode(x, unroll)[-1]
+        z = self.code(x, unroll)
         return z, self.decode(z), self.classify(z)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor | None = None, unroll: int | None = None) -> dict:

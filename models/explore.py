@@ -90,7 +90,7 @@ def unit_order(kind: np.ndarray, angle: np.ndarray) -> np.ndarray:
 def unit_activity(model: DrSAE, digits: Split, steps: int, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """z_T of every digit (n, hidden) and each unit's mean activity per class (10, hidden)."""
     model.eval()
-    z = torch.cat([model.encode(digits.x[i:i + batch], steps)[-1] for i in range(0, len(digits), batch)]).numpy()
+    z = torch.cat([model.code(digits.x[i:i + batch], steps) for i in range(0, len(digits), batch)]).numpy()
     y = digits.y.numpy()
     per_class = np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1]) for c in range(10)])
     return z, per_class

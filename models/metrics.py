@@ -11,14 +11,17 @@ from models.drsae import DrSAE
 @torch.no_grad()
 def evaluate_split(model: DrSAE, split: Split, unroll: int | None = None, device: str | None = None,
                    batch: int = 2000) -> dict:
-    """Mean per-digit losses, classification error (%) and mean number of active units of z_T."""
-    device = device or next(model.parameters()).device
+    """Mean per-digit losses, classification error (%) and mean number of active units of z_T.
+
+    The model runs in its own dtype (a bfloat16 copy encodes in bfloat16); the sums are taken in float32."""
+    param = next(model.parameters())
+    device = device or param.device
     was_training = model.training
     model.eval()
     sums = torch.zeros(5, dtype=torch.float64)
     for i in range(0, len(split), batch):
         x, y = split.x[i:i + batch].to(device), split.y[i:i + batch].to(device)
-        z, x_hat, logits = model(x, unroll)
+        z, x_hat, logits = (t.float() for t in model(x.to(param.dtype), unroll))
         sums += torch.stack([
             0.5 * (x - x_hat).pow(2).sum(1).sum(),
             z.sum(),

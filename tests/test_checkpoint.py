@@ -85,6 +85,20 @@ def test_evaluate_cli_prints_json(tiny_run):
     assert 0 <= r["test_error"] < 30 and r["reconstruction_loss"] > 0 and r["mean_active_units"] > 0
 
 
+def test_evaluate_in_bfloat16_matches_float32(tiny_run):
+    """The whole model in bfloat16 (the fast CPU encoder of bench/encode_speed.py) scores as in float32."""
+    from models.evaluate import evaluate
+
+    out, _ = tiny_run
+    full, half = (evaluate(out, sample=True, device="cpu", dtype=d) for d in ("float32", "bfloat16"))
+    assert half["dtype"] == "bfloat16" and full["dtype"] == "float32"
+    assert abs(half["test_error"] - full["test_error"]) <= 0.5  # 1,000 digits: at most 5 flip
+    assert half["reconstruction_loss"] == pytest.approx(full["reconstruction_loss"], rel=0.02)
+    assert half["mean_active_units"] == pytest.approx(full["mean_active_units"], rel=0.05)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        evaluate(out, sample=True, dtype="int8")
+
+
 def test_evaluate_cli_errors_clearly(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
     res = subprocess.run([sys.executable, "-m", "models.evaluate", str(tmp_path), "--json"],

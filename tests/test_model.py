@@ -53,6 +53,35 @@ def test_encode_other_unroll_and_forward_shapes():
     assert z.shape == (5, 16) and x_hat.shape == (5, 20) and logits.shape == (5, 10)
 
 
+def test_code_is_the_last_step_with_the_same_gradients():
+    """`code` (z_T alone, in-place ReLU) against the recurrence written out here, out of place: same values,
+    same gradients for every parameter."""
+    torch.manual_seed(1)
+    model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=4)).double()
+    with torch.no_grad():
+        model.S.add_(0.1 * torch.randn(16, 16, dtype=torch.float64))
+        model.b.fill_(-0.05)  # most units active, so the ReLUs matter both ways
+    x = torch.rand(6, 20, dtype=torch.float64)
+    for unroll in (1, 4, 7):
+        torch.testing.assert_close(model.code(x, unroll), model.encode(x, unroll)[-1], rtol=0, atol=0)
+
+    def reference(m, x):
+        z = torch.relu(x @ m.E.T - m.b)
+        for _ in range(m.cfg.unroll - 1):
+            z = torch.relu(x @ m.E.T + z @ m.S.T - m.b)
+        return z
+
+    grads = []
+    for f in (lambda m: m.code(x), lambda m: reference(m, x)):
+        model.zero_grad()
+        z = f(model)
+        (z.pow(2).sum() + model.classify(z)[:, 3].sum()).backward()
+        grads.append([p.grad.clone() for p in (model.E, model.S, model.b, model.C)])
+    assert grads[0][1].abs().sum() > 0
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+
+
 def test_classifier_uses_direction_only_and_survives_silence():
     model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=3))
     z = torch.rand(2, 16)
