@@ -128,23 +128,33 @@ def initial_dictionary(data: MNIST, hidden: int, seed: int) -> torch.Tensor:
     return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
 
 
-def check_config(run: Path, wanted: dict) -> None:
-    """A run folder belongs to one set of settings: resuming with others would mix two experiments."""
+def check_config(run: Path, wanted: dict) -> bool:
+    """A run folder belongs to one set of settings: resuming with others would mix two experiments.
+    One change is a continuation, not a new experiment: more supervised epochs for a run at a steady lr
+    (min_lr_ratio 1), whose lr does not depend on the epoch count. Returns True for such an extension."""
     have = runs.read_config(run)
     if have is None:
-        return
+        return False
     have = {**have, "model": DrSAEConfig.from_dict(have.get("model", {})).to_dict(),  # fills settings added since
             "train": asdict(TrainConfig.from_dict(have.get("train", {})))}
-    diffs = []
+    diffs, extends = [], False
     for part in ("model", "train"):
         for k in set(have.get(part, {})) | set(wanted[part]):
             if k in RESUMABLE:
                 continue
             a, b = have.get(part, {}).get(k), wanted[part].get(k)
-            if a != b:
-                diffs.append(f"{part}.{k}: run has {a!r}, asked {b!r}")
+            if a == b:
+                continue
+            if (part, k) == ("train", "epochs") and b > a and have["train"]["min_lr_ratio"] == 1.0:
+                extends = True  # min_lr_ratio itself must match: a difference there is reported below
+                continue
+            diffs.append(f"{part}.{k}: run has {a!r}, asked {b!r}")
     if diffs:
-        raise RunConflict(f"{run} holds a run with other settings ({'; '.join(diffs)}). Use another --out, or the same settings to resume.")
+        hint = (" (a run at a steady lr, --min-lr-ratio 1, can be extended with more --epochs; a cosine schedule "
+                "depends on its length)" if any(d.startswith("train.epochs") for d in diffs) else "")
+        raise RunConflict(f"{run} holds a run with other settings ({'; '.join(diffs)}). Use another --out, or the "
+                          f"same settings to resume{hint}.")
+    return extends
 
 
 class Progress:
@@ -184,7 +194,7 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
     `graph`: replay the step as a CUDA graph (default: on CUDA with SGD); it computes the same step."""
     out = Path(out)
     wanted = {"model": mc.to_dict(), "train": asdict(tc)}
-    check_config(out, wanted)
+    extends = check_config(out, wanted)
     out.mkdir(parents=True, exist_ok=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     data = load_mnist(data_dir, limit=tc.limit) if data is None else data.head(tc.limit)
@@ -192,7 +202,7 @@ def train(mc: DrSAEConfig, tc: TrainConfig, out: str | Path, data: MNIST | None 
         data = data.all_training()
     wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
                       "val_held_out": tc.train_on == "split"}
-    if "data" not in (runs.read_config(out) or {}):  # a job's folder gets its config before its data is read
+    if extends or "data" not in (runs.read_config(out) or {}):  # a job's folder gets its config before its data
         runs.write_json(out / runs.CONFIG, wanted)
 
     torch.manual_seed(tc.seed)

@@ -86,6 +86,28 @@ def test_other_settings_in_the_same_folder_are_refused(mnist_small, tmp_path):
         train(DrSAEConfig(hidden=48, unroll=4, sparsity=0.3), tc, tmp_path / "r", data=mnist_small, device="cpu")
 
 
+def test_steady_lr_run_extends_to_the_same_weights_as_a_longer_run(mnist_small, tmp_path):
+    """More --epochs continue a finished steady-lr run: the same run as one asked for that length at the start."""
+    short, long = (TrainConfig(pretrain_epochs=1, epochs=n, batch_size=100, limit=1000) for n in (2, 3))
+    straight = train(MC, long, tmp_path / "a", data=mnist_small, device="cpu")
+    train(MC, short, tmp_path / "b", data=mnist_small, device="cpu")
+    assert runs.read_status(tmp_path / "b")["state"] == "done"
+    extended = train(MC, long, tmp_path / "b", data=mnist_small, device="cpu")
+    assert [r["epoch"] for r in extended] == [0, 1, 2, 3] and runs.read_status(tmp_path / "b")["state"] == "done"
+    assert runs.read_config(tmp_path / "b")["train"]["epochs"] == 3  # the folder now says what it holds
+    sa, sb = (load_training_state(tmp_path / r / CHECKPOINT) for r in "ab")
+    for part in ("model", "average"):
+        for k in sa[part]:
+            torch.testing.assert_close(sa[part][k], sb[part][k], rtol=1e-5, atol=1e-6)
+    assert extended[-1]["val_error"] == pytest.approx(straight[-1]["val_error"], abs=0.11)
+    with pytest.raises(RunConflict, match="epochs: run has 3, asked 2"):  # shortening is not a continuation
+        train(MC, short, tmp_path / "b", data=mnist_small, device="cpu")
+    cosine = TrainConfig(pretrain_epochs=1, epochs=1, batch_size=100, limit=500, min_lr_ratio=0.1)
+    train(MC, cosine, tmp_path / "c", data=mnist_small, device="cpu")
+    with pytest.raises(RunConflict, match="can be extended"):  # its lr depends on the length
+        train(MC, TrainConfig(**{**asdict(cosine), "epochs": 2}), tmp_path / "c", data=mnist_small, device="cpu")
+
+
 def test_runs_from_before_a_new_setting_resume_and_keep_its_old_value(tmp_path):
     tc = asdict(TrainConfig(limit=500))
     cfg = {"model": MC.to_dict(), "train": dict(tc)}
