@@ -146,7 +146,7 @@ def check_config(run: Path, wanted: dict) -> bool:
             if a == b:
                 continue
             if (part, k) == ("train", "epochs") and b > a and have["train"]["min_lr_ratio"] == 1.0:
-                extends = True  # min_lr_ratio itself must match: a difference there is reported below
+                extends = True  # min_lr_ratio itself must still match (this loop reports it)
                 continue
             diffs.append(f"{part}.{k}: run has {a!r}, asked {b!r}")
     if diffs:
