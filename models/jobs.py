@@ -107,6 +107,20 @@ def _command(run: Path, cfg: dict, data_dir: str | None) -> list[str]:
     return cmd
 
 
+def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int) -> Job:
+    """Start the trainer for `cfg` on `run` (the caller holds the lock and has checked the state)."""
+    run.mkdir(parents=True, exist_ok=True)
+    if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
+        runs.write_json(run / runs.CONFIG, cfg)
+    (run / runs.STOP).unlink(missing_ok=True)
+    with open(run / runs.LOG, "ab") as log:
+        proc = subprocess.Popen(_command(run, cfg, data_dir), cwd=ROOT, stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    # Claim the run at once so a second click or tab sees it running before the trainer starts.
+    runs.write_status(run, state="running", pid=proc.pid, message="starting", total_epochs=total_epochs)
+    return job(run)
+
+
 def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
           name: str | None = None) -> Job:
     """Start (or resume) the run for these settings; if it is already running, return it untouched."""
@@ -120,21 +134,40 @@ def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: 
         if current.state == "running":
             return current
         if current.state == "done":
-            raise JobError(f"{name} has already finished; open it from the model list.")
+            more = " or train it longer" if extendable(run) else ""
+            raise JobError(f"{name} has already finished; open it from the model list{more}.")
+        cfg = runs.read_config(run) or {"model": mc.to_dict(), "train": asdict(tc)}
+        return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
+
+
+def extendable(run: Path) -> int | None:
+    """The supervised epochs of a run that more epochs would continue (a steady lr: min_lr_ratio 1), else None.
+    A cosine lr is laid out over the run's length, so a longer one is another run, not a continuation."""
+    cfg = runs.read_config(run)
+    if cfg is None:
+        return None
+    tc = TrainConfig.from_dict(cfg.get("train", {}))
+    return tc.epochs if tc.min_lr_ratio == 1.0 else None
+
+
+def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
+    """Train a finished or stopped run on to `epochs` supervised epochs. The trainer continues from the
+    checkpoint to the weights a run asked for that length from the start would have reached."""
+    run = Path(run)
+    with _locked(run.parent):
+        have = extendable(run)
+        if have is None:
+            raise JobError(f"{run.name} cannot be extended: "
+                           + ("it has no config.json" if runs.read_config(run) is None else
+                              "its lr follows a cosine laid out over its length; start a longer run instead"))
+        current = job(run)
+        if current.state == "running":
+            raise JobError(f"{run.name} is still running: stop it first, or wait until it is done")
+        if int(epochs) <= have:
+            raise JobError(f"{run.name} already has {have} supervised epochs: ask for more than that")
         cfg = runs.read_config(run)
-        if cfg is None:
-            cfg = {"model": mc.to_dict(), "train": asdict(tc)}
-        run.mkdir(parents=True, exist_ok=True)
-        if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
-            runs.write_json(run / runs.CONFIG, cfg)
-        (run / runs.STOP).unlink(missing_ok=True)
-        with open(run / runs.LOG, "ab") as log:
-            proc = subprocess.Popen(_command(run, cfg, data_dir), cwd=ROOT, stdout=log, stderr=log,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        # Claim the run at once so a second click or tab sees it running before the trainer starts.
-        runs.write_status(run, state="running", pid=proc.pid, message="starting",
-                          total_epochs=tc.total_epochs if current.state == "new" else current.total_epochs)
-        return job(run)
+        cfg = {**cfg, "train": {**cfg["train"], "epochs": int(epochs)}}  # the trainer rewrites config.json
+        return _launch(run, cfg, data_dir, TrainConfig.from_dict(cfg["train"]).total_epochs)
 
 
 def resume(run: Path, data_dir: str | None = None) -> Job:

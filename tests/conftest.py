@@ -8,6 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
 if "SPARSELAB_DATA" not in os.environ and SHARED.is_dir():
     os.environ["SPARSELAB_DATA"] = str(SHARED)
+DATA_DIR = os.environ.get("SPARSELAB_DATA")  # for tests that unset it and start a trainer later
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models import jobs
+from models import jobs, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/overview.py", "pages/training.py", "pages/filters.py", "pages/dynamics.py",
@@ -189,3 +189,21 @@ def test_pages_at_one_step_and_at_three_times_t(app, page):
     for t in (1, 33):
         get(app, "slider", "Unroll steps").set_value(t).run()
         assert not app.exception, (page, t, app.exception)
+
+
+def test_training_page_trains_a_finished_run_longer(app, tiny_run, monkeypatch):
+    from tests.conftest import DATA_DIR
+    from tests.test_jobs import wait_for
+
+    run, _ = tiny_run
+    if DATA_DIR:  # the trainer is a new process: it needs the digits (else it downloads them)
+        monkeypatch.setenv("SPARSELAB_DATA", DATA_DIR)
+    copy = jobs.RUNS_ROOT / "tiny-copy"
+    shutil.copytree(run, copy)
+    assert jobs.job(copy).state == "done" and jobs.extendable(copy) == 4
+    app.switch_page("pages/training.py").run()
+    get(app, "number_input", "Supervised epochs in all").set_value(5)
+    get(app, "button", "Train longer").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert wait_for(lambda: jobs.job(copy).state == "done" and len(runs.read_metrics(copy)) == 7)
+    assert runs.read_config(copy)["train"]["epochs"] == 5

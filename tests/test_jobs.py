@@ -75,3 +75,32 @@ def test_stop_resume_and_interrupted(tmp_path):
 def test_bad_names_are_refused(tmp_path):
     with pytest.raises(jobs.JobError, match="run name"):
         jobs.start(MC, TrainConfig(), root=tmp_path, name="../escape")
+
+
+def test_finished_steady_run_trains_longer_and_cosine_run_refuses(tmp_path):
+    tc = TrainConfig(pretrain_epochs=1, epochs=2, limit=1000)
+    j = jobs.start(MC, tc, root=tmp_path)
+    assert wait_for(lambda: jobs.job(j.run).state == "done")
+    assert jobs.extendable(j.run) == 2
+    before = (j.run / runs.METRICS).read_text()
+    with pytest.raises(jobs.JobError, match="already has 2"):
+        jobs.extend(j.run, 2)
+    with pytest.raises(jobs.JobError, match="already finished; open it from the model list or train it longer"):
+        jobs.start(MC, tc, root=tmp_path)
+    e = jobs.extend(j.run, 4)
+    assert e.state == "running" and e.total_epochs == 5
+    with pytest.raises(jobs.JobError, match="still running"):
+        jobs.extend(j.run, 6)
+    assert wait_for(lambda: jobs.job(j.run).state == "done")
+    rows = runs.read_metrics(j.run)
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3, 4]
+    assert (j.run / runs.METRICS).read_text().startswith(before)  # the first epochs are kept, not retrained
+    assert runs.read_config(j.run)["train"]["epochs"] == 4 and jobs.extendable(j.run) == 4
+    assert jobs.job(j.run).progress == 1.0
+
+    cos = jobs.start(MC, TrainConfig(pretrain_epochs=0, epochs=1, limit=1000, min_lr_ratio=0.02), root=tmp_path)
+    assert wait_for(lambda: jobs.job(cos.run).state == "done")
+    assert jobs.extendable(cos.run) is None
+    with pytest.raises(jobs.JobError, match="cosine"):
+        jobs.extend(cos.run, 5)
+    assert runs.read_config(cos.run)["train"]["epochs"] == 1  # refused: nothing written
