@@ -140,14 +140,16 @@ def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: 
         return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
 
 
+def _steady_epochs(cfg: dict) -> int | None:
+    tc = TrainConfig.from_dict(cfg.get("train", {}))
+    return tc.epochs if tc.min_lr_ratio == 1.0 else None
+
+
 def extendable(run: Path) -> int | None:
     """The supervised epochs of a run that more epochs would continue (a steady lr: min_lr_ratio 1), else None.
     A cosine lr is laid out over the run's length, so a longer one is another run, not a continuation."""
     cfg = runs.read_config(run)
-    if cfg is None:
-        return None
-    tc = TrainConfig.from_dict(cfg.get("train", {}))
-    return tc.epochs if tc.min_lr_ratio == 1.0 else None
+    return None if cfg is None else _steady_epochs(cfg)
 
 
 def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
@@ -155,17 +157,17 @@ def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
     checkpoint to the weights a run asked for that length from the start would have reached."""
     run = Path(run)
     with _locked(run.parent):
-        have = extendable(run)
+        cfg = runs.read_config(run)
+        if cfg is None:
+            raise JobError(f"{run.name} has no config.json: nothing to extend")
+        have = _steady_epochs(cfg)
         if have is None:
-            raise JobError(f"{run.name} cannot be extended: "
-                           + ("it has no config.json" if runs.read_config(run) is None else
-                              "its lr follows a cosine laid out over its length; start a longer run instead"))
-        current = job(run)
-        if current.state == "running":
+            raise JobError(f"{run.name} cannot be extended: its lr follows a cosine laid out over its length; "
+                           "start a longer run instead")
+        if job(run).state == "running":
             raise JobError(f"{run.name} is still running: stop it first, or wait until it is done")
         if int(epochs) <= have:
             raise JobError(f"{run.name} already has {have} supervised epochs: ask for more than that")
-        cfg = runs.read_config(run)
         cfg = {**cfg, "train": {**cfg["train"], "epochs": int(epochs)}}  # the trainer rewrites config.json
         return _launch(run, cfg, data_dir, TrainConfig.from_dict(cfg["train"]).total_epochs)
 

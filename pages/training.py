@@ -98,10 +98,9 @@ def live():
     have = jobs.extendable(j.run) if j.state in ("done", "stopped") else None
     if have is not None:  # a steady-lr run continues to the weights a longer run would reach
         e = st.columns([2, 1, 3], vertical_alignment="bottom")
-        more = e[0].number_input("Supervised epochs in all", have + 1, 100_000, 2 * have or 1,
-                                 key=f"more-{name}", help="Continues from the checkpoint, at the run's steady lr, to the weights a "
-                                      "run asked for this many epochs from the start would have. The run keeps "
-                                      "its name.")
+        more = e[0].number_input("Supervised epochs in all", have + 1, 100_000, 2 * have or 1, key=f"more-{name}",
+                                 help="Continues from the checkpoint, at the run's steady lr, to the weights a run "
+                                      "asked for this many epochs from the start would have. The run keeps its name.")
         if e[1].button("Train longer", key=f"extend-{name}"):
             try:
                 jobs.extend(j.run, int(more))
