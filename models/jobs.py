@@ -142,7 +142,7 @@ def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: 
 
 def _steady_epochs(cfg: dict) -> int | None:
     tc = TrainConfig.from_dict(cfg.get("train", {}))
-    return tc.epochs if tc.min_lr_ratio == 1.0 else None
+    return tc.epochs if tc.extendable else None
 
 
 def extendable(run: Path) -> int | None:

@@ -64,6 +64,11 @@ class TrainConfig:
     def total_epochs(self) -> int:
         return self.pretrain_epochs + self.epochs
 
+    @property
+    def extendable(self) -> bool:
+        """A steady lr does not depend on the run's length, so more epochs continue the run; a cosine does."""
+        return self.min_lr_ratio == 1.0
+
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         """A config as written, settings added since then taking the value those runs trained with."""
@@ -135,8 +140,9 @@ def check_config(run: Path, wanted: dict) -> bool:
     have = runs.read_config(run)
     if have is None:
         return False
+    have_tc = TrainConfig.from_dict(have.get("train", {}))
     have = {**have, "model": DrSAEConfig.from_dict(have.get("model", {})).to_dict(),  # fills settings added since
-            "train": asdict(TrainConfig.from_dict(have.get("train", {})))}
+            "train": asdict(have_tc)}
     diffs, extends = [], False
     for part in ("model", "train"):
         for k in set(have.get(part, {})) | set(wanted[part]):
@@ -145,7 +151,7 @@ def check_config(run: Path, wanted: dict) -> bool:
             a, b = have.get(part, {}).get(k), wanted[part].get(k)
             if a == b:
                 continue
-            if (part, k) == ("train", "epochs") and b > a and have["train"]["min_lr_ratio"] == 1.0:
+            if (part, k) == ("train", "epochs") and b > a and have_tc.extendable:
                 extends = True  # min_lr_ratio itself must still match (this loop reports it)
                 continue
             diffs.append(f"{part}.{k}: run has {a!r}, asked {b!r}")
