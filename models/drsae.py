@@ -116,22 +116,41 @@ class DrSAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return F.linear(z, self.D)
 
+    @staticmethod
+    def direction(z: torch.Tensor) -> torch.Tensor:
+        """z / ||z||: what the classifier sees, so the class depends on the code's direction only."""
+        return z / (z.norm(dim=-1, keepdim=True) + EPS)
+
     def classify(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits C z / ||z||; the normalisation makes the class depend on the code's direction only."""
-        return F.linear(z / (z.norm(dim=-1, keepdim=True) + EPS), self.C)
+        """Logits C z / ||z||."""
+        return F.linear(self.direction(z), self.C)
 
     def forward(self, x: torch.Tensor, unroll: int | None = None):
         z = self.code(x, unroll)
         return z, self.decode(z), self.classify(z)
 
-    def losses(self, x: torch.Tensor, y: torch.Tensor | None = None, unroll: int | None = None) -> dict:
-        """Batch means of the reconstruction, L1, unsupervised (L_U) and, with labels, supervised (L_S) losses."""
-        z, x_hat, logits = self(x, unroll)
-        recon = 0.5 * (x - x_hat).pow(2).sum(dim=1).mean()
-        l1 = z.sum(dim=1).mean()  # z >= 0, so |z|_1 = sum z
-        out = {"recon": recon, "l1": l1, "unsup": recon + self.cfg.sparsity * l1, "z": z, "logits": logits}
+    def losses(self, x: torch.Tensor, y: torch.Tensor | None = None, unroll: int | None = None,
+               reduce: bool = True) -> dict:
+        """Batch means of the reconstruction, L1, unsupervised (L_U) and, with labels, supervised (L_S) losses.
+        reduce=False: one value per digit instead, plus every step z_1..z_T ("steps") and x_hat (the per-digit
+        gradient clip needs them)."""
+        if reduce:
+            z = self.code(x, unroll)
+            steps = None
+        else:
+            steps = list(self.steps(x, unroll))
+            z = steps[-1]
+        x_hat, logits = self.decode(z), self.classify(z)
+        recon = 0.5 * (x - x_hat).pow(2).sum(dim=1)
+        l1 = z.sum(dim=1)  # z >= 0, so |z|_1 = sum z
+        out = {"recon": recon, "l1": l1, "z": z, "logits": logits}
         if y is not None:
-            out["sup"] = F.cross_entropy(logits, y)
+            out["sup"] = F.cross_entropy(logits, y, reduction="none")
+        if reduce:
+            out.update({k: out[k].mean() for k in ("recon", "l1", "sup") if k in out})
+        else:
+            out.update(steps=steps, x_hat=x_hat)
+        out["unsup"] = out["recon"] + self.cfg.sparsity * out["l1"]
         return out
 
 

@@ -31,6 +31,7 @@ def evaluate_split(model: DrSAE, split: Split, unroll: int | None = None, device
         ]).double().cpu()
     model.train(was_training)
     n = max(len(split), 1)
-    recon, l1, sup, wrong, active = (sums / n).tolist()
-    return {"error": 100.0 * wrong, "recon": recon, "l1": l1, "unsup": recon + model.cfg.sparsity * l1,
+    recon, l1, sup, _, active = (sums / n).tolist()
+    error = 100.0 * sums[3].item() / n  # one rounding from the count: 1.42, not 1.4200000000000002
+    return {"error": error, "recon": recon, "l1": l1, "unsup": recon + model.cfg.sparsity * l1,
             "sup": sup, "active": active}

@@ -1,8 +1,9 @@
-"""One training step: L_U (+ w L_S), gradient clip, SGD with momentum, the norm bounds.
+"""One training step: L_U (+ w L_S), gradient clip (per digit, models/digit_clip.py, and per batch), SGD with
+momentum, the norm bounds.
 
 No host sync per step: the batch's losses are summed on the device and read by `health` (twice a second and
-before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole step (forward, backward, clip, update, bounds) is
-captured once as a CUDA graph and replayed: one launch instead of ~250 tiny kernels a step.
+before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole step (forward, backward,
+clip, update, bounds) is captured once as a CUDA graph and replayed: one launch instead of ~250 tiny kernels a step.
 With `ema` > 0 the step also updates an exponential moving average of the weights (`average`), inside the graph.
 """
 from __future__ import annotations
@@ -11,6 +12,8 @@ import copy
 import math
 
 import torch
+
+from models.digit_clip import clip_weights, digit_grad_norms
 
 # acc holds, since the last reset: sums of recon, l1, sup over batches, the batch count, the largest loss
 RECON, L1, SUP, COUNT, MAX = range(5)
@@ -45,9 +48,13 @@ class Stepper:
     # -- the step itself: one body for eager and graph ------------------------------------------
 
     def _body(self, x, y, w) -> None:
-        L = self.model.losses(x, y)
-        loss = L["unsup"] if w is None else L["unsup"] + w * L["sup"]
-        loss.backward()
+        L = self.model.losses(x, y, reduce=False)
+        per_digit = L["unsup"] if w is None else L["unsup"] + w * L["sup"]
+        loss = per_digit
+        if self.tc.digit_clip > 0:
+            norms = digit_grad_norms(self.model, x, per_digit, L["steps"], L["x_hat"], L["logits"])
+            loss = per_digit * clip_weights(norms, self.tc.digit_clip)
+        loss.mean().backward()
         if self.tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
         self._update()
@@ -60,8 +67,8 @@ class Stepper:
                 step = 1.0 - torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
                 for a, p in zip(self.average.parameters(), self.model.parameters()):
                     a.lerp_(p, step)
-            d = loss.detach().double()
-            self.acc[:COUNT] += torch.stack([L["recon"].detach(), L["l1"].detach(), L["sup"].detach()]).double()
+            d = per_digit.detach().mean().double()
+            self.acc[:COUNT] += torch.stack([L[k].detach().mean() for k in ("recon", "l1", "sup")]).double()
             self.acc[COUNT] += 1
             self.acc[MAX] = torch.maximum(self.acc[MAX], d)  # NaN propagates: health() sees it
 

@@ -45,6 +45,9 @@ class TrainConfig:
     sup_weight: float = 1.0  # L_U + w L_S, as the paper (0.2 keeps more part units but errs more: README)
     momentum: float = 0.9  # sgd
     grad_clip: float = 1.0  # max global gradient norm (0 = off): the recurrence can blow up a step
+    # max norm of each digit's gradient before the batch mean (0 = off): a few digits' gradients explode
+    # through the recurrence and would otherwise fill the clipped batch step alone (models/digit_clip.py)
+    digit_clip: float = 0.0
     # Per-step decay of a moving average of the weights (0 = off); the average is the result. A steady lr
     # keeps SGD's noise, which generalizes (a decayed lr fits the training set and errs more), and the
     # average removes the noise from the result: README, "Recipe".

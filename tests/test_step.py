@@ -3,6 +3,7 @@ import copy
 import pytest
 import torch
 
+from models.digit_clip import digit_grad_norms
 from models.drsae import DrSAE, DrSAEConfig
 from models.step import Diverged, Stepper
 from models.train import TrainConfig, make_optimizer
@@ -18,22 +19,63 @@ def _batches(n, bs, seed=0):
     return [(x[i * bs:(i + 1) * bs], y[i * bs:(i + 1) * bs]) for i in range(n)]
 
 
+def _digit_grads(model, x, y, w):
+    """Each digit's own gradient, one backward per digit: the plain definition digit_clip must match."""
+    out = []
+    for i in range(len(x)):
+        model.zero_grad(set_to_none=True)
+        L = model.losses(x[i:i + 1], y[i:i + 1])
+        (L["unsup"] + (w * L["sup"] if w else 0.0)).backward()
+        out.append([torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in model.parameters()])
+    return out
+
+
 def _reference_step(model, opt, tc, x, y, supervised, lr):
     """The step as torch.optim.SGD takes it, written out plainly: what Stepper must reproduce."""
     for g in opt.param_groups:
         g["lr"] = lr * g["lr_scale"]
-    L = model.losses(x, y)
-    loss = L["unsup"] + (tc.sup_weight * L["sup"] if supervised else 0.0)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
+    w = tc.sup_weight if supervised else 0.0
+    if tc.digit_clip > 0:  # the mean of each digit's gradient, each cut to norm <= digit_clip
+        grads = _digit_grads(model, x, y, w)
+        cut = [min(1.0, tc.digit_clip / max(torch.sqrt(sum(g.pow(2).sum() for g in gs)).item(), 1e-12)) for gs in grads]
+        for k, (n, p) in enumerate(model.named_parameters()):
+            p.grad = None if n == "C" and not w else sum(c * gs[k] for c, gs in zip(cut, grads)) / len(x)
+    else:
+        L = model.losses(x, y)
+        opt.zero_grad(set_to_none=True)
+        (L["unsup"] + w * L["sup"]).backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
     opt.step()
     model.project_()
 
 
-def test_stepper_takes_the_same_steps_as_torch_sgd():
-    tc = TrainConfig(lr=0.02)
-    a = DrSAE(MC, seed=1)
+def _stormy(seed=1):
+    """A model whose recurrence blows up the gradients of some digits, as a trained 400 x 11 one does."""
+    m = DrSAE(MC, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        m.S.add_(0.3 * torch.randn(m.S.shape, generator=g))
+        m.C.normal_(generator=g)
+    return m
+
+
+@pytest.mark.parametrize("supervised", [True, False])
+def test_digit_grad_norms_are_each_digits_own_gradient_norm(supervised):
+    m = _stormy()
+    (x, y), = _batches(1, 12)
+    w = 0.7 if supervised else 0.0
+    L = m.losses(x, y, reduce=False)
+    per = L["unsup"] + (w * L["sup"] if supervised else 0.0)
+    got = digit_grad_norms(m, x, per, L["steps"], L["x_hat"], L["logits"])
+    want = torch.stack([torch.sqrt(sum(g.pow(2).sum() for g in gs)) for gs in _digit_grads(m, x, y, w)])
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    assert want.max() > 20 * want.min()  # the case it exists for: some digits' gradients explode
+
+
+@pytest.mark.parametrize("digit_clip", [0.0, 50.0])  # 50: some digits of _stormy() are cut, some not
+def test_stepper_takes_the_same_steps_as_torch_sgd(digit_clip):
+    tc = TrainConfig(lr=0.02, digit_clip=digit_clip)
+    a = _stormy() if digit_clip else DrSAE(MC, seed=1)
     b = copy.deepcopy(a)
     sa = Stepper(a, make_optimizer(a, tc), tc)
     ob = make_optimizer(b, tc)
@@ -77,8 +119,9 @@ def test_health_reports_a_non_finite_loss():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
-def test_cuda_graph_step_equals_the_eager_step():
-    tc = TrainConfig(lr=0.02, ema=0.5)
+@pytest.mark.parametrize("digit_clip", [0.0, 1.0])
+def test_cuda_graph_step_equals_the_eager_step(digit_clip):
+    tc = TrainConfig(lr=0.02, ema=0.5, digit_clip=digit_clip)
     a = DrSAE(MC, seed=2).cuda()
     b = copy.deepcopy(a)
     sa = Stepper(a, make_optimizer(a, tc), tc, graph=True)

@@ -154,8 +154,8 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnis
 
     real = drsae.DrSAE.losses
 
-    def poisoned(self, x, y=None, unroll=None):
-        L = real(self, x, y, unroll)
+    def poisoned(self, x, y=None, unroll=None, reduce=True):
+        L = real(self, x, y, unroll, reduce)
         L["unsup"] = L["unsup"] * float("nan")
         return L
 
