@@ -2,7 +2,9 @@
 
 Backpropagation through the 11 steps explodes for a few ambiguous digits (norms of hundreds where the median
 digit has ~1). Clipping the batch's mean gradient then spends the whole step on that one digit. Clipping each
-digit's gradient to `max_norm` before the mean keeps every digit's vote and caps the outlier's.
+digit's gradient to `max_norm` before the mean keeps every digit's vote and caps the outlier's. Measured, it
+does not help: those digits are where L_S learns (cut to the median's norm it learns 3x more slowly; cut only in
+the far tail, nothing changes): reports/cpu-runs, session 7. So it is a flag, off.
 
 Each digit's gradient norm comes from quantities the backward pass has anyway. Every weight enters through a
 product with a per-digit vector, so its per-digit gradient is an outer product or a sum of them:

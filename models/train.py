@@ -46,7 +46,7 @@ class TrainConfig:
     momentum: float = 0.9  # sgd
     grad_clip: float = 1.0  # max global gradient norm (0 = off): the recurrence can blow up a step
     # max norm of each digit's gradient before the batch mean (0 = off): a few digits' gradients explode
-    # through the recurrence and would otherwise fill the clipped batch step alone (models/digit_clip.py)
+    # through the recurrence and fill the clipped batch step; cutting them learns no better (models/digit_clip.py)
     digit_clip: float = 0.0
     # Per-step decay of a moving average of the weights (0 = off); the average is the result. A steady lr
     # keeps SGD's noise, which generalizes (a decayed lr fits the training set and errs more), and the
