@@ -105,9 +105,13 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
                         hovertemplate="unit %{customdata}<br>" + xtitle + " %{x:.3f}<br>" + ytitle + " %{y:.3f}<extra></extra>")
     if selected:
         s = np.asarray(selected)
-        fig.add_scatter(x=x[s], y=y[s], mode="markers+text", name="selected", text=[str(i) for i in s],
-                        textposition="top center", customdata=s, hoverinfo="skip",
+        fig.add_scatter(x=x[s], y=y[s], mode="markers", name="selected", customdata=s, hoverinfo="skip",
                         marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2)))
+        # Labels as annotations: drawn above every marker, and fanned out so units on one spot stay readable.
+        for j, i in enumerate(s):
+            fig.add_annotation(x=x[i], y=y[i], text=str(i), showarrow=True, arrowhead=0, arrowcolor="#555",
+                               ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11),
+                               bgcolor="rgba(255,255,255,0.85)")
     for v in (0.5, 0.7):
         fig.add_vline(x=v, line_dash="dot", line_color="#999")
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=xtitle,
