@@ -15,14 +15,14 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
-from models.drsae import DrSAE, DrSAEConfig
+from models.families import architecture, get, of_model
 
 CHECKPOINT = "checkpoint.pt"
 EXPORTED = "model.safetensors"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, corrupt, or not a DrSAE."""
+    """A checkpoint that is missing, corrupt, or not a model this version knows."""
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -60,9 +60,14 @@ def load_training_state(path: str | Path) -> dict:
     return state
 
 
-def model_from_state(config: dict, weights: dict) -> DrSAE:
-    cfg = DrSAEConfig.from_dict(config)
-    model = DrSAE(cfg)
+def model_from_state(config: dict, weights: dict, arch: str):
+    """A model of family `arch` (the `architecture` key; files without it are DrSAEs) with these weights."""
+    try:
+        family = get(arch)
+        cfg = family.config.from_dict(config)
+    except ValueError as e:
+        raise CheckpointError(f"Checkpoint config cannot be read: {e}") from e
+    model = family.create(cfg)
     try:
         model.load_state_dict({k: v.float() for k, v in weights.items()})
     except RuntimeError as e:
@@ -70,14 +75,15 @@ def model_from_state(config: dict, weights: dict) -> DrSAE:
     return model.eval()
 
 
-def export_model(model: DrSAE, path: str | Path, meta: dict | None = None, dtype=torch.float16) -> None:
-    """One compact file: weights in `dtype`, the config (and any `meta`) as JSON in the header."""
+def export_model(model, path: str | Path, meta: dict | None = None, dtype=torch.float16) -> None:
+    """One compact file: weights in `dtype`; the family, the config (and any `meta`) as JSON in the header."""
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
-    header = {"config": json.dumps(model.cfg.to_dict()), "meta": json.dumps(meta or {})}
+    header = {"architecture": of_model(model).name, "config": json.dumps(model.cfg.to_dict()),
+              "meta": json.dumps(meta or {})}
     atomic_write(path, st_save(tensors, metadata=header))
 
 
-def read_exported(path: Path) -> tuple[DrSAE, dict]:
+def read_exported(path: Path) -> tuple:
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
@@ -86,11 +92,11 @@ def read_exported(path: Path) -> tuple[DrSAE, dict]:
         meta = json.loads(header.get("meta", "{}"))
     except (SafetensorError, KeyError, ValueError, OSError) as e:
         raise CheckpointError(f"Model file {path} is corrupt or not a sparselab model ({type(e).__name__}: {e}).") from e
-    return model_from_state(config, tensors), meta
+    return model_from_state(config, tensors, architecture(header)), meta
 
 
-def load_model(source: str | Path) -> tuple[DrSAE, dict]:
-    """A DrSAE from a run folder, a checkpoint.pt or an exported .safetensors file, with what is known about it."""
+def load_model(source: str | Path) -> tuple:
+    """A model from a run folder, a checkpoint.pt or an exported .safetensors file, with what is known about it."""
     path = Path(source)
     if path.is_dir():
         path = path / CHECKPOINT if (path / CHECKPOINT).is_file() else path / EXPORTED
@@ -99,4 +105,5 @@ def load_model(source: str | Path) -> tuple[DrSAE, dict]:
     if path.suffix == ".safetensors":
         return read_exported(path)
     state = load_training_state(path)  # a run that averages its weights delivers the average
-    return model_from_state(state["config"], state.get("average", state["model"])), dict(state.get("progress", {}))
+    weights = state.get("average", state["model"])
+    return model_from_state(state["config"], weights, architecture(state)), dict(state.get("progress", {}))

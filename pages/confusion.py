@@ -2,17 +2,17 @@ import numpy as np
 import streamlit as st
 
 from ui import figures
-from ui.state import sidebar, test_digits
+from ui.state import require, test_digits
 
+sel = require(__file__)
 st.title("Confusion")
-sel = sidebar()
-digits, images, data_name = test_digits()
-stats, T = sel.stats(), sel.unroll
+digits = test_digits()
+stats, T = sel.view().stats, sel.unroll
 cm = stats.confusion(T)
 normalized = st.toggle("Normalize rows (fraction of each true class)", key="cf-norm")
 shown = cm / cm.sum(1, keepdims=True).clip(1) if normalized else cm
 per_class = 100 * (1 - np.diag(cm) / cm.sum(1).clip(1))
-st.caption(f"After T = {T} steps on the {data_name}: error {stats.error[T - 1]:.2f} % "
+st.caption(f"After T = {T} steps on the {digits.name}: error {stats.error[T - 1]:.2f} % "
            f"({int(cm.sum() - np.trace(cm))} of {int(cm.sum())}). Click a cell to see its digits.")
 left, right = st.columns([3, 2])
 fig = figures.heatmap(shown, x=list(range(10)), y=list(range(10)), colorscale="Blues", symmetric=False,
@@ -47,7 +47,7 @@ else:
     show = idx[:60]
     conf = stats.confidence[T - 1, show]
     labels = [f"digit {i} · p({pred}) = {c:.2f}" for i, c in zip(show, conf)]
-    st.plotly_chart(figures.filter_grid(images[show].reshape(len(show), -1).astype(np.float32), labels,
+    st.plotly_chart(figures.filter_grid(digits.images[show].reshape(len(show), -1).astype(np.float32), labels,
                                         cols=min(15, len(show)), signed=False,
                                         title=f"{len(idx)} digits of class {true} predicted as {pred}"
                                               + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits")

@@ -1,18 +1,20 @@
 import numpy as np
 import streamlit as st
-import torch
 
+from models.analysis.kinds import COLORS, unit_order
+from models.analysis.steps import group_activity
 from models.data import normalize
 from models.digits import DigitError, prepare_upload
-from models.explore import group_activity, trace, unit_order
 from ui import figures
-from ui.state import sidebar, test_digits
+from ui.state import require, test_digits
 
+sel = require(__file__)
 st.title("Dynamics")
-sel = sidebar()
-digits, images, data_name = test_digits()
-stats, units = sel.stats(), sel.units()
+digits = test_digits()
+view, caps = sel.view(), sel.caps
+stats, units = view.stats, view.units
 T = sel.unroll
+
 
 def pick(container, label: str, n: int, key: str) -> int:
     """An index among n digits (a slider needs at least two)."""
@@ -20,31 +22,32 @@ def pick(container, label: str, n: int, key: str) -> int:
 
 
 # -- which digit -------------------------------------------------------------------------------
-mode = st.radio("Digit", ["By class", "Misclassified", "Your own"], horizontal=True, key="dyn-mode")
+modes = ["By class"] + (["Misclassified"] if caps.classifier else []) + ["Your own"]
+mode = st.radio("Digit", modes, horizontal=True, key="dyn-mode")
 x, caption = None, ""
 if mode == "By class":
     c1, c2 = st.columns([1, 3])
     cls = c1.selectbox("Class", list(range(10)), key="dyn-class")
     pool = np.flatnonzero(stats.labels == cls)
     if len(pool) == 0:
-        st.info(f"No digit of class {cls} in the {data_name}.")
+        st.info(f"No digit of class {cls} in the {digits.name}.")
         st.stop()
-    k = pick(c2, f"Which {cls} ({len(pool)} in the {data_name})", len(pool), f"dyn-k-{cls}")
+    k = pick(c2, f"Which {cls} ({len(pool)} in the {digits.name})", len(pool), f"dyn-k-{cls}")
     i = int(pool[k])
-    x, caption = digits.x[i], f"test digit {i}, label {cls}"
+    x, caption = digits.split.x[i], f"test digit {i}, label {cls}"
 elif mode == "Misclassified":
     wrong = np.flatnonzero(stats.preds[T - 1] != stats.labels)
     if len(wrong) == 0:
-        st.success(f"No digit of the {data_name} is misclassified at T = {T}.")
+        st.success(f"No digit of the {digits.name} is misclassified at T = {T}.")
         st.stop()
     k = pick(st, f"Misclassified at T = {T} ({len(wrong)} digits)", len(wrong), f"dyn-wrong-{T}")
     i = int(wrong[k])
-    x = digits.x[i]
+    x = digits.split.x[i]
     caption = f"test digit {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
 else:
     up = st.file_uploader("A digit image (PNG, JPEG…, at most 2 MB)", type=None, key="dyn-upload")
     if up is None:
-        st.info("Upload a picture of one handwritten digit; it is centred and scaled like MNIST.")
+        st.info("Upload a picture of one handwritten digit; it is centred and scaled like the dataset's digits.")
         st.stop()
     try:
         img = prepare_upload(up.getvalue())
@@ -53,7 +56,7 @@ else:
         st.stop()
     x, caption = normalize(img[None])[0], "your digit"
 
-tr = trace(sel.model, torch.as_tensor(x), T)
+tr = sel.trace(x)
 
 # -- one step slider for every step view, with a play button -------------------------------------
 if st.session_state.get("dyn-step", T) > T:
@@ -95,33 +98,40 @@ def _ticker():
 if playing:
     _ticker()
 
-kind = units["kind"]
-order = unit_order(kind, units["angle"])
-probs = tr.probs[step - 1]
-pred = int(probs.argmax())
-c = st.columns(4)
+z_now = tr.z[step - 1]
+cards = [("Active units", int((z_now > 0).sum()))]
+if caps.classifier:
+    probs = tr.probs[step - 1]
+    pred = int(probs.argmax())
+    cards.insert(0, (f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}"))
+if units is not None:
+    cards.append(("Categorical units active", int((z_now[units.kind == "categorical"] > 0).sum())))
+c = st.columns(len(cards) + 1)
 c[0].markdown(f"**Input**  \n{caption}")
-c[1].metric(f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}", delta_color="off")
-c[2].metric("Active units", int((tr.z[step - 1] > 0).sum()))
-c[3].metric("Categorical units active", int((tr.z[step - 1][kind == "categorical"] > 0).sum()))
+for col, card in zip(c[1:], cards):
+    col.metric(card[0], card[1], card[2] if len(card) > 2 else None, delta_color="off")
 
 left, right = st.columns([3, 2])
+order = unit_order(units.kind, units.angle) if units is not None else np.arange(view.hidden)
 active_units = order[(tr.z[:, order] > 0).any(0)]  # only units that fire at some step: the rest is blank
-zs = tr.z[:, active_units].T
-fig = figures.heatmap(zs, x=list(range(1, T + 1)), y=[f"{u} ({kind[u][:4]})" for u in active_units],
-                      title=f"z_t for the {len(active_units)} units active at any step (categorical first)",
+names = [f"{u} ({units.kind[u][:4]})" if units is not None else str(u) for u in active_units]
+fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
+                      title=f"z_t for the {len(active_units)} units active at any step"
+                            + (" (categorical first)" if units is not None else ""),
                       colorscale="Viridis", symmetric=False, xtitle="step t",
                       hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)))
 fig.add_vline(x=step, line_color="red")
 fig.update_yaxes(type="category", autorange="reversed")
 left.plotly_chart(fig, key="dyn-z")
-right.plotly_chart(figures.digit_row([tr.x, tr.recon[step - 1]], ["input", f"D z_{step}"], ""), key="dyn-pair")
-groups = group_activity(tr.z, kind)
+if tr.recon is not None:
+    right.plotly_chart(figures.digit_row([tr.x, tr.recon[step - 1]], ["input", f"x̂(z_{step})"], ""), key="dyn-pair")
 steps = np.arange(1, T + 1)
-right.plotly_chart(figures.lines(steps, groups, "Total activity of each group", "step t", "Σ z",
-                                 marker_x=step, colors=figures.KIND_COLORS), key="dyn-groups")
-right.plotly_chart(figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
-                                 "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
-                   key="dyn-probs")
-right.plotly_chart(figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
-                                "class", "p"), key="dyn-bar")
+if units is not None:
+    right.plotly_chart(figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",
+                                     "step t", "Σ z", marker_x=step, colors=COLORS), key="dyn-groups")
+if caps.classifier:
+    right.plotly_chart(figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
+                                     "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
+                       key="dyn-probs")
+    right.plotly_chart(figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
+                                    "class", "p"), key="dyn-bar")

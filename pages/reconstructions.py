@@ -1,24 +1,29 @@
 import numpy as np
 import streamlit as st
 
-from models.explore import trace
 from ui import figures
-from ui.state import sidebar, test_digits
+from ui.state import require, test_digits
 
+sel = require(__file__)
 st.title("Reconstructions")
-sel = sidebar()
-digits, images, data_name = test_digits()
+digits = test_digits()
 T = sel.unroll
-i = st.number_input(f"Test digit (0 – {len(digits) - 1})", 0, len(digits) - 1, 0, key="rec-digit")
-tr = trace(sel.model, digits.x[i], T)
-imgs = [tr.x] + list(tr.recon) + [tr.x - tr.recon[T - 1]]
-titles = ["input"] + [f"D z_{t + 1}" for t in range(T)] + [f"residual (T={T})"]
-st.plotly_chart(figures.digit_row(imgs, titles, f"Digit {i} (label {int(digits.y[i])}) reconstructed after each step",
+i = st.number_input(f"Test digit (0 – {len(digits.split) - 1})", 0, len(digits.split) - 1, 0, key="rec-digit")
+tr = sel.trace(digits.split.x[i])
+steps = len(tr.recon)
+imgs = [tr.x] + list(tr.recon) + [tr.x - tr.recon[-1]]
+titles = ["input"] + [f"x̂(z_{t + 1})" for t in range(steps)] + [f"residual (T={steps})"]
+st.plotly_chart(figures.digit_row(imgs, titles, f"Digit {i} (label {int(digits.split.y[i])}) reconstructed "
+                                  + ("after each step" if sel.caps.steps else "from its code"),
                                   cols=min(len(imgs), 12)), key="rec-row")
-err = 0.5 * ((tr.x[None] - tr.recon) ** 2).sum(1)
-stats = sel.stats()
-steps = np.arange(1, stats.steps + 1)
-st.plotly_chart(figures.lines(steps, {f"mean over the {data_name}": stats.recon,
-                                      f"digit {i}": np.r_[err, [np.nan] * (stats.steps - T)]},
-                              "Reconstruction error ½‖x − D z_t‖² against t", "step t", "error", marker_x=T),
-                key="rec-curve")
+if sel.caps.steps:
+    err = 0.5 * ((tr.x[None] - tr.recon) ** 2).sum(1)
+    stats = sel.view().stats
+    all_steps = np.arange(1, stats.steps + 1)
+    st.plotly_chart(figures.lines(all_steps, {f"mean over the {digits.name}": stats.recon,
+                                              f"digit {i}": np.r_[err, [np.nan] * (stats.steps - T)]},
+                                  "Reconstruction error ½‖x − x̂(z_t)‖² against t", "step t", "error", marker_x=T),
+                    key="rec-curve")
+else:
+    st.caption(f"½‖x − x̂‖² = {0.5 * float(((tr.x - tr.recon[-1]) ** 2).sum()):.4f} for this digit; "
+               f"mean over the {digits.name}: {sel.view().stats.recon[0]:.4f}.")

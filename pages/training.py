@@ -3,54 +3,34 @@ import time
 import numpy as np
 import streamlit as st
 
-from models import jobs, runs
-from models.drsae import C_BOUNDS, DrSAEConfig
-from models.train import TRAIN_ON, TrainConfig
+from models.families import all_families, get
+from models.services import jobs
+from models.training import run_folder as runs
+from models.training.config import TrainConfig
 from ui import figures
-from ui.state import sidebar
+from ui.forms import settings_form
 
 st.title("Training")
-sidebar(required=False)
 st.caption("Runs train in the background, in their own process: leave this page, close the tab, open a new "
            "one — the run goes on and every tab sees it. The same settings never start two trainers.")
 
-M, TC = DrSAEConfig(), TrainConfig()  # the form starts from the CLI's defaults: one recipe
-with st.form("train-form"):
-    c = st.columns(4)
-    hidden = c[0].number_input("Hidden units", 8, 2000, M.hidden, 8)
-    unroll = c[1].number_input("Unroll T", 1, 50, M.unroll)
-    lam = c[2].number_input("Sparsity λ", 0.0, 5.0, M.sparsity, 0.01, format="%.3f")
-    lr = c[3].number_input("Learning rate", 1e-5, 1.0, TC.lr, format="%.4f")
-    c = st.columns(4)
-    pre = c[0].number_input("Pre-training epochs (L_U)", 0, 500, TC.pretrain_epochs)
-    sup = c[1].number_input("Supervised epochs (L_U + L_S)", 0, 2000, TC.epochs)
-    batch = c[2].number_input("Batch size", 1, 4096, TC.batch_size)
-    limit = c[3].number_input("Digits per split (0 = all)", 0, 50_000, 0, 1000)
-    c = st.columns(4)
-    bounds = {"unit": "each unit's weights C[:, i]", "class": "each class's weights C[k, :]"}
-    c_bound = c[0].selectbox("‖C‖ ≤ 5 bounds", list(C_BOUNDS), list(C_BOUNDS).index(M.c_bound), format_func=bounds.get,
-                             help="Per class, a class's whole budget piles onto one unit and caps its logit at 5: "
-                                  "see the README's results.")
-    sup_weight = c[1].number_input("L_S weight (L_U + w·L_S)", 0.0, 100.0, TC.sup_weight, 0.1)
-    sets = {"split": "50k digits (10k held out)", "all": "all 60k (final fit)"}
-    train_on = c[2].selectbox("Train on", list(TRAIN_ON), list(TRAIN_ON).index(TC.train_on), format_func=sets.get,
-                              help="The final fit also trains on the 10k validation digits, at an epoch count "
-                                   "chosen on the split: its validation error is then a training error.")
-    ema = c[3].number_input("Weight average (EMA decay)", 0.0, 0.99999, TC.ema, 0.0001, format="%.5f",
-                            help="Per-step decay of a moving average of the weights; the average is the model "
-                                 "validated and saved. 0 = off.")
+names = [f.name for f in all_families()]
+family = get(st.selectbox("Model family", names, format_func=lambda n: get(n).title, key="train-family"))
+with st.form("train-form"):  # the form starts from the CLI's defaults: one recipe
+    st.markdown(f"**{family.short}**")
+    model_values = settings_form(family.config, {}, f"train-{family.name}")
+    st.markdown("**Training**")
+    train_values = settings_form(TrainConfig, {}, "train")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     try:
-        mc = DrSAEConfig(hidden=int(hidden), unroll=int(unroll), sparsity=float(lam), c_bound=c_bound)
-        tc = TrainConfig(pretrain_epochs=int(pre), epochs=int(sup), batch_size=int(batch), lr=float(lr),
-                         sup_weight=float(sup_weight), train_on=train_on, ema=float(ema),
-                         limit=int(limit) or None)
+        mc = family.config(**model_values)
+        tc = TrainConfig(**train_values)
         if tc.total_epochs == 0:
             raise jobs.JobError("ask for at least one epoch")
         j = jobs.start(mc, tc)
         st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
-    except jobs.JobError as e:
+    except (jobs.JobError, ValueError) as e:
         st.error(str(e))
 
 
@@ -112,7 +92,9 @@ def live():
     if rows:
         held_out = (runs.read_config(j.run) or {}).get("data", {}).get("val_held_out", True)
         _curves(rows, held_out)
-        c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)", f"{rows[-1]['val_error']:.2f} %")
+        if rows[-1]["val_error"] is not None:  # a model with a classifier
+            c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)",
+                        f"{rows[-1]['val_error']:.2f} %")
     else:
         st.caption("The first epoch's numbers appear here when it ends.")
 

@@ -24,8 +24,9 @@ def mnist_small():
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, mnist_small):
     """A small DrSAE trained briefly (2 + 4 epochs on 3,000 digits): shared by the analysis and page tests."""
-    from models.drsae import DrSAEConfig
-    from models.train import TrainConfig, train
+    from models.families.drsae import DrSAEConfig
+    from models.training.config import TrainConfig
+    from models.training.loop import train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     mc = DrSAEConfig(hidden=64, unroll=5, sparsity=0.1)

@@ -6,19 +6,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.analysis import analyse, summary
+from models.analysis.activity import analyse, summary
 from models.checkpoint import load_model
-from models.drsae import DrSAE, DrSAEConfig
-from models.report import claims, render
-from models.units import kinds, unit_table
+from models.families.drsae import DrSAE, DrSAEConfig
+from models.analysis.report import claims, render
+from models.analysis.kinds import kinds
+from models.analysis.units import unit_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_ista_start_is_all_part_units():
     t = unit_table(DrSAE(DrSAEConfig(n_input=50, hidden=30)))
-    np.testing.assert_allclose(t["angle"], 0, atol=1e-6)
-    assert set(t["kind"]) == {"part"}
+    np.testing.assert_allclose(t.angle, 0, atol=1e-6)
+    assert set(t.kind) == {"part"}
     assert list(kinds(np.array([0.1, 0.6, 0.9]))) == ["part", "intermediate", "categorical"]
 
 
@@ -26,7 +27,7 @@ def test_numbers_match_direct_computations(tiny_run, mnist_small):
     model, _ = load_model(tiny_run[0])
     digits = mnist_small.test.head(1500)
     a = analyse(model, digits)
-    t = a.table
+    t = a.per_unit()
     E, D, S, C = (p.detach().double().numpy() for p in (model.E, model.D, model.S, model.C))
     for i in (0, 17, 63):
         cos = E[i] @ D[:, i] / np.linalg.norm(E[i]) / np.linalg.norm(D[:, i])
@@ -69,7 +70,7 @@ def test_report_states_each_claim(tiny_run, mnist_small):
 
 
 def test_units_cli_json_parses(tiny_run):
-    res = subprocess.run([sys.executable, "-m", "models.units", str(tiny_run[0]), "--json"], cwd=ROOT,
+    res = subprocess.run([sys.executable, "-m", "models", "units", str(tiny_run[0]), "--json"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)

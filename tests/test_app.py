@@ -6,16 +6,33 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models import jobs, runs
+from models.services import jobs
+from models.training import run_folder as runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/overview.py", "pages/training.py", "pages/filters.py", "pages/dynamics.py",
          "pages/reconstructions.py", "pages/confusion.py", "pages/units.py"]
 
 
+def server_navigation(monkeypatch):
+    """AppTest looks for a pages/ folder before every run and, finding one, reruns the last page alone (the old
+    multipage mode), without app.py and its sidebar. The server stops looking once st.navigation has run: do the
+    same here."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def no_pages_folder(self, *a, **kw):
+        init(self, *a, **kw)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", no_pages_folder)
+
+
 @pytest.fixture
 def app(monkeypatch, tmp_path):
     """The app on the embedded default and its 1,000 sample digits, with an empty runs folder."""
+    server_navigation(monkeypatch)
     monkeypatch.delenv("SPARSELAB_DATA", raising=False)
     monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -93,10 +110,10 @@ def test_filters_respond_to_kind_and_angle(app):
     shown = int(caption.split(" of ")[0])
     from models.assets import default_model_path
     from models.checkpoint import load_model
-    from models.units import angles
+    from models.analysis.units import unit_table
 
     model, _ = load_model(default_model_path())
-    assert shown == int((angles(model) <= 0.6).sum())
+    assert shown == int((unit_table(model).angle <= 0.6).sum())
     assert len(charts(app)[0]["data"][0]["text"]) <= n_all
 
 
@@ -145,14 +162,14 @@ def test_training_page_starts_one_run_for_two_clicks(app, tmp_path):
     get(app, "selectbox", "‖C‖ ≤ 5 bounds").set_value("unit")
     get(app, "selectbox", "Train on").set_value("all")
     get(app, "number_input", "Weight average").set_value(0.99)
-    app.get("button")[0].click().run()  # the form's submit button
+    get(app, "button", "Start training").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     started = jobs.list_jobs(jobs.RUNS_ROOT)
     assert len(started) == 1
     cfg = json.loads((started[0].run / "config.json").read_text())
     assert cfg["model"]["c_bound"] == "unit" and cfg["model"]["hidden"] == 16 and cfg["train"]["train_on"] == "all"
     assert cfg["train"]["ema"] == 0.99
-    app.get("button")[0].click().run()  # a second click (or tab) must not start a second trainer
+    get(app, "button", "Start training").click().run()  # a second click (or tab) must not start a second trainer
     again = jobs.list_jobs(jobs.RUNS_ROOT)
     assert len(again) == 1 and again[0].pid == started[0].pid
     jobs.stop(started[0].run)
@@ -164,10 +181,10 @@ def test_corrupt_run_shows_an_error_for_that_run_alone(app, tiny_run):
     shutil.copytree(run, bad)
     (bad / "checkpoint.pt").write_bytes(b"\x00garbage")
     app.run()
-    get(app, "selectbox", "Model").set_value(("run", 64, 5)).run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
     assert not app.exception
     assert any("cannot be opened" in e.value for e in app.error)
-    get(app, "selectbox", "Model").set_value(("default", 400, 11)).run()
+    app.selectbox(key="model-group").set_value(("default", "drsae", 400, 11)).run()
     assert not app.exception and not app.error
     assert app.get("plotly_chart")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models.checkpoint import CHECKPOINT, CheckpointError, atomic_write, export_model, load_model
-from models.export import export_run
+from models.services.export import export_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_evaluate_cli_prints_json(tiny_run):
 
 def test_evaluate_in_bfloat16_matches_float32(tiny_run):
     """The whole model in bfloat16 (the fast CPU encoder of bench/encode_speed.py) scores as in float32."""
-    from models.evaluate import evaluate
+    from models.analysis.evaluate import evaluate
 
     out, _ = tiny_run
     full, half = (evaluate(out, sample=True, device="cpu", dtype=d) for d in ("float32", "bfloat16"))

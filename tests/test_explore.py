@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from models.checkpoint import load_model
-from models.explore import step_stats, trace
-from models.metrics import evaluate_split
+from models.analysis.steps import step_stats, trace
+from models.analysis.metrics import evaluate_split
 
 
 def test_step_stats_match_direct_computations(tiny_run, mnist_small):

@@ -5,10 +5,11 @@ import time
 
 import pytest
 
-from models import jobs, runs
+from models.services import jobs
+from models.training import run_folder as runs
 from models.checkpoint import load_model
-from models.drsae import DrSAEConfig
-from models.train import TrainConfig
+from models.families.drsae import DrSAEConfig
+from models.training.config import TrainConfig
 
 MC = DrSAEConfig(hidden=16, unroll=2, sparsity=0.1)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.drsae import DrSAE, DrSAEConfig
+from models.families.drsae import DrSAE, DrSAEConfig
 
 
 def numpy_nonneg_ista(D, x, lam, a, steps):
@@ -112,7 +112,7 @@ def test_projection_bounds(c_bound, dim):
 
 
 def test_c_bound_setting_and_older_configs():
-    with pytest.raises(ValueError, match="c_bound"):
+    with pytest.raises(ValueError, match="c-bound"):
         DrSAEConfig(c_bound="row")
     old = DrSAEConfig().to_dict()
     del old["c_bound"]  # saved before the setting existed: those models were trained with the class bound

@@ -3,10 +3,11 @@ import copy
 import pytest
 import torch
 
-from models.digit_clip import digit_grad_norms
-from models.drsae import DrSAE, DrSAEConfig
-from models.step import Diverged, Stepper
-from models.train import TrainConfig, make_optimizer
+from models.training.digit_clip import digit_grad_norms
+from models.families.drsae import DrSAE, DrSAEConfig
+from models.training.update import Diverged, Updater
+from models.training.config import TrainConfig
+from models.training.optim import make_optimizer
 
 MC = DrSAEConfig(hidden=40, unroll=4, sparsity=0.1)
 
@@ -77,7 +78,7 @@ def test_stepper_takes_the_same_steps_as_torch_sgd(digit_clip):
     tc = TrainConfig(lr=0.02, digit_clip=digit_clip)
     a = _stormy() if digit_clip else DrSAE(MC, seed=1)
     b = copy.deepcopy(a)
-    sa = Stepper(a, make_optimizer(a, tc), tc)
+    sa = Updater(a, make_optimizer(a, tc), tc)
     ob = make_optimizer(b, tc)
     for i, (x, y) in enumerate(_batches(8, 50)):
         lr, sup = 0.02 / (1 + i), i >= 3  # the schedule moves and the phase switches mid-way
@@ -92,9 +93,9 @@ def test_stepper_takes_the_same_steps_as_torch_sgd(digit_clip):
 def test_weight_average_follows_the_iterates_and_keeps_the_bounds():
     tc = TrainConfig(lr=0.05, ema=0.9)
     m = DrSAE(MC, seed=1)
-    s = Stepper(m, make_optimizer(m, tc), tc)
+    s = Updater(m, make_optimizer(m, tc), tc)
     off = TrainConfig(ema=0.0)
-    plain = Stepper(DrSAE(MC), make_optimizer(DrSAE(MC), off), off)
+    plain = Updater(DrSAE(MC), make_optimizer(DrSAE(MC), off), off)
     assert plain.average is None and plain.output is plain.model and s.output is s.average
     avg = [p.detach().clone() for p in m.parameters()]
     for i, (x, y) in enumerate(_batches(12, 50)):
@@ -111,7 +112,7 @@ def test_weight_average_follows_the_iterates_and_keeps_the_bounds():
 def test_health_reports_a_non_finite_loss():
     tc = TrainConfig()
     m = DrSAE(MC)
-    s = Stepper(m, make_optimizer(m, tc), tc)
+    s = Updater(m, make_optimizer(m, tc), tc)
     (x, y), = _batches(1, 20)
     s(x * float("nan"), y, 0.01, True)
     with pytest.raises(Diverged, match="nan"):
@@ -124,8 +125,8 @@ def test_cuda_graph_step_equals_the_eager_step(digit_clip):
     tc = TrainConfig(lr=0.02, ema=0.5, digit_clip=digit_clip)
     a = DrSAE(MC, seed=2).cuda()
     b = copy.deepcopy(a)
-    sa = Stepper(a, make_optimizer(a, tc), tc, graph=True)
-    sb = Stepper(b, make_optimizer(b, tc), tc, graph=False)
+    sa = Updater(a, make_optimizer(a, tc), tc, graph=True)
+    sb = Updater(b, make_optimizer(b, tc), tc, graph=False)
     batches = _batches(12, 64) + [tuple(t[:30] for t in _batches(1, 64, seed=3)[0])]  # a short last batch
     for i, (x, y) in enumerate(batches):
         lr, sup = 0.02 * (0.9 ** i), i >= 4

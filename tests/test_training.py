@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import runs
+from models.training import run_folder as runs
 from models.checkpoint import CHECKPOINT, load_model, load_training_state
-from models.drsae import DrSAEConfig
-from models.metrics import evaluate_split
-from models.train import Diverged, RunConflict, TrainConfig, check_config, train
+from models.families.drsae import DrSAEConfig
+from models.analysis.metrics import evaluate_split
+from models.training.config import TrainConfig
+from models.training.loop import RunConflict, check_config, train
+from models.training.update import Diverged, Updater
 
 ROOT = Path(__file__).resolve().parent.parent
 MC = DrSAEConfig(hidden=48, unroll=4, sparsity=0.1)
@@ -34,7 +36,7 @@ def test_short_training_lowers_both_losses_and_beats_chance(tiny_run):
 
 
 def test_constraints_hold_after_every_step(mnist_small, tmp_path, monkeypatch):
-    from models import drsae
+    from models.families import drsae
 
     seen = []
     orig = drsae.DrSAE.project_
@@ -64,7 +66,7 @@ def test_stopped_run_resumes_to_the_same_weights(mnist_small, tmp_path, ema):
 
     part = train(MC, tc, tmp_path / "b", data=mnist_small, device="cpu", should_stop=stop_mid_second_epoch)
     assert len(part) == 1 and runs.read_status(tmp_path / "b")["state"] == "stopped"
-    assert load_training_state(tmp_path / "b" / CHECKPOINT)["progress"]["step"] == 4
+    assert load_training_state(tmp_path / "b" / CHECKPOINT)["progress"]["batch"] == 4
     resumed = train(MC, tc, tmp_path / "b", data=mnist_small, device="cpu")
     assert [r["epoch"] for r in resumed] == [0, 1, 2]
     sa, sb = (load_training_state(tmp_path / r / CHECKPOINT) for r in "ab")
@@ -116,15 +118,16 @@ def test_runs_from_before_a_new_setting_resume_and_keep_its_old_value(tmp_path):
     del cfg["train"]["ema"]  # with no average of the weights)
     runs.write_json(tmp_path / runs.CONFIG, cfg)
     with pytest.raises(RunConflict, match="ema"):  # today's default averages: not what that run did
-        check_config(tmp_path, {"model": MC.to_dict(), "train": tc})
+        check_config(tmp_path, {"architecture": "drsae", "model": MC.to_dict(), "train": tc})
     assert TrainConfig.from_dict(cfg["train"]).ema == 0.0
     tc = asdict(TrainConfig.from_dict(cfg["train"]))  # what resuming it asks for (jobs.resume does this)
-    check_config(tmp_path, {"model": MC.to_dict(), "train": tc})
+    check_config(tmp_path, {"architecture": "drsae", "model": MC.to_dict(), "train": tc})
     with pytest.raises(RunConflict, match="c_bound"):
-        check_config(tmp_path, {"model": DrSAEConfig(hidden=48, unroll=4, sparsity=0.1, c_bound="unit").to_dict(),
+        check_config(tmp_path, {"architecture": "drsae",
+                                "model": DrSAEConfig(hidden=48, unroll=4, sparsity=0.1, c_bound="unit").to_dict(),
                                 "train": tc})
     with pytest.raises(RunConflict, match="train_on"):
-        check_config(tmp_path, {"model": MC.to_dict(), "train": {**tc, "train_on": "all"}})
+        check_config(tmp_path, {"architecture": "drsae", "model": MC.to_dict(), "train": {**tc, "train_on": "all"}})
 
 
 def test_final_fit_trains_on_the_validation_digits_too(mnist_small, tmp_path):
@@ -138,36 +141,30 @@ def test_final_fit_trains_on_the_validation_digits_too(mnist_small, tmp_path):
                   data=mnist_small, device="cpu")
     assert runs.read_config(tmp_path / "split")["data"]["n_train"] == 500
     assert split[0]["train_sup"] != history[0]["train_sup"]
-    with pytest.raises(ValueError, match="train_on"):
+    with pytest.raises(ValueError, match="train-on"):
         TrainConfig(train_on="test")
     with pytest.raises(ValueError, match="ema"):
         TrainConfig(ema=1.0)
 
 
-def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_small, tmp_path, monkeypatch):
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_small, tmp_path):
     tc = TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=500)
     out = tmp_path / "r"
-    train(MC, TrainConfig(pretrain_epochs=1, epochs=2, batch_size=100, limit=500), out, data=mnist_small,
-          device="cpu", should_stop=lambda: len(runs.read_metrics(out)) == 1)
+    train(MC, tc, out, data=mnist_small, device="cpu", should_stop=lambda: len(runs.read_metrics(out)) == 1)
     good = (out / CHECKPOINT).read_bytes()
-    from models import drsae
 
-    real = drsae.DrSAE.losses
+    class Poisoned(Updater):  # the loop takes its update as an argument: no patching
+        def __call__(self, x, y, lr, supervised):
+            super().__call__(x * float("nan"), y, lr, supervised)
 
-    def poisoned(self, x, y=None, unroll=None, reduce=True):
-        L = real(self, x, y, unroll, reduce)
-        L["unsup"] = L["unsup"] * float("nan")
-        return L
-
-    monkeypatch.setattr(drsae.DrSAE, "losses", poisoned)
     with pytest.raises(Diverged, match="last good checkpoint is kept"):
-        train(MC, tc, out, data=mnist_small, device="cpu")
+        train(MC, tc, out, data=mnist_small, device="cpu", update=Poisoned)
     assert (out / CHECKPOINT).read_bytes() == good
     assert runs.read_status(out)["state"] == "failed"
 
 
 def _cli(out, *extra):
-    return [sys.executable, "-m", "models.train", "--out", str(out), "--hidden", "48", "--unroll", "4",
+    return [sys.executable, "-m", "models", "train", "--out", str(out), "--hidden", "48", "--unroll", "4",
             "--pretrain-epochs", "1", "--epochs", "3", "--limit", "3000", "--batch-size", "20", *extra]
 
 

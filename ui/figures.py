@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-KIND_COLORS = {"categorical": "#d62728", "intermediate": "#7f7f7f", "part": "#1f77b4"}
+from models.analysis.kinds import CATEGORICAL_MIN, COLORS as KIND_COLORS, PART_MAX
 GREY = [[0, "white"], [1, "black"]]
 DIVERGING = "RdBu_r"
 
@@ -112,7 +112,7 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
             fig.add_annotation(x=x[i], y=y[i], text=str(i), showarrow=True, arrowhead=0, arrowcolor="#555",
                                ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11),
                                bgcolor="rgba(255,255,255,0.85)")
-    for v in (0.5, 0.7):
+    for v in (PART_MAX, CATEGORICAL_MIN):
         fig.add_vline(x=v, line_dash="dot", line_color="#999")
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=xtitle,
                       yaxis_title=ytitle, legend=dict(orientation="h", y=-0.2), clickmode="event+select")

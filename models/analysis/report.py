@@ -1,35 +1,32 @@
 """A markdown report: each claim of the paper about categorical and part units, checked on a model.
 
-    python -m models.report [CHECKPOINT] [--data-dir DIR | --sample] --out reports/default.md
+    python -m models report [MODEL] [--data-dir DIR | --sample] --out reports/default.md
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 
-from models.analysis import UnitAnalysis, analyse
-from models.assets import default_model_path, sample_digits
-from models.checkpoint import CheckpointError, load_model
-from models.data import DataError, Split, load_mnist
-from models.drsae import DrSAE
-from models.metrics import evaluate_split
+from models.analysis.activity import UnitAnalysis, analyse
+from models.analysis.metrics import evaluate_split
+from models.data import Split
+from models.families import of_model
+
+NEEDS = ("steps", "classifier", "filters")  # and recurrent weights S: the claims are about E, D, S and C
 
 
-def prototype_similarity(model: DrSAE, digits: Split) -> np.ndarray:
+def prototype_similarity(model, digits: Split) -> np.ndarray:
     """Per unit: the best cosine between its decoder column and a class-mean digit."""
     means = np.stack([digits.x[digits.y == c].double().mean(0).numpy() for c in range(10)])
     means /= np.linalg.norm(means, axis=1, keepdims=True)
-    D = model.D.detach().double().numpy()
+    D = model.unit_weights().decoder.T
     D = D / np.maximum(np.linalg.norm(D, axis=0, keepdims=True), 1e-12)
     return (means @ D).max(0)
 
 
-def claims(model: DrSAE, a: UnitAnalysis, digits: Split) -> list[dict]:
-    t, kind = a.table, a.table["kind"]
+def claims(model, a: UnitAnalysis, digits: Split) -> list[dict]:
+    t, kind = a.per_unit(), a.units.kind
     cat, part = kind == "categorical", kind == "part"
 
     def mean(name, m):
@@ -62,13 +59,14 @@ def claims(model: DrSAE, a: UnitAnalysis, digits: Split) -> list[dict]:
     rows.append({"claim": "Categorical units inhibit each other", "paper": "strong mutual inhibition between categorical units",
                  "ours": f"mean S between categorical units {cc:.4f}; between part units {pp:.4f}",
                  "holds": bool(cc < 0 and cc < pp)})
-    strong = np.asarray(t["c_norm"]) > model.cfg.c_row_max / 2
+    bound = getattr(model.cfg, "c_row_max", None) or float(np.max(t["c_norm"]))  # the bound on ‖C‖
+    strong = np.asarray(t["c_norm"]) > bound / 2
     n_strong = int(strong.sum())
     classes = len(set(np.asarray(t["c_class"])[strong].tolist()))
     strong_angle = float(np.mean(t["angle"][strong])) if n_strong else float("nan")
     rows.append({"claim": "A few units carry the classifier, one or more per class, far from ISTA",
                  "paper": "categorical units: large ‖C_i‖, large angle, a well-defined class",
-                 "ours": f"{n_strong} units with ‖C_i‖ > {model.cfg.c_row_max / 2:g} (half its bound), favouring "
+                 "ours": f"{n_strong} units with ‖C_i‖ > {bound / 2:g} (half its bound), favouring "
                          f"{classes} classes, mean angle {strong_angle:.2f} rad",
                  "holds": bool(0 < n_strong <= 0.25 * len(kind) and classes >= 8 and strong_angle > 0.7)})
     sim = prototype_similarity(model, digits)
@@ -79,15 +77,22 @@ def claims(model: DrSAE, a: UnitAnalysis, digits: Split) -> list[dict]:
     return rows
 
 
-def render(source: str, model: DrSAE, digits: Split, data_name: str) -> str:
+def missing(model) -> list[str]:
+    """What the model lacks for the report (capability names, or 'recurrent weights')."""
+    out = of_model(model).capabilities.missing(*NEEDS)
+    return out or ([] if model.unit_weights().recurrent is not None else ["recurrent weights"])
+
+
+def render(source: str, model, digits: Split, data_name: str) -> str:
     a = analyse(model, digits)
     ev = evaluate_split(model, digits)
     rows = claims(model, a, digits)
     held = sum(r["holds"] for r in rows)
     lines = [
         f"# Categorical and part units: the paper's claims on `{source}`", "",
-        f"Model: {model.cfg.hidden} hidden units, T = {model.cfg.unroll}, λ = {model.cfg.sparsity:g}. "
-        f"Digits: {data_name} ({len(digits)}). Generated {date.today()} by `python -m models.report`.", "",
+        f"Model: {of_model(model).title}, {model.cfg.hidden} hidden units, T = {model.trained_unroll}, "
+        f"λ = {model.sparsity:g}. "
+        f"Digits: {data_name} ({len(digits)}). Generated {date.today()} by `python -m models report`.", "",
         f"Test error {ev['error']:.2f} %, reconstruction ½‖x − Dz‖² {ev['recon']:.4f}, "
         f"{ev['active']:.1f} active units per digit.", "",
         f"**{held} of {len(rows)} claims hold.**", "",
@@ -97,37 +102,3 @@ def render(source: str, model: DrSAE, digits: Split, data_name: str) -> str:
     lines += ["", "Per-step optimal decoders (least squares D^t for z_t): ½‖x − D^t z_t‖² = " +
               ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(a.step_decoder_error)), ""]
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", nargs="?", default=None)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--sample", action="store_true", help="the embedded 1,000 test digits")
-    p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
-    a = p.parse_args(argv)
-    try:
-        source = a.checkpoint or default_model_path()
-        model, _ = load_model(source)
-        if a.sample:
-            digits, name = sample_digits(), "embedded sample of the MNIST test set"
-        else:
-            m = load_mnist(a.data_dir)
-            digits, name = m.test, f"MNIST test set ({m.source})"
-    except (CheckpointError, DataError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    label = str(Path(source).relative_to(Path.cwd())) if Path(source).is_absolute() and Path(source).is_relative_to(Path.cwd()) else str(source)
-    text = render(label, model, digits, name)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
-        print(f"wrote {a.out}")
-    else:
-        print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
 """Background training jobs: one registry on disk, so a refresh, a second tab or a restarted server
 sees the same jobs, and two tabs asking for the same run never start two trainers.
 
-Each job is a `python -m models.train` process in its own session (closing the browser does not
-stop it) writing into its run folder; `runs.status.json` and the pid say how it is doing.
+Each job is a `python -m models train --config RUN/config.json` process in its own session (closing the
+browser does not stop it) writing into its run folder; its status.json and pid say how it is doing.
 """
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ import re
 import subprocess
 import sys
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from models import runs
-from models.drsae import DrSAEConfig
-from models.train import MODEL_FLAGS, TrainConfig
+from models.families import of_config, of_saved
+from models.training import run_folder as runs
+from models.training.config import TrainConfig
+from models.training.loop import run_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: the trainer runs from it
 RUNS_ROOT = Path(os.environ.get("SPARSELAB_RUNS", ROOT / "runs"))
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -30,10 +31,12 @@ class JobError(RuntimeError):
     pass
 
 
-def run_name(mc: DrSAEConfig, tc: TrainConfig) -> str:
+def run_name(mc, tc: TrainConfig) -> str:
     """The same settings always name the same folder: that is what stops duplicate runs."""
-    digest = hashlib.sha1(json.dumps([mc.to_dict(), asdict(tc)], sort_keys=True).encode()).hexdigest()[:6]
-    return f"drsae-{mc.hidden}x{mc.unroll}-l{mc.sparsity:g}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
+    family = of_config(mc)
+    digest = hashlib.sha1(json.dumps([mc.to_dict(), tc.to_dict()], sort_keys=True).encode()).hexdigest()[:6]
+    size = family.describe(mc).replace("×", "x").replace(" λ ", "-l")
+    return f"{family.name}-{size}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -96,32 +99,31 @@ def _locked(root: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _command(run: Path, cfg: dict, data_dir: str | None) -> list[str]:
-    m, t = DrSAEConfig.from_dict(cfg["model"]).to_dict(), cfg["train"]  # from_dict fills settings added since
-    cmd = [sys.executable, "-m", "models.train", "--out", str(run)]
-    for k, v in [(k, m[k]) for k in MODEL_FLAGS] + list(t.items()):
-        if v is not None:
-            cmd += ["--" + k.replace("_", "-"), str(v)]
+def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list[str]:
+    """The trainer reads the run's own config.json; only a longer run's epochs come as a flag."""
+    cmd = [sys.executable, "-m", "models", "train", "--config", str(run / runs.CONFIG), "--out", str(run)]
+    if epochs is not None:
+        cmd += ["--epochs", str(epochs)]
     if data_dir:
         cmd += ["--data-dir", str(data_dir)]
     return cmd
 
 
-def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int) -> Job:
+def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epochs: int | None = None) -> Job:
     """Start the trainer for `cfg` on `run` (the caller holds the lock and has checked the state)."""
     run.mkdir(parents=True, exist_ok=True)
     if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
         runs.write_json(run / runs.CONFIG, cfg)
     (run / runs.STOP).unlink(missing_ok=True)
     with open(run / runs.LOG, "ab") as log:
-        proc = subprocess.Popen(_command(run, cfg, data_dir), cwd=ROOT, stdout=log, stderr=log,
+        proc = subprocess.Popen(_command(run, data_dir, epochs), cwd=ROOT, stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     # Claim the run at once so a second click or tab sees it running before the trainer starts.
     runs.write_status(run, state="running", pid=proc.pid, message="starting", total_epochs=total_epochs)
     return job(run)
 
 
-def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
+def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
           name: str | None = None) -> Job:
     """Start (or resume) the run for these settings; if it is already running, return it untouched."""
     root = Path(root or RUNS_ROOT)
@@ -136,7 +138,7 @@ def start(mc: DrSAEConfig, tc: TrainConfig, root: Path | None = None, data_dir: 
         if current.state == "done":
             more = " or train it longer" if extendable(run) else ""
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
-        cfg = runs.read_config(run) or {"model": mc.to_dict(), "train": asdict(tc)}
+        cfg = runs.read_config(run) or run_config(mc, tc)
         return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
 
 
@@ -168,15 +170,15 @@ def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
             raise JobError(f"{run.name} is still running: stop it first, or wait until it is done")
         if int(epochs) <= have:
             raise JobError(f"{run.name} already has {have} supervised epochs: ask for more than that")
-        cfg = {**cfg, "train": {**cfg["train"], "epochs": int(epochs)}}  # the trainer rewrites config.json
-        return _launch(run, cfg, data_dir, TrainConfig.from_dict(cfg["train"]).total_epochs)
+        longer = TrainConfig.from_dict({**cfg["train"], "epochs": int(epochs)})  # the trainer rewrites config.json
+        return _launch(run, cfg, data_dir, longer.total_epochs, epochs=int(epochs))
 
 
 def resume(run: Path, data_dir: str | None = None) -> Job:
     cfg = runs.read_config(run)
     if cfg is None:
         raise JobError(f"{run} has no config.json: nothing to resume")
-    return start(DrSAEConfig.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), Path(run).parent,
+    return start(of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), Path(run).parent,
                  data_dir, name=Path(run).name)
 
 

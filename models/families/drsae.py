@@ -6,49 +6,44 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from models.families.base import SparseModel, UnitWeights, as_array
+from models.families.registry import Capabilities, Family, register
+from models.settings import Config, setting
 
 EPS = 1e-8  # keeps C z / ||z|| finite when every unit is silent
 C_BOUNDS = {"unit": 0, "class": 1}  # the dim of C (classes x hidden) whose norms are bounded
 
 
 @dataclass(frozen=True)
-class DrSAEConfig:
+class DrSAEConfig(Config):
     n_input: int = 784
-    hidden: int = 400
-    unroll: int = 11
-    sparsity: float = 0.025  # lambda of the L1 term (chosen on the validation split: README)
+    hidden: int = setting(400, "Hidden units", "units of the code z", min=1, max=4096)
+    unroll: int = setting(11, "Unroll T", "recurrent steps z_1..z_T", min=1, max=100)
+    sparsity: float = setting(0.025, "Sparsity λ", "weight of the L1 term λ‖z‖₁ (chosen on the validation split: "
+                              "docs/results.md)", min=0.0, max=10.0)
     n_classes: int = 10
     d_col_max: float = 1.0
     c_row_max: float = 5.0  # the bound on C's norms: per class (the paper's "rows of C") or per unit
     # "class": each class's row C[k, :] (the paper's words); its budget then piles onto one unit per class and
     # caps every logit at 5. "unit": each unit's weights to the classes, C[:, i], so every categorical unit can
-    # get a strong vote (faster to train at 200 units, the same error at 400: README, Recipe and results).
-    c_bound: str = "class"
+    # get a strong vote (faster to train at 200 units, the same error at 400: docs/results.md).
+    c_bound: str = setting("class", "‖C‖ ≤ 5 bounds", "bound each class's row C[k, :] (the paper) or each unit's "
+                           "weights C[:, i]", choices={"class": "each class's weights C[k, :]",
+                                                       "unit": "each unit's weights C[:, i]"}, advanced=True)
     e_row_scale: float = 1.25  # rows of E bounded by e_row_scale / (T - 1)
 
     @property
     def e_row_max(self) -> float:
         return math.inf if self.unroll <= 1 else self.e_row_scale / (self.unroll - 1)
 
-    def __post_init__(self):
-        if self.c_bound not in C_BOUNDS:
-            raise ValueError(f"c_bound must be one of {', '.join(C_BOUNDS)}, got {self.c_bound!r}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DrSAEConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-
-class DrSAE(nn.Module):
+class DrSAE(SparseModel):
     def __init__(self, cfg: DrSAEConfig, dictionary: torch.Tensor | None = None, seed: int = 0):
         super().__init__()
         self.cfg = cfg
@@ -83,7 +78,7 @@ class DrSAE(nn.Module):
 
     @torch.no_grad()
     def project_(self) -> None:
-        """The paper's norm bounds, applied after every optimizer step."""
+        """The paper's norm bounds, applied after every optimizer update."""
         _clip_norm_(self.D, dim=0, max_norm=self.cfg.d_col_max)
         _clip_norm_(self.C, dim=C_BOUNDS[self.cfg.c_bound], max_norm=self.cfg.c_row_max)
         if math.isfinite(self.cfg.e_row_max):
@@ -103,16 +98,6 @@ class DrSAE(nn.Module):
             z = torch.addmm(drive, z, self.S.T).relu_()  # in place: one buffer less per step
             yield z
 
-    def encode(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
-        """All steps z_1..z_T, shape (T, batch, hidden)."""
-        return torch.stack(list(self.steps(x, unroll)))
-
-    def code(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
-        """z_T alone: what the losses and inference need, without keeping every step."""
-        for z in self.steps(x, unroll):
-            pass
-        return z
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return F.linear(z, self.D)
 
@@ -125,35 +110,47 @@ class DrSAE(nn.Module):
         """Logits C z / ||z||."""
         return F.linear(self.direction(z), self.C)
 
-    def forward(self, x: torch.Tensor, unroll: int | None = None):
-        z = self.code(x, unroll)
-        return z, self.decode(z), self.classify(z)
-
-    def losses(self, x: torch.Tensor, y: torch.Tensor | None = None, unroll: int | None = None,
-               reduce: bool = True) -> dict:
-        """Batch means of the reconstruction, L1, unsupervised (L_U) and, with labels, supervised (L_S) losses.
-        reduce=False: one value per digit instead, plus every step z_1..z_T ("steps") and x_hat (the per-digit
-        gradient clip needs them)."""
-        if reduce:
-            z = self.code(x, unroll)
-            steps = None
-        else:
-            steps = list(self.steps(x, unroll))
-            z = steps[-1]
-        x_hat, logits = self.decode(z), self.classify(z)
-        recon = 0.5 * (x - x_hat).pow(2).sum(dim=1)
-        l1 = z.sum(dim=1)  # z >= 0, so |z|_1 = sum z
-        out = {"recon": recon, "l1": l1, "z": z, "logits": logits}
-        if y is not None:
-            out["sup"] = F.cross_entropy(logits, y, reduction="none")
-        if reduce:
-            out.update({k: out[k].mean() for k in ("recon", "l1", "sup") if k in out})
-        else:
-            out.update(steps=steps, x_hat=x_hat)
-        out["unsup"] = out["recon"] + self.cfg.sparsity * out["l1"]
-        return out
+    def unit_weights(self) -> UnitWeights:
+        return UnitWeights(as_array(self.E), as_array(self.D.T), as_array(self.S), as_array(self.C))
 
 
 def _clip_norm_(w: torch.Tensor, dim: int, max_norm: float) -> None:
     norms = w.norm(dim=dim, keepdim=True)
     w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
+
+
+def initial_dictionary(train_x: torch.Tensor, hidden: int, seed: int) -> torch.Tensor:
+    """Random training digits minus the mean digit, as unit decoder columns. Random columns would leave
+    every unit below threshold (|D_i^T x| ~ 0.04 < lambda): a silent ReLU network gets no gradient.
+    Raw digits all overlap (a = 1/||D||^2 ~ 0.006, a stalled ISTA); centred ones give a ~ 0.025."""
+    g = torch.Generator().manual_seed(seed)
+    cols = train_x[torch.randperm(len(train_x), generator=g)[:hidden]] - train_x.mean(0)
+    if len(cols) < hidden:  # fewer digits than units: pad with noise
+        cols = torch.cat([cols, torch.randn(hidden - len(cols), train_x.shape[1], generator=g)])
+    return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
+
+
+def lr_scales(model: DrSAE, tc) -> dict[str, float]:
+    """Per-matrix step sizes. SGD: C acts on the unit vector z/||z||, so its gradient is at most 1 per
+    digit while its bounded norms must grow near 5: it gets `c_lr_scale` times the lr. Adam moves every
+    weight by about lr whatever its size, so E and b (rows bounded by 1.25/(T-1)) get that bound as
+    scale and C its bound 5. (Adam trains faster but lifts every unit's tiny supervised gradient to a
+    full step: the encoder leaves ISTA everywhere and the part/categorical split blurs; SGD keeps it.)"""
+    if tc.optimizer == "sgd":
+        return {"E": 1.0, "b": 1.0, "S": 1.0, "D": 1.0, "C": tc.c_lr_scale}
+    e = min(model.cfg.e_row_max, 1.0)
+    return {"E": e, "b": e, "S": 1.0, "D": 1.0, "C": model.cfg.c_row_max}
+
+
+FAMILY = register(Family(
+    name="drsae",
+    short="DrSAE",
+    title="Discriminative Recurrent Sparse Auto-Encoder",
+    summary="A DrSAE encodes a digit by running `z_{t+1} = ReLU(E x + S z_t − b)` for T steps from `z_0 = 0`, "
+            "reconstructs it as `D z_T` and classifies it from `C z_T / ‖z_T‖` (Rolfe & LeCun, ICLR 2013).",
+    config=DrSAEConfig,
+    create=DrSAE,
+    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
+    initialise=lambda cfg, train_x, seed: DrSAE(cfg, initial_dictionary(train_x, cfg.hidden, seed), seed),
+    lr_scales=lr_scales,
+))

@@ -1,10 +1,10 @@
-"""One training step: L_U (+ w L_S), gradient clip (per digit, models/digit_clip.py, and per batch), SGD with
-momentum, the norm bounds.
+"""One training update: L_U (+ w L_S), gradient clip (per digit, digit_clip.py, and per batch), SGD with
+momentum, the model's constraints. Any model with `losses` and `project_` (models/families/base.py) trains with it.
 
-No host sync per step: the batch's losses are summed on the device and read by `health` (twice a second and
-before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole step (forward, backward,
-clip, update, bounds) is captured once as a CUDA graph and replayed: one launch instead of ~250 tiny kernels a step.
-With `ema` > 0 the step also updates an exponential moving average of the weights (`average`), inside the graph.
+No host sync per update: the batch's losses are summed on the device and read by `health` (twice a second and
+before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole update (forward, backward,
+clip, optimizer, bounds) is captured once as a CUDA graph and replayed: one launch instead of ~250 tiny kernels.
+With `ema` > 0 the update also moves an exponential moving average of the weights (`average`), inside the graph.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from models.digit_clip import clip_weights, digit_grad_norms
+from models.training.digit_clip import clip_weights, digit_grad_norms
 
 # acc holds, since the last reset: sums of recon, l1, sup over batches, the batch count, the largest loss
 RECON, L1, SUP, COUNT, MAX = range(5)
@@ -23,7 +23,7 @@ class Diverged(RuntimeError):
     pass
 
 
-class Stepper:
+class Updater:
     def __init__(self, model, opt: torch.optim.Optimizer, tc, graph: bool | None = None):
         self.model, self.opt, self.tc = model, opt, tc
         self.device = next(model.parameters()).device
@@ -35,8 +35,8 @@ class Stepper:
         self.graph = None
         self._w = torch.zeros((), device=self.device)  # L_S weight inside the graph (0 while pre-training)
         self._w_value = None
-        self.average = None  # the weights' moving average: a DrSAE beside the model, never trained itself
-        self.averaged = torch.zeros((), device=self.device)  # steps averaged so far (sets the warm-up)
+        self.average = None  # the weights' moving average: a copy of the model beside it, never trained itself
+        self.averaged = torch.zeros((), device=self.device)  # updates averaged so far (sets the warm-up)
         if tc.ema > 0:
             self.average = copy.deepcopy(model).requires_grad_(False)
 
@@ -45,11 +45,12 @@ class Stepper:
         """The model that is validated, checkpointed as the result and exported: the average when there is one."""
         return self.model if self.average is None else self.average
 
-    # -- the step itself: one body for eager and graph ------------------------------------------
+    # -- the update itself: one body for eager and graph ------------------------------------------
 
     def _body(self, x, y, w) -> None:
         L = self.model.losses(x, y, reduce=False)
-        per_digit = L["unsup"] if w is None else L["unsup"] + w * L["sup"]
+        sup = L.get("sup")  # none for a model without a classifier
+        per_digit = L["unsup"] if w is None or sup is None else L["unsup"] + w * sup
         loss = per_digit
         if self.tc.digit_clip > 0:
             norms = digit_grad_norms(self.model, x, per_digit, L["steps"], L["x_hat"], L["logits"])
@@ -64,11 +65,12 @@ class Stepper:
                 # Warm-up: decay (1+n)/(10+n) until it reaches ema, so a short run averages its last ~10 %
                 # rather than keeping its random start.
                 self.averaged += 1
-                step = 1.0 - torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
+                weight = 1.0 - torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
                 for a, p in zip(self.average.parameters(), self.model.parameters()):
-                    a.lerp_(p, step)
+                    a.lerp_(p, weight)
             d = per_digit.detach().mean().double()
-            self.acc[:COUNT] += torch.stack([L[k].detach().mean() for k in ("recon", "l1", "sup")]).double()
+            parts = [L["recon"], L["l1"], L["recon"].new_zeros(()) if sup is None else sup]
+            self.acc[:COUNT] += torch.stack([v.detach().mean() for v in parts]).double()
             self.acc[COUNT] += 1
             self.acc[MAX] = torch.maximum(self.acc[MAX], d)  # NaN propagates: health() sees it
 
@@ -120,7 +122,7 @@ class Stepper:
         a = self.acc.tolist()
         if not all(math.isfinite(v) for v in a) or a[MAX] > 1e6:
             raise Diverged(f"loss became {a[MAX] if math.isfinite(a[MAX]) else float('nan')}")
-        return (a[RECON] + self.model.cfg.sparsity * a[L1]) / max(a[COUNT], 1)
+        return (a[RECON] + self.model.sparsity * a[L1]) / max(a[COUNT], 1)
 
     def reset(self, acc: torch.Tensor | None = None) -> None:
         """Start a new epoch's sums, or carry on from those a checkpoint saved."""
@@ -129,7 +131,7 @@ class Stepper:
             self.acc[: len(acc)] = acc.to(self.device)
 
     def _capture(self, x, y) -> None:
-        """Warm up on a side stream (as CUDA graphs need), put the weights back, then capture one step."""
+        """Warm up on a side stream (as CUDA graphs need), put the weights back, then capture one update."""
         self.x, self.y = x.clone(), y.clone()
         for g in self.opt.param_groups:  # a zero buffer gives the same first step as torch's clone of grad
             for p in g["params"]:

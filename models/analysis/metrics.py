@@ -5,13 +5,13 @@ import torch
 import torch.nn.functional as F
 
 from models.data import Split
-from models.drsae import DrSAE
 
 
 @torch.no_grad()
-def evaluate_split(model: DrSAE, split: Split, unroll: int | None = None, device: str | None = None,
+def evaluate_split(model, split: Split, unroll: int | None = None, device: str | None = None,
                    batch: int = 2000) -> dict:
-    """Mean per-digit losses, classification error (%) and mean number of active units of z_T.
+    """Mean per-digit losses, classification error (%) and mean number of active units of z_T. A model without
+    a classifier has no error and no L_S (None); one without a decoder a reconstruction loss of 0.
 
     The model runs in its own dtype (a bfloat16 copy encodes in bfloat16); the sums are taken in float32."""
     param = next(model.parameters())
@@ -19,19 +19,22 @@ def evaluate_split(model: DrSAE, split: Split, unroll: int | None = None, device
     was_training = model.training
     model.eval()
     sums = torch.zeros(5, dtype=torch.float64)
+    classifier = False
     for i in range(0, len(split), batch):
         x, y = split.x[i:i + batch].to(device), split.y[i:i + batch].to(device)
-        z, x_hat, logits = (t.float() for t in model(x.to(param.dtype), unroll))
+        z, x_hat, logits = (None if t is None else t.float() for t in model(x.to(param.dtype), unroll))
+        classifier = logits is not None
+        zero = torch.zeros((), device=device)
         sums += torch.stack([
-            0.5 * (x - x_hat).pow(2).sum(1).sum(),
-            z.sum(),
-            F.cross_entropy(logits, y, reduction="sum"),
-            (logits.argmax(1) != y).sum(),
+            0.5 * (x - x_hat).pow(2).sum(1).sum() if x_hat is not None else zero,
+            z.abs().sum(),
+            F.cross_entropy(logits, y, reduction="sum") if classifier else zero,
+            (logits.argmax(1) != y).sum() if classifier else zero,
             (z > 0).sum(),
         ]).double().cpu()
     model.train(was_training)
     n = max(len(split), 1)
     recon, l1, sup, _, active = (sums / n).tolist()
     error = 100.0 * sums[3].item() / n  # one rounding from the count: 1.42, not 1.4200000000000002
-    return {"error": error, "recon": recon, "l1": l1, "unsup": recon + model.cfg.sparsity * l1,
-            "sup": sup, "active": active}
+    return {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.sparsity * l1,
+            "sup": sup if classifier else None, "active": active}

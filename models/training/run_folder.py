@@ -1,6 +1,6 @@
 """The run folder: one place that knows its layout, for the trainer that writes it and the pages that poll it.
 
-    runs/NAME/config.json     model and training settings (fixed when the run starts)
+    runs/NAME/config.json     architecture (the family), model and training settings (fixed at the start)
     runs/NAME/metrics.jsonl   one JSON object per finished epoch
     runs/NAME/status.json     state (running/stopped/done/failed), progress, message; rewritten atomically
     runs/NAME/checkpoint.pt   full training state, rewritten atomically

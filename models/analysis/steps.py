@@ -1,0 +1,108 @@
+"""What the pages show per recurrent step, computed once per (model, digits, max steps).
+
+Sliders then index into these arrays instead of running the model again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models.analysis.kinds import KINDS
+from models.data import Split
+from models.families import of_model
+
+
+@dataclass
+class StepStats:
+    """Per-step summaries over a set of digits; step t (1-based) is index t - 1. A model without a classifier
+    has no predictions (None), one without a decoder no reconstruction."""
+    labels: np.ndarray  # (n,)
+    active: np.ndarray  # (steps,) mean number of active units
+    preds: np.ndarray | None  # (steps, n) int8: predicted class after each step
+    confidence: np.ndarray | None  # (steps, n) float32: probability of the predicted class
+    error: np.ndarray | None  # (steps,) classification error (%)
+    recon: np.ndarray | None  # (steps,) mean 1/2||x - x_hat(z_t)||^2
+
+    @property
+    def steps(self) -> int:
+        return len(self.active)
+
+    def confusion(self, step: int) -> np.ndarray:
+        """10x10 counts, rows the true class, columns the prediction after `step` steps."""
+        m = np.zeros((10, 10), dtype=np.int64)
+        np.add.at(m, (self.labels, self.preds[step - 1]), 1)
+        return m
+
+
+@torch.no_grad()
+def step_stats(model, digits: Split, steps: int, batch: int = 1000) -> StepStats:
+    """`steps` is the most steps any view needs; a model without recurrent steps has one."""
+    model.eval()
+    capabilities = of_model(model).capabilities
+    steps = steps if capabilities.steps else 1
+    n = len(digits)
+    active = np.zeros(steps)
+    preds = np.zeros((steps, n), dtype=np.int8) if capabilities.classifier else None
+    conf = np.zeros((steps, n), dtype=np.float32) if capabilities.classifier else None
+    recon = np.zeros(steps) if capabilities.decoder else None
+    D = torch.from_numpy(model.unit_weights().decoder.T).float() if capabilities.filters else None
+    G = None if D is None else D.T @ D  # ||x - Dz||^2 = ||x||^2 - 2 z.(D^T x) + z.(G z): no decode per step
+    for i in range(0, n, batch):
+        x = digits.x[i:i + batch]
+        zs = model.encode(x, steps)  # (steps, b, hidden)
+        active += (zs > 0).sum((1, 2)).double().numpy()
+        if preds is not None:
+            c, k = torch.softmax(model.classify(zs), dim=-1).max(-1)
+            preds[:, i:i + batch], conf[:, i:i + batch] = k.numpy(), c.numpy()
+        if recon is not None:
+            if G is not None:
+                sq = x.pow(2).sum(-1) - 2 * (zs * (x @ D)).sum(-1) + (zs * (zs @ G)).sum(-1)  # (steps, b)
+            else:
+                sq = (x - model.decode(zs)).pow(2).sum(-1)
+            recon += (0.5 * sq.clamp_min(0)).sum(-1).double().numpy()
+    labels = digits.y.numpy()
+    error = None if preds is None else 100.0 * (preds != labels[None]).mean(1)
+    k = max(n, 1)
+    return StepStats(labels, active / k, preds, conf, error, None if recon is None else recon / k)
+
+
+@dataclass
+class Trace:
+    """One digit through `steps` steps."""
+    x: np.ndarray  # (784,) the normalised input
+    z: np.ndarray  # (steps, hidden)
+    recon: np.ndarray | None  # (steps, 784): the reconstruction from z_t
+    probs: np.ndarray | None  # (steps, 10)
+
+
+@torch.no_grad()
+def trace(model, x: torch.Tensor, steps: int) -> Trace:
+    model.eval()
+    capabilities = of_model(model).capabilities
+    zs = model.encode(x.reshape(1, -1), steps if capabilities.steps else 1)[:, 0]
+    return Trace(x.reshape(-1).numpy(), zs.numpy(),
+                 model.decode(zs).numpy() if capabilities.decoder else None,
+                 torch.softmax(model.classify(zs), -1).numpy() if capabilities.classifier else None)
+
+
+def group_activity(z: np.ndarray, kind: np.ndarray) -> dict[str, np.ndarray]:
+    """Total activity per step of each kind of unit; z is (steps, hidden) or (steps, n, hidden)."""
+    return {k: z[..., kind == k].sum(-1) for k in KINDS}
+
+
+@dataclass
+class Codes:
+    """z_T of every digit and each unit's mean z_T per class."""
+    z: np.ndarray  # (n, hidden)
+    per_class: np.ndarray  # (10, hidden)
+
+
+@torch.no_grad()
+def codes(model, digits: Split, steps: int, batch: int = 1000) -> Codes:
+    model.eval()
+    z = torch.cat([model.code(digits.x[i:i + batch], steps) for i in range(0, len(digits), batch)]).numpy()
+    y = digits.y.numpy()
+    per_class = np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1]) for c in range(10)])
+    return Codes(z, per_class)

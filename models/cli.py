@@ -1,0 +1,263 @@
+"""sparselab's command line.
+
+    python -m models train    [--family drsae] [--config FILE] --out runs/NAME [--SETTING VALUE ...]
+    python -m models evaluate [MODEL] [--unroll K] [--data-dir DIR | --sample] [--dtype bfloat16] [--json]
+    python -m models units    [MODEL] [--data-dir DIR] [--json]
+    python -m models report   [MODEL] [--data-dir DIR | --sample] [--out FILE.md]
+    python -m models export   RUN --out FOLDER
+
+MODEL is a run folder, a checkpoint.pt or an exported .safetensors; without it, the embedded default.
+`train --help` lists every setting of a family (`train --family NAME --help` for another one).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from models.checkpoint import CHECKPOINT, CheckpointError
+from models.data import DataError
+from models.families import all_families, architecture, get
+from models.settings import flag, settings
+from models.training import run_folder
+from models.training.config import TrainConfig
+
+ERRORS = (CheckpointError, DataError, FileNotFoundError, ValueError)  # one line and exit 2, never a traceback
+
+
+def _fail(e: Exception) -> int:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+
+
+def _add_settings(p: argparse.ArgumentParser, cls, title: str) -> None:
+    g = p.add_argument_group(title)
+    for f, s in settings(cls):
+        g.add_argument(flag(f.name), dest=f.name, type=s.kind, default=argparse.SUPPRESS,
+                       choices=list(s.choices) if s.choices else None, help=f"{s.help} (default: {f.default})")
+
+
+def _read_config_file(path: str) -> dict:
+    cfg = run_folder.read_json(Path(path))
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model", {}), dict) \
+            or not isinstance(cfg.get("train", {}), dict):
+        raise ValueError(f"{path} is not a run config (a JSON object with 'model' and 'train' settings)")
+    return cfg
+
+
+def _configs(family, saved: dict, given: dict):
+    """Flags over the file's settings over the defaults. Without a file, a missing setting is today's default;
+    from a file, it is what that run had (Config.from_dict)."""
+    def build(cls, part):
+        mine = {f.name: given[f.name] for f, _ in settings(cls) if f.name in given}
+        return cls.from_dict({**saved[part], **mine}) if part in saved else cls(**mine)
+
+    return build(family.config, "model"), build(TrainConfig, "train")
+
+
+def train(argv: list[str]) -> int:
+    """Train (or resume) a run; a run folder holds one set of settings."""
+    from models.training.loop import Progress, RunConflict, train as train_run
+    from models.training.update import Diverged
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--family")
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    try:
+        saved = _read_config_file(known.config) if known.config else {}
+        if known.family and saved and known.family != architecture(saved):
+            raise ValueError(f"{known.config} is a {architecture(saved)} run, not {known.family}")
+        family = get(known.family or architecture(saved))
+    except ValueError as e:
+        return _fail(e)
+    p = argparse.ArgumentParser(prog="python -m models train", description=f"Train a {family.title}. Resumable: "
+                                "rerun the same command. Flags override the --config file's settings.")
+    p.add_argument("--family", choices=[f.name for f in all_families()], default=family.name,
+                   help="the model family (default: %(default)s)")
+    p.add_argument("--config", help="a run's config.json: start from its settings")
+    p.add_argument("--out", required=True, help="run folder (created, or resumed if it holds a checkpoint)")
+    p.add_argument("--data-dir", help="folder with the four MNIST-format idx files (else $SPARSELAB_DATA, else download)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--no-cuda-graph", action="store_true", help="run each update eagerly on CUDA (same numbers, slower)")
+    _add_settings(p, family.config, f"{family.short} settings")
+    _add_settings(p, TrainConfig, "training settings")
+    a = p.parse_args(argv)
+    try:
+        mc, tc = _configs(family, saved, vars(a))
+    except ValueError as e:
+        return _fail(e)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):  # finish the batch, checkpoint, exit: nothing is lost
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        history = train_run(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
+                            should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None)
+    except (RunConflict, Diverged, *ERRORS) as e:
+        return _fail(e)
+    if run_folder.read_status(Path(a.out)).get("state") == "stopped":
+        print(f"stopped; the same command resumes from {Path(a.out) / CHECKPOINT}", file=sys.stderr)
+        return 130
+    if history:
+        err = history[-1]["val_error"]
+        done = "" if err is None else f"validation error {err:.2f}% "
+        print(f"done: {done}after {history[-1]['elapsed']:.0f}s", file=sys.stderr)
+    return 0
+
+
+def evaluate(argv: list[str]) -> int:
+    from models.analysis.evaluate import DTYPES, evaluate as run
+
+    p = argparse.ArgumentParser(prog="python -m models evaluate", description="A model's numbers on the test set.")
+    p.add_argument("model", nargs="?", default=None)
+    p.add_argument("--unroll", type=int, default=None, help="run the encoder for K steps (default: the trained T)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--sample", action="store_true", help="use the embedded 1,000 test digits (no dataset needed)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", choices=list(DTYPES), default="float32", help="precision to run the model in")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    a = p.parse_args(argv)
+    if a.unroll is not None and a.unroll < 1:
+        p.error("--unroll must be at least 1")
+    try:
+        r = run(a.model, a.unroll, a.data_dir, a.sample, a.device, a.dtype)
+    except ERRORS as e:
+        return _fail(e)
+    if a.json:
+        print(json.dumps(r))
+    else:
+        for k, v in r.items():
+            print(f"{k:20s} {v:.4f}" if isinstance(v, float) else f"{k:20s} {v}")
+    return 0
+
+
+def _model_and_digits(source, data_dir, sample: bool):
+    """The model and the test digits the analysis CLIs read: the dataset's test set, or the embedded sample."""
+    from models.assets import default_model_path, sample_digits
+    from models.checkpoint import load_model
+    from models.data import load_mnist
+
+    source = source or default_model_path()
+    model, _ = load_model(source)
+    if sample or not (data_dir or os.environ.get("SPARSELAB_DATA")):
+        return source, model, sample_digits(), "embedded sample of 1,000 test digits"
+    data = load_mnist(data_dir)
+    return source, model, data.test, f"test set of {data.source}"
+
+
+def _needs(model, *needs: str) -> None:
+    from models.families import NEEDS, of_model
+
+    missing = of_model(model).capabilities.missing(*needs)
+    if missing:
+        raise ValueError(f"this needs a model with {' and '.join(NEEDS[m] for m in missing)}")
+
+
+def units(argv: list[str]) -> int:
+    from models.analysis.activity import analyse, summary
+
+    p = argparse.ArgumentParser(prog="python -m models units",
+                                description="Per-unit analysis: kinds, weights, activity over the test digits.")
+    p.add_argument("model", nargs="?", default=None)
+    p.add_argument("--data-dir", default=None, help="activity over this test set (default: $SPARSELAB_DATA, "
+                                                     "else the embedded 1,000 test digits)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        _, model, digits, name = _model_and_digits(a.model, a.data_dir, False)
+        _needs(model, "filters")
+    except ERRORS as e:
+        return _fail(e)
+    an = analyse(model, digits)
+    cols = an.per_unit()
+    rows = [{"unit": i, **{k: _plain(v[i]) for k, v in cols.items()}, "first_step_hist": an.first_step_hist[i].tolist()}
+            for i in range(len(an.units))]
+    s = summary(an)
+    if a.json:
+        print(json.dumps({"digits": name, **s, "units": rows}))
+        return 0
+    names = list(cols)
+    print(" ".join(f"{n[:12]:>12}" for n in ["unit"] + names))
+    for r in rows:
+        print(" ".join(_cell(r[n]) for n in ["unit"] + names))
+    print(f"counts: {s['counts']} over {s['n_digits']} digits ({name})")
+    return 0
+
+
+def _cell(v) -> str:
+    if v is None:
+        return f"{'-':>12}"
+    return f"{v:12.4f}" if isinstance(v, float) else f"{v!s:>12}"
+
+
+def _plain(v):
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and v != v else v  # NaN (a unit never on) is not JSON
+
+
+def report(argv: list[str]) -> int:
+    from models.analysis.report import missing, render
+
+    p = argparse.ArgumentParser(prog="python -m models report",
+                                description="The paper's claims about categorical and part units, checked on a model.")
+    p.add_argument("model", nargs="?", default=None)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--sample", action="store_true", help="the embedded 1,000 test digits")
+    p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
+    a = p.parse_args(argv)
+    try:
+        source, model, digits, name = _model_and_digits(a.model, a.data_dir, a.sample)
+        lacks = missing(model)
+        if lacks:
+            raise ValueError(f"the report needs {', '.join(lacks)}")
+    except ERRORS as e:
+        return _fail(e)
+    src = Path(source)
+    label = str(src.relative_to(Path.cwd())) if src.is_absolute() and src.is_relative_to(Path.cwd()) else str(source)
+    text = render(label, model, digits, name)
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+        print(f"wrote {a.out}")
+    else:
+        print(text)
+    return 0
+
+
+def export(argv: list[str]) -> int:
+    from models.services.export import export_run
+
+    p = argparse.ArgumentParser(prog="python -m models export",
+                                description="A run as a compact model folder (float16 safetensors, config, metrics).")
+    p.add_argument("run")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    try:
+        path = export_run(a.run, a.out)
+    except ERRORS as e:
+        return _fail(e)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stdout if argv[:1] in (["-h"], ["--help"]) else sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    return COMMANDS[argv[0]](argv[1:])

@@ -1,0 +1,9 @@
+"""Model families. Importing this package registers the built-in ones; see registry.py for what a family is.
+
+Adding a family: one module here that builds a `Family` and calls `register`, and its import below.
+"""
+from models.families import drsae  # noqa: F401  (registers)
+from models.families.registry import (  # noqa: F401
+    DEFAULT, NEEDS, Capabilities, Family, UnknownFamily, all_families, architecture, get, of_config, of_model,
+    of_saved, register, unregister,
+)

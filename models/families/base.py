@@ -1,0 +1,99 @@
+"""What every sparse model offers the rest of the lab: codes step by step, and the losses it trains on.
+
+A family's model subclasses `SparseModel` and writes `steps` (and, by its capabilities, `decode`, `classify`,
+`unit_weights`); encoding, the losses and the forward pass follow from those.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class UnitWeights:
+    """Each unit's weights as float64 arrays; None where the model has no such weights."""
+    encoder: np.ndarray | None  # (hidden, n_input): what each unit reads from the input
+    decoder: np.ndarray | None  # (hidden, n_input): what each unit writes into the reconstruction
+    recurrent: np.ndarray | None = None  # (hidden, hidden): S, rows the unit acted on, columns the acting one
+    classifier: np.ndarray | None = None  # (classes, hidden)
+
+
+def as_array(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().cpu().numpy()
+
+
+class SparseModel(nn.Module):
+    cfg: object  # the family's config: `hidden`, and `unroll` and `sparsity` where the family has them
+
+    def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
+        """The codes z_1..z_T (batch, hidden), one at a time; a model without recurrent steps yields one."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no decoder")
+
+    def classify(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no classifier")
+
+    def unit_weights(self) -> UnitWeights:
+        raise NotImplementedError(f"{type(self).__name__} has no per-unit filters")
+
+    def project_(self) -> None:
+        """Constraints on the weights, applied after every optimizer update (none by default)."""
+
+    @property
+    def trained_unroll(self) -> int:
+        return int(getattr(self.cfg, "unroll", 1))
+
+    @property
+    def sparsity(self) -> float:
+        return float(getattr(self.cfg, "sparsity", 0.0))
+
+    def encode(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
+        """All steps z_1..z_T, shape (T, batch, hidden)."""
+        return torch.stack(list(self.steps(x, unroll)))
+
+    def code(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
+        """z_T alone: what the losses and inference need, without keeping every step."""
+        for z in self.steps(x, unroll):
+            pass
+        return z
+
+    def forward(self, x: torch.Tensor, unroll: int | None = None):
+        z = self.code(x, unroll)
+        return z, self._maybe(self.decode, z), self._maybe(self.classify, z)
+
+    @staticmethod
+    def _maybe(f, z):
+        try:
+            return f(z)
+        except NotImplementedError:
+            return None
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor | None = None, unroll: int | None = None,
+               reduce: bool = True) -> dict:
+        """Batch means of the reconstruction, L1, unsupervised (L_U = recon + sparsity L1) and, with labels and a
+        classifier, supervised (L_S) losses. reduce=False: one value per digit instead, plus every step z_1..z_T
+        ("steps") and x_hat (the per-digit gradient clip needs them)."""
+        if reduce:
+            z, steps = self.code(x, unroll), None
+        else:
+            steps = list(self.steps(x, unroll))
+            z = steps[-1]
+        x_hat, logits = self._maybe(self.decode, z), self._maybe(self.classify, z)
+        recon = 0.5 * (x - x_hat).pow(2).sum(dim=1) if x_hat is not None else torch.zeros(len(x), device=x.device)
+        l1 = z.abs().sum(dim=1)
+        out = {"recon": recon, "l1": l1, "z": z, "logits": logits}
+        if y is not None and logits is not None:
+            out["sup"] = F.cross_entropy(logits, y, reduction="none")
+        if reduce:
+            out.update({k: out[k].mean() for k in ("recon", "l1", "sup") if k in out})
+        else:
+            out.update(steps=steps, x_hat=x_hat)
+        out["unsup"] = out["recon"] + self.sparsity * out["l1"]
+        return out

@@ -1,0 +1,236 @@
+"""The training loop: pre-train on L_U, then train on L_U + w L_S, validating and checkpointing each epoch.
+Resumable: the same call on the same run folder continues from its checkpoint.
+
+The loop knows no family: it builds the model from the config's family, and takes the training update as an
+argument (by default the family's, else models/training/update.py), so probes and new families never patch it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from models.analysis.metrics import evaluate_split
+from models.checkpoint import CHECKPOINT, load_training_state, save_training_state
+from models.data import MNIST, load_mnist
+from models.families import architecture, get, of_config
+from models.training import run_folder
+from models.training.config import TrainConfig
+from models.training.optim import lr_at, make_optimizer
+from models.training.update import COUNT, Diverged, Updater
+
+EPOCH_SAVE_GAP = 1.0  # seconds
+
+# Settings that may change between a run and its resumption without changing what it computes.
+RESUMABLE = {"checkpoint_every"}
+
+
+class RunConflict(RuntimeError):
+    pass
+
+
+def run_config(mc, tc: TrainConfig) -> dict:
+    """What a run folder's config.json holds before its data is known."""
+    return {"architecture": of_config(mc).name, "model": mc.to_dict(), "train": tc.to_dict()}
+
+
+def check_config(run: Path, wanted: dict) -> bool:
+    """A run folder belongs to one set of settings: resuming with others would mix two experiments.
+    One change is a continuation, not a new experiment: more supervised epochs for a run at a steady lr
+    (min_lr_ratio 1), whose lr does not depend on the epoch count. Returns True for such an extension."""
+    have = run_folder.read_config(run)
+    if have is None:
+        return False
+    if architecture(have) != wanted["architecture"]:
+        raise RunConflict(f"{run} holds a {architecture(have)} run, not a {wanted['architecture']} one. "
+                          "Use another --out.")
+    family = get(wanted["architecture"])
+    have_tc = TrainConfig.from_dict(have.get("train", {}))
+    have = {"model": family.config.from_dict(have.get("model", {})).to_dict(),  # fills settings added since
+            "train": have_tc.to_dict()}
+    diffs, extends = [], False
+    for part in ("model", "train"):
+        for k in set(have[part]) | set(wanted[part]):
+            if k in RESUMABLE:
+                continue
+            a, b = have[part].get(k), wanted[part].get(k)
+            if a == b:
+                continue
+            if (part, k) == ("train", "epochs") and b > a and have_tc.extendable:
+                extends = True  # min_lr_ratio itself must still match (this loop reports it)
+                continue
+            diffs.append(f"{part}.{k}: run has {a!r}, asked {b!r}")
+    if diffs:
+        hint = (" (a run at a steady lr, --min-lr-ratio 1, can be extended with more --epochs; a cosine schedule "
+                "depends on its length)" if any(d.startswith("train.epochs") for d in diffs) else "")
+        raise RunConflict(f"{run} holds a run with other settings ({'; '.join(diffs)}). Use another --out, or the "
+                          f"same settings to resume{hint}.")
+    return extends
+
+
+class Progress:
+    """A one-line terminal progress bar (or a line per epoch when output is not a terminal)."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
+
+    def update(self, epoch: int, total: int, phase: str, frac: float, eta: float, loss: float) -> None:
+        now = time.time()
+        if not self.tty or now - self.last < 0.2:
+            return
+        self.last = now
+        bar = "#" * int(frac * 30)
+        self.stream.write(f"\repoch {epoch + 1}/{total} {phase:10s} [{bar:30s}] {frac:4.0%} loss {loss:.4f} eta {_hms(eta)}  ")
+        self.stream.flush()
+
+    def epoch(self, row: dict) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+        err = "" if row["val_error"] is None else f"val err {row['val_error']:.2f}% "
+        self.stream.write(
+            f"epoch {row['epoch'] + 1} {row['phase']}: L_U {row['train_unsup']:.4f} L_S {row['train_sup']:.4f} "
+            f"{err}active {row['val_active']:.1f} ({row['epoch_time']:.1f}s)\n"
+        )
+        self.stream.flush()
+
+
+def _hms(s: float) -> str:
+    s = int(max(s, 0))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_dir=None,
+          device: str | None = None, progress: Progress | None = None, should_stop=lambda: False,
+          graph: bool | None = None, update=None) -> list[dict]:
+    """Train a model of `mc`'s family into run folder `out`, resuming from its checkpoint if one is there.
+    Returns the metrics rows. `update`: (model, optimizer, tc, graph) -> the training update (default: the
+    family's, else Updater). `graph`: replay the update as a CUDA graph (default: on CUDA with SGD)."""
+    family = of_config(mc)
+    out = Path(out)
+    wanted = run_config(mc, tc)
+    extends = check_config(out, wanted)
+    out.mkdir(parents=True, exist_ok=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_mnist(data_dir, limit=tc.limit) if data is None else data.head(tc.limit)
+    if tc.train_on == "all":
+        data = data.all_training()
+    wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
+                      "val_held_out": tc.train_on == "split"}
+    if extends or "data" not in (run_folder.read_config(out) or {}):  # a job's folder gets its config first
+        run_folder.write_json(out / run_folder.CONFIG, wanted)
+
+    torch.manual_seed(tc.seed)
+    resuming = (out / CHECKPOINT).is_file()
+    model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed)).to(device)
+    opt = make_optimizer(model, tc)
+    gen = torch.Generator().manual_seed(tc.seed)
+    epoch, batch, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
+    if resuming:
+        st = load_training_state(out / CHECKPOINT)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["generator"])
+        p = st["progress"]
+        epoch, batch, elapsed, history = p["epoch"], p.get("batch", p.get("step")), p["elapsed"], list(st["history"])
+        perm, acc = st.get("perm"), st.get("acc")
+        run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
+        if progress:
+            progress.stream.write(f"resuming {out} at epoch {epoch + 1}, batch {batch}\n")
+
+    x_tr, y_tr = data.train.x.to(device), data.train.y.to(device)
+    n, bs = len(y_tr), tc.batch_size
+    n_batches = math.ceil(n / bs)
+    updater = (update or family.update or Updater)(model, opt, tc, graph=graph)
+    updater.reset(acc)
+    if resuming and updater.average is not None:
+        updater.average.load_state_dict(st["average"])
+        updater.averaged.fill_(st["averaged"])
+
+    def save(state_epoch, state_batch, state_perm, total_elapsed, acc=None):
+        updater.health()  # raises Diverged: a diverged model is never checkpointed
+        save_training_state(out / CHECKPOINT, {
+            "architecture": family.name, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "generator": gen.get_state(), "config": mc.to_dict(), "train_config": tc.to_dict(), "history": history,
+            "perm": state_perm, "acc": acc,
+            **({} if updater.average is None else {"average": updater.average.state_dict(),
+                                                   "averaged": updater.averaged.item()}),
+            "progress": {"epoch": state_epoch, "batch": state_batch, "elapsed": total_elapsed,
+                         "total_epochs": tc.total_epochs,
+                         "val_error": history[-1]["val_error"] if history else None},
+        })
+
+    run_folder.write_status(out, state="running", pid=os.getpid(), epoch=epoch, total_epochs=tc.total_epochs,
+                            frac=0.0, message="", device=device)
+    t_run0 = time.time() - elapsed
+    t_proc0, done0 = time.time(), (epoch + batch / n_batches) / tc.total_epochs  # ETA from this process's pace
+    last_save = last_check = time.time()
+    saved, loss = False, float("nan")
+    try:
+        while epoch < tc.total_epochs:
+            phase = "pretrain" if epoch < tc.pretrain_epochs else "supervised"
+            if perm is None:
+                perm, batch = torch.randperm(n, generator=gen), 0
+                updater.reset()
+            perm_dev = perm.to(device)
+            t0 = time.time()
+            model.train()
+            while batch < n_batches:
+                if should_stop() or (out / run_folder.STOP).exists():
+                    save(epoch, batch, perm, time.time() - t_run0, updater.acc.cpu())
+                    run_folder.write_status(out, state="stopped", message="stopped; rerun to resume")
+                    (out / run_folder.STOP).unlink(missing_ok=True)  # the request is served
+                    return history
+                lr = lr_at(tc, epoch, batch / n_batches)
+                idx = perm_dev[batch * bs:(batch + 1) * bs]
+                updater(x_tr[idx], y_tr[idx], lr, phase == "supervised")
+                batch += 1
+                now = time.time()
+                if now - last_check > 0.5:  # a sync twice a second: the bar, and divergence found early
+                    try:
+                        loss = updater.health()
+                    except Diverged as e:
+                        raise Diverged(f"{e} in epoch {epoch + 1}, by batch {batch}") from None
+                    last_check = now
+                done = (epoch + batch / n_batches) / tc.total_epochs
+                eta = (now - t_proc0) / max(done - done0, 1e-9) * (1 - done)
+                if progress:
+                    progress.update(epoch, tc.total_epochs, phase, batch / n_batches, eta, loss)
+                if now - last_save > tc.checkpoint_every:
+                    save(epoch, batch, perm, now - t_run0, updater.acc.cpu())
+                    run_folder.write_status(out, state="running", epoch=epoch, frac=batch / n_batches, eta=eta)
+                    last_save, saved = now, True
+            try:
+                updater.health()
+            except Diverged as e:
+                raise Diverged(f"{e} in epoch {epoch + 1}") from None
+            a = updater.acc.tolist()
+            recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
+            val = evaluate_split(updater.output, data.val, device=device)
+            if not all(math.isfinite(v) for v in val.values() if v is not None):
+                raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
+            row = {"epoch": epoch, "phase": phase, "lr": lr,
+                   "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.sparsity * l1,
+                   "train_sup": sup, "val_error": val["error"], "val_recon": val["recon"], "val_unsup": val["unsup"],
+                   "val_sup": val["sup"], "val_active": val["active"], "epoch_time": time.time() - t0,
+                   "elapsed": time.time() - t_run0}
+            history.append(row)
+            run_folder.append_metrics(out, row)
+            epoch, perm = epoch + 1, None
+            # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, and at the end
+            if epoch == tc.total_epochs or not saved or time.time() - last_save >= EPOCH_SAVE_GAP:
+                save(epoch, 0, None, time.time() - t_run0)
+                last_save, saved = time.time(), True
+            eta = (time.time() - t_run0) / epoch * (tc.total_epochs - epoch) if epoch else 0.0
+            run_folder.write_status(out, state="running", epoch=epoch, frac=0.0, eta=eta, val_error=val["error"])
+            if progress:
+                progress.epoch(row)
+    except Diverged as e:
+        msg = f"Training diverged: {e}. The last good checkpoint is kept; lower --lr and resume with a new --out."
+        run_folder.write_status(out, state="failed", message=msg)
+        raise Diverged(msg) from None
+    run_folder.write_status(out, state="done", epoch=epoch, frac=1.0, eta=0.0, message="finished")
+    return history

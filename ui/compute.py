@@ -1,0 +1,96 @@
+"""The one compute path of the pages: cached functions over models/, each returning a dataclass.
+
+Cached by (model file, its mtime, settings), so a rerun or a slider move only indexes arrays. Nothing here
+draws; pages render what these return.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from models.analysis.activity import UnitAnalysis, analyse
+from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
+from models.analysis.units import UnitTable, unit_table
+from models.assets import sample_images
+from models.checkpoint import load_model
+from models.data import DataError, Split, load_pair, normalize, resolve_dir
+from models.families import Family, of_model
+from models.families.base import UnitWeights
+
+
+@dataclass
+class TestDigits:
+    split: Split  # normalised inputs and labels
+    images: np.ndarray  # (n, 28, 28) uint8, as the dataset holds them
+    name: str  # what captions call them
+    class_means: np.ndarray  # (10, 784) mean normalised digit of each class
+    warning: str = ""  # why the configured dataset could not be used
+
+
+@st.cache_resource(show_spinner="Loading test digits…")
+def test_digits() -> TestDigits:
+    """The configured dataset's test set ($SPARSELAB_DATA), else the embedded sample."""
+    warning = ""
+    if os.environ.get("SPARSELAB_DATA"):
+        try:
+            folder = resolve_dir(download=False)
+            images, labels = load_pair(folder, "test")
+            return _digits(images, labels, f"test set of {folder.name} ({len(labels):,} digits)")
+        except DataError as e:
+            warning = f"{e} Using the embedded sample of 1,000 test digits instead."
+    images, labels = sample_images()
+    return _digits(images, labels, "embedded sample (1,000 test digits)", warning)
+
+
+def _digits(images, labels, name, warning="") -> TestDigits:
+    split = Split(normalize(images), torch.from_numpy(labels.astype(np.int64)))
+    means = np.stack([split.x[split.y == c].mean(0).numpy() if (split.y == c).any() else np.zeros(784)
+                      for c in range(10)])
+    return TestDigits(split, images, name, means, warning)
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)
+def model_for(path: str, version: float):
+    model, _ = load_model(path)
+    return model
+
+
+@dataclass
+class ModelView:
+    """Everything about one model that the pages index into, for steps 1..max_steps."""
+    family: Family
+    hidden: int
+    weights: UnitWeights | None  # per-unit filters (a model with the `filters` capability)
+    units: UnitTable | None  # angles and kinds (likewise)
+    stats: StepStats  # per-step numbers over the test digits
+
+
+@st.cache_resource(max_entries=24, show_spinner="Running the model over the test digits…")
+def view_for(path: str, version: float, max_steps: int) -> ModelView:
+    model = model_for(path, version)
+    family = of_model(model)
+    caps = family.capabilities
+    weights = model.unit_weights() if caps.filters else None
+    return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None,
+                     step_stats(model, test_digits().split, max_steps))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def trace_for(path: str, version: float, steps: int, x: bytes) -> Trace:
+    """One input (float32 bytes of its normalised pixels) through `steps` steps."""
+    model = model_for(path, version)
+    return trace(model, torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy()), steps)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Encoding the test digits…")
+def codes_for(path: str, version: float, steps: int) -> Codes:
+    return codes(model_for(path, version), test_digits().split, steps)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test digits…")
+def analysis_for(path: str, version: float) -> UnitAnalysis:
+    return analyse(model_for(path, version), test_digits().split)

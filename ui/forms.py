@@ -1,0 +1,35 @@
+"""Streamlit widgets generated from a config dataclass's settings (models/settings.py): one widget a setting."""
+from __future__ import annotations
+
+import streamlit as st
+
+from models.settings import settings
+
+
+def _widget(container, name: str, s, value, key: str):
+    label, help = s.label, s.help
+    if s.choices is not None:
+        options = list(s.choices)
+        return container.selectbox(label, options, options.index(value), format_func=s.choices.get, help=help, key=key)
+    if s.kind is bool:
+        return container.checkbox(label, value, help=help, key=key)
+    if s.kind is int:
+        lo = None if s.min is None else int(s.min)
+        hi = None if s.max is None else int(s.max)
+        return container.number_input(label, lo, hi, value, 1, help=help, key=key,
+                                      placeholder="all" if s.optional else None)
+    hi = s.max if s.max is None or not s.max_open else s.max - 10 ** -6
+    return container.number_input(label, s.min, hi, float(value), format="%.6g", help=help, key=key)
+
+
+def settings_form(cls, values: dict, key: str, columns: int = 4) -> dict:
+    """Widgets for every setting of `cls`, starting at `values`; the main ones in rows, the rest in an expander.
+    Returns {name: value} as the widgets hold them."""
+    out = {}
+    main = [(f, s) for f, s in settings(cls) if not s.advanced]
+    advanced = [(f, s) for f, s in settings(cls) if s.advanced]
+    for group, container in ((main, st.container()), (advanced, st.expander("More settings") if advanced else None)):
+        for i in range(0, len(group), columns):
+            for col, (f, s) in zip(container.columns(columns), group[i:i + columns]):
+                out[f.name] = _widget(col, f.name, s, values.get(f.name, f.default), f"{key}-{f.name}")
+    return out

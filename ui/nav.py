@@ -1,0 +1,36 @@
+"""The pages, and what each needs the selected model to do: app.py offers only the pages a model can fill."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    needs: tuple[str, ...] | None  # capabilities (models/families/registry.py); None: works without a model
+
+
+PAGES = [
+    PageSpec("pages/overview.py", "Overview", ":material/home:", ()),
+    PageSpec("pages/training.py", "Training", ":material/model_training:", None),
+    PageSpec("pages/filters.py", "Filters", ":material/grid_view:", ("filters",)),
+    PageSpec("pages/dynamics.py", "Dynamics", ":material/timeline:", ("steps",)),
+    PageSpec("pages/reconstructions.py", "Reconstructions", ":material/image:", ("decoder",)),
+    PageSpec("pages/confusion.py", "Confusion", ":material/grid_on:", ("classifier",)),
+    PageSpec("pages/units.py", "Units", ":material/biotech:", ("filters",)),
+]
+
+
+def spec(script: str) -> PageSpec:
+    name = Path(script).name
+    return next(p for p in PAGES if Path(p.path).name == name)
+
+
+def offered(capabilities) -> list[PageSpec]:
+    """The pages for a model with these capabilities (None: no model, only pages that need none)."""
+    if capabilities is None:
+        return [p for p in PAGES if p.needs is None]
+    return [p for p in PAGES if p.needs is None or not capabilities.missing(*p.needs)]

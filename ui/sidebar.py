@@ -1,0 +1,76 @@
+"""The sidebar, drawn once per run by app.py before the page: model, sparsity λ and unroll T."""
+from __future__ import annotations
+
+import streamlit as st
+
+from models.checkpoint import CheckpointError
+from models.families import get
+from models.services import catalog, jobs
+from models.training import run_folder
+from models.training.config import TrainConfig
+from ui import compute
+from ui.state import Selection, publish
+
+
+def draw() -> Selection | None:
+    sel = _draw()
+    publish(sel)
+    return sel
+
+
+def _train_other_sparsity(entry: catalog.Entry) -> None:
+    """Queue this model's recipe at a new λ; it joins this group's slider when its first epoch lands."""
+    family = get(entry.architecture)
+    cfg = run_folder.read_config(entry.path.parent)
+    if not cfg or not family.has_sparsity:
+        return
+    with st.sidebar.expander("Train this model at another λ"):
+        sparsity = st.number_input("λ", 0.0, 5.0, round(entry.sparsity * 2, 4), 0.01, format="%.3f", key="new-lambda")
+        if st.button("Train in the background", key="new-lambda-go"):
+            try:
+                mc = family.config.from_dict({**cfg["model"], "sparsity": float(sparsity)})
+                j = jobs.start(mc, TrainConfig.from_dict(cfg["train"]))
+                st.success(f"{j.name} is training: see the Training page. It appears under 'Your runs'.")
+            except (jobs.JobError, ValueError) as e:
+                st.error(str(e))
+
+
+def _draw() -> Selection | None:
+    sb = st.sidebar
+    all_entries = catalog.entries()
+    if not all_entries:
+        sb.error("No model found: the embedded default is missing from assets/ and no run has a checkpoint.")
+        return None
+    groups = list(dict.fromkeys(e.group for e in all_entries))
+    sb.markdown("### Model")
+    group = sb.selectbox("Model", groups, format_func=catalog.group_label, key="model-group",
+                         label_visibility="collapsed")
+    first = next(e for e in all_entries if e.group == group)  # of the embedded group, the default model
+    members = catalog.siblings(first, all_entries)
+    if len(members) > 1:
+        values = [e.sparsity for e in members]
+        sparsity = sb.select_slider("Sparsity λ (a training setting: each value is its own model)", options=values,
+                                    value=first.sparsity, key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
+    else:
+        sparsity = first.sparsity
+        if sparsity is not None:
+            sb.caption(f"Sparsity λ = {sparsity:g} (train another λ on the Training page)")
+    entry = next(e for e in members if e.sparsity == sparsity)
+    _train_other_sparsity(entry)
+    if entry.state not in ("embedded", "done"):
+        sb.caption(f"This run is {entry.state}: showing its latest checkpoint.")
+    try:
+        model = compute.model_for(str(entry.path), entry.version())
+    except CheckpointError as e:
+        sb.error(f"{entry.label} cannot be opened: {e}")
+        return None
+    family = get(entry.architecture)
+    T = entry.unroll
+    if not family.capabilities.steps:
+        return Selection(entry, model, family, 1, 1)
+    max_unroll = max(3 * T, 3)
+    unroll = sb.slider("Unroll steps T", 1, max_unroll, T, key=f"unroll-{entry.key}",
+                       help=f"Trained with T = {T}; going past it shows what the dynamics do beyond training.")
+    if unroll > T:
+        sb.caption(f"Beyond the trained T = {T}.")
+    return Selection(entry, model, family, unroll, max_unroll)
