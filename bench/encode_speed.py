@@ -5,7 +5,7 @@ lasso_lars) with the same decoder as dictionary and alpha set so the mean number
     .venv/bin/python bench/encode_speed.py [CHECKPOINT] [--n 2000] [--device cuda] [--dtypes float32,bfloat16]
 
 The DrSAE encodes on --device (CUDA when present), once per --dtypes entry (the whole model in that precision,
-as `python -m models.evaluate --dtype` runs it; its error on the same digits is printed beside it); SparseCoder
+as `python -m models evaluate --dtype` runs it; its error on the same digits is printed beside it); SparseCoder
 runs on the CPU, where scikit-learn runs, in float64, on every core (n_jobs=-1). Alpha is matched to the first dtype's active units.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models.assets import default_model_path, sample_digits  # noqa: E402
 from models.checkpoint import load_model  # noqa: E402
 from models.data import load_mnist  # noqa: E402
-from models.evaluate import DTYPES  # noqa: E402
+from models.analysis.evaluate import DTYPES  # noqa: E402
 
 
 def recon_error(x: np.ndarray, D: np.ndarray, z: np.ndarray) -> float:

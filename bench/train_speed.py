@@ -1,4 +1,4 @@
-"""Training throughput of the 400-unit, T = 11 DrSAE: sparselab's training step against the plain eager
+"""Training throughput of the 400-unit, T = 11 DrSAE: sparselab's training update against the plain eager
 baseline (bench/baseline_train.py, batch 100), in the same run, on CPU and on CUDA when present.
 On CUDA it shows the step eager and replayed as a CUDA graph, at batch 100 and at larger batches.
 
@@ -16,9 +16,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import baseline_train  # noqa: E402
-from models.drsae import DrSAE, DrSAEConfig  # noqa: E402
-from models.step import Stepper  # noqa: E402
-from models.train import TrainConfig, make_optimizer  # noqa: E402
+from models.families.drsae import DrSAE, DrSAEConfig  # noqa: E402
+from models.training.config import TrainConfig  # noqa: E402
+from models.training.optim import make_optimizer  # noqa: E402
+from models.training.update import Updater  # noqa: E402
 
 H, T, N_IN = 400, 11, 784
 
@@ -65,13 +66,13 @@ def throughput(step, batch: int, device: str, seconds: float) -> float:
 
 
 def ours(device: str, batch: int, graph: bool):
-    """sparselab's own step (models/step.py) on a fresh model; the lr is set every step as in training."""
+    """sparselab's own update (models/training/update.py) on a fresh model; the lr is set every step as in training."""
     tc = TrainConfig(batch_size=batch)
     model = DrSAE(DrSAEConfig(hidden=H, unroll=T)).to(device)
-    stepper = Stepper(model, make_optimizer(model, tc), tc, graph=graph)
+    updater = Updater(model, make_optimizer(model, tc), tc, graph=graph)
 
     def step(x, y):
-        stepper(x, y, tc.lr, True)
+        updater(x, y, tc.lr, True)
     return step
 
 

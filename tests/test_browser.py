@@ -41,6 +41,8 @@ def go(page, name: str, marker: str) -> None:
 
 
 def test_main_path(page, tmp_path):
+    # SPARSELAB_SCREENSHOTS=docs keeps this first view: it is the README's screenshot
+    page.screenshot(path=str(Path(os.environ.get("SPARSELAB_SCREENSHOTS") or tmp_path) / "overview.png"))
     assert slider_value(page, "Unroll steps") == 11
     metric = page.locator('[data-testid="stMetric"]').first
     assert "T = 11" in metric.inner_text()
@@ -52,7 +54,7 @@ def test_main_path(page, tmp_path):
     assert marker_before == 11  # the error curve's marker follows the slider:
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[0].layout.shapes[0].x0 === 8",
                            timeout=30_000)
-    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "overview-t8.png"), full_page=True)
 
     go(page, "Dynamics", "Step t")
     assert slider_value(page, "Unroll steps") == 8  # the choice followed the user to the new page

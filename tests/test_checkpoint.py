@@ -104,3 +104,31 @@ def test_evaluate_cli_errors_clearly(tmp_path):
     res = subprocess.run([sys.executable, "-m", "models.evaluate", str(tmp_path), "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "corrupt" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_saved_files_name_their_family_and_older_files_load_as_drsae(tiny_run, tmp_path):
+    from safetensors import safe_open
+
+    from models.assets import default_model_path
+    from models.families import of_model
+
+    with safe_open(str(default_model_path()), framework="pt") as f:
+        assert "architecture" not in f.metadata()  # written before families existed
+    old, _ = load_model(default_model_path())
+    assert of_model(old).name == "drsae"
+    export_model(old, tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as f:
+        assert f.metadata()["architecture"] == "drsae"
+    out, _ = tiny_run
+    assert json.loads((out / "config.json").read_text())["architecture"] == "drsae"
+    assert torch.load(out / CHECKPOINT, weights_only=True)["architecture"] == "drsae"
+    (tmp_path / "odd").mkdir()
+    cfg = json.loads((out / "config.json").read_text())
+    export_model(old, tmp_path / "odd" / "model.safetensors")
+    import safetensors.torch as st
+
+    tensors = st.load_file(str(tmp_path / "odd" / "model.safetensors"))
+    st.save_file(tensors, str(tmp_path / "odd" / "model.safetensors"),
+                 metadata={"architecture": "no-such-family", "config": json.dumps(cfg["model"])})
+    with pytest.raises(CheckpointError, match="unknown model family 'no-such-family'"):
+        load_model(tmp_path / "odd" / "model.safetensors")

@@ -1,7 +1,7 @@
 """Per-digit gradient clipping for a DrSAE, without computing per-digit gradients.
 
 Backpropagation through the 11 steps explodes for a few ambiguous digits (norms of hundreds where the median
-digit has ~1). Clipping the batch's mean gradient then spends the whole step on that one digit. Clipping each
+digit has ~1). Clipping the batch's mean gradient then spends the whole update on that one digit. Clipping each
 digit's gradient to `max_norm` before the mean keeps every digit's vote and caps the outlier's. Measured, it
 does not help: those digits are where L_S learns (cut to the median's norm it learns 3x more slowly; cut only in
 the far tail, nothing changes): reports/cpu-runs, session 7. So it is a flag, off.

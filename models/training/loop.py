@@ -135,7 +135,8 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
         opt.load_state_dict(st["optimizer"])
         gen.set_state(st["generator"])
         p = st["progress"]
-        epoch, batch, elapsed, history = p["epoch"], p.get("batch", p.get("step")), p["elapsed"], list(st["history"])
+        batch = p.get("batch", p.get("step"))  # "step" in checkpoints written before "batch"
+        epoch, elapsed, history = p["epoch"], p["elapsed"], list(st["history"])
         perm, acc = st.get("perm"), st.get("acc")
         run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
         if progress:

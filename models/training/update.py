@@ -133,7 +133,7 @@ class Updater:
     def _capture(self, x, y) -> None:
         """Warm up on a side stream (as CUDA graphs need), put the weights back, then capture one update."""
         self.x, self.y = x.clone(), y.clone()
-        for g in self.opt.param_groups:  # a zero buffer gives the same first step as torch's clone of grad
+        for g in self.opt.param_groups:  # a zero buffer gives the same first update as torch's clone of grad
             for p in g["params"]:
                 self.opt.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
         keep = [t.detach().clone() for t in self._state_tensors()]

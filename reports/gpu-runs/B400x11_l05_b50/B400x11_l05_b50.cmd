@@ -1,1 +1,0 @@
-python3 -m models.train --out /tmp/runs/B400x11_l05_b50 --data-dir .dev/mnist --threads 2 --pretrain-epochs 10 --sup-weight 1.0 --c-lr-scale 200 --hidden 400 --unroll 11 --sparsity 0.05 --batch-size 50 --lr 0.0035 --epochs 170

@@ -1,1 +1,0 @@
-python3 -m models.train --out /tmp/runs/C200x11_l05_b100 --data-dir .dev/mnist --threads 2 --pretrain-epochs 10 --sup-weight 1.0 --c-lr-scale 200 --hidden 200 --unroll 11 --sparsity 0.05 --batch-size 100 --lr 0.005 --epochs 290

@@ -1,1 +1,0 @@
-python3 -m models.train --out /tmp/runs/e400_b1000_w1_lr05 --data-dir .dev/mnist --threads 2 --hidden 400 --unroll 11 --sparsity 0.1 --batch-size 1000 --lr 0.05 --sup-weight 1.0 --c-lr-scale 40 --pretrain-epochs 20 --epochs 467

@@ -1,1 +1,0 @@
-python3 -m models.train --out /tmp/runs/f400_b500_w05_lr02 --data-dir .dev/mnist --threads 2 --hidden 400 --unroll 11 --sparsity 0.1 --batch-size 500 --lr 0.02 --sup-weight 0.5 --c-lr-scale 100 --pretrain-epochs 20 --epochs 491

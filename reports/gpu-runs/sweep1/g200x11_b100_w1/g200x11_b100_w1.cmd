@@ -1,1 +1,0 @@
-python3 -m models.train --out /tmp/runs/g200x11_b100_w1 --data-dir .dev/mnist --threads 2 --hidden 200 --unroll 11 --sparsity 0.1 --batch-size 100 --lr 0.005 --sup-weight 1.0 --c-lr-scale 200 --pretrain-epochs 10 --epochs 290

@@ -1,0 +1,193 @@
+"""The family registry: a second, tiny family registered here trains, saves, loads and opens in the app, on the
+pages its capabilities allow and no others; and the layout rules that keep families out of the UI."""
+import ast
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.checkpoint import load_model
+from models.families import Capabilities, Family, all_families, get, register, unregister
+from models.families.base import SparseModel, UnitWeights, as_array
+from models.services import jobs
+from models.settings import Config, setting
+from models.training import run_folder
+from models.training.config import TrainConfig
+from models.training.loop import train
+from tests.test_app import get as widget, server_navigation
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- the tiny family: a one-layer ReLU auto-encoder (no recurrent steps, no classifier) ----------------
+@dataclass(frozen=True)
+class TinyConfig(Config):
+    hidden: int = setting(12, "Hidden units", "units of the code", min=1, max=64)
+    sparsity: float = setting(0.05, "Sparsity λ", "weight of the L1 term", min=0.0, max=1.0)
+
+
+class TinyAE(SparseModel):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.E = nn.Parameter(torch.randn(cfg.hidden, 784, generator=torch.Generator().manual_seed(0)) * 0.05)
+        self.b = nn.Parameter(torch.zeros(cfg.hidden))
+        self.D = nn.Parameter(self.E.detach().T.clone())
+
+    def steps(self, x, unroll=None):
+        yield F.relu(F.linear(x, self.E) - self.b)
+
+    def decode(self, z):
+        return F.linear(z, self.D)
+
+    def unit_weights(self):
+        return UnitWeights(as_array(self.E), as_array(self.D.T))
+
+
+TINY = Family(name="tiny", short="Tiny", title="Tiny auto-encoder", summary="`z = ReLU(E x − b)`, `x̂ = D z`.",
+              config=TinyConfig, create=TinyAE, capabilities=Capabilities(decoder=True, filters=True))
+# ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny():
+    register(TINY)
+    yield TINY
+    unregister(TINY.name)
+
+
+@pytest.fixture
+def tiny_trained(tiny, mnist_small, tmp_path):
+    out = tmp_path / "tiny-run"
+    history = train(TinyConfig(sparsity=0.001), TrainConfig(pretrain_epochs=1, epochs=1, batch_size=20, limit=600,
+                                                          lr=0.5, ema=0.0),
+                    out, data=mnist_small, device="cpu")
+    return out, history
+
+
+def test_a_new_family_trains_saves_and_loads_through_the_same_code(tiny_trained):
+    out, history = tiny_trained
+    assert run_folder.read_config(out)["architecture"] == "tiny"
+    assert [r["epoch"] for r in history] == [0, 1]
+    assert history[-1]["val_recon"] < history[0]["val_recon"]  # it learned to reconstruct
+    assert history[-1]["val_error"] is None and history[-1]["val_sup"] is None  # no classifier: no error
+    model, progress = load_model(out)
+    assert isinstance(model, TinyAE) and progress["epoch"] == 2
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["architecture"] == "tiny"
+
+
+def test_the_app_opens_a_new_family_on_the_pages_it_can_fill(tiny_trained, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    out, _ = tiny_trained
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    shutil.copytree(out, jobs.RUNS_ROOT / "tiny-run")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="model-group").set_value(("run", "tiny", 12, 1)).run()
+    assert not at.exception, at.exception
+    assert "Tiny auto-encoder" in at.title[0].value
+    assert not [s for s in at.slider if "Unroll" in s.label]  # no recurrent steps: no unroll slider
+    for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py",
+                 "pages/training.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert not at.error, (page, [e.value for e in at.error])
+        if page != "pages/training.py":
+            assert at.get("plotly_chart"), f"{page} shows no figure"
+    at.switch_page("pages/units.py").run()
+    assert "**Unit 0**" in " ".join(m.value for m in at.markdown)
+    for page in ("pages/dynamics.py", "pages/confusion.py"):  # no steps, no classifier: not offered
+        with pytest.raises(Exception, match="Known pages"):
+            at.switch_page(page)
+    at.switch_page("pages/training.py").run()  # the form is generated from the family's settings
+    widget(at, "selectbox", "Model family").set_value("tiny").run()
+    assert not at.exception
+    hidden = [w for w in at.number_input if w.label == "Hidden units"]
+    assert len(hidden) == 1 and hidden[0].value == 12 and hidden[0].max == 64
+
+
+def test_cli_flags_come_from_the_family_settings():
+    from models.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--help"])
+    assert e.value.code == 0
+
+
+def test_train_help_lists_every_setting(capsys):
+    from models.cli import main
+    from models.settings import flag, settings
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for cls in (get("drsae").config, TrainConfig):
+        for f, _ in settings(cls):
+            assert flag(f.name) in text, f.name
+
+
+def test_trainer_starts_from_a_config_file_and_flags_override(tmp_path, capsys):
+    from models.cli import _configs, _read_config_file
+
+    cfg = {"architecture": "drsae", "model": {"hidden": 24, "unroll": 3, "sparsity": 0.2},
+           "train": {"epochs": 7, "lr": 0.01}}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    saved = _read_config_file(str(tmp_path / "config.json"))
+    mc, tc = _configs(get("drsae"), saved, {"epochs": 9, "hidden": 30})
+    assert (mc.hidden, mc.unroll, mc.sparsity) == (30, 3, 0.2)
+    assert (tc.epochs, tc.lr) == (9, 0.01)
+    assert tc.ema == 0.0  # a saved config without the average is a run that had none
+    mc, tc = _configs(get("drsae"), {}, {"hidden": 30})  # no file: today's defaults
+    assert tc.ema == TrainConfig().ema and mc.unroll == 11
+
+
+def _imports(path: Path) -> set[str]:
+    """Project modules a file imports (anywhere in it: function-level imports make cycles too)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in out if m.split(".")[0] in ("models", "ui")}
+
+
+def test_no_import_cycle():
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for d in ("models", "ui") for p in (ROOT / d).rglob("*.py")}
+    graph = {m: {i for i in _imports(p) if i in files and i != m} for m, p in files.items()}
+    assert "models.families.drsae" in graph and graph["models.training.loop"]  # the walk found the tree
+    state, cycles = {}, []
+
+    def visit(m, path):
+        state[m] = "open"
+        for n in sorted(graph[m]):
+            if state.get(n) == "open":
+                cycles.append(path[path.index(n):] + [n] if n in path else [m, n])
+            elif n not in state:
+                visit(n, path + [n])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, cycles
+
+
+def test_pages_and_ui_name_no_family():
+    names = {f.config.__name__ for f in all_families()} | {f.create.__name__ for f in all_families()}
+    assert "DrSAE" in names and "DrSAEConfig" in names
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b|[\"']drsae[\"']")
+    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
+    found = [(p.name, m.group()) for p in files for m in pattern.finditer(p.read_text())]
+    assert not found, found
