@@ -22,6 +22,7 @@ class Setting:
     choices: dict | None = None  # allowed values -> what the form shows for each
     optional: bool = False  # None is allowed (and means "off" or "all")
     advanced: bool = False  # in the form's "More settings"
+    step: float | None = None  # what a form's +/- buttons add (default: a tenth of the default's decade)
 
 
 def setting(default, label: str, help: str, kind: type | None = None, **bounds) -> Field:

@@ -39,11 +39,11 @@ def test_digits() -> TestDigits:
         try:
             folder = resolve_dir(download=False)
             images, labels = load_pair(folder, "test")
-            return _digits(images, labels, f"test set of {folder.name} ({len(labels):,} digits)")
+            return _digits(images, labels, f"{len(labels):,} test digits of {folder.name}")
         except DataError as e:
             warning = f"{e} Using the embedded sample of 1,000 test digits instead."
     images, labels = sample_images()
-    return _digits(images, labels, "embedded sample (1,000 test digits)", warning)
+    return _digits(images, labels, f"{len(labels):,} embedded test digits", warning)
 
 
 def _digits(images, labels, name, warning="") -> TestDigits:

@@ -1,6 +1,8 @@
 """Streamlit widgets generated from a config dataclass's settings (models/settings.py): one widget a setting."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from models.settings import settings
@@ -19,7 +21,8 @@ def _widget(container, name: str, s, value, key: str):
         return container.number_input(label, lo, hi, value, 1, help=help, key=key,
                                       placeholder="all" if s.optional else None)
     hi = s.max if s.max is None or not s.max_open else s.max - 10 ** -6
-    return container.number_input(label, s.min, hi, float(value), format="%.6g", help=help, key=key)
+    step = s.step or (10.0 ** math.floor(math.log10(abs(value))) / 10 if value else 0.01)
+    return container.number_input(label, s.min, hi, float(value), step, format="%.6g", help=help, key=key)
 
 
 def settings_form(cls, values: dict, key: str, columns: int = 4) -> dict:

@@ -43,7 +43,7 @@ class TrainConfig(Config):
     # the average removes the noise from the result: docs/results.md, "Recipe".
     ema: float = setting(0.9999, "Weight average (EMA decay)", "per-update decay of a moving average of the "
                          "weights; the average is the model validated and saved (0 = off)", min=0.0, max=1.0,
-                         max_open=True)
+                         max_open=True, step=1e-5)
     seed: int = setting(0, "Seed", "initial weights and the order of the digits", min=0, max=2**31 - 1,
                         advanced=True)
     train_on: str = setting("split", "Train on", "the final fit also trains on the 10k validation digits, at an "
