@@ -19,6 +19,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MODELS = ASSETS / "models"
 DIGITS = ASSETS / "digits.npz"
 DEFAULT_NAME = "drsae-400x11"  # the 400-unit, T = 11 model at the default lambda
+DIGITS_FROM = "ad0010bbd1a7"  # fingerprint (models/data.py) of the test set the embedded digits were drawn from
 
 
 def default_models() -> list[Path]:

@@ -1,6 +1,7 @@
 """Saving and loading models: atomic writes, and loads that never execute code.
 
-A run folder holds `checkpoint.pt` (full training state, read with torch.load(weights_only=True)).
+A run folder holds `checkpoint.pt` (full training state, read with torch.load(weights_only=True)) and the one
+before it, `checkpoint.prev.pt`: a checkpoint damaged on disk costs one interval, not the run.
 An exported model is one `.safetensors` file (compact float16 weights, config in its metadata).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from safetensors.torch import save as st_save
 from models.families import architecture, get, of_model
 
 CHECKPOINT = "checkpoint.pt"
+PREVIOUS = "checkpoint.prev.pt"
 EXPORTED = "model.safetensors"
 
 
@@ -25,8 +27,9 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, corrupt, or not a model this version knows."""
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers see the old or the new file, never half."""
+def atomic_write(path: str | Path, data: bytes, keep: str | Path | None = None) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers see the old or the new file, never half.
+    `keep`: the file `path` held until now moves there first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -35,6 +38,8 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if keep is not None and path.is_file():
+            os.replace(path, keep)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -42,22 +47,48 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 
 
 def save_training_state(path: str | Path, state: dict) -> None:
+    """Atomically, keeping the checkpoint it replaces as checkpoint.prev.pt."""
+    path = Path(path)
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), keep=path.with_name(PREVIOUS))
 
 
-def load_training_state(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {path}.")
+def _reason(e: Exception) -> str:
+    """Why torch could not read a file, without torch's advice to load it with weights_only=False: a
+    checkpoint that needs that holds objects other than tensors, and loading it would run their code."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if "weights_only" in str(e) or "Unsupported global" in str(e):
+        return "it holds objects other than tensors, which are never loaded"
+    return text[:200]
+
+
+def _read_state(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, garbage bytes, pickled code...
-        raise CheckpointError(f"Checkpoint {path} is corrupt or not a sparselab checkpoint ({type(e).__name__}: {e}).") from e
+        raise CheckpointError(f"Checkpoint {path} is corrupt or not a sparselab checkpoint: {_reason(e)}.") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"Checkpoint {path} is not a sparselab checkpoint (no model or config).")
     return state
+
+
+def load_training_state(path: str | Path) -> dict:
+    """The checkpoint at `path`; if it cannot be read, the previous one beside it (state["restored_from"] then
+    names that file). Raises CheckpointError when neither can be read."""
+    path = Path(path)
+    previous = path.with_name(PREVIOUS)
+    if not path.is_file() and not previous.is_file():
+        raise CheckpointError(f"No checkpoint at {path}.")
+    try:
+        return _read_state(path) if path.is_file() else _read_state(previous) | {"restored_from": str(previous)}
+    except CheckpointError as first:
+        if not path.is_file() or not previous.is_file():
+            raise
+        try:
+            return _read_state(previous) | {"restored_from": str(previous)}
+        except CheckpointError:
+            raise first from None
 
 
 def model_from_state(config: dict, weights: dict, arch: str):
@@ -91,7 +122,7 @@ def read_exported(path: Path) -> tuple:
         config = json.loads(header["config"])
         meta = json.loads(header.get("meta", "{}"))
     except (SafetensorError, KeyError, ValueError, OSError) as e:
-        raise CheckpointError(f"Model file {path} is corrupt or not a sparselab model ({type(e).__name__}: {e}).") from e
+        raise CheckpointError(f"Model file {path} is corrupt or not a sparselab model ({type(e).__name__}: {e}).") from None
     return model_from_state(config, tensors, architecture(header)), meta
 
 
@@ -99,11 +130,15 @@ def load_model(source: str | Path) -> tuple:
     """A model from a run folder, a checkpoint.pt or an exported .safetensors file, with what is known about it."""
     path = Path(source)
     if path.is_dir():
-        path = path / CHECKPOINT if (path / CHECKPOINT).is_file() else path / EXPORTED
-    if not path.is_file():
+        has_state = (path / CHECKPOINT).is_file() or (path / PREVIOUS).is_file()
+        path = path / CHECKPOINT if has_state else path / EXPORTED
+    if not path.is_file() and not (path.name == CHECKPOINT and path.with_name(PREVIOUS).is_file()):
         raise CheckpointError(f"No model at {source} (expected a run folder, a {CHECKPOINT} or a .safetensors file).")
     if path.suffix == ".safetensors":
         return read_exported(path)
     state = load_training_state(path)  # a run that averages its weights delivers the average
     weights = state.get("average", state["model"])
-    return model_from_state(state["config"], weights, architecture(state)), dict(state.get("progress", {}))
+    meta = dict(state.get("progress", {}))
+    if "restored_from" in state:  # the latest checkpoint is damaged: this is the one before it
+        meta["restored_from"] = state["restored_from"]
+    return model_from_state(state["config"], weights, architecture(state)), meta

@@ -25,10 +25,12 @@ from models.settings import flag, settings
 from models.training import run_folder
 from models.training.config import TrainConfig
 
-ERRORS = (CheckpointError, DataError, FileNotFoundError, ValueError)  # one line and exit 2, never a traceback
+ERRORS = (CheckpointError, DataError, OSError, ValueError)  # one line and exit 2, never a traceback
 
 
 def _fail(e: Exception) -> int:
+    if isinstance(e, OSError) and e.filename:  # a disk that is full, read-only or not ours
+        e = f"cannot use {e.filename}: {e.strerror}"
     print(f"error: {e}", file=sys.stderr)
     return 2
 
@@ -41,10 +43,9 @@ def _add_settings(p: argparse.ArgumentParser, cls, title: str) -> None:
 
 
 def _read_config_file(path: str) -> dict:
-    cfg = run_folder.read_json(Path(path))
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("model", {}), dict) \
-            or not isinstance(cfg.get("train", {}), dict):
-        raise ValueError(f"{path} is not a run config (a JSON object with 'model' and 'train' settings)")
+    cfg = run_folder.read_config_file(Path(path))
+    if cfg is None:
+        raise ValueError(f"no config file at {path}")
     return cfg
 
 
@@ -60,7 +61,7 @@ def _configs(family, saved: dict, given: dict):
 
 def train(argv: list[str]) -> int:
     """Train (or resume) a run; a run folder holds one set of settings."""
-    from models.training.loop import Progress, RunConflict, train as train_run
+    from models.training.loop import Collapsed, Progress, RunConflict, train as train_run
     from models.training.update import Diverged
 
     pre = argparse.ArgumentParser(add_help=False)
@@ -105,7 +106,7 @@ def train(argv: list[str]) -> int:
     try:
         history = train_run(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
                             should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None)
-    except (RunConflict, Diverged, *ERRORS) as e:
+    except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
         return _fail(e)
     if run_folder.read_status(Path(a.out)).get("state") == "stopped":
         print(f"stopped; the same command resumes from {Path(a.out) / CHECKPOINT}", file=sys.stderr)
@@ -135,6 +136,8 @@ def evaluate(argv: list[str]) -> int:
         r = run(a.model, a.unroll, a.data_dir, a.sample, a.device, a.dtype)
     except ERRORS as e:
         return _fail(e)
+    if r["warning"]:
+        print(f"warning: {r['warning']}", file=sys.stderr)
     if a.json:
         print(json.dumps(r))
     else:
@@ -144,17 +147,20 @@ def evaluate(argv: list[str]) -> int:
 
 
 def _model_and_digits(source, data_dir, sample: bool):
-    """The model and the test digits the analysis CLIs read: the dataset's test set, or the embedded sample."""
-    from models.assets import default_model_path, sample_digits
+    """The model and the test digits the analysis CLIs read: the dataset's test set, or the embedded sample.
+    A model trained with another dataset gets a warning on stderr."""
+    from models.analysis.evaluate import mismatch, test_digits
+    from models.assets import default_model_path
     from models.checkpoint import load_model
-    from models.data import load_mnist
 
     source = source or default_model_path()
     model, _ = load_model(source)
-    if sample or not (data_dir or os.environ.get("SPARSELAB_DATA")):
-        return source, model, sample_digits(), "embedded sample of 1,000 test digits"
-    data = load_mnist(data_dir)
-    return source, model, data.test, f"test set of {data.source}"
+    sample = sample or not (data_dir or os.environ.get("SPARSELAB_DATA"))
+    digits, name, fingerprint = test_digits(data_dir, sample)
+    warning = mismatch(source, fingerprint)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return source, model, digits, name
 
 
 def _needs(model, *needs: str) -> None:

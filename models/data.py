@@ -5,6 +5,7 @@ Any dataset in that format (28x28 grey images, 10 classes) works unchanged.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,20 +111,45 @@ def resolve_dir(data_dir: str | Path | None = None, download: bool = True) -> Pa
     return raw
 
 
+def fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """Names a test set by its content: a model trained with one dataset and shown another can be told so."""
+    h = hashlib.sha1(np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
+    h.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    return h.hexdigest()[:12]
+
+
 @dataclass
 class MNIST:
     train: Split
     val: Split
     test: Split
     source: str
+    fingerprint: str = ""  # of the whole test set (models/data.py fingerprint), whatever `limit` kept
 
     def head(self, n: int | None) -> "MNIST":
-        return self if n is None else MNIST(self.train.head(n), self.val.head(n), self.test.head(n), self.source)
+        if n is None:
+            return self
+        return MNIST(self.train.head(n), self.val.head(n), self.test.head(n), self.source, self.fingerprint)
 
     def all_training(self) -> "MNIST":
         """Train on training and validation digits together (the final fit); `val` stays for monitoring."""
         both = Split(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]))
-        return MNIST(both, self.val, self.test, self.source)
+        return MNIST(both, self.val, self.test, self.source, self.fingerprint)
+
+
+@dataclass
+class TestSet:
+    split: Split
+    source: str
+    fingerprint: str
+
+
+def load_test(data_dir: str | Path | None = None, download: bool = True) -> TestSet:
+    """The test split alone: all that evaluation and analysis read."""
+    folder = resolve_dir(data_dir, download)
+    images, labels = load_pair(folder, "test")
+    return TestSet(Split(normalize(images), torch.as_tensor(labels.astype(np.int64))), str(folder),
+                   fingerprint(images, labels))
 
 
 def load_mnist(data_dir: str | Path | None = None, limit: int | None = None, download: bool = True) -> MNIST:
@@ -138,4 +164,4 @@ def load_mnist(data_dir: str | Path | None = None, limit: int | None = None, dow
     train = Split(normalize(tr_x[:n_tr]), lab(tr_y[:n_tr])).head(limit)
     val = Split(normalize(tr_x[n_tr:]), lab(tr_y[n_tr:])).head(limit)
     test = Split(normalize(te_x), lab(te_y)).head(limit)
-    return MNIST(train, val, test, source=str(folder))
+    return MNIST(train, val, test, source=str(folder), fingerprint=fingerprint(te_x, te_y))

@@ -26,8 +26,6 @@ if submitted:
     try:
         mc = family.config(**model_values)
         tc = TrainConfig(**train_values)
-        if tc.total_epochs == 0:
-            raise jobs.JobError("ask for at least one epoch")
         j = jobs.start(mc, tc)
         st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
     except (jobs.JobError, ValueError) as e:
@@ -62,6 +60,9 @@ def live():
     names = [j.name for j in all_jobs]
     name = st.selectbox("Run", names, key="tr-run")
     j = next(x for x in all_jobs if x.name == name)
+    if j.state == "damaged":  # its files cannot be read: say why, and touch nothing
+        st.error(f"{name} is damaged: {j.message}")
+        return
     c = st.columns([3, 1, 1])
     c[0].progress(j.progress, text=f"{j.state} · epoch {min(j.epoch + 1, j.total_epochs)}/{j.total_epochs} · "
                                    f"time left {_fmt_eta(j.eta if j.state == 'running' else None)}")
@@ -90,7 +91,7 @@ def live():
         st.error(j.message)
     rows = runs.read_metrics(j.run)
     if rows:
-        held_out = (runs.read_config(j.run) or {}).get("data", {}).get("val_held_out", True)
+        held_out = (runs.read_config(j.run) or {}).get("data", {}).get("val_held_out", True)  # not damaged: job() read it
         _curves(rows, held_out)
         if rows[-1]["val_error"] is not None:  # a model with a classifier
             c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)",

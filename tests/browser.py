@@ -23,11 +23,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90.0):
+def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90.0, cpus: str | None = None):
+    """Yields the URL; with `cpus` (a taskset core list, for benchmarks) the server is pinned to those cores and
+    (URL, pid) is yielded."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
            f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
            "--server.fileWatcherType=none"]
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus, *cmd]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -42,7 +46,7 @@ def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90.
             if proc.poll() is not None or time.time() > end:
                 raise RuntimeError(f"streamlit did not start: {proc.stdout.read() if proc.poll() is not None else 'timeout'}")
             time.sleep(0.3)
-        yield url
+        yield url if cpus is None else (url, proc.pid)
     finally:
         proc.terminate()
         try:

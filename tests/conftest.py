@@ -11,6 +11,7 @@ if "SPARSELAB_DATA" not in os.environ and SHARED.is_dir():
 DATA_DIR = os.environ.get("SPARSELAB_DATA")  # for tests that unset it and start a trainer later
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+os.environ.setdefault("SPARSELAB_MAX_TRAINERS", "4")  # tests start several tiny trainers at once
 
 
 @pytest.fixture(scope="session")

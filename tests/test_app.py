@@ -179,7 +179,12 @@ def test_corrupt_run_shows_an_error_for_that_run_alone(app, tiny_run):
     run, _ = tiny_run
     bad = jobs.RUNS_ROOT / "broken"
     shutil.copytree(run, bad)
-    (bad / "checkpoint.pt").write_bytes(b"\x00garbage")
+    (bad / "checkpoint.pt").write_bytes(b"\x00garbage")  # the latest checkpoint damaged: the one before opens
+    app.run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    assert not app.exception and any("the one before it" in w.value for w in app.warning)
+    assert app.get("plotly_chart")
+    (bad / "checkpoint.prev.pt").write_bytes(b"\x00garbage")  # both damaged: that run alone cannot be opened
     app.run()
     app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
     assert not app.exception
@@ -224,3 +229,44 @@ def test_training_page_trains_a_finished_run_longer(app, tiny_run, monkeypatch):
     assert not app.exception and not app.error, [e.value for e in app.error]
     assert wait_for(lambda: jobs.job(copy).state == "done" and len(runs.read_metrics(copy)) == 7)
     assert runs.read_config(copy)["train"]["epochs"] == 5
+
+
+def test_a_unit_selection_does_not_outlive_a_switch_to_a_smaller_model(app, tiny_run):
+    run, _ = tiny_run
+    shutil.copytree(run, jobs.RUNS_ROOT / "small")
+    app.run()
+    app.switch_page("pages/units.py").run()
+    get(app, "multiselect", "Units to compare").set_value([132, 350]).run()
+    assert not app.exception
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()  # 64 units: 132 and 350 are gone
+    assert not app.exception, app.exception
+    assert all(u < 64 for u in get(app, "multiselect", "Units to compare").value)
+
+
+def test_runs_that_differ_in_seed_or_length_can_each_be_opened(app, tiny_run):
+    run, _ = tiny_run
+    for name, change in (("seed0", {}), ("seed1", {"seed": 1}), ("longer", {"epochs": 9})):
+        shutil.copytree(run, jobs.RUNS_ROOT / name)
+        cfg = runs.read_config(jobs.RUNS_ROOT / name)
+        cfg["train"].update(change)
+        runs.write_json(jobs.RUNS_ROOT / name / runs.CONFIG, cfg)
+    app.run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    labels = get(app, "selectbox", "Run").options  # what the picker shows: what differs
+    assert sorted(labels) == ["epochs 4 · seed 0", "epochs 4 · seed 1", "epochs 9 · seed 0"], labels
+    for name in ("seed1", "longer", "seed0"):
+        get(app, "selectbox", "Run").set_value(f"run:{name}").run()
+        assert not app.exception
+        assert f"run · {name}" in " ".join(c.value for c in app.caption)  # the page shows that run
+
+
+def test_a_model_from_another_dataset_gets_a_warning(app, tiny_run):
+    run, _ = tiny_run
+    shutil.copytree(run, jobs.RUNS_ROOT / "other-data")
+    cfg = runs.read_config(jobs.RUNS_ROOT / "other-data")
+    cfg["data"]["test_fingerprint"] = "0123456789ab"
+    runs.write_json(jobs.RUNS_ROOT / "other-data" / runs.CONFIG, cfg)
+    app.run()
+    assert not app.warning  # the embedded default on the embedded digits: they match
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    assert any("another dataset" in w.value for w in app.warning)

@@ -105,3 +105,16 @@ def test_finished_steady_run_trains_longer_and_cosine_run_refuses(tmp_path):
     with pytest.raises(jobs.JobError, match="cosine"):
         jobs.extend(cos.run, 5)
     assert runs.read_config(cos.run)["train"]["epochs"] == 1  # refused: nothing written
+
+
+def test_trainers_are_capped_and_each_gets_its_share_of_the_cores(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSELAB_MAX_TRAINERS", "1")
+    tc = TrainConfig(pretrain_epochs=1, epochs=30, limit=2000, batch_size=10)
+    a = jobs.start(MC, tc, root=tmp_path)
+    assert "--threads" in jobs._command(a.run, None) and jobs._command(a.run, None)[-1] == str(os.cpu_count() or 1)
+    with pytest.raises(jobs.JobError, match="the most at once"):
+        jobs.start(DrSAEConfig(hidden=16, unroll=2, sparsity=0.2), tc, root=tmp_path)
+    assert len(jobs.list_jobs(tmp_path)) == 1  # refused: no folder was made
+    assert jobs.start(MC, tc, root=tmp_path).pid == a.pid  # the running one is still returned
+    jobs.stop(a.run)
+    assert wait_for(lambda: jobs.job(a.run).state == "stopped")

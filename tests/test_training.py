@@ -117,17 +117,21 @@ def test_runs_from_before_a_new_setting_resume_and_keep_its_old_value(tmp_path):
     del cfg["train"]["train_on"]  # and trained on the 50k split
     del cfg["train"]["ema"]  # with no average of the weights)
     runs.write_json(tmp_path / runs.CONFIG, cfg)
+
+    def check(wanted):
+        return check_config(runs.read_config(tmp_path), wanted, tmp_path / runs.CONFIG)
+
     with pytest.raises(RunConflict, match="ema"):  # today's default averages: not what that run did
-        check_config(tmp_path, {"architecture": "drsae", "model": MC.to_dict(), "train": tc})
+        check({"architecture": "drsae", "model": MC.to_dict(), "train": tc})
     assert TrainConfig.from_dict(cfg["train"]).ema == 0.0
     tc = asdict(TrainConfig.from_dict(cfg["train"]))  # what resuming it asks for (jobs.resume does this)
-    check_config(tmp_path, {"architecture": "drsae", "model": MC.to_dict(), "train": tc})
+    check({"architecture": "drsae", "model": MC.to_dict(), "train": tc})
     with pytest.raises(RunConflict, match="c_bound"):
-        check_config(tmp_path, {"architecture": "drsae",
+        check({"architecture": "drsae",
                                 "model": DrSAEConfig(hidden=48, unroll=4, sparsity=0.1, c_bound="unit").to_dict(),
                                 "train": tc})
     with pytest.raises(RunConflict, match="train_on"):
-        check_config(tmp_path, {"architecture": "drsae", "model": MC.to_dict(), "train": {**tc, "train_on": "all"}})
+        check({"architecture": "drsae", "model": MC.to_dict(), "train": {**tc, "train_on": "all"}})
 
 
 def test_final_fit_trains_on_the_validation_digits_too(mnist_small, tmp_path):

@@ -15,9 +15,9 @@ import torch
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
-from models.assets import sample_images
+from models.assets import DIGITS_FROM, sample_images
 from models.checkpoint import load_model
-from models.data import DataError, Split, load_pair, normalize, resolve_dir
+from models.data import DataError, Split, fingerprint, load_pair, normalize, resolve_dir
 from models.families import Family, of_model
 from models.families.base import UnitWeights
 
@@ -28,6 +28,7 @@ class TestDigits:
     images: np.ndarray  # (n, 28, 28) uint8, as the dataset holds them
     name: str  # what captions call them
     class_means: np.ndarray  # (10, 784) mean normalised digit of each class
+    fingerprint: str  # of the test set they are (or were drawn from): models/data.py
     warning: str = ""  # why the configured dataset could not be used
 
 
@@ -39,24 +40,34 @@ def test_digits() -> TestDigits:
         try:
             folder = resolve_dir(download=False)
             images, labels = load_pair(folder, "test")
-            return _digits(images, labels, f"{len(labels):,} test digits of {folder.name}")
+            return _digits(images, labels, f"{len(labels):,} test digits of {folder.name}", fingerprint(images, labels))
         except DataError as e:
             warning = f"{e} Using the embedded sample of 1,000 test digits instead."
     images, labels = sample_images()
-    return _digits(images, labels, f"{len(labels):,} embedded test digits", warning)
+    return _digits(images, labels, f"{len(labels):,} embedded test digits", DIGITS_FROM, warning)
 
 
-def _digits(images, labels, name, warning="") -> TestDigits:
+def _digits(images, labels, name, source_fingerprint, warning="") -> TestDigits:
     split = Split(normalize(images), torch.from_numpy(labels.astype(np.int64)))
     means = np.stack([split.x[split.y == c].mean(0).numpy() if (split.y == c).any() else np.zeros(784)
                       for c in range(10)])
-    return TestDigits(split, images, name, means, warning)
+    return TestDigits(split, images, name, means, source_fingerprint, warning)
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    restored_from: str | None  # the previous checkpoint, where the latest one is damaged
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
+def loaded(path: str, version: float) -> LoadedModel:
+    model, meta = load_model(path)
+    return LoadedModel(model, meta.get("restored_from"))
+
+
 def model_for(path: str, version: float):
-    model, _ = load_model(path)
-    return model
+    return loaded(path, version).model
 
 
 @dataclass

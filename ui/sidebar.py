@@ -1,6 +1,8 @@
 """The sidebar, drawn once per run by app.py before the page: model, sparsity λ and unroll T."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from models.checkpoint import CheckpointError
@@ -21,7 +23,10 @@ def draw() -> Selection | None:
 def _train_other_sparsity(entry: catalog.Entry) -> None:
     """Queue this model's recipe at a new λ; it joins this group's slider when its first epoch lands."""
     family = get(entry.architecture)
-    cfg = run_folder.read_config(entry.path.parent)
+    try:
+        cfg = run_folder.read_config(entry.folder)
+    except run_folder.DamagedRun:
+        cfg = None
     if not cfg or not family.has_sparsity:
         return
     with st.sidebar.expander("Train this model at another λ"):
@@ -45,25 +50,38 @@ def _draw() -> Selection | None:
     sb.markdown("### Model")
     group = sb.selectbox("Model", groups, format_func=catalog.group_label, key="model-group",
                          label_visibility="collapsed")
-    first = next(e for e in all_entries if e.group == group)  # of the embedded group, the default model
-    members = catalog.siblings(first, all_entries)
-    if len(members) > 1:
-        values = [e.sparsity for e in members]
+    members = catalog.members(group, all_entries)  # the embedded default first in its group
+    values = sorted({e.sparsity for e in members}, key=lambda v: -1 if v is None else v)
+    if len(values) > 1:
         sparsity = sb.select_slider("Sparsity λ (a training setting: each value is its own model)", options=values,
-                                    value=first.sparsity, key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
+                                    value=members[0].sparsity, key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
     else:
-        sparsity = first.sparsity
+        sparsity = values[0]
         if sparsity is not None:
             sb.caption(f"Sparsity λ = {sparsity:g} (train another λ on the Training page)")
-    entry = next(e for e in members if e.sparsity == sparsity)
+    at = [e for e in members if e.sparsity == sparsity]
+    if len(at) > 1:  # runs that differ in something else: seed, epochs, digits...
+        labels = catalog.differences(at)
+        key = sb.selectbox("Run", [e.key for e in at], format_func=labels.get, key=f"run-{group}-{sparsity}",
+                           help="Models of this size and λ that differ in other settings")
+        entry = next(e for e in at if e.key == key)
+    else:
+        entry = at[0]
     _train_other_sparsity(entry)
     if entry.state not in ("embedded", "done"):
         sb.caption(f"This run is {entry.state}: showing its latest checkpoint.")
     try:
-        model = compute.model_for(str(entry.path), entry.version())
+        opened = compute.loaded(str(entry.path), entry.version())
     except CheckpointError as e:
         sb.error(f"{entry.label} cannot be opened: {e}")
         return None
+    model = opened.model
+    if opened.restored_from:
+        sb.warning(f"Its latest checkpoint is damaged: showing the one before it ({Path(opened.restored_from).name}).")
+    trained, shown = entry.settings.get("data.test_fingerprint"), compute.test_digits()
+    if trained and trained != shown.fingerprint:
+        sb.warning(f"This model was trained with another dataset than the {shown.name} shown here: "
+                   "its errors on them measure a transfer, not the model.")
     family = get(entry.architecture)
     T = entry.unroll
     if not family.capabilities.steps:

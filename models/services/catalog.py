@@ -1,14 +1,15 @@
 """The models a user can open: the embedded defaults and every run folder with a checkpoint."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.assets import default_models
-from models.checkpoint import CHECKPOINT, EXPORTED
+from models.checkpoint import CHECKPOINT, EXPORTED, PREVIOUS
 from models.families import UnknownFamily, get, of_saved
 from models.services import jobs
 from models.training import run_folder
+from models.training.config import TrainConfig
 
 SOURCES = {"default": "Embedded", "run": "Your runs"}
 
@@ -17,12 +18,18 @@ SOURCES = {"default": "Embedded", "run": "Your runs"}
 class Entry:
     key: str  # unique, stable: "default:NAME" or "run:NAME"
     label: str
-    path: Path  # what load_model takes
+    path: Path  # what load_model takes: a run folder, or an embedded model's file
     architecture: str  # the family's name
     hidden: int
     unroll: int  # the trained T (1 for a family without recurrent steps)
     sparsity: float | None  # None for a family without a sparsity setting
     state: str  # embedded | running | stopped | done | failed | interrupted
+    settings: dict = field(default_factory=dict, compare=False, hash=False)  # "model.hidden": 400, ... (flattened)
+
+    @property
+    def folder(self) -> Path:
+        """Where its config.json is."""
+        return self.path if self.path.is_dir() else self.path.parent
 
     @property
     def group(self) -> tuple[str, str, int, int]:
@@ -31,10 +38,14 @@ class Entry:
 
     def version(self) -> float:
         """Changes whenever the weights on disk change: part of every cache key."""
-        try:
-            return self.path.stat().st_mtime
-        except OSError:
-            return -1.0
+        files = [self.path / CHECKPOINT, self.path / PREVIOUS] if self.path.is_dir() else [self.path]
+        stamps = []
+        for f in files:
+            try:
+                stamps.append(f.stat().st_mtime)
+            except OSError:
+                pass
+        return max(stamps, default=-1.0)
 
 
 def group_label(group: tuple[str, str, int, int]) -> str:
@@ -44,37 +55,48 @@ def group_label(group: tuple[str, str, int, int]) -> str:
     return f"{SOURCES[source]} · {family.short} {size}"
 
 
-def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> Entry | None:
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
-        return None
+def _entry(key: str, label: str, path: Path, folder: Path, state: str) -> Entry | None:
     try:
+        cfg = run_folder.read_config(folder)
+        if cfg is None:
+            return None
         family = of_saved(cfg)
         m = family.config.from_dict(cfg["model"])
+        t = TrainConfig.from_dict(cfg["train"])
     except (UnknownFamily, ValueError, TypeError):
-        return None  # a family this version does not know, or a config it cannot read: nothing to open
+        return None  # damaged, a family this version does not know, or settings it refuses: nothing to open
+    settings = {f"model.{k}": v for k, v in m.to_dict().items()} | {f"train.{k}": v for k, v in t.to_dict().items()}
+    if isinstance(cfg.get("data"), dict):
+        settings |= {f"data.{k}": v for k, v in cfg["data"].items()}
     return Entry(key, label, path, family.name, int(m.hidden), int(getattr(m, "unroll", 1)),
-                 getattr(m, "sparsity", None), state)
+                 getattr(m, "sparsity", None), state, settings)
 
 
 def entries(root: Path | None = None) -> list[Entry]:
     out = []
     for folder in default_models():
-        e = _entry(f"default:{folder.name}", f"embedded · {folder.name}", folder / EXPORTED,
-                   run_folder.read_config(folder), "embedded")
+        e = _entry(f"default:{folder.name}", f"embedded · {folder.name}", folder / EXPORTED, folder, "embedded")
         out.append(e) if e else None
     for j in jobs.list_jobs(root):
-        if (j.run / CHECKPOINT).is_file():
-            e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run / CHECKPOINT,
-                       run_folder.read_config(j.run), j.state)
+        if j.state != "damaged" and ((j.run / CHECKPOINT).is_file() or (j.run / PREVIOUS).is_file()):
+            e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run, j.run, j.state)
             out.append(e) if e else None
     return out
 
 
-def siblings(entry: Entry, all_entries: list[Entry]) -> list[Entry]:
-    """The same group at each available sparsity, sorted by sparsity (one per value)."""
-    by_sparsity = {}
-    for e in all_entries:
-        if e.group == entry.group and e.sparsity not in by_sparsity:
-            by_sparsity[e.sparsity] = e
-    by_sparsity[entry.sparsity] = entry
-    return [by_sparsity[k] for k in sorted(by_sparsity, key=lambda v: -1 if v is None else v)]
+def members(group: tuple, all_entries: list[Entry]) -> list[Entry]:
+    return [e for e in all_entries if e.group == group]
+
+
+IGNORED = {"train.checkpoint_every", "data.source"}  # differences that do not make another model
+
+
+def differences(entries: list[Entry]) -> dict[str, str]:
+    """For entries of one group and sparsity, a label per entry key naming what sets it apart: 'seed 1 · epochs 300'."""
+    keys = sorted({k for e in entries for k in e.settings} - IGNORED)
+    differ = [k for k in keys if len({repr(e.settings.get(k)) for e in entries}) > 1]
+    out = {}
+    for e in entries:
+        parts = [f"{k.split('.', 1)[1].replace('_', ' ')} {e.settings.get(k)}" for k in differ]
+        out[e.key] = " · ".join(parts) or e.label
+    return out

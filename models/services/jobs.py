@@ -58,7 +58,7 @@ def pid_alive(pid: int | None) -> bool:
 @dataclass
 class Job:
     run: Path
-    state: str  # running | stopped | done | failed | interrupted | new
+    state: str  # running | stopped | done | failed | interrupted | new | damaged (message says why)
     epoch: int
     total_epochs: int
     frac: float
@@ -76,12 +76,24 @@ class Job:
 
 
 def job(run: Path) -> Job:
-    st = runs.read_status(run)
-    state = st.get("state", "new")
-    if state == "running" and not pid_alive(st.get("pid")):
-        state = "interrupted"  # killed without a word (machine restart, kill -9): resumable
-    return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
-               float(st.get("frac", 0.0)), st.get("eta"), st.get("message", ""), st.get("pid"))
+    """The run's state from its files; a run whose files cannot be read is "damaged", with the reason."""
+    try:
+        cfg = runs.read_config(run)
+        if cfg is not None:  # settings this version can train with (a known family, values in bounds)
+            try:
+                of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"])
+            except (TypeError, ValueError) as e:
+                raise runs.DamagedRun(f"{run / runs.CONFIG} holds settings that cannot be used: {e}") from None
+        st = runs.read_status(run)
+        state = str(st.get("state", "new"))
+        pid = st.get("pid")
+        if state == "running" and not pid_alive(pid if isinstance(pid, int) else None):
+            state = "interrupted"  # killed without a word (machine restart, kill -9): resumable
+        return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
+                   float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid)
+    except (runs.DamagedRun, TypeError, ValueError) as e:  # a ValueError: a field of the wrong kind
+        reason = str(e) if isinstance(e, runs.DamagedRun) else f"{run / runs.STATUS} has a field of the wrong kind ({e})"
+        return Job(Path(run), "damaged", 0, 0, 0.0, None, reason, None)
 
 
 def list_jobs(root: Path | None = None) -> list[Job]:
@@ -99,9 +111,20 @@ def _locked(root: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def max_trainers() -> int:
+    """How many trainers may run at once ($SPARSELAB_MAX_TRAINERS; default: one per two cores)."""
+    try:
+        return max(1, int(os.environ.get("SPARSELAB_MAX_TRAINERS", "")))
+    except ValueError:
+        return max(1, (os.cpu_count() or 2) // 2)
+
+
 def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list[str]:
-    """The trainer reads the run's own config.json; only a longer run's epochs come as a flag."""
-    cmd = [sys.executable, "-m", "models", "train", "--config", str(run / runs.CONFIG), "--out", str(run)]
+    """The trainer reads the run's own config.json; only a longer run's epochs come as a flag. Its threads are
+    its share of the cores, so the trainers allowed at once do not fight over them."""
+    threads = max(1, (os.cpu_count() or 1) // max_trainers())
+    cmd = [sys.executable, "-m", "models", "train", "--config", str(run / runs.CONFIG), "--out", str(run),
+           "--threads", str(threads)]
     if epochs is not None:
         cmd += ["--epochs", str(epochs)]
     if data_dir:
@@ -111,15 +134,22 @@ def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list
 
 def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epochs: int | None = None) -> Job:
     """Start the trainer for `cfg` on `run` (the caller holds the lock and has checked the state)."""
-    run.mkdir(parents=True, exist_ok=True)
-    if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
-        runs.write_json(run / runs.CONFIG, cfg)
-    (run / runs.STOP).unlink(missing_ok=True)
-    with open(run / runs.LOG, "ab") as log:
-        proc = subprocess.Popen(_command(run, data_dir, epochs), cwd=ROOT, stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    # Claim the run at once so a second click or tab sees it running before the trainer starts.
-    runs.write_status(run, state="running", pid=proc.pid, message="starting", total_epochs=total_epochs)
+    running = [j.name for j in list_jobs(run.parent) if j.state == "running"]
+    if len(running) >= max_trainers():
+        raise JobError(f"{len(running)} trainer{'s are' if len(running) > 1 else ' is'} running ({', '.join(running)}), "
+                       f"the most at once (SPARSELAB_MAX_TRAINERS={max_trainers()}): stop one, or wait")
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
+            runs.write_json(run / runs.CONFIG, cfg)
+        (run / runs.STOP).unlink(missing_ok=True)
+        with open(run / runs.LOG, "ab") as log:
+            proc = subprocess.Popen(_command(run, data_dir, epochs), cwd=ROOT, stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        # Claim the run at once so a second click or tab sees it running before the trainer starts.
+        runs.write_status(run, state="running", pid=proc.pid, message="starting", total_epochs=total_epochs)
+    except OSError as e:
+        raise JobError(f"cannot write in {run} ({e.strerror or e})") from None
     return job(run)
 
 
@@ -135,6 +165,8 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
         current = job(run)
         if current.state == "running":
             return current
+        if current.state == "damaged":
+            raise JobError(f"{name} is damaged: {current.message}")
         if current.state == "done":
             more = " or train it longer" if extendable(run) else ""
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
@@ -150,8 +182,22 @@ def _steady_epochs(cfg: dict) -> int | None:
 def extendable(run: Path) -> int | None:
     """The supervised epochs of a run that more epochs would continue (a steady lr: min_lr_ratio 1), else None.
     A cosine lr is laid out over the run's length, so a longer one is another run, not a continuation."""
-    cfg = runs.read_config(run)
-    return None if cfg is None else _steady_epochs(cfg)
+    try:
+        cfg = runs.read_config(run)
+        return None if cfg is None else _steady_epochs(cfg)
+    except ValueError:  # a damaged config (DamagedRun), or settings out of bounds
+        return None
+
+
+def _config(run: Path) -> dict:
+    """The run's config, or a JobError saying why there is none to use."""
+    try:
+        cfg = runs.read_config(run)
+    except runs.DamagedRun as e:
+        raise JobError(f"{Path(run).name} is damaged: {e}") from None
+    if cfg is None:
+        raise JobError(f"{Path(run).name} has no config.json: nothing to train")
+    return cfg
 
 
 def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
@@ -159,9 +205,7 @@ def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
     checkpoint to the weights a run asked for that length from the start would have reached."""
     run = Path(run)
     with _locked(run.parent):
-        cfg = runs.read_config(run)
-        if cfg is None:
-            raise JobError(f"{run.name} has no config.json: nothing to extend")
+        cfg = _config(run)
         have = _steady_epochs(cfg)
         if have is None:
             raise JobError(f"{run.name} cannot be extended: its lr follows a cosine laid out over its length; "
@@ -175,11 +219,12 @@ def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
 
 
 def resume(run: Path, data_dir: str | None = None) -> Job:
-    cfg = runs.read_config(run)
-    if cfg is None:
-        raise JobError(f"{run} has no config.json: nothing to resume")
-    return start(of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), Path(run).parent,
-                 data_dir, name=Path(run).name)
+    cfg = _config(run)
+    try:
+        mc, tc = of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"])
+    except ValueError as e:
+        raise JobError(f"{Path(run).name} cannot be resumed: {e}") from None
+    return start(mc, tc, Path(run).parent, data_dir, name=Path(run).name)
 
 
 def stop(run: Path) -> None:

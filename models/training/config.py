@@ -54,6 +54,11 @@ class TrainConfig(Config):
     checkpoint_every: float = setting(60.0, "Checkpoint every (s)", "seconds between mid-epoch checkpoints",
                                       min=0.1, max=86_400.0, advanced=True)
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.total_epochs < 1:
+            raise ValueError("--pretrain-epochs plus --epochs must be at least 1")
+
     @property
     def total_epochs(self) -> int:
         return self.pretrain_epochs + self.epochs

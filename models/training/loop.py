@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 
 from models.analysis.metrics import evaluate_split
-from models.checkpoint import CHECKPOINT, load_training_state, save_training_state
+from models.checkpoint import CHECKPOINT, PREVIOUS, load_training_state, save_training_state
 from models.data import MNIST, load_mnist
 from models.families import architecture, get, of_config
 from models.training import run_folder
+from models.training.run_folder import DamagedRun
 from models.training.config import TrainConfig
 from models.training.optim import lr_at, make_optimizer
 from models.training.update import COUNT, Diverged, Updater
@@ -27,10 +28,15 @@ EPOCH_SAVE_GAP = 1.0  # seconds
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE = {"checkpoint_every"}
+CHANCE_ERROR = 90.0  # % error of a guess among ten classes
 
 
 class RunConflict(RuntimeError):
     pass
+
+
+class Collapsed(RuntimeError):
+    """A run that finished but learned nothing usable (it ends "failed", with the reason)."""
 
 
 def run_config(mc, tc: TrainConfig) -> dict:
@@ -38,20 +44,24 @@ def run_config(mc, tc: TrainConfig) -> dict:
     return {"architecture": of_config(mc).name, "model": mc.to_dict(), "train": tc.to_dict()}
 
 
-def check_config(run: Path, wanted: dict) -> bool:
-    """A run folder belongs to one set of settings: resuming with others would mix two experiments.
-    One change is a continuation, not a new experiment: more supervised epochs for a run at a steady lr
-    (min_lr_ratio 1), whose lr does not depend on the epoch count. Returns True for such an extension."""
-    have = run_folder.read_config(run)
+def check_config(have: dict | None, wanted: dict, where: Path) -> bool:
+    """A run folder belongs to one set of settings: resuming with others would mix two experiments. `have`: the
+    settings the folder's config.json or checkpoint (`where`) holds. One change is a continuation, not a new
+    experiment: more supervised epochs for a run at a steady lr (min_lr_ratio 1), whose lr does not depend on the
+    epoch count. Returns True for such an extension."""
     if have is None:
         return False
+    run = where.parent
     if architecture(have) != wanted["architecture"]:
         raise RunConflict(f"{run} holds a {architecture(have)} run, not a {wanted['architecture']} one. "
                           "Use another --out.")
     family = get(wanted["architecture"])
-    have_tc = TrainConfig.from_dict(have.get("train", {}))
-    have = {"model": family.config.from_dict(have.get("model", {})).to_dict(),  # fills settings added since
-            "train": have_tc.to_dict()}
+    try:
+        have_tc = TrainConfig.from_dict(have["train"])
+        have = {"model": family.config.from_dict(have["model"]).to_dict(),  # fills settings added since
+                "train": have_tc.to_dict()}
+    except (ValueError, TypeError) as e:
+        raise DamagedRun(f"{where} holds settings that cannot be read: {e}") from None
     diffs, extends = [], False
     for part in ("model", "train"):
         for k in set(have[part]) | set(wanted[part]):
@@ -72,11 +82,21 @@ def check_config(run: Path, wanted: dict) -> bool:
     return extends
 
 
+def collapsed(row: dict, tc: TrainConfig) -> str | None:
+    """Why a finished run is no use, if it is not: no unit active, or a classifier no better than chance."""
+    if row["val_active"] < 0.01:
+        return f"no unit is active on the validation digits (mean {row['val_active']:.3f} active units)"
+    if row["val_error"] is not None and tc.epochs > 0 and row["val_error"] >= CHANCE_ERROR - 2:
+        return f"the validation error, {row['val_error']:.1f} %, is at chance level ({CHANCE_ERROR:.0f} %)"
+    return None
+
+
 class Progress:
     """A one-line terminal progress bar (or a line per epoch when output is not a terminal)."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty, self.last = self.stream.isatty(), 0.0
 
     def update(self, epoch: int, total: int, phase: str, frac: float, eta: float, loss: float) -> None:
         now = time.time()
@@ -112,25 +132,30 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     family = of_config(mc)
     out = Path(out)
     wanted = run_config(mc, tc)
-    extends = check_config(out, wanted)
-    out.mkdir(parents=True, exist_ok=True)
+    # Check the request against all that the folder holds before anything is written to it.
+    have = run_folder.read_config(out)
+    st = load_training_state(out / CHECKPOINT) if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() else None
+    extends = check_config(have, wanted, out / run_folder.CONFIG)
+    if st is not None and "train_config" in st:
+        saved = {"architecture": architecture(st), "model": st["config"], "train": st["train_config"]}
+        extends = check_config(saved, wanted, out / CHECKPOINT) or extends
+        if st["progress"]["epoch"] >= tc.total_epochs:  # nothing to do: a finished run is read, not written
+            if progress:
+                progress.stream.write(f"{out} has finished its {tc.total_epochs} epochs already\n")
+            return _finish(out, list(st["history"]), tc)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     data = load_mnist(data_dir, limit=tc.limit) if data is None else data.head(tc.limit)
     if tc.train_on == "all":
         data = data.all_training()
     wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
-                      "val_held_out": tc.train_on == "split"}
-    if extends or "data" not in (run_folder.read_config(out) or {}):  # a job's folder gets its config first
-        run_folder.write_json(out / run_folder.CONFIG, wanted)
-
+                      "val_held_out": tc.train_on == "split", "test_fingerprint": data.fingerprint}
     torch.manual_seed(tc.seed)
-    resuming = (out / CHECKPOINT).is_file()
+    resuming = st is not None
     model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed)).to(device)
     opt = make_optimizer(model, tc)
     gen = torch.Generator().manual_seed(tc.seed)
     epoch, batch, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
     if resuming:
-        st = load_training_state(out / CHECKPOINT)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         gen.set_state(st["generator"])
@@ -138,10 +163,16 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
         batch = p.get("batch", p.get("step"))  # "step" in checkpoints written before "batch"
         epoch, elapsed, history = p["epoch"], p["elapsed"], list(st["history"])
         perm, acc = st.get("perm"), st.get("acc")
-        run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
         if progress:
+            if "restored_from" in st:
+                progress.stream.write(f"{out / CHECKPOINT} is damaged: resuming from {st['restored_from']}\n")
             progress.stream.write(f"resuming {out} at epoch {epoch + 1}, batch {batch}\n")
 
+    out.mkdir(parents=True, exist_ok=True)  # all checked: from here on the run folder is written
+    if extends or have is None or "data" not in have:  # a job's folder gets its config before its data
+        run_folder.write_json(out / run_folder.CONFIG, wanted)
+    if resuming:
+        run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
     x_tr, y_tr = data.train.x.to(device), data.train.y.to(device)
     n, bs = len(y_tr), tc.batch_size
     n_batches = math.ceil(n / bs)
@@ -230,8 +261,29 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
             if progress:
                 progress.epoch(row)
     except Diverged as e:
-        msg = f"Training diverged: {e}. The last good checkpoint is kept; lower --lr and resume with a new --out."
+        kept = ("The last good checkpoint is kept" if (out / CHECKPOINT).is_file() else
+                "No checkpoint was written (it diverged before the first)")
+        msg = f"Training diverged: {e}. {kept}; lower --lr and start again with a new --out."
         run_folder.write_status(out, state="failed", message=msg)
         raise Diverged(msg) from None
-    run_folder.write_status(out, state="done", epoch=epoch, frac=1.0, eta=0.0, message="finished")
+    except Exception as e:  # whatever stops the trainer, the run must not stay "running"
+        run_folder.write_status(out, state="failed", message=f"{type(e).__name__}: {e}")
+        raise
+    return _finish(out, history, tc)
+
+
+def _finish(out: Path, history: list[dict], tc: TrainConfig) -> list[dict]:
+    """The final status of a run that trained all its epochs: done, or failed if it learned nothing usable.
+    Written only where the status file says otherwise, so a finished run on a read-only disk can be read."""
+    why = collapsed(history[-1], tc) if history else None
+    msg = f"Training ended but learned nothing usable: {why}. Try a lower --lr or --sparsity." if why else "finished"
+    final = {"state": "failed" if why else "done", "message": msg}
+    try:
+        status = run_folder.read_status(out)
+    except DamagedRun:
+        status = {}
+    if any(status.get(k) != v for k, v in final.items()):
+        run_folder.write_status(out, epoch=tc.total_epochs, frac=1.0, eta=0.0, **final)
+    if why:
+        raise Collapsed(msg)
     return history

@@ -21,23 +21,51 @@ def write_json(path: Path, obj: dict) -> None:
     atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
-def read_json(path: Path, default=None):
+class DamagedRun(ValueError):
+    """A run file that is there but cannot be read: the run is shown as damaged, with this reason."""
+
+
+def _read_object(path: Path) -> dict | None:
+    """None when the file is missing; DamagedRun when it cannot be read or is not a JSON object."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise DamagedRun(f"{path} cannot be read ({e.strerror or e})") from None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        raise DamagedRun(f"{path} is not valid JSON" + (" (it is empty)" if not text.strip() else "")) from None
+    if not isinstance(obj, dict):
+        raise DamagedRun(f"{path} holds a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+def read_config_file(path: Path) -> dict | None:
+    """A run's settings: {"architecture"?, "model": {...}, "train": {...}, "data"?: {...}}."""
+    cfg = _read_object(path)
+    if cfg is not None:
+        missing = [k for k in ("model", "train") if not isinstance(cfg.get(k), dict)]
+        if missing:
+            raise DamagedRun(f"{path} has no {' or '.join(missing)} settings")
+    return cfg
 
 
 def read_config(run: Path) -> dict | None:
-    return read_json(Path(run) / CONFIG)
+    return read_config_file(Path(run) / CONFIG)
 
 
 def read_status(run: Path) -> dict:
-    return read_json(Path(run) / STATUS, default={}) or {}
+    return _read_object(Path(run) / STATUS) or {}
 
 
 def write_status(run: Path, **fields) -> dict:
-    status = {**read_status(run), **fields, "updated": time.time()}
+    try:
+        old = read_status(run)
+    except DamagedRun:  # the trainer's own file: rewriting it mends it
+        old = {}
+    status = {**old, **fields, "updated": time.time()}
     write_json(Path(run) / STATUS, status)
     return status
 
@@ -51,9 +79,11 @@ def read_metrics(run: Path) -> list[dict]:
         return rows
     for line in lines:
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except ValueError:
             continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 

@@ -1,0 +1,122 @@
+"""Ten browser tabs on different pages, each moving the unroll slider, against the trivial two-page app under the
+same load, in the same run. A move's latency runs from the key press to the end of that tab's script run (the
+server's "script finished" message on the tab's websocket); each round presses in every tab at once, so the ten
+reruns compete for the server. Also prints the server's resident memory before and after.
+
+    .venv/bin/python bench/tabs_load.py [--rounds 20] [--cpus 0]   # --cpus: pin the server to these cores
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.browser import ROOT, browser_page, streamlit_server, wait_idle  # noqa: E402
+
+PAGES = ["Overview", "Filters", "Dynamics", "Reconstructions", "Confusion", "Units",
+         "Overview", "Dynamics", "Reconstructions", "Units"]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server and its children (the trainers it may start are not counted: none here)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def finished_times(page) -> list[float]:
+    """Wall times at which the server said a script run finished, for this tab."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    times: list[float] = []
+
+    def on_ws(ws):
+        def frame(payload):
+            if isinstance(payload, (bytes, bytearray)):
+                msg = ForwardMsg()
+                try:
+                    msg.ParseFromString(bytes(payload))
+                except Exception:
+                    return
+                if msg.WhichOneof("type") == "script_finished":
+                    times.append(time.perf_counter())
+        ws.on("framereceived", frame)
+
+    page.on("websocket", on_ws)
+    return times
+
+
+def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str | None) -> tuple[dict, float, float]:
+    with streamlit_server(script, env, cpus=cpus) as (url, pid), browser_page() as first:
+        context = first.context
+        tabs = []
+        for i, name in enumerate(pages):
+            page = first if i == 0 else context.new_page()
+            times = finished_times(page)
+            page.goto(url)
+            page.wait_for_selector('[data-testid="stSlider"]', timeout=120_000)
+            wait_idle(page)
+            if name:
+                page.locator('[data-testid="stSidebarNavLink"]', has_text=name).first.click()
+                page.wait_for_timeout(500)
+                wait_idle(page, 120_000)
+            thumb = page.locator('[data-testid="stSlider"]', has_text="Unroll steps").locator('input[type="range"]')
+            tabs.append((name or "chart", page, thumb, times))
+        rss0 = rss_mb(pid)
+        latencies: dict[str, list[float]] = {}
+        for r in range(rounds + 1):  # the first round warms the caches and is dropped
+            key = "ArrowLeft" if r % 2 == 0 else "ArrowRight"
+            started = []
+            for name, page, thumb, times in tabs:
+                thumb.focus()
+                t0 = time.perf_counter()
+                thumb.press(key)
+                started.append((name, page, times, t0))
+            for name, page, times, t0 in started:
+                deadline = time.perf_counter() + 120
+                while not [t for t in times if t > t0] and time.perf_counter() < deadline:
+                    page.wait_for_timeout(10)
+                done = [t for t in times if t > t0]
+                if r and done:
+                    latencies.setdefault(name, []).append(min(done) - t0)
+            for _, page, _, _ in started:
+                wait_idle(page, 120_000)
+        return latencies, rss0, rss_mb(pid)
+
+
+def pct(ts: list[float], q: float) -> float:
+    ts = sorted(ts)
+    return ts[min(len(ts) - 1, int(round(q * (len(ts) - 1))))]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--cpus", default=None, help="taskset core list for the servers: 0 is one CPU (default: all)")
+    a = p.parse_args()
+    a.cpus = a.cpus or f"0-{(os.cpu_count() or 1) - 1}"
+    env = {"SPARSELAB_DATA": ""}  # the embedded default and its 1,000 digits, as on a fresh machine
+    floor, f0, f1 = measure(ROOT / "bench" / "floor_app.py", a.rounds, env, [""] * len(PAGES), a.cpus)
+    ours, r0, r1 = measure(ROOT / "app.py", a.rounds, env, PAGES, a.cpus)
+    base = [t for ts in floor.values() for t in ts]
+    b50, b95 = statistics.median(base), pct(base, 0.95)
+    print(f"{len(PAGES)} tabs, {a.rounds} rounds of one move in every tab at once; server on cores {a.cpus}")
+    print(f"{'':22s} {'moves':>5s} {'p50 (ms)':>9s} {'p95 (ms)':>9s} {'p50 ratio':>9s} {'p95 ratio':>9s}")
+    print(f"{'trivial app (floor)':22s} {len(base):5d} {1000 * b50:9.0f} {1000 * b95:9.0f} {1.0:9.2f} {1.0:9.2f}")
+    for name in dict.fromkeys(PAGES):
+        ts = ours.get(name, [])
+        if ts:
+            m, q = statistics.median(ts), pct(ts, 0.95)
+            print(f"{name:22s} {len(ts):5d} {1000 * m:9.0f} {1000 * q:9.0f} {m / b50:9.2f} {q / b95:9.2f}")
+    print(f"server RSS: trivial app {f0:.0f} -> {f1:.0f} MB; sparselab {r0:.0f} -> {r1:.0f} MB "
+          f"(+{r1 - r0:.0f} MB over {a.rounds * len(PAGES)} moves)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
