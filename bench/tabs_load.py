@@ -1,9 +1,10 @@
 """Ten browser tabs on different pages, each moving the unroll slider, against the trivial two-page app under the
 same load, in the same run. A move's latency runs from the key press to the end of that tab's script run (the
-server's "script finished" message on the tab's websocket); each round presses in every tab at once, so the ten
-reruns compete for the server. Also prints the server's resident memory before and after.
+server's "script finished" message on the tab's websocket). Each round moves the slider once in every tab, one tab
+after the other (--burst: in every tab at once, so the ten reruns compete). Also prints the server's resident
+memory before and after.
 
-    .venv/bin/python bench/tabs_load.py [--rounds 20] [--cpus 0]   # --cpus: pin the server to these cores
+    .venv/bin/python bench/tabs_load.py [--rounds 20] [--cpus 0] [--burst]   # --cpus: pin the servers to cores
 """
 from __future__ import annotations
 
@@ -51,12 +52,12 @@ def finished_times(page) -> list[float]:
     return times
 
 
-def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str | None) -> tuple[dict, float, float]:
+def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str, burst: bool) -> tuple[dict, float, float]:
     with streamlit_server(script, env, cpus=cpus) as (url, pid), browser_page() as first:
-        context = first.context
+        browser = first.context.browser
         tabs = []
-        for i, name in enumerate(pages):
-            page = first if i == 0 else context.new_page()
+        for i, name in enumerate(pages):  # each tab its own browser session, as separate users' tabs are
+            page = first if i == 0 else browser.new_page(viewport={"width": 1400, "height": 1000})
             times = finished_times(page)
             page.goto(url)
             page.wait_for_selector('[data-testid="stSlider"]', timeout=120_000)
@@ -77,16 +78,24 @@ def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str | 
                 t0 = time.perf_counter()
                 thumb.press(key)
                 started.append((name, page, times, t0))
-            for name, page, times, t0 in started:
-                deadline = time.perf_counter() + 120
-                while not [t for t in times if t > t0] and time.perf_counter() < deadline:
-                    page.wait_for_timeout(10)
-                done = [t for t in times if t > t0]
-                if r and done:
-                    latencies.setdefault(name, []).append(min(done) - t0)
+                if not burst:
+                    _wait(started[-1:], r, latencies)
+            if burst:
+                _wait(started, r, latencies)
             for _, page, _, _ in started:
                 wait_idle(page, 120_000)
         return latencies, rss0, rss_mb(pid)
+
+
+def _wait(started, r: int, latencies: dict) -> None:
+    """Until each started move's run has finished; records its latency (not in the warm-up round 0)."""
+    for name, page, times, t0 in started:
+        deadline = time.perf_counter() + 120
+        while not [t for t in times if t > t0] and time.perf_counter() < deadline:
+            page.wait_for_timeout(10)
+        done = [t for t in times if t > t0]
+        if r and done:
+            latencies.setdefault(name, []).append(min(done) - t0)
 
 
 def pct(ts: list[float], q: float) -> float:
@@ -97,15 +106,17 @@ def pct(ts: list[float], q: float) -> float:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--burst", action="store_true", help="press in every tab at once")
     p.add_argument("--cpus", default=None, help="taskset core list for the servers: 0 is one CPU (default: all)")
     a = p.parse_args()
     a.cpus = a.cpus or f"0-{(os.cpu_count() or 1) - 1}"
     env = {"SPARSELAB_DATA": ""}  # the embedded default and its 1,000 digits, as on a fresh machine
-    floor, f0, f1 = measure(ROOT / "bench" / "floor_app.py", a.rounds, env, [""] * len(PAGES), a.cpus)
-    ours, r0, r1 = measure(ROOT / "app.py", a.rounds, env, PAGES, a.cpus)
+    floor, f0, f1 = measure(ROOT / "bench" / "floor_app.py", a.rounds, env, [""] * len(PAGES), a.cpus, a.burst)
+    ours, r0, r1 = measure(ROOT / "app.py", a.rounds, env, PAGES, a.cpus, a.burst)
     base = [t for ts in floor.values() for t in ts]
     b50, b95 = statistics.median(base), pct(base, 0.95)
-    print(f"{len(PAGES)} tabs, {a.rounds} rounds of one move in every tab at once; server on cores {a.cpus}")
+    how = "in every tab at once" if a.burst else "in each tab in turn"
+    print(f"{len(PAGES)} tabs, {a.rounds} rounds of one move {how}; servers on cores {a.cpus}")
     print(f"{'':22s} {'moves':>5s} {'p50 (ms)':>9s} {'p95 (ms)':>9s} {'p50 ratio':>9s} {'p95 ratio':>9s}")
     print(f"{'trivial app (floor)':22s} {len(base):5d} {1000 * b50:9.0f} {1000 * b95:9.0f} {1.0:9.2f} {1.0:9.2f}")
     for name in dict.fromkeys(PAGES):

@@ -15,22 +15,10 @@ per_class = 100 * (1 - np.diag(cm) / cm.sum(1).clip(1))
 st.caption(f"After T = {T} steps on the {digits.name}: error {stats.error[T - 1]:.2f} % "
            f"({int(cm.sum() - np.trace(cm))} of {int(cm.sum())}). Click a cell to see its digits.")
 left, right = st.columns([3, 2])
-fig = figures.heatmap(shown, x=list(range(10)), y=list(range(10)), colorscale="Blues", symmetric=False,
-                      title="True class (rows) against prediction (columns)", xtitle="predicted", ytitle="true",
-                      hover="true %{y}, predicted %{x}: %{z}<extra></extra>", height=480)
-fig.update_traces(text=np.round(shown, 3 if normalized else 0), texttemplate="%{text}")
-fig.update_yaxes(range=[9.5, -0.5], dtick=1)
-fig.update_xaxes(range=[-0.5, 9.5], dtick=1)
-# Heatmap cells send no selection events: an invisible marker over each cell makes it clickable.
-cells = np.array([(t, p) for t in range(10) for p in range(10)])
-fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
-fig.add_scatter(x=cells[:, 1], y=cells[:, 0], mode="markers", showlegend=False, customdata=cm.reshape(-1),
-                hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>",
-                marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"))
-event = left.plotly_chart(fig, key="cf-matrix", on_select="rerun", selection_mode="points")
-bars = figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)")
-bars.update_xaxes(dtick=1)
-right.plotly_chart(bars, key="cf-per-class")
+event = left.plotly_chart(figures.confusion(cm, shown, normalized), key="cf-matrix", on_select="rerun",
+                          selection_mode="points")
+right.plotly_chart(figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)",
+                                every_x=True), key="cf-per-class")
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None

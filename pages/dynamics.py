@@ -119,12 +119,11 @@ fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
                       title=f"z_t for the {len(active_units)} units active at any step"
                             + (" (categorical first)" if units is not None else ""),
                       colorscale="Viridis", symmetric=False, xtitle="step t",
-                      hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)))
-fig.add_vline(x=step, line_color="red")
-fig.update_yaxes(type="category", autorange="reversed")
+                      hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)),
+                      marker_x=step, categories=True)
 left.plotly_chart(fig, key="dyn-z")
 if tr.recon is not None:
-    right.plotly_chart(figures.digit_row([tr.x, tr.recon[step - 1]], ["input", f"x̂(z_{step})"], ""), key="dyn-pair")
+    right.image(figures.tiles([tr.x, tr.recon[step - 1]], zoom=5), caption=["input", f"x̂(z_{step})"])
 steps = np.arange(1, T + 1)
 if units is not None:
     right.plotly_chart(figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",

@@ -3,6 +3,7 @@ import streamlit as st
 
 from models.analysis.kinds import CATEGORICAL_MIN, COLORS
 from ui import figures
+from ui.compute import figure
 from ui.state import require, test_digits
 
 sel = require(__file__)
@@ -25,8 +26,8 @@ scatters = [(units.s_minus_i_norm, "‖(S − I)_i‖", "Recurrent weight norm a
 scatters = [s for s in scatters if s[0] is not None]
 events = []
 for col, (y, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatters):
-    events.append(col.plotly_chart(figures.unit_scatter(angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
-                                                        st.session_state["u-sel"]),
+    events.append(col.plotly_chart(figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
+                                          st.session_state["u-sel"]),
                                    key=key, on_select="rerun", selection_mode=("points", "box", "lasso")))
 for ev in events:
     picked = sorted({int(p["customdata"]) for p in (ev or {}).get("selection", {}).get("points", [])
@@ -52,33 +53,33 @@ for col, u in zip(st.columns(len(chosen)), chosen):
         if units.c_norm is not None:
             line += f" · ‖C_i‖ {units.c_norm[u]:.2f} → class {units.c_class[u]}"
         st.markdown(line)
-        st.plotly_chart(figures.digit_row([w.encoder[u], w.decoder[u]], ["encoder E_i", "decoder D_i"]), key=f"u-filt-{u}")
+        st.image(figures.tiles([w.encoder[u], w.decoder[u]]), caption=["encoder E_i", "decoder D_i"])
         if S is not None:
             incoming, outgoing = S[u].copy(), S[:, u].copy()
             incoming[u] = outgoing[u] = 0
-            for name, weights, key in (("incoming", incoming, "in"), ("outgoing", outgoing, "out")):
+            for name, weights in (("incoming", incoming), ("outgoing", outgoing)):
                 strongest = np.argsort(-np.abs(weights))[:4]
-                st.plotly_chart(figures.digit_row([w.decoder[j] for j in strongest],
-                                                  [f"{j}: {weights[j]:+.2f}" for j in strongest],
-                                                  f"strongest {name} S (decoders)"), key=f"u-{key}-{u}")
+                st.caption(f"Strongest {name} S (their decoders)")
+                st.image(figures.tiles(w.decoder[strongest], zoom=2),
+                         caption=[f"{j}: {weights[j]:+.2f}" for j in strongest])
         if sel.caps.steps:
             st.plotly_chart(figures.lines(np.arange(1, T + 1), {f"z_{u}": tr.z[:, u]}, f"activity on digit {digit}",
                                           "step t", height=220), key=f"u-steps-{u}")
         st.plotly_chart(figures.bars(list(range(10)), codes.per_class[:, u], "mean z_T per class", "class",
                                      height=220, color=COLORS[kind[u]]), key=f"u-class-{u}")
         top = np.argsort(-codes.z[:, u])[:6]
-        st.plotly_chart(figures.digit_row([digits.images[i].astype(np.float32) for i in top],
-                                          [f"{codes.z[i, u]:.2f}" for i in top], "digits that drive it most"),
-                        key=f"u-top-{u}")
+        st.caption("Digits that drive it most (z_T)")
+        st.image(figures.tiles(digits.images[top].reshape(len(top), -1), signed=False, zoom=2),
+                 caption=[f"{codes.z[i, u]:.2f}" for i in top])
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")
 an = sel.analysis()
 left, right = st.columns(2)
 if sel.caps.steps:
-    left.plotly_chart(figures.unit_scatter(angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
-                                           "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2",
-                                           st.session_state["u-sel"]), key="u-scatter-late")
+    left.plotly_chart(figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
+                             "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
+                      key="u-scatter-late")
 if an.s_blocks is not None:
     groups = ["categorical", "part"]
     right.plotly_chart(figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
@@ -91,8 +92,8 @@ if len(cats):
     cats = cats[np.argsort(favoured[cats], kind="stable")][:40]
     tiles = np.concatenate([digits.class_means, w.decoder[cats]])
     names = [f"mean of class {c}" for c in range(10)] + [f"unit {u} → class {favoured[u]}" for u in cats]
-    st.plotly_chart(figures.filter_grid(tiles, names, cols=10, title="Class means (first row) and the decoders of "
-                                        "categorical units, by the class they favour"), key="u-protos")
+    st.plotly_chart(figure("filter_grid", tiles, names, cols=10, title="Class means (first row) and the decoders of "
+                           "categorical units, by the class they favour"), key="u-protos")
 else:
     st.info(f"This model has no categorical unit (angle > {CATEGORICAL_MIN} rad).")
 if sel.caps.steps:
@@ -100,6 +101,5 @@ if sel.caps.steps:
                 "digits from z_t (least squares).")
     u0 = st.selectbox("Unit", chosen, key="u-dec-unit")
     Tt = an.step_decoders.shape[0]
-    st.plotly_chart(figures.filter_grid(an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
-                                        cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"),
-                    key="u-stepdec")
+    st.plotly_chart(figure("filter_grid", an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
+                           cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"), key="u-stepdec")

@@ -6,7 +6,7 @@ draws; pages render what these return.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import streamlit as st
@@ -85,7 +85,10 @@ def view_for(path: str, version: float, max_steps: int) -> ModelView:
     model = model_for(path, version)
     family = of_model(model)
     caps = family.capabilities
-    weights = model.unit_weights() if caps.filters else None
+    weights = None
+    if caps.filters:  # float32 for display: half the JSON of float64, and the precision a figure shows
+        w = model.unit_weights()
+        weights = UnitWeights(*(None if a is None else a.astype(np.float32) for a in astuple(w)))
     return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None,
                      step_stats(model, test_digits().split, max_steps))
 
@@ -100,6 +103,16 @@ def trace_for(path: str, version: float, steps: int, x: bytes) -> Trace:
 @st.cache_resource(max_entries=8, show_spinner="Encoding the test digits…")
 def codes_for(path: str, version: float, steps: int) -> Codes:
     return codes(model_for(path, version), test_digits().split, steps)
+
+
+@st.cache_resource(max_entries=96, show_spinner=False)
+def figure(builder: str, *args, **kwargs):
+    """figures.<builder>(*args, **kwargs), built once for the same inputs: figures that a slider does not change
+    (a model's filters, its units' scatter plots) cost a hash of their inputs on a rerun, not a new build. The
+    figure is shared between sessions, which is safe: st.plotly_chart only reads it."""
+    from ui import figures
+
+    return getattr(figures, builder)(*args, **kwargs)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test digits…")

@@ -1,10 +1,17 @@
-"""Plotly figures built from arrays that models/ computed. No Streamlit here."""
+"""Plotly figures built from arrays that models/ computed. No Streamlit here.
+
+Each figure is one constructor call over plain dicts: slider reruns rebuild every figure on a page, and Plotly's
+update_layout / add_* helpers cost milliseconds a call (add_vline ~6 ms), which ten tabs at once multiply."""
 from __future__ import annotations
+
+import base64
+import io
 
 import numpy as np
 import plotly.graph_objects as go
 
 from models.analysis.kinds import CATEGORICAL_MIN, COLORS as KIND_COLORS, PART_MAX
+
 GREY = [[0, "white"], [1, "black"]]
 DIVERGING = "RdBu_r"
 
@@ -23,19 +30,70 @@ def mosaic(images: np.ndarray, cols: int, pad: int = 1) -> tuple[np.ndarray, np.
     return out, idx
 
 
+def _lut(stops: list[list[int]]) -> np.ndarray:
+    """256 colours, evenly from the first stop to the last."""
+    stops = np.array(stops, dtype=np.float32)
+    pos = np.linspace(0, len(stops) - 1, 256)
+    lo = np.minimum(pos.astype(int), len(stops) - 2)
+    frac = (pos - lo)[:, None]
+    return (stops[lo] * (1 - frac) + stops[lo + 1] * frac).round().astype(np.uint8)
+
+
+SIGNED_LUT = _lut([[5, 48, 97], [247, 247, 247], [103, 0, 31]])  # RdBu: -1 blue, 0 white, 1 red
+GREY_LUT = _lut([[255, 255, 255], [0, 0, 0]])  # 0 white, 1 black
+
+
+def _rgb(grid: np.ndarray, signed: bool) -> np.ndarray:
+    """Colours of a [-1, 1] (signed) or [0, 1] grid; NaN gaps stay white."""
+    v = (grid + 1) / 2 if signed else grid
+    idx = np.nan_to_num(v * 255, nan=0).clip(0, 255).astype(np.uint8)
+    rgb = (SIGNED_LUT if signed else GREY_LUT)[idx]
+    rgb[np.isnan(grid)] = 255
+    return rgb
+
+
+def _png(rgb: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)  # speed over size: it is sent once a rerun
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _margin(top: int = 40) -> dict:
+    return dict(l=10, r=10, t=top, b=10)
+
+
+def _image_layout(title: str, shape, height: int | None, top: int = 30, **extra) -> dict:
+    h, w = shape
+    return dict(title=dict(text=title), margin=_margin(top), height=height or int(min(900, max(160, 520 * h / w))),
+                xaxis=dict(visible=False, constrain="domain"),
+                yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"), plot_bgcolor="white", **extra)
+
+
 def filter_grid(vectors: np.ndarray, labels: list[str], cols: int = 20, title: str = "", signed: bool = True,
                 height: int | None = None) -> go.Figure:
-    """Each row of `vectors` (n, 784) as a 28x28 tile, each tile scaled to its own range; hover names it."""
+    """Each row of `vectors` (n, 784) as a 28x28 tile, each tile scaled to its own range; hover names it.
+    Drawn as one PNG with an invisible marker per tile for the hover text: a heatmap of 400 tiles with a label
+    per pixel is 20 MB of JSON, this is a few hundred KB."""
     imgs = vectors.reshape(-1, 28, 28).astype(np.float32)
     scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
-    imgs = imgs / scale
-    grid, idx = mosaic(imgs, cols)
-    text = np.where(idx >= 0, np.array(labels + [""], dtype=object)[idx], "")
-    fig = go.Figure(go.Heatmap(
-        z=grid, text=text, hovertemplate="%{text}<extra></extra>", showscale=False,
-        colorscale=DIVERGING if signed else GREY, zmin=-1 if signed else 0, zmax=1,
-    ))
-    return _image_layout(fig, title, grid.shape, height)
+    grid, _ = mosaic(imgs / scale, cols)
+    step = 29  # tile and gap
+    k = np.arange(len(imgs))
+    data = [dict(type="image", source=_png(_rgb(grid, signed)), hoverinfo="skip"),
+            dict(type="scatter", x=(k % cols) * step + 13.5, y=(k // cols) * step + 13.5, mode="markers", text=labels,
+                 marker=dict(size=18, opacity=0), hovertemplate="%{text}<extra></extra>", showlegend=False)]
+    return go.Figure(data=data, layout=_image_layout(title, grid.shape, height))
+
+
+def tiles(vectors, signed: bool = True, zoom: int = 3) -> list[np.ndarray]:
+    """Each 784-vector as a 28x28 RGB image (each scaled to its own range, `zoom` x larger, pixels kept sharp):
+    for st.image, which sends small pictures far more cheaply than a Plotly figure each."""
+    imgs = np.stack([np.asarray(v, dtype=np.float32).reshape(28, 28) for v in vectors])
+    scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
+    rgb = _rgb(imgs / scale, signed)
+    return list(rgb.repeat(zoom, axis=1).repeat(zoom, axis=2))
 
 
 def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", cols: int | None = None) -> go.Figure:
@@ -44,38 +102,53 @@ def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", cols
     scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
     cols = cols or len(imgs)
     pad = 8  # room for the captions between rows
-    grid, idx = mosaic(imgs / scale, cols=cols, pad=pad)
+    grid, _ = mosaic(imgs / scale, cols=cols, pad=pad)
     notes = [dict(x=(k % cols) * (28 + pad) + 14, y=(k // cols) * (28 + pad) - 4, text=t, showarrow=False,
                   font=dict(size=11)) for k, t in enumerate(titles)]
-    fig = go.Figure(go.Heatmap(z=grid, showscale=False, colorscale=DIVERGING, zmin=-1, zmax=1, hoverinfo="skip"),
-                    layout=dict(annotations=notes))
     rows = -(-len(imgs) // cols)
-    return _image_layout(fig, title, grid.shape, 60 + rows * (100 if cols > 4 else 160), top=50)
-
-
-def _image_layout(fig: go.Figure, title: str, shape, height: int | None, top: int = 30) -> go.Figure:
-    h, w = shape
-    fig.update_layout(
-        title=title, margin=dict(l=0, r=0, t=top, b=0), height=height or int(min(900, max(160, 520 * h / w))),
-        xaxis=dict(visible=False, constrain="domain"), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
-        plot_bgcolor="white",
-    )
-    return fig
+    layout = _image_layout(title, grid.shape, 60 + rows * (100 if cols > 4 else 160), top=50, annotations=notes)
+    return go.Figure(data=[dict(type="heatmap", z=grid, showscale=False, colorscale=DIVERGING, zmin=-1, zmax=1,
+                                hoverinfo="skip")], layout=layout)
 
 
 def heatmap(z: np.ndarray, x=None, y=None, title: str = "", colorscale=DIVERGING, symmetric: bool = True,
-            xtitle: str = "", ytitle: str = "", height: int = 400, hover: str | None = None) -> go.Figure:
+            xtitle: str = "", ytitle: str = "", height: int = 400, hover: str | None = None,
+            marker_x: float | None = None, categories: bool = False, text=None) -> go.Figure:
+    """A heatmap; `marker_x` draws a red line there, `categories` keeps y labels in order, top to bottom;
+    `text` is printed in the cells."""
     lim = float(np.abs(z).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale=colorscale, zmid=0 if symmetric else None,
-                               zmin=-lim if symmetric else None, zmax=lim if symmetric else None,
-                               hovertemplate=hover))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title=xtitle, yaxis_title=ytitle)
-    return fig
+    trace = dict(type="heatmap", z=z, x=x, y=y, colorscale=colorscale, zmid=0 if symmetric else None,
+                 zmin=-lim if symmetric else None, zmax=lim if symmetric else None, hovertemplate=hover)
+    if text is not None:
+        trace.update(text=text, texttemplate="%{text}")
+    shapes = [] if marker_x is None else [dict(type="line", x0=marker_x, x1=marker_x, y0=0, y1=1, yref="paper",
+                                                line=dict(color="red"))]
+    yaxis = dict(title=dict(text=ytitle))
+    if categories:
+        yaxis.update(type="category", autorange="reversed")
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=dict(title=dict(text=xtitle)),
+                  yaxis=yaxis, shapes=shapes)
+    return go.Figure(data=[trace], layout=layout)
+
+
+def confusion(counts: np.ndarray, shown: np.ndarray, normalized: bool) -> go.Figure:
+    """The confusion matrix, rows true and columns predicted classes; an invisible marker on each cell makes it
+    clickable (heatmap cells send no selection events)."""
+    k = len(counts)
+    cells = np.array([(t, p) for t in range(k) for p in range(k)])
+    data = [dict(type="heatmap", z=shown, x=list(range(k)), y=list(range(k)), colorscale="Blues", hoverinfo="skip",
+                 text=np.round(shown, 3 if normalized else 0), texttemplate="%{text}"),
+            dict(type="scatter", x=cells[:, 1], y=cells[:, 0], mode="markers", showlegend=False,
+                 customdata=counts.reshape(-1), hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>",
+                 marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"))]
+    layout = dict(title=dict(text="True class (rows) against prediction (columns)"), height=480, margin=_margin(),
+                  xaxis=dict(title=dict(text="predicted"), range=[-0.5, k - 0.5], dtick=1),
+                  yaxis=dict(title=dict(text="true"), range=[k - 0.5, -0.5], dtick=1))
+    return go.Figure(data=data, layout=layout)
 
 
 def _marker(x: float | None) -> list[dict]:
-    """A dotted vertical line at x as a plain layout shape (add_vline costs ~6 ms a call)."""
+    """A dotted vertical line at x as a plain layout shape."""
     if x is None:
         return []
     return [dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(dash="dot", color="black"))]
@@ -83,11 +156,10 @@ def _marker(x: float | None) -> list[dict]:
 
 def lines(x, series: dict[str, np.ndarray], title: str = "", xtitle: str = "", ytitle: str = "",
           marker_x: float | None = None, height: int = 320, colors: dict | None = None, log_y: bool = False) -> go.Figure:
-    """Line plots in one constructor call: slider reruns rebuild these, so they must be cheap."""
     mode = "lines+markers" if len(x) < 40 else "lines"
-    data = [go.Scatter(x=x, y=y, name=name, mode=mode, line=dict(color=(colors or {}).get(name)))
+    data = [dict(type="scatter", x=x, y=y, name=name, mode=mode, line=dict(color=(colors or {}).get(name)))
             for name, y in series.items()]
-    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10),
+    layout = dict(title=dict(text=title), height=height, margin=_margin(),
                   xaxis=dict(title=dict(text=xtitle)),
                   yaxis=dict(title=dict(text=ytitle), type="log" if log_y else None),
                   legend=dict(orientation="h", y=-0.25), showlegend=len(data) > 1, shapes=_marker(marker_x))
@@ -97,30 +169,32 @@ def lines(x, series: dict[str, np.ndarray], title: str = "", xtitle: str = "", y
 def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, ytitle: str, title: str = "",
                  selected: list[int] | None = None, height: int = 380) -> go.Figure:
     """One point per unit, coloured by kind; the unit number is the point's customdata (for selection)."""
-    fig = go.Figure()
+    hover = "unit %{customdata}<br>" + xtitle + " %{x:.3f}<br>" + ytitle + " %{y:.3f}<extra></extra>"
+    data = []
     for k, color in KIND_COLORS.items():
         m = np.flatnonzero(kind == k)
-        fig.add_scatter(x=x[m], y=y[m], mode="markers", name=f"{k} ({len(m)})", customdata=m,
-                        marker=dict(color=color, size=7, opacity=0.75),
-                        hovertemplate="unit %{customdata}<br>" + xtitle + " %{x:.3f}<br>" + ytitle + " %{y:.3f}<extra></extra>")
+        data.append(dict(type="scatter", x=x[m], y=y[m], mode="markers", name=f"{k} ({len(m)})", customdata=m,
+                         marker=dict(color=color, size=7, opacity=0.75), hovertemplate=hover))
+    notes = []
     if selected:
         s = np.asarray(selected)
-        fig.add_scatter(x=x[s], y=y[s], mode="markers", name="selected", customdata=s, hoverinfo="skip",
-                        marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2)))
+        data.append(dict(type="scatter", x=x[s], y=y[s], mode="markers", name="selected", customdata=s,
+                         hoverinfo="skip", marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
         # Labels as annotations: drawn above every marker, and fanned out so units on one spot stay readable.
-        for j, i in enumerate(s):
-            fig.add_annotation(x=x[i], y=y[i], text=str(i), showarrow=True, arrowhead=0, arrowcolor="#555",
-                               ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11),
-                               bgcolor="rgba(255,255,255,0.85)")
-    for v in (PART_MAX, CATEGORICAL_MIN):
-        fig.add_vline(x=v, line_dash="dot", line_color="#999")
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=xtitle,
-                      yaxis_title=ytitle, legend=dict(orientation="h", y=-0.2), clickmode="event+select")
-    return fig
+        notes = [dict(x=x[i], y=y[i], text=str(i), showarrow=True, arrowhead=0, arrowcolor="#555",
+                      ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11),
+                      bgcolor="rgba(255,255,255,0.85)") for j, i in enumerate(s)]
+    shapes = [dict(type="line", x0=v, x1=v, y0=0, y1=1, yref="paper", line=dict(dash="dot", color="#999"))
+              for v in (PART_MAX, CATEGORICAL_MIN)]
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=dict(title=dict(text=xtitle)),
+                  yaxis=dict(title=dict(text=ytitle)), legend=dict(orientation="h", y=-0.2), clickmode="event+select",
+                  annotations=notes, shapes=shapes)
+    return go.Figure(data=data, layout=layout)
 
 
-def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int = 280, color=None) -> go.Figure:
-    fig = go.Figure(go.Bar(x=x, y=y, marker_color=color))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=xtitle,
-                      yaxis_title=ytitle)
-    return fig
+def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int = 280, color=None,
+         every_x: bool = False) -> go.Figure:
+    """`every_x`: a tick at every x (class numbers)."""
+    layout = dict(title=dict(text=title), height=height, margin=_margin(),
+                  xaxis=dict(title=dict(text=xtitle), dtick=1 if every_x else None), yaxis=dict(title=dict(text=ytitle)))
+    return go.Figure(data=[dict(type="bar", x=x, y=y, marker_color=color)], layout=layout)
