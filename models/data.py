@@ -140,6 +140,8 @@ class MNIST:
 @dataclass
 class TestSet:
     split: Split
+    images: np.ndarray  # (n, 28, 28) uint8, as the files hold them
+    labels: np.ndarray
     source: str
     fingerprint: str
 
@@ -148,7 +150,7 @@ def load_test(data_dir: str | Path | None = None, download: bool = True) -> Test
     """The test split alone: all that evaluation and analysis read."""
     folder = resolve_dir(data_dir, download)
     images, labels = load_pair(folder, "test")
-    return TestSet(Split(normalize(images), torch.as_tensor(labels.astype(np.int64))), str(folder),
+    return TestSet(Split(normalize(images), torch.as_tensor(labels.astype(np.int64))), images, labels, str(folder),
                    fingerprint(images, labels))
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import streamlit as st
 
 from ui import figures
-from ui.state import require, test_digits
+from ui.compute import test_digits
+from ui.state import require
 
 sel = require(__file__)
 st.title("Confusion")

@@ -6,7 +6,8 @@ from models.analysis.steps import group_activity
 from models.data import normalize
 from models.digits import DigitError, prepare_upload
 from ui import figures
-from ui.state import require, test_digits
+from ui.compute import test_digits
+from ui.state import require
 
 sel = require(__file__)
 st.title("Dynamics")

@@ -3,7 +3,8 @@ import streamlit as st
 
 from models.analysis.kinds import kind_counts
 from ui import figures
-from ui.state import require, test_digits
+from ui.compute import test_digits
+from ui.state import require
 
 sel = require(__file__)
 view, caps = sel.view(), sel.caps

@@ -3,8 +3,8 @@ import streamlit as st
 
 from models.analysis.kinds import CATEGORICAL_MIN, COLORS
 from ui import figures
-from ui.compute import figure
-from ui.state import require, test_digits
+from ui.compute import figure, test_digits
+from ui.state import require
 
 sel = require(__file__)
 st.title("Units: categorical and part")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import astuple, dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -17,7 +18,7 @@ from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, tr
 from models.analysis.units import UnitTable, unit_table
 from models.assets import DIGITS_FROM, sample_images
 from models.checkpoint import load_model
-from models.data import DataError, Split, fingerprint, load_pair, normalize, resolve_dir
+from models.data import DataError, Split, load_test, normalize
 from models.families import Family, of_model
 from models.families.base import UnitWeights
 
@@ -38,9 +39,9 @@ def test_digits() -> TestDigits:
     warning = ""
     if os.environ.get("SPARSELAB_DATA"):
         try:
-            folder = resolve_dir(download=False)
-            images, labels = load_pair(folder, "test")
-            return _digits(images, labels, f"{len(labels):,} test digits of {folder.name}", fingerprint(images, labels))
+            test = load_test(download=False)
+            return _digits(test.images, test.labels, f"{len(test.labels):,} test digits of {Path(test.source).name}",
+                           test.fingerprint)
         except DataError as e:
             warning = f"{e} Using the embedded sample of 1,000 test digits instead."
     images, labels = sample_images()

@@ -8,7 +8,7 @@ import streamlit as st
 from models.settings import settings
 
 
-def _widget(container, name: str, s, value, key: str):
+def _widget(container, s, value, key: str):
     label, help = s.label, s.help
     if s.choices is not None:
         options = list(s.choices)
@@ -34,5 +34,5 @@ def settings_form(cls, values: dict, key: str, columns: int = 4) -> dict:
     for group, container in ((main, st.container()), (advanced, st.expander("More settings") if advanced else None)):
         for i in range(0, len(group), columns):
             for col, (f, s) in zip(container.columns(columns), group[i:i + columns]):
-                out[f.name] = _widget(col, f.name, s, values.get(f.name, f.default), f"{key}-{f.name}")
+                out[f.name] = _widget(col, s, values.get(f.name, f.default), f"{key}-{f.name}")
     return out

@@ -20,9 +20,8 @@ def draw() -> Selection | None:
     return sel
 
 
-def _train_other_sparsity(entry: catalog.Entry) -> None:
+def _train_other_sparsity(entry: catalog.Entry, family) -> None:
     """Queue this model's recipe at a new λ; it joins this group's slider when its first epoch lands."""
-    family = get(entry.architecture)
     try:
         cfg = run_folder.read_config(entry.folder)
     except run_folder.DamagedRun:
@@ -67,7 +66,8 @@ def _draw() -> Selection | None:
         entry = next(e for e in at if e.key == key)
     else:
         entry = at[0]
-    _train_other_sparsity(entry)
+    family = get(entry.architecture)
+    _train_other_sparsity(entry, family)
     if entry.state not in ("embedded", "done"):
         sb.caption(f"This run is {entry.state}: showing its latest checkpoint.")
     try:
@@ -75,20 +75,18 @@ def _draw() -> Selection | None:
     except CheckpointError as e:
         sb.error(f"{entry.label} cannot be opened: {e}")
         return None
-    model = opened.model
     if opened.restored_from:
         sb.warning(f"Its latest checkpoint is damaged: showing the one before it ({Path(opened.restored_from).name}).")
     trained, shown = entry.settings.get("data.test_fingerprint"), compute.test_digits()
     if trained and trained != shown.fingerprint:
         sb.warning(f"This model was trained with another dataset than the {shown.name} shown here: "
                    "its errors on them measure a transfer, not the model.")
-    family = get(entry.architecture)
     T = entry.unroll
     if not family.capabilities.steps:
-        return Selection(entry, model, family, 1, 1)
+        return Selection(entry, family, 1, 1)
     max_unroll = max(3 * T, 3)
     unroll = sb.slider("Unroll steps T", 1, max_unroll, T, key=f"unroll-{entry.key}",
                        help=f"Trained with T = {T}; going past it shows what the dynamics do beyond training.")
     if unroll > T:
         sb.caption(f"Beyond the trained T = {T}.")
-    return Selection(entry, model, family, unroll, max_unroll)
+    return Selection(entry, family, unroll, max_unroll)

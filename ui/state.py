@@ -18,7 +18,6 @@ _KEY = "_selection"
 @dataclass
 class Selection:
     entry: catalog.Entry
-    model: object
     family: Family
     unroll: int  # the slider: steps to run, 1 .. max_unroll (1 for a model without recurrent steps)
     max_unroll: int
@@ -69,6 +68,3 @@ def require(script: str) -> Selection:
         st.stop()
     return sel
 
-
-def test_digits() -> compute.TestDigits:
-    return compute.test_digits()

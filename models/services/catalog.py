@@ -55,11 +55,10 @@ def group_label(group: tuple[str, str, int, int]) -> str:
     return f"{SOURCES[source]} · {family.short} {size}"
 
 
-def _entry(key: str, label: str, path: Path, folder: Path, state: str) -> Entry | None:
+def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> Entry | None:
+    if cfg is None:
+        return None
     try:
-        cfg = run_folder.read_config(folder)
-        if cfg is None:
-            return None
         family = of_saved(cfg)
         m = family.config.from_dict(cfg["model"])
         t = TrainConfig.from_dict(cfg["train"])
@@ -75,11 +74,15 @@ def _entry(key: str, label: str, path: Path, folder: Path, state: str) -> Entry 
 def entries(root: Path | None = None) -> list[Entry]:
     out = []
     for folder in default_models():
-        e = _entry(f"default:{folder.name}", f"embedded · {folder.name}", folder / EXPORTED, folder, "embedded")
+        try:
+            cfg = run_folder.read_config(folder)
+        except run_folder.DamagedRun:
+            continue
+        e = _entry(f"default:{folder.name}", f"embedded · {folder.name}", folder / EXPORTED, cfg, "embedded")
         out.append(e) if e else None
     for j in jobs.list_jobs(root):
         if j.state != "damaged" and ((j.run / CHECKPOINT).is_file() or (j.run / PREVIOUS).is_file()):
-            e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run, j.run, j.state)
+            e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run, j.config, j.state)
             out.append(e) if e else None
     return out
 

@@ -65,6 +65,7 @@ class Job:
     eta: float | None
     message: str
     pid: int | None
+    config: dict | None = None  # the run's config.json as read (settings checked usable); None if none or damaged
 
     @property
     def name(self) -> str:
@@ -90,7 +91,7 @@ def job(run: Path) -> Job:
         if state == "running" and not pid_alive(pid if isinstance(pid, int) else None):
             state = "interrupted"  # killed without a word (machine restart, kill -9): resumable
         return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
-                   float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid)
+                   float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid, cfg)
     except (runs.DamagedRun, TypeError, ValueError) as e:  # a ValueError: a field of the wrong kind
         reason = str(e) if isinstance(e, runs.DamagedRun) else f"{run / runs.STATUS} has a field of the wrong kind ({e})"
         return Job(Path(run), "damaged", 0, 0, 0.0, None, reason, None)
