@@ -5,6 +5,7 @@
     python -m models units    [MODEL] [--data-dir DIR] [--json]
     python -m models report   [MODEL] [--data-dir DIR | --sample] [--out FILE.md]
     python -m models export   RUN --out FOLDER
+    python -m models compare  --out runs/compare [--seeds 0,1] [--families ista,lista,drsae,structured-drsae]
 
 MODEL is a run folder, a checkpoint.pt or an exported .safetensors; without it, the embedded default.
 `train --help` lists every setting of a family (`train --family NAME --help` for another one).
@@ -35,11 +36,12 @@ def _fail(e: Exception) -> int:
     return 2
 
 
-def _add_settings(p: argparse.ArgumentParser, cls, title: str) -> None:
+def _add_settings(p: argparse.ArgumentParser, cls, title: str, defaults: dict | None = None) -> None:
     g = p.add_argument_group(title)
     for f, s in settings(cls):
+        default = (defaults or {}).get(f.name, f.default)
         g.add_argument(flag(f.name), dest=f.name, type=s.kind, default=argparse.SUPPRESS,
-                       choices=list(s.choices) if s.choices else None, help=f"{s.help} (default: {f.default})")
+                       choices=list(s.choices) if s.choices else None, help=f"{s.help} (default: {default})")
 
 
 def _read_config_file(path: str) -> dict:
@@ -54,7 +56,9 @@ def _configs(family, saved: dict, given: dict):
     from a file, it is what that run had (Config.from_dict)."""
     def build(cls, part):
         mine = {f.name: given[f.name] for f, _ in settings(cls) if f.name in given}
-        return cls.from_dict({**saved[part], **mine}) if part in saved else cls(**mine)
+        if part in saved:
+            return cls.from_dict({**saved[part], **mine})
+        return family.train_config(**mine) if cls is TrainConfig else cls(**mine)
 
     return build(family.config, "model"), build(TrainConfig, "train")
 
@@ -86,7 +90,7 @@ def train(argv: list[str]) -> int:
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--no-cuda-graph", action="store_true", help="run each update eagerly on CUDA (same numbers, slower)")
     _add_settings(p, family.config, f"{family.short} settings")
-    _add_settings(p, TrainConfig, "training settings")
+    _add_settings(p, TrainConfig, "training settings", family.train_defaults)
     a = p.parse_args(argv)
     try:
         mc, tc = _configs(family, saved, vars(a))
@@ -258,7 +262,59 @@ def export(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export}
+def compare(argv: list[str]) -> int:
+    from models.services import comparison
+    from models.training.loop import Collapsed, Progress, RunConflict
+    from models.training.update import Diverged
+
+    p = argparse.ArgumentParser(prog="python -m models compare", description="Train (or resume, or read) ISTA, "
+                                "LISTA, the DrSAE and the structured + residual DrSAE on the same digits, each "
+                                "with its family's recipe, and write one table of their numbers (OUT/compare.md).")
+    p.add_argument("--out", required=True, help="folder for the runs and the table")
+    p.add_argument("--families", default=",".join(comparison.COMPARED), help="comma-separated (default: all four)")
+    p.add_argument("--seeds", default="0,1", help="comma-separated seeds (default: %(default)s)")
+    p.add_argument("--hidden", type=int, default=400)
+    p.add_argument("--unroll", type=int, default=11)
+    p.add_argument("--sparsity", type=float, default=None, help="λ for all (default: each family's)")
+    p.add_argument("--models", nargs="+", help="compare these run folders or model files instead of training")
+    p.add_argument("--digits", type=int, default=None, help="test digits to measure on (default: all)")
+    p.add_argument("--max-iterations", type=int, default=1000, help="ISTA iterations to look for an equal objective")
+    p.add_argument("--data-dir")
+    p.add_argument("--device")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-cuda-graph", action="store_true", help="run each update eagerly on CUDA")
+    for name in ("pretrain_epochs", "epochs", "limit", "batch_size"):
+        p.add_argument(flag(name), dest=name, type=int, help="for every run (default: each family's)")
+    a = p.parse_args(argv)
+    train = {k: getattr(a, k) for k in ("pretrain_epochs", "epochs", "limit", "batch_size") if getattr(a, k) is not None}
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):  # the run in training checkpoints; the same command resumes it
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        families = [f.strip() for f in a.families.split(",") if f.strip()]
+        text = comparison.run(Path(a.out), families, seeds, a.hidden, a.unroll, train, a.data_dir, a.device,
+                              Progress(), a.digits, a.max_iterations, a.sparsity, a.models,
+                              graph=False if a.no_cuda_graph else None, should_stop=lambda: stop["flag"])
+    except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
+        return _fail(e)
+    if text is None:
+        print(f"stopped; the same command resumes the runs in {a.out}", file=sys.stderr)
+        return 130
+    print(text)
+    return 0
+
+
+COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export,
+            "compare": compare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,7 @@ if w.recurrent is not None:
                                       title="Recurrent weights S − I (rows: to, columns: from; in the order above)",
                                       hover="to %{y}, from %{x}: %{z:.3f}<extra></extra>", height=520,
                                       x=[str(i) for i in shown], y=[str(i) for i in shown]), key="flt-S")
-    left.checkbox("Subtract the identity (ISTA's S is I − a DᵀD)", value=True, key="flt-sub-i")
+    left.checkbox("Subtract the identity (sparse coding's S is I − a DᵀD)", value=True, key="flt-sub-i")
 if w.classifier is not None:
     right.plotly_chart(figure("heatmap", w.classifier[:, shown], x=[str(i) for i in shown],
                                        y=[str(k) for k in range(len(w.classifier))],

@@ -16,16 +16,16 @@ st.caption("Runs train in the background, in their own process: leave this page,
 
 names = [f.name for f in all_families()]
 family = get(st.selectbox("Model family", names, format_func=lambda n: get(n).title, key="train-family"))
-with st.form("train-form"):  # the form starts from the CLI's defaults: one recipe
+with st.form("train-form"):  # the form starts from the CLI's defaults (the family's): one recipe
     st.markdown(f"**{family.short}**")
     model_values = settings_form(family.config, {}, f"train-{family.name}")
     st.markdown("**Training**")
-    train_values = settings_form(TrainConfig, {}, "train")
+    train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     try:
         mc = family.config(**model_values)
-        tc = TrainConfig(**train_values)
+        tc = family.train_config(**train_values)
         j = jobs.start(mc, tc)
         st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
     except (jobs.JobError, ValueError) as e:

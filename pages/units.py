@@ -1,7 +1,7 @@
 import numpy as np
 import streamlit as st
 
-from models.analysis.kinds import CATEGORICAL_MIN, COLORS
+from models.analysis.kinds import CATEGORICAL_MIN
 from ui import figures
 from ui.compute import figure, test_digits
 from ui.state import require
@@ -62,15 +62,20 @@ for col, u in zip(st.columns(len(chosen)), chosen):
                 st.caption(f"Strongest {name} S (their decoders)")
                 st.image(figures.tiles(w.decoder[strongest], zoom=2),
                          caption=[f"{j}: {weights[j]:+.2f}" for j in strongest])
-        if sel.caps.steps:
-            st.plotly_chart(figures.lines(np.arange(1, T + 1), {f"z_{u}": tr.z[:, u]}, f"activity on digit {digit}",
-                                          "step t", height=220), key=f"u-steps-{u}")
-        st.plotly_chart(figures.bars(list(range(10)), codes.per_class[:, u], "mean z_T per class", "class",
-                                     height=220, color=COLORS[kind[u]]), key=f"u-class-{u}")
         top = np.argsort(-codes.z[:, u])[:6]
         st.caption("Digits that drive it most (z_T)")
         st.image(figures.tiles(digits.images[top].reshape(len(top), -1), signed=False, zoom=2),
                  caption=[f"{codes.z[i, u]:.2f}" for i in top])
+
+# One chart each for all chosen units (a chart per unit costs ten tabs a second a move: docs/results.md).
+left, right = st.columns(2)
+names = {u: f"unit {u} ({kind[u]})" for u in chosen}
+if sel.caps.steps:
+    left.plotly_chart(figures.lines(np.arange(1, T + 1), {names[u]: tr.z[:, u] for u in chosen},
+                                    f"Activity z_t on digit {digit}", "step t", "z_t", height=300), key="u-steps")
+right.plotly_chart(figures.bars(list(range(10)), None, "Mean z_T per class", "class", "mean z_T", height=300,
+                                every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
+                   key="u-class")
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")

@@ -53,6 +53,10 @@ BAD_SETTINGS = [
     (["--lr", "10"], "--lr must be in"),
     (["--unroll", "0"], "--unroll must be in"),
     (["--lr", "nan"], "finite"),
+    (["--family", "ista", "--dictionary", "/nowhere/model.safetensors"], "No model at /nowhere"),
+    (["--family", "lista", "--digit-clip", "1"], "--digit-clip works for DrSAE models only"),
+    (["--family", "structured-drsae", "--residual-weight", "-1"], "--residual-weight must be in"),
+    (["--family", "ista", "--unroll", "1001"], "--unroll must be in [1, 1000]"),
 ]
 
 

@@ -111,3 +111,22 @@ def test_upload_own_digit_and_a_bad_file(page):
     upload.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}])
     page.wait_for_selector("text=not an image that can be read", timeout=60_000)
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_compare_page_shows_the_four_encoders(page, tmp_path):
+    go(page, "Compare", "Compare encoders")
+    page.wait_for_selector("text=Units matched across two models", timeout=180_000)  # below the table
+    wait_idle(page, 120_000)
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)  # a canvas: its text is not in the DOM
+    chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
+    for name in ("DrSAE", "ISTA", "LISTA", "SR-DrSAE"):
+        assert name in chosen, chosen
+    # the curves and each model's z_t (charts below the fold may draw late on a busy machine)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+    shots = Path(os.environ.get("SPARSELAB_SCREENSHOTS") or tmp_path)
+    page.screenshot(path=str(shots / "compare.png"))
+    page.locator("text=One digit, step by step").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "compare-steps.png"))
+    page.locator("text=Units matched across two models").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "compare-units.png"))
+    assert not page.locator('[data-testid="stException"]').count()

@@ -184,10 +184,35 @@ def test_no_import_cycle():
     assert not cycles, cycles
 
 
-def test_pages_and_ui_name_no_family():
-    names = {f.config.__name__ for f in all_families()} | {f.create.__name__ for f in all_families()}
-    assert "DrSAE" in names and "DrSAEConfig" in names
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b|[\"']drsae[\"']")
+def _code_and_strings(path: Path) -> tuple[str, list[str]]:
+    """A file's code without its comments and string literals, and its string literals."""
+    import io
+    import tokenize
+
+    code, strings = [], []
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if tok.type == tokenize.STRING or tok.type in (getattr(tokenize, "FSTRING_MIDDLE", -1),):
+            strings.append(tok.string)
+        elif tok.type != tokenize.COMMENT:
+            code.append(tok.string)
+    return " ".join(code), strings
+
+
+def _family_names_in(path: Path) -> list[str]:
+    """A family's classes in a file's code, and a family's name as a whole string literal."""
+    classes = {f.config.__name__ for f in all_families()} | {f.create.__name__ for f in all_families()}
+    in_code = re.compile(r"\b(" + "|".join(map(re.escape, classes)) + r")\b")
+    as_name = re.compile(r"^[rbuf]*[\"'](" + "|".join(re.escape(f.name) for f in all_families()) + r")[\"']$")
+    code, strings = _code_and_strings(path)
+    return [m.group() for m in in_code.finditer(code)] + [s for s in strings if as_name.match(s)]
+
+
+def test_pages_and_ui_name_no_family(tmp_path):
+    """No family's classes in the code of app.py, pages/ and ui/, and no family's name as a string there (text
+    may speak of ISTA the algorithm: "equivalent ISTA iterations" is a measurement, not a family branch)."""
     files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
-    found = [(p.name, m.group()) for p in files for m in pattern.finditer(p.read_text())]
+    found = [(p.name, n) for p in files for n in _family_names_in(p)]
     assert not found, found
+    planted = tmp_path / "page.py"
+    planted.write_text('# ISTA in a comment\nx = ISTA(cfg) if sel.family.name == "lista" else "ISTA steps"\n')
+    assert _family_names_in(planted) == ["ISTA", '"lista"']

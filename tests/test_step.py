@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from models.training.digit_clip import digit_grad_norms
+from models.families import get
 from models.families.drsae import DrSAE, DrSAEConfig
 from models.training.update import Diverged, Updater
 from models.training.config import TrainConfig
@@ -138,3 +139,25 @@ def test_cuda_graph_step_equals_the_eager_step(digit_clip):
     torch.testing.assert_close(sa.acc, sb.acc, rtol=1e-5, atol=1e-8)
     for (n, p), q in zip(sa.average.named_parameters(), sb.average.parameters()):  # averaged inside the graph
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=n)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.parametrize("family", ["ista", "lista", "structured-drsae"])
+def test_cuda_graph_step_equals_the_eager_step_for_the_other_encoders(family):
+    """Their updates (FISTA targets, the power iteration on D, the residual penalty) are captured too."""
+    fam = get(family)
+    tc = fam.train_config(lr=0.02, ema=0.5)
+    cfg = fam.config(hidden=MC.hidden, unroll=MC.unroll, fit_iterations=30) if family != "structured-drsae" else \
+        fam.config(hidden=MC.hidden, unroll=MC.unroll, residual_rank=4)
+    x0 = torch.cat([x for x, _ in _batches(4, 64)])
+    a = fam.new(cfg, x0, 2, None).cuda()
+    b = copy.deepcopy(a)
+    sa = Updater(a, make_optimizer(a, tc), tc, graph=True)
+    sb = Updater(b, make_optimizer(b, tc), tc, graph=False)
+    for i, (x, y) in enumerate(_batches(10, 64)):
+        sa(x.cuda(), y.cuda(), 0.02, i >= 4)
+        sb(x.cuda(), y.cuda(), 0.02, i >= 4)
+    assert sa.graph is not None
+    for (n, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=n)
+    torch.testing.assert_close(torch.stack(sa.grad_norms), torch.stack(sb.grad_norms), rtol=1e-4, atol=1e-6)

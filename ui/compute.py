@@ -14,6 +14,8 @@ import streamlit as st
 import torch
 
 from models.analysis.activity import UnitAnalysis, analyse
+from models.analysis.compare import Comparison, Training, compare_model, training_numbers
+from models.analysis.matching import Matching, match_units
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.assets import DIGITS_FROM, sample_images
@@ -21,6 +23,7 @@ from models.checkpoint import load_model
 from models.data import DataError, Split, load_test, normalize
 from models.families import Family, of_model
 from models.families.base import UnitWeights
+from models.training import run_folder
 
 
 @dataclass
@@ -119,3 +122,35 @@ def figure(builder: str, *args, **kwargs):
 @st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test digits…")
 def analysis_for(path: str, version: float) -> UnitAnalysis:
     return analyse(model_for(path, version), test_digits().split)
+
+
+COMPARE_DIGITS = 500  # test digits the Compare page measures each model on (the CLI: all of them)
+COMPARE_REFERENCE = 200  # of those, the digits ISTA's objective curve runs on (1,000 iterations)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Measuring the model (objective, ISTA iterations, noise, "
+                   "attack)…")
+def comparison_for(path: str, version: float) -> Comparison:
+    split = test_digits().split.head(COMPARE_DIGITS)
+    return compare_model(model_for(path, version), split.x, split.y, reference_digits=COMPARE_REFERENCE)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def training_for(path: str, version: float) -> Training:
+    """The run's per-epoch metrics beside the model (none for a model file without them)."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    return training_numbers(run_folder.read_metrics(folder))
+
+
+@dataclass
+class MatchedUnits:
+    matching: Matching
+    decoder_a: np.ndarray  # (units, n_input) float32, for display
+    decoder_b: np.ndarray
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def matching_for(path_a: str, version_a: float, path_b: str, version_b: float) -> MatchedUnits:
+    da = model_for(path_a, version_a).unit_weights().decoder
+    db = model_for(path_b, version_b).unit_weights().decoder
+    return MatchedUnits(match_units(da, db), da.astype(np.float32), db.astype(np.float32))

@@ -126,8 +126,10 @@ def heatmap(z: np.ndarray, x=None, y=None, title: str = "", colorscale=DIVERGING
     yaxis = dict(title=dict(text=ytitle))
     if categories:
         yaxis.update(type="category", autorange="reversed")
-    layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=dict(title=dict(text=xtitle)),
-                  yaxis=yaxis, shapes=shapes)
+    xaxis = dict(title=dict(text=xtitle))
+    if x is not None and len(x) and isinstance(x[0], str):  # names, even "12": one column each, in this order
+        xaxis.update(type="category")
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=xaxis, yaxis=yaxis, shapes=shapes)
     return go.Figure(data=[trace], layout=layout)
 
 
@@ -193,8 +195,10 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
 
 
 def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int = 280, color=None,
-         every_x: bool = False) -> go.Figure:
-    """`every_x`: a tick at every x (class numbers)."""
-    layout = dict(title=dict(text=title), height=height, margin=_margin(),
+         every_x: bool = False, series: dict | None = None) -> go.Figure:
+    """`every_x`: a tick at every x (class numbers). `series`: {name: y} drawn as grouped bars instead of `y`."""
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), barmode="group",
                   xaxis=dict(title=dict(text=xtitle), dtick=1 if every_x else None), yaxis=dict(title=dict(text=ytitle)))
-    return go.Figure(data=[dict(type="bar", x=x, y=y, marker_color=color)], layout=layout)
+    data = ([dict(type="bar", x=x, y=v, name=k) for k, v in series.items()] if series is not None else
+            [dict(type="bar", x=x, y=y, marker_color=color)])
+    return go.Figure(data=data, layout=layout)

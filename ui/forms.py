@@ -13,6 +13,9 @@ def _widget(container, s, value, key: str):
     if s.choices is not None:
         options = list(s.choices)
         return container.selectbox(label, options, options.index(value), format_func=s.choices.get, help=help, key=key)
+    if s.kind is str:
+        text = container.text_input(label, value or "", help=help, key=key, placeholder="none" if s.optional else None)
+        return (text.strip() or None) if s.optional else text
     if s.kind is bool:
         return container.checkbox(label, value, help=help, key=key)
     if s.kind is int:

@@ -54,6 +54,11 @@ def publish(sel: Selection | None) -> None:
     st.session_state[_KEY] = sel
 
 
+def current() -> Selection | None:
+    """The sidebar's model, for a page that works without one."""
+    return st.session_state.get(_KEY)
+
+
 def require(script: str) -> Selection:
     """The selection, for the page `script` (its __file__); without a model that can fill the page, one line
     says what it needs and the page stops there."""

@@ -29,6 +29,10 @@ def as_array(t: torch.Tensor) -> np.ndarray:
 
 class SparseModel(nn.Module):
     cfg: object  # the family's config: `hidden`, and `unroll` and `sparsity` where the family has them
+    # False: the classifier is trained on the codes as they are (its loss reaches no encoder weight)
+    labels_train_encoder: bool = True
+    per_digit_clip: bool = False  # models/training/digit_clip.py knows this model's weights
+    graph_safe: bool = True  # its update has no host sync, so CUDA can capture it as a graph
 
     def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
         """The codes z_1..z_T (batch, hidden), one at a time; a model without recurrent steps yields one."""
@@ -45,6 +49,15 @@ class SparseModel(nn.Module):
 
     def project_(self) -> None:
         """Constraints on the weights, applied after every optimizer update (none by default)."""
+
+    def penalty(self) -> torch.Tensor | None:
+        """A term on the weights added to the training loss (none by default)."""
+        return None
+
+    def fit_loss(self, x: torch.Tensor, out: dict) -> torch.Tensor | None:
+        """Per digit, what training minimises without labels, if not L_U (`out`: the losses below). Called in
+        training mode only."""
+        return None
 
     @property
     def trained_unroll(self) -> int:
@@ -78,22 +91,25 @@ class SparseModel(nn.Module):
     def losses(self, x: torch.Tensor, y: torch.Tensor | None = None, unroll: int | None = None,
                reduce: bool = True) -> dict:
         """Batch means of the reconstruction, L1, unsupervised (L_U = recon + sparsity L1) and, with labels and a
-        classifier, supervised (L_S) losses. reduce=False: one value per digit instead, plus every step z_1..z_T
+        classifier, supervised (L_S) losses; "objective": what training minimises besides L_S (L_U unless the
+        family's fit_loss says otherwise). reduce=False: one value per digit instead, plus every step z_1..z_T
         ("steps") and x_hat (the per-digit gradient clip needs them)."""
         if reduce:
             z, steps = self.code(x, unroll), None
         else:
             steps = list(self.steps(x, unroll))
             z = steps[-1]
-        x_hat, logits = self._maybe(self.decode, z), self._maybe(self.classify, z)
+        x_hat = self._maybe(self.decode, z)
+        logits = self._maybe(self.classify, z if self.labels_train_encoder else z.detach())
         recon = 0.5 * (x - x_hat).pow(2).sum(dim=1) if x_hat is not None else torch.zeros(len(x), device=x.device)
         l1 = z.abs().sum(dim=1)
-        out = {"recon": recon, "l1": l1, "z": z, "logits": logits}
+        out = {"recon": recon, "l1": l1, "z": z, "logits": logits, "unsup": recon + self.sparsity * l1}
         if y is not None and logits is not None:
             out["sup"] = F.cross_entropy(logits, y, reduction="none")
+        fit = self.fit_loss(x, out) if self.training else None
+        out["objective"] = out["unsup"] if fit is None else fit
         if reduce:
-            out.update({k: out[k].mean() for k in ("recon", "l1", "sup") if k in out})
+            out.update({k: out[k].mean() for k in ("recon", "l1", "sup", "unsup", "objective") if k in out})
         else:
             out.update(steps=steps, x_hat=x_hat)
-        out["unsup"] = out["recon"] + self.sparsity * out["l1"]
         return out

@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.families.base import SparseModel, UnitWeights, as_array
+from models.families.recurrent import RecurrentEncoder, clip_norm_, initial_dictionary, ista_operators, lipschitz
 from models.families.registry import Capabilities, Family, register
 from models.settings import Config, setting
 
@@ -43,7 +42,8 @@ class DrSAEConfig(Config):
         return math.inf if self.unroll <= 1 else self.e_row_scale / (self.unroll - 1)
 
 
-class DrSAE(SparseModel):
+class DrSAE(RecurrentEncoder):
+    per_digit_clip = True
     def __init__(self, cfg: DrSAEConfig, dictionary: torch.Tensor | None = None, seed: int = 0):
         super().__init__()
         self.cfg = cfg
@@ -63,43 +63,28 @@ class DrSAE(SparseModel):
 
     def ista_step_size(self) -> float:
         """Largest a for which ISTA converges (a <= 1/||D||^2), capped by the bound on rows of E."""
-        lipschitz = torch.linalg.matrix_norm(self.D.detach().double(), ord=2).item() ** 2
-        return min(1.0 / lipschitz, self.cfg.e_row_max / max(self.cfg.d_col_max, EPS))
+        return min(1.0 / lipschitz(self.D), self.cfg.e_row_max / max(self.cfg.d_col_max, EPS))
 
     @torch.no_grad()
     def ista_init_(self, a: float | None = None) -> float:
         """E = a D^T, S = I - a D^T D, b = a lambda: the encoder then *is* non-negative ISTA."""
         a = self.ista_step_size() if a is None else a
-        D = self.D
-        self.E.copy_(a * D.T)
-        self.S.copy_(torch.eye(self.cfg.hidden, device=D.device) - a * D.T @ D)
-        self.b.fill_(a * self.cfg.sparsity)
+        for p, v in zip((self.E, self.S, self.b), ista_operators(self.D, a, self.cfg.sparsity)):
+            p.copy_(v)
         return a
 
     @torch.no_grad()
     def project_(self) -> None:
         """The paper's norm bounds, applied after every optimizer update."""
-        _clip_norm_(self.D, dim=0, max_norm=self.cfg.d_col_max)
-        _clip_norm_(self.C, dim=C_BOUNDS[self.cfg.c_bound], max_norm=self.cfg.c_row_max)
+        clip_norm_(self.D, dim=0, max_norm=self.cfg.d_col_max)
+        clip_norm_(self.C, dim=C_BOUNDS[self.cfg.c_bound], max_norm=self.cfg.c_row_max)
         if math.isfinite(self.cfg.e_row_max):
-            _clip_norm_(self.E, dim=1, max_norm=self.cfg.e_row_max)
+            clip_norm_(self.E, dim=1, max_norm=self.cfg.e_row_max)
 
     # -- forward ---------------------------------------------------------------------------
 
-    def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
-        """z_1..z_T, one at a time. `unroll` may differ from the trained T."""
-        T = self.cfg.unroll if unroll is None else int(unroll)
-        if T < 1:
-            raise ValueError(f"unroll must be at least 1, got {T}")
-        drive = F.linear(x, self.E) - self.b  # E x - b is the same at every step
-        z = F.relu(drive)
-        yield z
-        for _ in range(T - 1):
-            z = torch.addmm(drive, z, self.S.T).relu_()  # in place: one buffer less per step
-            yield z
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return F.linear(z, self.D)
+    def operators(self):
+        return self.E, self.S, self.b
 
     @staticmethod
     def direction(z: torch.Tensor) -> torch.Tensor:
@@ -110,24 +95,8 @@ class DrSAE(SparseModel):
         """Logits C z / ||z||."""
         return F.linear(self.direction(z), self.C)
 
-    def unit_weights(self) -> UnitWeights:
-        return UnitWeights(as_array(self.E), as_array(self.D.T), as_array(self.S), as_array(self.C))
-
-
-def _clip_norm_(w: torch.Tensor, dim: int, max_norm: float) -> None:
-    norms = w.norm(dim=dim, keepdim=True)
-    w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
-
-
-def initial_dictionary(train_x: torch.Tensor, hidden: int, seed: int) -> torch.Tensor:
-    """Random training digits minus the mean digit, as unit decoder columns. Random columns would leave
-    every unit below threshold (|D_i^T x| ~ 0.04 < lambda): a silent ReLU network gets no gradient.
-    Raw digits all overlap (a = 1/||D||^2 ~ 0.006, a stalled ISTA); centred ones give a ~ 0.025."""
-    g = torch.Generator().manual_seed(seed)
-    cols = train_x[torch.randperm(len(train_x), generator=g)[:hidden]] - train_x.mean(0)
-    if len(cols) < hidden:  # fewer digits than units: pad with noise
-        cols = torch.cat([cols, torch.randn(hidden - len(cols), train_x.shape[1], generator=g)])
-    return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
+    def classifier_weights(self) -> torch.Tensor:
+        return self.C
 
 
 def lr_scales(model: DrSAE, tc) -> dict[str, float]:
@@ -151,6 +120,6 @@ FAMILY = register(Family(
     config=DrSAEConfig,
     create=DrSAE,
     capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
-    initialise=lambda cfg, train_x, seed: DrSAE(cfg, initial_dictionary(train_x, cfg.hidden, seed), seed),
+    initialise=lambda cfg, train_x, seed, load: DrSAE(cfg, initial_dictionary(train_x, cfg.hidden, seed), seed),
     lr_scales=lr_scales,
 ))

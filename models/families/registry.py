@@ -38,16 +38,24 @@ class Family:
     short: str  # on screen where space is short: "DrSAE"
     title: str  # on screen
     summary: str  # a paragraph of markdown: what the model computes
-    config: type  # a models.settings.Config dataclass
+    config: type  # a models.settings.Config dataclass, this family's own (its type names the family)
     create: Callable  # (config) -> an untrained model, to load weights into
     capabilities: Capabilities
-    initialise: Callable | None = None  # (config, training inputs (n, d), seed) -> a model ready to train
+    initialise: Callable | None = None  # (config, training inputs (n, d), seed, load) -> a model ready to
+    # train; load(path) -> (model, meta) reads a saved model, for a family that starts from one
     update: Callable | None = None  # (model, optimizer, train config, graph) -> its training update (default:
     # models.training.update.Updater, which any model with `losses` and `project_` can use)
     lr_scales: Callable | None = None  # (model, train config) -> {parameter name: lr multiplier}
+    train_defaults: dict | None = None  # training settings whose default differs for this family
 
-    def new(self, cfg, train_x, seed: int):
-        return self.initialise(cfg, train_x, seed) if self.initialise else self.create(cfg)
+    def train_config(self, **given):
+        """The training settings for this family: `given` over its defaults over everyone's."""
+        from models.training.config import TrainConfig  # the registry is below training
+
+        return TrainConfig(**{**(self.train_defaults or {}), **given})
+
+    def new(self, cfg, train_x, seed: int, load: Callable | None = None):
+        return self.initialise(cfg, train_x, seed, load) if self.initialise else self.create(cfg)
 
     def describe(self, cfg) -> str:
         """A short name for a model of this family: '400×11 λ 0.025'."""
@@ -98,7 +106,7 @@ def of_saved(saved: dict) -> Family:
 def of_config(cfg) -> Family:
     """The family whose config class `cfg` is."""
     for f in _FAMILIES.values():
-        if isinstance(cfg, f.config):
+        if type(cfg) is f.config:  # exactly: one family's config may extend another's
             return f
     raise UnknownFamily(f"no registered family has the config class {type(cfg).__name__}")
 

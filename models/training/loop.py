@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from models.analysis.metrics import evaluate_split
-from models.checkpoint import CHECKPOINT, PREVIOUS, load_training_state, save_training_state
+from models.checkpoint import CHECKPOINT, PREVIOUS, load_model, load_training_state, save_training_state
 from models.data import MNIST, load_mnist
 from models.families import architecture, get, of_config
 from models.training import run_folder
@@ -151,7 +151,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                       "val_held_out": tc.train_on == "split", "test_fingerprint": data.fingerprint}
     torch.manual_seed(tc.seed)
     resuming = st is not None
-    model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed)).to(device)
+    model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed, load_model)).to(device)
     opt = make_optimizer(model, tc)
     gen = torch.Generator().manual_seed(tc.seed)
     epoch, batch, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
@@ -168,6 +168,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                 progress.stream.write(f"{out / CHECKPOINT} is damaged: resuming from {st['restored_from']}\n")
             progress.stream.write(f"resuming {out} at epoch {epoch + 1}, batch {batch}\n")
 
+    updater = (update or family.update or Updater)(model, opt, tc, graph=graph)  # refuses settings it cannot do
     out.mkdir(parents=True, exist_ok=True)  # all checked: from here on the run folder is written
     if extends or have is None or "data" not in have:  # a job's folder gets its config before its data
         run_folder.write_json(out / run_folder.CONFIG, wanted)
@@ -176,7 +177,6 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     x_tr, y_tr = data.train.x.to(device), data.train.y.to(device)
     n, bs = len(y_tr), tc.batch_size
     n_batches = math.ceil(n / bs)
-    updater = (update or family.update or Updater)(model, opt, tc, graph=graph)
     updater.reset(acc)
     if resuming and updater.average is not None:
         updater.average.load_state_dict(st["average"])
@@ -248,7 +248,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                    "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.sparsity * l1,
                    "train_sup": sup, "val_error": val["error"], "val_recon": val["recon"], "val_unsup": val["unsup"],
                    "val_sup": val["sup"], "val_active": val["active"], "epoch_time": time.time() - t0,
-                   "elapsed": time.time() - t_run0}
+                   "elapsed": time.time() - t_run0, **updater.grad_norm_stats()}
             history.append(row)
             run_folder.append_metrics(out, row)
             epoch, perm = epoch + 1, None

@@ -29,9 +29,13 @@ class Updater:
         self.device = next(model.parameters()).device
         self.sgd = isinstance(opt, torch.optim.SGD)
         # The graph bakes in shapes and addresses; only our own SGD update keeps its lr on the device.
-        self.use_graph = (self.device.type == "cuda" if graph is None else graph) and self.sgd
+        self.use_graph = (self.device.type == "cuda" if graph is None else graph) and self.sgd and model.graph_safe
         self.lr = torch.zeros((), device=self.device)
         self.acc = torch.zeros(5, dtype=torch.float64, device=self.device)
+        self.grad_norm = torch.zeros((), device=self.device)  # the last update's gradient norm (before clipping)
+        self.grad_norms: list[torch.Tensor] = []  # this epoch's, kept on the device (no sync per update)
+        if tc.digit_clip > 0 and not model.per_digit_clip:
+            raise ValueError(f"--digit-clip works for DrSAE models only, not {type(model).__name__}")
         self.graph = None
         self._w = torch.zeros((), device=self.device)  # L_S weight inside the graph (0 while pre-training)
         self._w_value = None
@@ -50,14 +54,21 @@ class Updater:
     def _body(self, x, y, w) -> None:
         L = self.model.losses(x, y, reduce=False)
         sup = L.get("sup")  # none for a model without a classifier
-        per_digit = L["unsup"] if w is None or sup is None else L["unsup"] + w * sup
+        per_digit = L["objective"] if w is None or sup is None else L["objective"] + w * sup
         loss = per_digit
         if self.tc.digit_clip > 0:
             norms = digit_grad_norms(self.model, x, per_digit, L["steps"], L["x_hat"], L["logits"])
             loss = per_digit * clip_weights(norms, self.tc.digit_clip)
-        loss.mean().backward()
-        if self.tc.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+        loss = loss.mean()
+        penalty = self.model.penalty()
+        if penalty is not None:
+            loss = loss + penalty
+        loss.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.tc.grad_clip > 0:  # the norm before clipping: its spread over training is recorded
+            norm = torch.nn.utils.clip_grad_norm_(params, self.tc.grad_clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
         self._update()
         self.model.project_()
         with torch.no_grad():
@@ -68,11 +79,14 @@ class Updater:
                 weight = 1.0 - torch.clamp(self.averaged / (self.averaged + 9), max=self.tc.ema)
                 for a, p in zip(self.average.parameters(), self.model.parameters()):
                     a.lerp_(p, weight)
+                for a, b in zip(self.average.buffers(), self.model.buffers()):  # what follows the weights
+                    a.copy_(b)  # (ISTA's step follows D: the model's, within a hair of the average's)
             d = per_digit.detach().mean().double()
             parts = [L["recon"], L["l1"], L["recon"].new_zeros(()) if sup is None else sup]
             self.acc[:COUNT] += torch.stack([v.detach().mean() for v in parts]).double()
             self.acc[COUNT] += 1
             self.acc[MAX] = torch.maximum(self.acc[MAX], d)  # NaN propagates: health() sees it
+            self.grad_norm.copy_(norm)
 
     @torch.no_grad()
     def _update(self) -> None:
@@ -112,10 +126,12 @@ class Updater:
             self.x.copy_(x)
             self.y.copy_(y)
             self.graph.replay()
+            self.grad_norms.append(self.grad_norm.clone())
             return
         # eager (CPU, Adam, or a short last batch): grads of a captured graph must stay where it wrote them
         self.opt.zero_grad(set_to_none=self.graph is None)
         self._body(x, y, w if supervised else None)
+        self.grad_norms.append(self.grad_norm.clone())
 
     def health(self) -> float:
         """Syncs; raises Diverged if any loss since the last reset was non-finite or huge. Returns the mean loss."""
@@ -124,8 +140,18 @@ class Updater:
             raise Diverged(f"loss became {a[MAX] if math.isfinite(a[MAX]) else float('nan')}")
         return (a[RECON] + self.model.sparsity * a[L1]) / max(a[COUNT], 1)
 
+    def grad_norm_stats(self) -> dict:
+        """This epoch's per-update gradient norms: count, mean, standard deviation, median, max (syncs)."""
+        if not self.grad_norms:
+            return {}
+        g = torch.stack(self.grad_norms).double().cpu()
+        return {"grad_norm_n": len(g), "grad_norm_mean": g.mean().item(),
+                "grad_norm_std": g.std(correction=0).item(), "grad_norm_median": g.median().item(),
+                "grad_norm_max": g.max().item()}
+
     def reset(self, acc: torch.Tensor | None = None) -> None:
         """Start a new epoch's sums, or carry on from those a checkpoint saved."""
+        self.grad_norms.clear()
         self.acc.zero_()
         if acc is not None:
             self.acc[: len(acc)] = acc.to(self.device)
@@ -155,7 +181,7 @@ class Updater:
         self._w_value = None
 
     def _state_tensors(self) -> list[torch.Tensor]:
-        ts = [p.data for p in self.model.parameters()] + [self.acc]
+        ts = [p.data for p in self.model.parameters()] + list(self.model.buffers()) + [self.acc, self.grad_norm]
         if self.average is not None:
-            ts += list(self.average.parameters()) + [self.averaged]
+            ts += list(self.average.parameters()) + list(self.average.buffers()) + [self.averaged]
         return ts + [self.opt.state[p]["momentum_buffer"] for g in self.opt.param_groups for p in g["params"]]

@@ -1,0 +1,184 @@
+"""Recurrent sparse encoders measured on the same digits: error, sparse-coding objective against ISTA's, how many
+ISTA iterations each is worth, conditioning, and sensitivity to noise and to an attack.
+
+Works for any model with steps and per-unit filters (E, S and D); the error needs a classifier. Definitions:
+- objective: ½‖x − D z_T‖² + λ‖z_T‖₁ on the model's own decoder D and λ (mean over digits); the reference is
+  its minimum over z ≥ 0 on the same D (FISTA, `REFERENCE_ITERATIONS`).
+- equivalent ISTA iterations: the fewest iterations of ISTA (a = 1/‖D‖², from z = 0) whose mean objective is
+  at most the model's; None when `max_iterations` do not reach it.
+- conditioning: per digit, the condition number σ_max / σ_min of S restricted to the units active in z_T (the
+  step map's Jacobian there); the median over digits.
+- sensitivity: mean ‖z_T(x + δ) − z_T(x)‖ / ‖δ‖ for Gaussian δ with ‖δ‖ = level · ‖x‖.
+- attack: L2 projected gradient ascent on the classifier's loss, 10 steps, ‖δ‖ ≤ ε‖x‖.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.families.recurrent import ista_operators, lipschitz, objective, sparse_codes
+
+NOISE_LEVELS = (0.05, 0.1, 0.2)
+ATTACK_EPS = (0.1, 0.2)
+ATTACK_STEPS = 10
+REFERENCE_ITERATIONS = 300  # FISTA: within 0.01 % of its 1,000-iteration objective on MNIST at λ = 0.025
+TARGET_ERROR = 2.0  # % validation error, for "epochs to reach"
+
+
+@dataclass
+class Comparison:
+    """One model's numbers on a set of digits (None where the model cannot have it)."""
+    error: float | None  # % test error
+    recon: float  # mean ½‖x − x̂‖²
+    l0: float  # mean active units
+    objective: float
+    reference_objective: float  # ISTA's converged objective on the same D
+    equivalent_ista: int | None
+    condition: float  # median condition number of S on the active set
+    sensitivity: dict[float, float]  # noise level -> mean ‖Δz‖ / ‖δ‖
+    noise_error: dict[float, float | None]  # noise level -> % error under that noise
+    attack_error: dict[float, float | None]  # ε -> % error under the attack
+    ista_curve: list[float] = field(default_factory=list)  # ISTA's mean objective after 1, 2, ... iterations
+    # (up to the first that reaches the model's)
+
+    @property
+    def objective_gap(self) -> float:
+        """How far above the optimum, in % of the optimum."""
+        return 100.0 * (self.objective - self.reference_objective) / max(abs(self.reference_objective), 1e-12)
+
+
+def _error(logits: torch.Tensor | None, y: torch.Tensor) -> float | None:
+    return None if logits is None else 100.0 * (logits.argmax(1) != y).sum().item() / len(y)
+
+
+def _logits(model, z: torch.Tensor) -> torch.Tensor | None:
+    try:
+        return model.classify(z)
+    except NotImplementedError:
+        return None
+
+
+@torch.no_grad()
+def ista_objectives(D: torch.Tensor, x: torch.Tensor, sparsity: float, iterations: int,
+                    stop_at: float = -math.inf) -> list[float]:
+    """The mean objective of non-negative ISTA (a = 1/‖D‖², z_0 = 0) after each of 1..iterations steps, stopping
+    early at the first at most `stop_at`."""
+    E, S, b = ista_operators(D, 1.0 / lipschitz(D), sparsity)
+    drive = F.linear(x, E) - b
+    z = F.relu(drive)
+    out = [objective(D, x, z, sparsity).mean().item()]
+    while len(out) < iterations and out[-1] > stop_at:
+        z = torch.addmm(drive, z, S.T).relu_()
+        out.append(objective(D, x, z, sparsity).mean().item())
+    return out
+
+
+def equivalent_iterations(curve: list[float], value: float) -> int | None:
+    """The first iteration count (1-based) whose objective is at most `value`."""
+    for k, v in enumerate(curve, 1):
+        if v <= value:
+            return k
+    return None
+
+
+@torch.no_grad()
+def active_condition(S: torch.Tensor, z: torch.Tensor, digits: int = 300) -> float:
+    """Median over digits of cond(S[A, A]), A the units active in that digit's z (digits with none skipped)."""
+    conds = []
+    for row in z[:digits]:
+        A = torch.nonzero(row > 0).flatten()
+        if len(A) == 0:
+            continue
+        s = torch.linalg.svdvals(S[A][:, A].double())
+        conds.append(math.inf if s[-1] <= 0 else (s[0] / s[-1]).item())  # one sync a digit: 300 at most
+    return float(np.median(conds)) if conds else math.nan
+
+
+@torch.no_grad()
+def noise_numbers(model, x: torch.Tensor, y: torch.Tensor, unroll: int, levels=NOISE_LEVELS, seed: int = 0):
+    """Per level: mean ‖z_T(x + δ) − z_T(x)‖ / ‖δ‖, and the error on x + δ."""
+    g = torch.Generator().manual_seed(seed)
+    z = model.code(x, unroll)
+    sens, errs = {}, {}
+    for level in levels:
+        d = torch.randn(x.shape, generator=g).to(x.device)
+        d = d / d.norm(dim=1, keepdim=True) * level * x.norm(dim=1, keepdim=True)
+        zn = model.code(x + d, unroll)
+        sens[level] = ((zn - z).norm(dim=1) / d.norm(dim=1).clamp_min(1e-12)).mean().item()
+        errs[level] = _error(_logits(model, zn), y)
+    return sens, errs
+
+
+def attack_error(model, x: torch.Tensor, y: torch.Tensor, unroll: int, eps: float,
+                 steps: int = ATTACK_STEPS) -> float:
+    """% error under an L2 projected-gradient attack: `steps` normalised ascent steps of 2.5 ε / steps on the
+    cross-entropy, each projected back onto ‖δ‖ ≤ ε‖x‖."""
+    radius = eps * x.norm(dim=1, keepdim=True)
+    step = 2.5 * radius / steps
+    d = torch.zeros_like(x)
+    for _ in range(steps):
+        d.requires_grad_(True)
+        loss = F.cross_entropy(model.classify(model.code(x + d, unroll)), y)
+        (g,) = torch.autograd.grad(loss, d)
+        with torch.no_grad():
+            d = d + step * g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            d = d * torch.clamp(radius / d.norm(dim=1, keepdim=True).clamp_min(1e-12), max=1.0)
+    with torch.no_grad():
+        return _error(model.classify(model.code(x + d, unroll)), y)
+
+
+def compare_model(model, x: torch.Tensor, y: torch.Tensor, unroll: int | None = None,
+                  max_iterations: int = 1000, reference_digits: int = 2000) -> Comparison:
+    """All of the module's numbers for one model with steps and a decoder, on digits (x, y)."""
+    model = model.float().eval()
+    T = model.trained_unroll if unroll is None else unroll
+    lam = model.sparsity
+    w = model.unit_weights()
+    D, S = (torch.from_numpy(a).float().to(x.device) for a in (w.decoder.T, w.recurrent))
+    with torch.no_grad():
+        z = model.code(x, T)
+        x_hat = model.decode(z)
+        logits = _logits(model, z)
+        xs, zs = x[:reference_digits], z[:reference_digits]
+        own = objective(D, xs, zs, lam).mean().item()
+        reference = objective(D, xs, sparse_codes(D, xs, lam, REFERENCE_ITERATIONS), lam).mean().item()
+        curve = ista_objectives(D, xs, lam, max_iterations, stop_at=own)
+    sens, noise_err = noise_numbers(model, x, y, T)
+    has_classifier = logits is not None
+    attacks = {eps: attack_error(model, x, y, T, eps) if has_classifier else None for eps in ATTACK_EPS}
+    return Comparison(
+        error=_error(logits, y), recon=(0.5 * (x - x_hat).pow(2).sum(1)).mean().item(),
+        l0=(z > 0).float().sum(1).mean().item(), objective=own, reference_objective=reference,
+        equivalent_ista=equivalent_iterations(curve, own), condition=active_condition(S, z),
+        sensitivity=sens, noise_error=noise_err, attack_error=attacks, ista_curve=curve)
+
+
+@dataclass
+class Training:
+    """What a run's metrics say about its training: per-update gradient norms over all epochs, and convergence."""
+    grad_cv: float | None  # coefficient of variation of the per-update gradient norm, pooled over epochs
+    grad_max_median: float | None  # largest norm / median of the per-epoch medians
+    epochs_to_target: int | None  # first epoch (1-based) with validation error ≤ TARGET_ERROR
+    val_error: list[float | None]  # per epoch
+    wall_time: float | None  # seconds
+
+
+def training_numbers(history: list[dict]) -> Training:
+    rows = [r for r in history if r.get("grad_norm_n")]
+    cv = ratio = None
+    if rows:
+        n = np.array([r["grad_norm_n"] for r in rows], dtype=float)
+        m = np.array([r["grad_norm_mean"] for r in rows])
+        s = np.array([r["grad_norm_std"] for r in rows])
+        mean = (n * m).sum() / n.sum()
+        var = (n * (s ** 2 + (m - mean) ** 2)).sum() / n.sum()  # pooled: within and between epochs
+        cv = float(math.sqrt(var) / mean) if mean > 0 else None
+        median = float(np.median([r["grad_norm_median"] for r in rows]))
+        ratio = max(r["grad_norm_max"] for r in rows) / median if median > 0 else None
+    errors = [r.get("val_error") for r in history]
+    reached = next((i + 1 for i, e in enumerate(errors) if e is not None and e <= TARGET_ERROR), None)
+    return Training(cv, ratio, reached, errors, history[-1].get("elapsed") if history else None)

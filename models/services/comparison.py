@@ -1,0 +1,188 @@
+"""One command for the encoder comparison: train (or resume, or just read) ISTA, LISTA, the DrSAE and the
+structured + residual DrSAE at the same size, on the same digits, each with its family's recipe, then measure
+them all on the same test digits (models/analysis/compare.py) and write one table.
+
+    OUT/<family>-s<seed>/   one run folder per model (LISTA takes the ISTA run of its seed as its dictionary)
+    OUT/compare.json        every number
+    OUT/compare.md          the table: mean over seeds, and each seed's value
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from models.analysis.compare import (
+    ATTACK_EPS, NOISE_LEVELS, TARGET_ERROR, Comparison, Training, compare_model, training_numbers,
+)
+from models.checkpoint import EXPORTED, CheckpointError, atomic_write, load_model
+from models.families import get, of_model
+from models.training import run_folder
+
+COMPARED = ("ista", "lista", "drsae", "structured-drsae")
+
+
+@dataclass
+class Planned:
+    family: str
+    seed: int
+    folder: Path
+    model: dict  # model settings given (over the family's defaults)
+
+
+def plan(out: Path, families=COMPARED, seeds=(0, 1), hidden: int = 400, unroll: int = 11,
+         sparsity: float | None = None) -> list[Planned]:
+    """The runs, in the order they can be trained: an ISTA run before the LISTA run that takes its dictionary."""
+    unknown = [f for f in families if f not in COMPARED]
+    if unknown:
+        raise ValueError(f"--families: {', '.join(unknown)} cannot be compared (choose from {', '.join(COMPARED)})")
+    out, runs = Path(out), []
+    for name in sorted(families, key=COMPARED.index):
+        for seed in seeds:
+            model = {"hidden": hidden, "unroll": unroll, **({} if sparsity is None else {"sparsity": sparsity})}
+            if name == "lista" and "ista" in families:  # LISTA regresses ISTA's codes on ISTA's own dictionary
+                model["dictionary"] = str(out / f"ista-s{seed}")
+            runs.append(Planned(name, seed, out / f"{name}-s{seed}", model))
+    return runs
+
+
+def train_all(runs: list[Planned], train: dict, data=None, data_dir=None, device=None, progress=None,
+              graph: bool | None = None, should_stop=lambda: False) -> bool:
+    """Train each run to its end (a finished run is only read). `train`: training settings for every run, over each
+    family's defaults. Returns False if `should_stop` stopped a run (it checkpointed; the same call resumes)."""
+    from models.training.loop import train as train_run
+
+    for r in runs:
+        family = get(r.family)
+        if progress:
+            progress.stream.write(f"== {r.folder.name}\n")
+        train_run(family.config(**r.model), family.train_config(**train, seed=r.seed), r.folder, data=data,
+                  data_dir=data_dir, device=device, progress=progress, graph=graph, should_stop=should_stop)
+        if should_stop():
+            return False
+    return True
+
+
+@dataclass
+class Measured:
+    name: str
+    family: str
+    seed: int | None
+    comparison: Comparison
+    training: Training
+
+
+def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iterations: int = 1000,
+            reference_digits: int = 2000, device: str | None = None) -> list[Measured]:
+    out = []
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    x, y = x.to(device), y.to(device)
+    for src in sources:
+        try:
+            model, _ = load_model(src)
+        except CheckpointError as e:  # one missing or damaged model does not cost the others' numbers
+            print(f"warning: skipped: {e}", file=sys.stderr)
+            continue
+        model = model.to(device)
+        folder = src if src.is_dir() else src.parent
+        history = run_folder.read_metrics(folder) if (folder / run_folder.METRICS).is_file() else []
+        cfg = run_folder.read_config(folder) or {}
+        seed = (cfg.get("train") or {}).get("seed")
+        name = of_model(model).name
+        c = compare_model(model, x, y, max_iterations=max_iterations, reference_digits=reference_digits)
+        label = folder.name if src.is_dir() or src.name == EXPORTED else src.stem
+        out.append(Measured(label, name, seed, c, training_numbers(history)))
+    return out
+
+
+COLUMNS = [  # (header, how to read it from a Measured, format)
+    ("test error (%)", lambda m: m.comparison.error, "{:.2f}"),
+    ("recon", lambda m: m.comparison.recon, "{:.4f}"),
+    ("L0", lambda m: m.comparison.l0, "{:.1f}"),
+    ("objective", lambda m: m.comparison.objective, "{:.4f}"),
+    ("ISTA optimum", lambda m: m.comparison.reference_objective, "{:.4f}"),
+    ("gap (%)", lambda m: m.comparison.objective_gap, "{:.1f}"),
+    ("≡ ISTA iterations", lambda m: m.comparison.equivalent_ista, "{}"),
+    ("cond(S_AA)", lambda m: m.comparison.condition, "{:.1f}"),
+    ("grad CV", lambda m: m.training.grad_cv, "{:.2f}"),
+    ("grad max/median", lambda m: m.training.grad_max_median, "{:.1f}"),
+    *[(f"‖Δz‖/‖δ‖ at {lv:.0%}", (lambda lv: lambda m: m.comparison.sensitivity[lv])(lv), "{:.3f}")
+      for lv in NOISE_LEVELS],
+    *[(f"error, noise {lv:.0%} (%)", (lambda lv: lambda m: m.comparison.noise_error[lv])(lv), "{:.2f}")
+      for lv in NOISE_LEVELS],
+    *[(f"error, attack ε {e:g} (%)", (lambda e: lambda m: m.comparison.attack_error[e])(e), "{:.2f}")
+      for e in ATTACK_EPS],
+    (f"epochs to {TARGET_ERROR:g} %", lambda m: m.training.epochs_to_target, "{}"),
+    ("wall time (s)", lambda m: m.training.wall_time, "{:.0f}"),
+]
+
+
+def _cell(values: list, fmt: str) -> str:
+    """The mean over seeds, and each seed's value: '1.40 (1.36, 1.44)'; '—' where none has it, '>N' kept."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "—"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    each = ", ".join("—" if v is None else fmt.format(v) for v in values)
+    if len(known) < len(values):
+        return each
+    mean = statistics.fmean(known)
+    return f"{fmt.format(round(mean) if fmt == '{}' else mean)} ({each})"
+
+
+def table(measured: list[Measured], unroll: int, max_iterations: int) -> str:
+    groups: dict[str, list[Measured]] = {}
+    for m in measured:
+        groups.setdefault(m.family, []).append(m)
+    lines = ["| model | " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for family, ms in groups.items():
+        label = f"{get(family).short} (seeds {', '.join(str(m.seed) for m in ms)})" if len(ms) > 1 else ms[0].name
+        lines.append(f"| {label} | " + " | ".join(_cell([f(m) for m in ms], fmt) for _, f, fmt in COLUMNS) + " |")
+    notes = (f"T = {unroll}. A cell is the mean over seeds, then each seed's value. '≡ ISTA iterations': the fewest "
+             f"ISTA iterations reaching the model's objective on its own dictionary ('—': not within "
+             f"{max_iterations}). Definitions: models/analysis/compare.py.")
+    return "\n".join(lines) + "\n\n" + notes + "\n"
+
+
+def write(out: Path, measured: list[Measured], unroll: int, max_iterations: int, source: str, seconds: float) -> str:
+    text = table(measured, unroll, max_iterations)
+    rows = [{**asdict(m), "objective_gap": m.comparison.objective_gap} for m in measured]
+    for r in rows:
+        r["comparison"].pop("ista_curve")  # 1,000 numbers a model: in the app, not the file
+    atomic_write(out / "compare.json", json.dumps({"digits": source, "unroll": unroll, "seconds": seconds,
+                                                   "models": rows}, indent=1, default=str).encode())
+    atomic_write(out / "compare.md", (f"Test digits: {source}.\n\n" + text).encode())
+    return text
+
+
+def run(out: Path, families, seeds, hidden: int, unroll: int, train: dict, data_dir=None, device=None,
+        progress=None, digits: int | None = None, max_iterations: int = 1000, sparsity: float | None = None,
+        models: list[Path] | None = None, graph: bool | None = None, should_stop=lambda: False) -> str | None:
+    """Train what `plan` names (or take the given `models`: run folders or model files), measure, write. None if
+    `should_stop` stopped the training."""
+    from models.data import load_mnist, load_test
+
+    if models:
+        sources = [Path(m) for m in models]
+        test = load_test(data_dir)
+        split, name = test.split, test.source
+    else:
+        runs = plan(out, families, seeds, hidden, unroll, sparsity)
+        data = load_mnist(data_dir)
+        if not train_all(runs, train, data=data, device=device, progress=progress, graph=graph,
+                         should_stop=should_stop):
+            return None
+        sources, split, name = [r.folder for r in runs], data.test, data.source
+    split = split.head(digits)
+    t0 = time.time()
+    measured = measure(sources, split.x, split.y, max_iterations, device=device)
+    if not measured:
+        raise ValueError("no model to measure")
+    source = f"{len(split)} test digits of {name}"
+    return write(Path(out), measured, unroll, max_iterations, source, time.time() - t0)

@@ -1,0 +1,141 @@
+import numpy as np
+import streamlit as st
+
+from models.analysis.compare import ATTACK_EPS, NOISE_LEVELS
+from models.families import get
+from models.services import catalog
+from ui import figures
+from ui.compute import COMPARE_DIGITS, COMPARE_REFERENCE, comparison_for, matching_for, test_digits, trace_for, \
+    training_for
+from ui.state import current
+
+NEEDS = ("steps", "decoder", "filters")  # what the measurements read: the recurrence's E, S and the decoder D
+SHOWN_UNITS = 25  # units per z_t heatmap: a column of the page is ~250 px wide
+
+st.title("Compare encoders")
+st.caption("Recurrent sparse encoders side by side: what each reaches in T steps, against the sparse-coding optimum "
+           "on its own dictionary, and how it holds up under noise and attack. `python -m models compare` trains "
+           "the four families and measures them on the whole test set.")
+digits = test_digits()
+found = [e for e in catalog.entries() if not get(e.architecture).capabilities.missing(*NEEDS)]
+if len(found) < 2:
+    st.info("Comparing needs two models with recurrent steps, a decoder and filters.")
+    st.stop()
+by_key = {e.key: e for e in found}
+
+
+def name(e: catalog.Entry) -> str:
+    """'Embedded · LISTA 400×11 · λ 0.025', and a run's name for a run."""
+    parts = [catalog.group_label(e.group)] + ([f"λ {e.sparsity:g}"] if e.sparsity is not None else [])
+    return " · ".join(parts + ([e.key.split(":", 1)[1]] if e.state != "embedded" else []))
+
+
+def short(e: catalog.Entry) -> str:
+    """'LISTA λ 0.025' (a run: its name instead of λ), for table columns and legends."""
+    family = get(e.architecture).short
+    return f"{family} {e.key.split(':', 1)[1]}" if e.state != "embedded" else \
+        f"{family} {e.hidden}×{e.unroll}" + (f" λ {e.sparsity:g}" if e.sparsity is not None else "")
+
+
+# Default: the model in the sidebar, then one embedded model of each other family.
+sel = current()
+first = [sel.entry.key] if sel is not None and sel.entry.key in by_key else []
+others = [e.key for e in found if e.state == "embedded" and e.key not in first]
+default, seen = list(first), {by_key[k].architecture for k in first}
+for k in others:
+    if by_key[k].architecture not in seen and len(default) < 4:
+        default.append(k)
+        seen.add(by_key[k].architecture)
+kept = [k for k in st.session_state.get("cmp-models", default) if k in by_key]  # runs deleted since
+if kept != st.session_state.get("cmp-models"):
+    st.session_state["cmp-models"] = kept or default
+picked = st.multiselect("Models (two to four)", list(by_key), key="cmp-models", max_selections=4,
+                        format_func=lambda k: name(by_key[k]))
+if len(picked) < 2:
+    st.info("Pick at least two models.")
+    st.stop()
+models = [by_key[k] for k in picked]
+labels = list(dict.fromkeys(short(e) for e in models))
+if len(labels) < len(models):  # two models with the same short name: the long one
+    labels = [name(e) for e in models]
+
+# -- training curves ------------------------------------------------------------------------------------
+trained = [training_for(str(e.path), e.version()) for e in models]
+n_epochs = max(len(t.val_error) for t in trained)
+if n_epochs:
+    pad = lambda v: np.array([np.nan if x is None else x for x in v] + [np.nan] * (n_epochs - len(v)))  # noqa: E731
+    st.plotly_chart(figures.lines(np.arange(1, n_epochs + 1), {lab: pad(t.val_error) for lab, t in zip(labels, trained)},
+                                  "Validation error against epoch", "epoch", "validation error (%)", log_y=True),
+                    key="cmp-curves")
+    st.caption("Each run's error on its validation digits after each epoch (for a final fit on all training digits, "
+               "these are training digits). ISTA and LISTA train few epochs: each batch runs FISTA to convergence.")
+
+# -- the table --------------------------------------------------------------------------------------------
+numbers = [comparison_for(str(e.path), e.version()) for e in models]
+fmt = lambda v, f="{:.2f}": "—" if v is None else f.format(v)  # noqa: E731
+rows = {
+    "test error (%)": [fmt(c.error) for c in numbers],
+    "active units (L0)": [fmt(c.l0, "{:.1f}") for c in numbers],
+    "reconstruction ½‖x − x̂‖²": [fmt(c.recon, "{:.4f}") for c in numbers],
+    "objective ½‖x − Dz‖² + λ‖z‖₁": [fmt(c.objective, "{:.4f}") for c in numbers],
+    "its optimum on the same D": [fmt(c.reference_objective, "{:.4f}") for c in numbers],
+    "gap to the optimum (%)": [fmt(c.objective_gap, "{:.1f}") for c in numbers],
+    "≡ ISTA iterations": [fmt(c.equivalent_ista, "{}") if c.equivalent_ista else "> 1000" for c in numbers],
+    "cond(S) on the active units": [fmt(c.condition, "{:.1f}") for c in numbers],
+    **{f"‖Δz‖ / ‖δ‖, noise {lv:.0%}": [fmt(c.sensitivity[lv], "{:.3f}") for c in numbers] for lv in NOISE_LEVELS},
+    **{f"error under noise {lv:.0%} (%)": [fmt(c.noise_error[lv]) for c in numbers] for lv in NOISE_LEVELS},
+    **{f"error under attack ε = {e:g} (%)": [fmt(c.attack_error[e]) for c in numbers] for e in ATTACK_EPS},
+    "gradient-norm CV over training": [fmt(t.grad_cv) for t in trained],
+    "gradient-norm max / median": [fmt(t.grad_max_median, "{:.1f}") for t in trained],
+}
+st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
+             hide_index=True, width="stretch")
+st.caption(f"On the first {min(COMPARE_DIGITS, len(digits.split)):,} of the {digits.name}, each model at its trained "
+           f"T (ISTA's objective curve on {COMPARE_REFERENCE} of them). The optimum is the sparse-coding objective's "
+           "minimum over z ≥ 0 on the model's own decoder D and λ; '≡ ISTA iterations' is how many ISTA steps from "
+           "z = 0 reach the model's objective; cond(S) is the median over digits of σmax/σmin of S restricted to the "
+           "units active in z_T. Noise: Gaussian δ with ‖δ‖ a share of ‖x‖; attack: 10 projected gradient steps on "
+           "the classifier's loss within ‖δ‖ ≤ ε‖x‖. Gradient norms are per update, before clipping, from the run's "
+           "metrics (— where a model has none).")
+
+# -- one digit through each --------------------------------------------------------------------------------
+st.header("One digit, step by step")
+i = st.number_input(f"Test digit (0 – {len(digits.split) - 1})", 0, len(digits.split) - 1, 0, key="cmp-digit")
+x = np.asarray(digits.split.x[i], dtype=np.float32)
+for col, e, lab in zip(st.columns(len(models)), models, labels):
+    tr = trace_for(str(e.path), e.version(), e.unroll, x.tobytes())
+    with col:
+        st.markdown(f"**{lab}**")
+        peak = tr.z.max(0)
+        units = np.argsort(-peak)[:min(SHOWN_UNITS, int((peak > 0).sum()))]  # the digit's most active units
+        if not len(units):
+            st.caption("No unit is active for this digit.")
+        else:
+            st.plotly_chart(figures.heatmap(tr.z[:, units], x=[str(u) for u in units],
+                                            y=[f"z_{t + 1}" for t in range(len(tr.z))],
+                                            title=f"z_t · top {len(units)} of {int((peak > 0).sum())} active",
+                                            xtitle="unit",
+                                            colorscale="Viridis", symmetric=False, height=320, categories=True,
+                                            hover="unit %{x}, %{y}: %{z:.3f}<extra></extra>"),
+                            key=f"cmp-z-{e.key}")
+        shown = sorted({0, len(tr.recon) // 2, len(tr.recon) - 1})
+        st.image(figures.tiles([tr.x] + [tr.recon[t] for t in shown], signed=False, zoom=2),
+                 caption=["input"] + [f"x̂(z_{t + 1})" for t in shown])
+
+# -- units matched across two models ---------------------------------------------------------------------------
+st.header("Units matched across two models")
+c1, c2 = st.columns(2)
+a = c1.selectbox("Model A", picked, 0, format_func=lambda k: name(by_key[k]), key="cmp-a")
+b = c2.selectbox("Model B", picked, 1, format_func=lambda k: name(by_key[k]), key="cmp-b")
+ea, eb = by_key[a], by_key[b]
+matched = matching_for(str(ea.path), ea.version(), str(eb.path), eb.version())
+m = matched.matching
+st.caption(f"Each unit of A paired with one unit of B (greedily, most similar decoders first). Median cosine "
+           f"{np.median(m.cosine):.2f}; {m.share_above(0.9):.0%} of the pairs above 0.9, {m.share_above(0.5):.0%} "
+           "above 0.5.")
+n_show = st.slider("Pairs shown", 4, 40, 12, 4, key="cmp-pairs")
+where = st.radio("Which pairs", ["most alike", "least alike"], horizontal=True, key="cmp-which")
+idx = np.arange(len(m.cosine))[:n_show] if where == "most alike" else np.arange(len(m.cosine))[::-1][:n_show]
+st.image(figures.tiles(matched.decoder_a[m.pairs[idx, 0]], zoom=2), caption=[f"A {m.pairs[j, 0]}" for j in idx])
+st.image(figures.tiles(matched.decoder_b[m.pairs[idx, 1]], zoom=2),
+         caption=[f"B {m.pairs[j, 1]} · cos {m.cosine[j]:.2f}" for j in idx])

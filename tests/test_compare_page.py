@@ -1,0 +1,55 @@
+"""The Compare page, and every page opened on each embedded family (ISTA, LISTA, structured + residual DrSAE)."""
+import numpy as np
+import pytest
+
+from models.analysis.matching import match_units
+from tests.test_app import PAGES, app, get  # noqa: F401  (app: the fixture)
+
+FAMILIES = [("default", "ista", 400, 11), ("default", "lista", 400, 11), ("default", "structured-drsae", 400, 11)]
+
+
+def test_matching_recovers_a_permutation_and_ranks_pairs():
+    g = np.random.default_rng(0)
+    a = g.normal(size=(30, 50))
+    perm = g.permutation(30)
+    b = a[perm] + 0.01 * g.normal(size=(30, 50))
+    m = match_units(a, b)
+    assert len(m.pairs) == 30 and (np.diff(m.cosine) <= 1e-12).all()
+    assert all(perm[j] == i for i, j in m.pairs)  # B's unit j is A's unit perm[j]
+    assert m.share_above(0.99) == 1.0
+    few = match_units(a[:5], b)  # as many pairs as the smaller model has units
+    assert len(few.pairs) == 5 and len(set(few.pairs[:, 1])) == 5
+
+
+def test_compare_page_measures_the_embedded_encoders(app):
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception, app.exception
+    picked = get(app, "multiselect", "Models").value
+    assert {k.split(":")[1] for k in picked} == {"drsae-400x11", "ista-400x11", "lista-400x11",
+                                                 "structured-drsae-400x11"}
+    table = app.dataframe[0].value
+    assert table.shape == (18, 5)
+    rows = dict(zip(table.iloc[:, 0], range(len(table))))
+    ista = [c for c in table.columns if "ISTA" in c and "LISTA" not in c][0]
+    # ISTA at T = 11 is worth about 11 ISTA iterations: its own step a follows ‖D‖ by power iteration
+    assert int(table[ista].iloc[rows["≡ ISTA iterations"]]) in (11, 12)
+    lista = [c for c in table.columns if "LISTA" in c][0]
+    assert int(table[lista].iloc[rows["≡ ISTA iterations"]]) > 50  # LISTA's T = 11 is worth many more
+    for c in table.columns[1:]:
+        assert float(table[c].iloc[rows["test error (%)"]]) < 10
+    assert len(app.get("plotly_chart")) >= 1 + 4  # the curves, and each model's z_t
+    # the same model as A and B: every unit is its own match
+    get(app, "selectbox", "Model B").set_value(picked[0]).run()
+    assert any("Median cosine 1.00; 100% of the pairs above 0.9" in c.value for c in app.caption)
+    get(app, "multiselect", "Models").set_value(picked[:1]).run()
+    assert any("at least two" in i.value for i in app.info)
+
+
+@pytest.mark.parametrize("group", FAMILIES, ids=[g[1] for g in FAMILIES])
+def test_every_page_opens_on_each_embedded_family(app, group):
+    app.selectbox(key="model-group").set_value(group).run()
+    assert not app.exception, app.exception
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert not app.exception, (page, app.exception)
+        assert not app.error, (page, [e.value for e in app.error])
