@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from models.families import all_families, get
-from models.services import jobs
+from models.services import catalog, jobs
 from models.training import run_folder as runs
 from models.training.config import TrainConfig
 from ui import figures
@@ -36,18 +36,18 @@ def _fmt_eta(s):
     return "—" if s is None else time.strftime("%H:%M:%S", time.gmtime(max(0, s)))
 
 
-def _curves(rows: list[dict], held_out: bool):
+def _curves(rows: list[dict], held_out: bool, key: str = "tr"):
     ep = np.array([r["epoch"] + 1 for r in rows])
     col = lambda k: np.array([r[k] for r in rows], dtype=float)  # noqa: E731
     c = st.columns(3)
     c[0].plotly_chart(figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
                                          "L_S train": col("train_sup"), "L_S val": col("val_sup")},
-                                    "Losses", "epoch", log_y=True), key="tr-loss")
+                                    "Losses", "epoch", log_y=True), key=f"{key}-loss")
     title = "Validation error" if held_out else "Error on the validation digits (trained on)"
     c[1].plotly_chart(figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
-                                    log_y=True), key="tr-err")
+                                    log_y=True), key=f"{key}-err")
     c[2].plotly_chart(figures.lines(ep, {"active units": col("val_active")}, "Mean active units", "epoch"),
-                      key="tr-active")
+                      key=f"{key}-active")
 
 
 @st.fragment(run_every=2.0)
@@ -55,7 +55,7 @@ def live():
     """Polls the run folders on disk every 2 s (AppTest skips fragments: the polling is tested in test_jobs)."""
     all_jobs = jobs.list_jobs()
     if not all_jobs:
-        st.info("No runs yet.")
+        st.info("No runs of yours yet: start one above. Below, how the embedded models were trained.")
         return
     names = [j.name for j in all_jobs]
     name = st.selectbox("Run", names, key="tr-run")
@@ -101,3 +101,25 @@ def live():
 
 
 live()
+
+
+def embedded():
+    """How the shipped models were trained: their curves, and the command that trains each again."""
+    shipped = [e for e in catalog.entries() if e.state == "embedded"]
+    if not shipped:
+        return
+    with st.expander("How the embedded models were trained", expanded=not jobs.list_jobs()):
+        key = st.selectbox("Embedded model", [e.key for e in shipped], key="tr-embedded",
+                           format_func=lambda k: catalog.group_label(next(e for e in shipped if e.key == k).group)
+                           + f" · {k.split(':', 1)[1]}")
+        e = next(x for x in shipped if x.key == key)
+        st.caption("The command that trains it again (with $SPARSELAB_DATA set, or --data-dir):")
+        st.code(catalog.command(e), language="bash")
+        rows = runs.read_metrics(e.folder)
+        if rows:
+            _curves(rows, e.settings.get("data.val_held_out", True), key="tr-embedded")
+        else:
+            st.caption("Its training curves did not ship with it.")
+
+
+embedded()

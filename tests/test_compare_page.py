@@ -53,3 +53,19 @@ def test_every_page_opens_on_each_embedded_family(app, group):
         app.switch_page(page).run()
         assert not app.exception, (page, app.exception)
         assert not app.error, (page, [e.value for e in app.error])
+
+
+def test_training_page_shows_how_the_embedded_models_were_trained(app):
+    from models.services import catalog
+
+    shipped = {e.key: e for e in catalog.entries() if e.state == "embedded"}
+    assert catalog.command(shipped["default:drsae-400x11"]) == \
+        "python -m models train --family drsae --out runs/drsae-400x11"  # the CLI's defaults: no flag
+    assert catalog.command(shipped["default:drsae-400x11-l0.05"]).endswith("--sparsity 0.05")
+    assert "--dictionary assets/models/ista-400x11/model.safetensors" in catalog.command(shipped["default:lista-400x11"])
+    app.switch_page("pages/training.py").run()
+    assert not app.exception
+    assert app.code[0].value == catalog.command(shipped["default:drsae-400x11"])
+    assert len(app.get("plotly_chart")) == 3  # its losses, error and activity per epoch
+    get(app, "selectbox", "Embedded model").set_value("default:lista-400x11").run()
+    assert "--family lista" in app.code[0].value and not app.exception

@@ -32,7 +32,6 @@ class SparseModel(nn.Module):
     # False: the classifier is trained on the codes as they are (its loss reaches no encoder weight)
     labels_train_encoder: bool = True
     per_digit_clip: bool = False  # models/training/digit_clip.py knows this model's weights
-    graph_safe: bool = True  # its update has no host sync, so CUDA can capture it as a graph
 
     def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
         """The codes z_1..z_T (batch, hidden), one at a time; a model without recurrent steps yields one."""

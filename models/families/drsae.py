@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.families.recurrent import RecurrentEncoder, clip_norm_, initial_dictionary, ista_operators, lipschitz
+from models.families.recurrent import (
+    RecurrentEncoder, clip_norm_, initial_dictionary, ista_operators, lipschitz, random_dictionary,
+)
 from models.families.registry import Capabilities, Family, register
 from models.settings import Config, setting
 
@@ -44,20 +46,25 @@ class DrSAEConfig(Config):
 
 class DrSAE(RecurrentEncoder):
     per_digit_clip = True
+
     def __init__(self, cfg: DrSAEConfig, dictionary: torch.Tensor | None = None, seed: int = 0):
         super().__init__()
-        self.cfg = cfg
-        n, m, k = cfg.hidden, cfg.n_input, cfg.n_classes
-        g = torch.Generator().manual_seed(seed)
-        if dictionary is None:
-            dictionary = torch.randn(m, n, generator=g)
-            dictionary = dictionary / dictionary.norm(dim=0, keepdim=True)
+        self.decoder_and_classifier_(cfg, dictionary, seed)
+        n, m = cfg.hidden, cfg.n_input
         self.E = nn.Parameter(torch.empty(n, m))
         self.S = nn.Parameter(torch.empty(n, n))
         self.b = nn.Parameter(torch.empty(n))
-        self.D = nn.Parameter(dictionary.clone().float())
-        self.C = nn.Parameter(torch.randn(k, n, generator=g) * 0.01)
         self.ista_init_()
+
+    def decoder_and_classifier_(self, cfg, dictionary: torch.Tensor | None, seed: int) -> torch.Generator:
+        """D (the given dictionary, else random) and a small random C; returns the seeded generator, for what the
+        subclass draws next."""
+        self.cfg = cfg
+        g = torch.Generator().manual_seed(seed)
+        D = random_dictionary(cfg.n_input, cfg.hidden, g) if dictionary is None else dictionary
+        self.D = nn.Parameter(D.clone().float())
+        self.C = nn.Parameter(torch.randn(cfg.n_classes, cfg.hidden, generator=g) * 0.01)
+        return g
 
     # -- initialisation and constraints -------------------------------------------------
 

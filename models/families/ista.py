@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.families.drsae import EPS
-from models.families.recurrent import RecurrentEncoder, initial_dictionary, ista_operators, lipschitz, sparse_codes
+from models.families.recurrent import (
+    RecurrentEncoder, initial_dictionary, ista_operators, lipschitz, random_dictionary, sparse_codes,
+)
 from models.families.registry import Capabilities, Family, register
 from models.settings import Config, setting
 
@@ -68,11 +70,10 @@ class CodingModel(RecurrentEncoder):
     def __init__(self, cfg: SparseCodingConfig, dictionary: torch.Tensor | None = None, seed: int = 0):
         super().__init__()
         self.cfg = cfg
-        n, m = cfg.hidden, cfg.n_input
+        n = cfg.hidden
         g = torch.Generator().manual_seed(seed)
         if dictionary is None:
-            dictionary = torch.randn(m, n, generator=g)
-            dictionary = dictionary / dictionary.norm(dim=0, keepdim=True)
+            dictionary = random_dictionary(cfg.n_input, n, g)
         if self.learns_dictionary:
             self.D = nn.Parameter(dictionary.clone().float())
         else:

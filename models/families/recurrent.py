@@ -57,6 +57,12 @@ def clip_norm_(w: torch.Tensor, dim: int, max_norm: float) -> None:
     w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
 
 
+def random_dictionary(n_input: int, hidden: int, g: torch.Generator) -> torch.Tensor:
+    """Gaussian columns of unit norm (n_input × hidden): the start of a model built to load weights into."""
+    D = torch.randn(n_input, hidden, generator=g)
+    return D / D.norm(dim=0, keepdim=True)
+
+
 def initial_dictionary(train_x: torch.Tensor, hidden: int, seed: int) -> torch.Tensor:
     """Random training digits minus the mean digit, as unit decoder columns. Random columns would leave
     every unit below threshold (|D_i^T x| ~ 0.04 < lambda): a silent ReLU network gets no gradient.

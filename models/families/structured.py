@@ -45,16 +45,11 @@ class Residual(nn.Module):
 
 class StructuredDrSAE(DrSAE):
     per_digit_clip = False  # its weights are not E, S, b
+
     def __init__(self, cfg: StructuredConfig, dictionary: torch.Tensor | None = None, seed: int = 0):
-        nn.Module.__init__(self)
-        self.cfg = cfg
-        n, m, k = cfg.hidden, cfg.n_input, cfg.n_classes
-        g = torch.Generator().manual_seed(seed)
-        if dictionary is None:
-            dictionary = torch.randn(m, n, generator=g)
-            dictionary = dictionary / dictionary.norm(dim=0, keepdim=True)
-        self.D = nn.Parameter(dictionary.clone().float())
-        self.C = nn.Parameter(torch.randn(k, n, generator=g) * 0.01)
+        nn.Module.__init__(self)  # not the DrSAE's: no E, S, b parameters
+        g = self.decoder_and_classifier_(cfg, dictionary, seed)
+        n, m = cfg.hidden, cfg.n_input
         self.R_E = Residual(n, m, cfg.residual_rank, g)
         self.R_S = Residual(n, n, cfg.residual_rank, g)
         self.r_b = nn.Parameter(torch.zeros(n))

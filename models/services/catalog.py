@@ -7,6 +7,7 @@ from pathlib import Path
 from models.assets import default_models
 from models.checkpoint import CHECKPOINT, EXPORTED, PREVIOUS
 from models.families import UnknownFamily, get, of_saved
+from models.settings import flag, settings
 from models.services import jobs
 from models.training import run_folder
 from models.training.config import TrainConfig
@@ -85,6 +86,20 @@ def entries(root: Path | None = None) -> list[Entry]:
             e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run, j.config, j.state)
             out.append(e) if e else None
     return out
+
+
+def command(entry: Entry) -> str:
+    """The training command that reproduces an entry: its family, and each setting it has that differs from that
+    family's default (settings left at None have no flag)."""
+    family = get(entry.architecture)
+    defaults = {"model": family.config(), "train": family.train_config()}
+    flags = []
+    for part, cfg in defaults.items():
+        for f, _ in settings(type(cfg)):
+            value = entry.settings.get(f"{part}.{f.name}")
+            if value is not None and value != getattr(cfg, f.name):
+                flags.append(f"{flag(f.name)} {value}")
+    return " ".join([f"python -m models train --family {family.name} --out runs/{entry.folder.name}", *flags])
 
 
 def members(group: tuple, all_entries: list[Entry]) -> list[Entry]:

@@ -1,5 +1,6 @@
-"""One training update: L_U (+ w L_S), gradient clip (per digit, digit_clip.py, and per batch), SGD with
-momentum, the model's constraints. Any model with `losses` and `project_` (models/families/base.py) trains with it.
+"""One training update: the model's objective (L_U, unless its family's fit_loss says otherwise) + w L_S + its
+penalty on the weights, gradient clip (per digit, digit_clip.py, and per batch; the norm before clipping is
+recorded), SGD with momentum, the model's constraints. Any model with `losses` and `project_` (models/families/base.py) trains with it.
 
 No host sync per update: the batch's losses are summed on the device and read by `health` (twice a second and
 before each checkpoint), so the CPU queues kernels ahead of the GPU. On CUDA the whole update (forward, backward,
@@ -29,7 +30,7 @@ class Updater:
         self.device = next(model.parameters()).device
         self.sgd = isinstance(opt, torch.optim.SGD)
         # The graph bakes in shapes and addresses; only our own SGD update keeps its lr on the device.
-        self.use_graph = (self.device.type == "cuda" if graph is None else graph) and self.sgd and model.graph_safe
+        self.use_graph = (self.device.type == "cuda" if graph is None else graph) and self.sgd
         self.lr = torch.zeros((), device=self.device)
         self.acc = torch.zeros(5, dtype=torch.float64, device=self.device)
         self.grad_norm = torch.zeros((), device=self.device)  # the last update's gradient norm (before clipping)
