@@ -1,9 +1,9 @@
 import numpy as np
 import streamlit as st
 
-from models.analysis.compare import ATTACK_EPS, NOISE_LEVELS
 from models.families import get
 from models.services import catalog
+from models.services.comparison import COLUMNS
 from ui import figures
 from ui.compute import COMPARE_DIGITS, COMPARE_REFERENCE, comparison_for, matching_for, test_digits, trace_for, \
     training_for
@@ -72,22 +72,9 @@ if n_epochs:
 
 # -- the table --------------------------------------------------------------------------------------------
 numbers = [comparison_for(str(e.path), e.version()) for e in models]
-fmt = lambda v, f="{:.2f}": "—" if v is None else f.format(v)  # noqa: E731
-rows = {
-    "test error (%)": [fmt(c.error) for c in numbers],
-    "active units (L0)": [fmt(c.l0, "{:.1f}") for c in numbers],
-    "reconstruction ½‖x − x̂‖²": [fmt(c.recon, "{:.4f}") for c in numbers],
-    "objective ½‖x − Dz‖² + λ‖z‖₁": [fmt(c.objective, "{:.4f}") for c in numbers],
-    "its optimum on the same D": [fmt(c.reference_objective, "{:.4f}") for c in numbers],
-    "gap to the optimum (%)": [fmt(c.objective_gap, "{:.1f}") for c in numbers],
-    "≡ ISTA iterations": [fmt(c.equivalent_ista, "{}") if c.equivalent_ista else "> 1000" for c in numbers],
-    "cond(S) on the active units": [fmt(c.condition, "{:.1f}") for c in numbers],
-    **{f"‖Δz‖ / ‖δ‖, noise {lv:.0%}": [fmt(c.sensitivity[lv], "{:.3f}") for c in numbers] for lv in NOISE_LEVELS},
-    **{f"error under noise {lv:.0%} (%)": [fmt(c.noise_error[lv]) for c in numbers] for lv in NOISE_LEVELS},
-    **{f"error under attack ε = {e:g} (%)": [fmt(c.attack_error[e]) for c in numbers] for e in ATTACK_EPS},
-    "gradient-norm CV over training": [fmt(t.grad_cv) for t in trained],
-    "gradient-norm max / median": [fmt(t.grad_max_median, "{:.1f}") for t in trained],
-}
+shown = [col for col in COLUMNS if not col.per_run]
+rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.format(v)
+                    for c, t in zip(numbers, trained)] for col in shown}
 st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
              hide_index=True, width="stretch")
 st.caption(f"On the first {min(COMPARE_DIGITS, len(digits.split)):,} of the {digits.name}, each model at its trained "

@@ -25,6 +25,7 @@ from models.families.recurrent import ista_operators, lipschitz, objective, spar
 NOISE_LEVELS = (0.05, 0.1, 0.2)
 ATTACK_EPS = (0.1, 0.2)
 ATTACK_STEPS = 10
+MAX_ITERATIONS = 1000  # ISTA iterations searched for the model's objective
 REFERENCE_ITERATIONS = 300  # FISTA: within 0.01 % of its 1,000-iteration objective on MNIST at λ = 0.025
 TARGET_ERROR = 2.0  # % validation error, for "epochs to reach"
 
@@ -132,7 +133,7 @@ def attack_error(model, x: torch.Tensor, y: torch.Tensor, unroll: int, eps: floa
 
 
 def compare_model(model, x: torch.Tensor, y: torch.Tensor, unroll: int | None = None,
-                  max_iterations: int = 1000, reference_digits: int = 2000) -> Comparison:
+                  max_iterations: int = MAX_ITERATIONS, reference_digits: int = 2000) -> Comparison:
     """All of the module's numbers for one model with steps and a decoder, on digits (x, y)."""
     model = model.float().eval()
     T = model.trained_unroll if unroll is None else unroll

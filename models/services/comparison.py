@@ -12,13 +12,14 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from models.analysis.compare import (
-    ATTACK_EPS, NOISE_LEVELS, TARGET_ERROR, Comparison, Training, compare_model, training_numbers,
+    ATTACK_EPS, MAX_ITERATIONS, NOISE_LEVELS, TARGET_ERROR, Comparison, Training, compare_model, training_numbers,
 )
 from models.checkpoint import EXPORTED, CheckpointError, atomic_write, load_model
 from models.families import get, of_model
@@ -77,7 +78,7 @@ class Measured:
     training: Training
 
 
-def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iterations: int = 1000,
+def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iterations: int = MAX_ITERATIONS,
             reference_digits: int = 2000, device: str | None = None) -> list[Measured]:
     out = []
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -90,7 +91,7 @@ def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iteration
             continue
         model = model.to(device)
         folder = src if src.is_dir() else src.parent
-        history = run_folder.read_metrics(folder) if (folder / run_folder.METRICS).is_file() else []
+        history = run_folder.read_metrics(folder)  # none beside a bare model file
         cfg = run_folder.read_config(folder) or {}
         seed = (cfg.get("train") or {}).get("seed")
         name = of_model(model).name
@@ -100,25 +101,39 @@ def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iteration
     return out
 
 
-COLUMNS = [  # (header, how to read it from a Measured, format)
-    ("test error (%)", lambda m: m.comparison.error, "{:.2f}"),
-    ("recon", lambda m: m.comparison.recon, "{:.4f}"),
-    ("L0", lambda m: m.comparison.l0, "{:.1f}"),
-    ("objective", lambda m: m.comparison.objective, "{:.4f}"),
-    ("ISTA optimum", lambda m: m.comparison.reference_objective, "{:.4f}"),
-    ("gap (%)", lambda m: m.comparison.objective_gap, "{:.1f}"),
-    ("≡ ISTA iterations", lambda m: m.comparison.equivalent_ista, "{}"),
-    ("cond(S_AA)", lambda m: m.comparison.condition, "{:.1f}"),
-    ("grad CV", lambda m: m.training.grad_cv, "{:.2f}"),
-    ("grad max/median", lambda m: m.training.grad_max_median, "{:.1f}"),
-    *[(f"‖Δz‖/‖δ‖ at {lv:.0%}", (lambda lv: lambda m: m.comparison.sensitivity[lv])(lv), "{:.3f}")
-      for lv in NOISE_LEVELS],
-    *[(f"error, noise {lv:.0%} (%)", (lambda lv: lambda m: m.comparison.noise_error[lv])(lv), "{:.2f}")
-      for lv in NOISE_LEVELS],
-    *[(f"error, attack ε {e:g} (%)", (lambda e: lambda m: m.comparison.attack_error[e])(e), "{:.2f}")
-      for e in ATTACK_EPS],
-    (f"epochs to {TARGET_ERROR:g} %", lambda m: m.training.epochs_to_target, "{}"),
-    ("wall time (s)", lambda m: m.training.wall_time, "{:.0f}"),
+@dataclass(frozen=True)
+class Column:
+    """One number of the comparison: its short header (the CLI's table), its label (the Compare page's row), how
+    to read it from a model's Comparison and its run's Training, and how to print it."""
+    header: str
+    label: str
+    value: Callable  # (Comparison, Training) -> a number, or None where the model has none
+    fmt: str
+    missing: str = "—"  # what the page shows for None
+    per_run: bool = False  # how its run went: the page shows the curves instead
+
+
+COLUMNS = [
+    Column("test error (%)", "test error (%)", lambda c, t: c.error, "{:.2f}"),
+    Column("recon", "reconstruction ½‖x − x̂‖²", lambda c, t: c.recon, "{:.4f}"),
+    Column("L0", "active units (L0)", lambda c, t: c.l0, "{:.1f}"),
+    Column("objective", "objective ½‖x − Dz‖² + λ‖z‖₁", lambda c, t: c.objective, "{:.4f}"),
+    Column("ISTA optimum", "its optimum on the same D", lambda c, t: c.reference_objective, "{:.4f}"),
+    Column("gap (%)", "gap to the optimum (%)", lambda c, t: c.objective_gap, "{:.1f}"),
+    Column("≡ ISTA iterations", "≡ ISTA iterations", lambda c, t: c.equivalent_ista, "{}",
+           missing=f"> {MAX_ITERATIONS}"),
+    Column("cond(S_AA)", "cond(S) on the active units", lambda c, t: c.condition, "{:.1f}"),
+    Column("grad CV", "gradient-norm CV over training", lambda c, t: t.grad_cv, "{:.2f}"),
+    Column("grad max/median", "gradient-norm max / median", lambda c, t: t.grad_max_median, "{:.1f}"),
+    *[Column(f"‖Δz‖/‖δ‖ at {lv:.0%}", f"‖Δz‖ / ‖δ‖, noise {lv:.0%}",
+             (lambda lv: lambda c, t: c.sensitivity[lv])(lv), "{:.3f}") for lv in NOISE_LEVELS],
+    *[Column(f"error, noise {lv:.0%} (%)", f"error under noise {lv:.0%} (%)",
+             (lambda lv: lambda c, t: c.noise_error[lv])(lv), "{:.2f}") for lv in NOISE_LEVELS],
+    *[Column(f"error, attack ε {e:g} (%)", f"error under attack ε = {e:g} (%)",
+             (lambda e: lambda c, t: c.attack_error[e])(e), "{:.2f}") for e in ATTACK_EPS],
+    Column(f"epochs to {TARGET_ERROR:g} %", f"epochs to {TARGET_ERROR:g} % validation error",
+           lambda c, t: t.epochs_to_target, "{}", per_run=True),
+    Column("wall time (s)", "training wall time (s)", lambda c, t: t.wall_time, "{:.0f}", per_run=True),
 ]
 
 
@@ -140,10 +155,11 @@ def table(measured: list[Measured], unroll: int, max_iterations: int) -> str:
     groups: dict[str, list[Measured]] = {}
     for m in measured:
         groups.setdefault(m.family, []).append(m)
-    lines = ["| model | " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    lines = ["| model | " + " | ".join(col.header for col in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for family, ms in groups.items():
         label = f"{get(family).short} (seeds {', '.join(str(m.seed) for m in ms)})" if len(ms) > 1 else ms[0].name
-        lines.append(f"| {label} | " + " | ".join(_cell([f(m) for m in ms], fmt) for _, f, fmt in COLUMNS) + " |")
+        cells = (_cell([col.value(m.comparison, m.training) for m in ms], col.fmt) for col in COLUMNS)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     notes = (f"T = {unroll}. A cell is the mean over seeds, then each seed's value. '≡ ISTA iterations': the fewest "
              f"ISTA iterations reaching the model's objective on its own dictionary ('—': not within "
              f"{max_iterations}). Definitions: models/analysis/compare.py.")
@@ -162,7 +178,7 @@ def write(out: Path, measured: list[Measured], unroll: int, max_iterations: int,
 
 
 def run(out: Path, families, seeds, hidden: int, unroll: int, train: dict, data_dir=None, device=None,
-        progress=None, digits: int | None = None, max_iterations: int = 1000, sparsity: float | None = None,
+        progress=None, digits: int | None = None, max_iterations: int = MAX_ITERATIONS, sparsity: float | None = None,
         models: list[Path] | None = None, graph: bool | None = None, should_stop=lambda: False) -> str | None:
     """Train what `plan` names (or take the given `models`: run folders or model files), measure, write. None if
     `should_stop` stopped the training."""
