@@ -106,12 +106,16 @@ def model_from_state(config: dict, weights: dict, arch: str):
     return model.eval()
 
 
-def export_model(model, path: str | Path, meta: dict | None = None, dtype=torch.float16) -> None:
+def exported_bytes(model, meta: dict | None = None, dtype=torch.float16) -> bytes:
     """One compact file: weights in `dtype`; the family, the config (and any `meta`) as JSON in the header."""
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     header = {"architecture": of_model(model).name, "config": json.dumps(model.cfg.to_dict()),
               "meta": json.dumps(meta or {})}
-    atomic_write(path, st_save(tensors, metadata=header))
+    return st_save(tensors, metadata=header)
+
+
+def export_model(model, path: str | Path, meta: dict | None = None, dtype=torch.float16) -> None:
+    atomic_write(path, exported_bytes(model, meta, dtype))
 
 
 def read_exported(path: Path) -> tuple:

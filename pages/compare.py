@@ -7,6 +7,7 @@ from models.services.comparison import COLUMNS
 from ui import figures
 from ui.compute import COMPARE_DIGITS, COMPARE_REFERENCE, comparison_for, matching_for, test_digits, trace_for, \
     training_for
+from ui.export import chart, csv_text, download_csv
 from ui.state import current
 
 NEEDS = ("steps", "decoder", "filters")  # what the measurements read: the recurrence's E, S and the decoder D
@@ -64,9 +65,9 @@ trained = [training_for(str(e.path), e.version()) for e in models]
 n_epochs = max(len(t.val_error) for t in trained)
 if n_epochs:
     pad = lambda v: np.array([np.nan if x is None else x for x in v] + [np.nan] * (n_epochs - len(v)))  # noqa: E731
-    st.plotly_chart(figures.lines(np.arange(1, n_epochs + 1), {lab: pad(t.val_error) for lab, t in zip(labels, trained)},
-                                  "Validation error against epoch", "epoch", "validation error (%)", log_y=True),
-                    key="cmp-curves")
+    chart(st, figures.lines(np.arange(1, n_epochs + 1), {lab: pad(t.val_error) for lab, t in zip(labels, trained)},
+                            "Validation error against epoch", "epoch", "validation error (%)", log_y=True),
+          key="cmp-curves")
     st.caption("Each run's error on its validation digits after each epoch (for a final fit on all training digits, "
                "these are training digits). ISTA and LISTA train few epochs: each batch runs FISTA to convergence.")
 
@@ -77,6 +78,9 @@ rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.f
                     for c, t in zip(numbers, trained)] for col in shown}
 st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
              hide_index=True, width="stretch")
+download_csv(st, "The table (CSV, a row per model, full precision)",
+             csv_text({"model": labels, **{col.label: [col.value(c, t) for c, t in zip(numbers, trained)]
+                                           for col in COLUMNS}}), "sparselab-comparison.csv", key="cmp-csv")
 st.caption(f"On the first {min(COMPARE_DIGITS, len(digits.split)):,} of the {digits.name}, each model at its trained "
            f"T (ISTA's objective curve on {COMPARE_REFERENCE} of them). The optimum is the sparse-coding objective's "
            "minimum over z ≥ 0 on the model's own decoder D and λ; '≡ ISTA iterations' is how many ISTA steps from "
@@ -98,13 +102,13 @@ for col, e, lab in zip(st.columns(len(models)), models, labels):
         if not len(units):
             st.caption("No unit is active for this digit.")
         else:
-            st.plotly_chart(figures.heatmap(tr.z[:, units], x=[str(u) for u in units],
-                                            y=[f"z_{t + 1}" for t in range(len(tr.z))],
-                                            title=f"z_t · top {len(units)} of {int((peak > 0).sum())} active",
-                                            xtitle="unit",
-                                            colorscale="Viridis", symmetric=False, height=320, categories=True,
-                                            hover="unit %{x}, %{y}: %{z:.3f}<extra></extra>"),
-                            key=f"cmp-z-{e.key}")
+            chart(st, figures.heatmap(tr.z[:, units], x=[str(u) for u in units],
+                                      y=[f"z_{t + 1}" for t in range(len(tr.z))],
+                                      title=f"z_t · top {len(units)} of {int((peak > 0).sum())} active",
+                                      xtitle="unit",
+                                      colorscale="Viridis", symmetric=False, height=320, categories=True,
+                                      hover="unit %{x}, %{y}: %{z:.3f}<extra></extra>"),
+                  key=f"cmp-z-{e.key}")
         shown = sorted({0, len(tr.recon) // 2, len(tr.recon) - 1})
         st.image(figures.tiles([tr.x] + [tr.recon[t] for t in shown], signed=False, zoom=2),
                  caption=["input"] + [f"x̂(z_{t + 1})" for t in shown])

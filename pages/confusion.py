@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui import figures
 from ui.compute import test_digits
+from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
@@ -16,10 +17,10 @@ per_class = 100 * (1 - np.diag(cm) / cm.sum(1).clip(1))
 st.caption(f"After T = {T} steps on the {digits.name}: error {stats.error[T - 1]:.2f} % "
            f"({int(cm.sum() - np.trace(cm))} of {int(cm.sum())}). Click a cell to see its digits.")
 left, right = st.columns([3, 2])
-event = left.plotly_chart(figures.confusion(cm, shown, normalized), key="cf-matrix", on_select="rerun",
-                          selection_mode="points")
-right.plotly_chart(figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)",
-                                every_x=True), key="cf-per-class")
+event = chart(left, figures.confusion(cm, shown, normalized), key="cf-matrix", on_select="rerun",
+              selection_mode="points")
+chart(right, figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)",
+                          every_x=True), key="cf-per-class")
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None
@@ -36,7 +37,7 @@ else:
     show = idx[:60]
     conf = stats.confidence[T - 1, show]
     labels = [f"digit {i} · p({pred}) = {c:.2f}" for i, c in zip(show, conf)]
-    st.plotly_chart(figures.filter_grid(digits.images[show].reshape(len(show), -1).astype(np.float32), labels,
-                                        cols=min(15, len(show)), signed=False,
-                                        title=f"{len(idx)} digits of class {true} predicted as {pred}"
-                                              + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits")
+    chart(st, figures.filter_grid(digits.images[show].reshape(len(show), -1).astype(np.float32), labels,
+                                  cols=min(15, len(show)), signed=False,
+                                  title=f"{len(idx)} digits of class {true} predicted as {pred}"
+                                        + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits")

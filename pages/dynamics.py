@@ -5,8 +5,9 @@ from models.analysis.kinds import COLORS, unit_order
 from models.analysis.steps import group_activity
 from models.data import normalize
 from models.digits import DigitError, prepare_upload
-from ui import figures
+from ui import figures, url
 from ui.compute import test_digits
+from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
@@ -19,13 +20,18 @@ T = sel.unroll
 
 def pick(container, label: str, n: int, key: str) -> int:
     """An index among n digits (a slider needs at least two)."""
-    return 0 if n == 1 else container.slider(label, 0, n - 1, 0, key=key)
+    return 0 if n == 1 else container.slider(label, 0, n - 1, key=key)
 
 
 # -- which digit -------------------------------------------------------------------------------
+linked = url.take("digit", url.integer(0, len(digits.split) - 1), "digit", "the first digit of its class")
+if linked is not None:  # a link names a test digit: find it among its class
+    cls = int(stats.labels[linked])
+    st.session_state.update({"dyn-mode": "By class", "dyn-class": cls,
+                             f"dyn-k-{cls}": int(np.searchsorted(np.flatnonzero(stats.labels == cls), linked))})
 modes = ["By class"] + (["Misclassified"] if caps.classifier else []) + ["Your own"]
 mode = st.radio("Digit", modes, horizontal=True, key="dyn-mode")
-x, caption = None, ""
+x, caption, i = None, "", None
 if mode == "By class":
     c1, c2 = st.columns([1, 3])
     cls = c1.selectbox("Class", list(range(10)), key="dyn-class")
@@ -46,6 +52,7 @@ elif mode == "Misclassified":
     x = digits.split.x[i]
     caption = f"test digit {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
 else:
+    url.share(digit=None)  # an uploaded digit cannot be shared
     up = st.file_uploader("A digit image (PNG, JPEG…, at most 2 MB)", type=None, key="dyn-upload")
     if up is None:
         st.info("Upload a picture of one handwritten digit; it is centred and scaled like the dataset's digits.")
@@ -60,6 +67,9 @@ else:
 tr = sel.trace(x)
 
 # -- one step slider for every step view, with a play button -------------------------------------
+linked_step = url.take("step", url.integer(1, T), "step", f"step {T}")
+if linked_step is not None:
+    st.session_state["dyn-step"] = linked_step
 if st.session_state.get("dyn-step", T) > T:
     st.session_state["dyn-step"] = T
 c1, c2 = st.columns([5, 1])
@@ -80,6 +90,9 @@ def _toggle_play():
 
 
 playing = st.session_state.get("dyn-playing", False)
+url.share(digit=i, step=step if step != T else None)  # i: None for an uploaded digit
+with c2:
+    url.link()
 c2.button("⏸ Pause" if playing else "▶ Play", key="dyn-play", on_click=_toggle_play)
 
 
@@ -122,16 +135,16 @@ fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
                       colorscale="Viridis", symmetric=False, xtitle="step t",
                       hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)),
                       marker_x=step, categories=True)
-left.plotly_chart(fig, key="dyn-z")
+chart(left, fig, key="dyn-z")
 if tr.recon is not None:
     right.image(figures.tiles([tr.x, tr.recon[step - 1]], zoom=5), caption=["input", f"x̂(z_{step})"])
 steps = np.arange(1, T + 1)
 if units is not None:
-    right.plotly_chart(figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",
-                                     "step t", "Σ z", marker_x=step, colors=COLORS), key="dyn-groups")
+    chart(right, figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",
+                               "step t", "Σ z", marker_x=step, colors=COLORS), key="dyn-groups")
 if caps.classifier:
-    right.plotly_chart(figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
-                                     "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
-                       key="dyn-probs")
-    right.plotly_chart(figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
-                                    "class", "p"), key="dyn-bar")
+    chart(right, figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
+                               "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
+          key="dyn-probs")
+    chart(right, figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
+                              "class", "p"), key="dyn-bar")

@@ -3,6 +3,7 @@ import streamlit as st
 
 from models.analysis.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, unit_order
 from ui.compute import figure
+from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
@@ -30,20 +31,20 @@ favours = (lambda i: f" · class {units.c_class[i]}") if units.c_class is not No
 labels = [f"unit {i} · {kind[i]} · angle {angle[i]:.2f}{favours(i)}" for i in shown]
 cols = int(min(20, max(5, np.ceil(np.sqrt(len(shown))))))
 left, right = st.columns(2)
-left.plotly_chart(figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i"), key="flt-E")
-right.plotly_chart(figure("filter_grid", w.decoder[shown], labels, cols, "Decoder columns D_i"), key="flt-D")
+chart(left, figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i"), key="flt-E")
+chart(right, figure("filter_grid", w.decoder[shown], labels, cols, "Decoder columns D_i"), key="flt-D")
 
 left, right = st.columns([3, 2])
 if w.recurrent is not None:
     S = w.recurrent[np.ix_(shown, shown)]
     identity = np.eye(len(shown)) if st.session_state.get("flt-sub-i", True) else 0.0
-    left.plotly_chart(figure("heatmap", S - identity,
-                                      title="Recurrent weights S − I (rows: to, columns: from; in the order above)",
-                                      hover="to %{y}, from %{x}: %{z:.3f}<extra></extra>", height=520,
-                                      x=[str(i) for i in shown], y=[str(i) for i in shown]), key="flt-S")
+    chart(left, figure("heatmap", S - identity,
+                                title="Recurrent weights S − I (rows: to, columns: from; in the order above)",
+                                hover="to %{y}, from %{x}: %{z:.3f}<extra></extra>", height=520,
+                                x=[str(i) for i in shown], y=[str(i) for i in shown]), key="flt-S")
     left.checkbox("Subtract the identity (sparse coding's S is I − a DᵀD)", value=True, key="flt-sub-i")
 if w.classifier is not None:
-    right.plotly_chart(figure("heatmap", w.classifier[:, shown], x=[str(i) for i in shown],
-                                       y=[str(k) for k in range(len(w.classifier))],
-                                       title="Classifier C (rows: classes)", ytitle="class", height=520,
-                                       hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C")
+    chart(right, figure("heatmap", w.classifier[:, shown], x=[str(i) for i in shown],
+                                 y=[str(k) for k in range(len(w.classifier))],
+                                 title="Classifier C (rows: classes)", ytitle="class", height=520,
+                                 hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C")

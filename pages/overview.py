@@ -1,9 +1,11 @@
 import numpy as np
 import streamlit as st
 
+from models.analysis import report
 from models.analysis.kinds import kind_counts
-from ui import figures
+from ui import export, figures
 from ui.compute import test_digits
+from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
@@ -32,14 +34,31 @@ if caps.steps:
     steps = np.arange(1, stats.steps + 1)
     left, right = st.columns(2)
     if caps.classifier:
-        left.plotly_chart(figures.lines(steps, {"test error (%)": stats.error}, "Classification error after each step",
-                                        "step t", "error (%)", marker_x=t), key="ov-error")
+        chart(left, figures.lines(steps, {"test error (%)": stats.error}, "Classification error after each step",
+                                  "step t", "error (%)", marker_x=t), key="ov-error")
     # No T marker here: a figure that does not change is not redrawn, which halves a slider move's cost.
     series = {"active units / 100": stats.active / 100}
     if caps.decoder:
         series = {"reconstruction": stats.recon, **series}
-    right.plotly_chart(figures.lines(steps, series, "Reconstruction and activity after each step", "step t"),
-                       key="ov-recon")
+    chart(right, figures.lines(steps, series, "Reconstruction and activity after each step", "step t"),
+          key="ov-recon")
 elif view.weights is not None:
-    st.plotly_chart(figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
-                                        cols=20, title="Decoder columns of the first units"), key="ov-filters")
+    chart(st, figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
+                                  cols=20, title="Decoder columns of the first units"), key="ov-filters")
+
+# -- take it away --------------------------------------------------------------------------------
+st.subheader("Downloads")
+model = sel.model()
+name = sel.entry.folder.name
+c = st.columns(3)
+c[0].download_button("This model (float16 safetensors)", lambda: export.model_file(model, sel.entry.label),
+                     file_name=f"{name}.safetensors", mime="application/octet-stream", key="ov-model",
+                     icon=":material/download:", help="Its weights, with its family and settings in the file's "
+                     "header: `python -m models evaluate FILE` and the app read it")
+if not report.missing(model):
+    c[1].download_button("The paper's claims checked (markdown)",
+                         lambda: report.render(sel.entry.label, model, digits.split, digits.name),
+                         file_name=f"{name}-report.md", mime="text/markdown", key="ov-report",
+                         icon=":material/download:", help="What `python -m models report` writes, on these digits")
+c[2].caption("Each chart downloads from its camera button (PNG or SVG: the sidebar's choice); tables from their "
+             "own download buttons.")

@@ -1,30 +1,35 @@
 import numpy as np
 import streamlit as st
 
-from ui import figures
+from ui import figures, url
 from ui.compute import test_digits
+from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
 st.title("Reconstructions")
 digits = test_digits()
 T = sel.unroll
-i = st.number_input(f"Test digit (0 – {len(digits.split) - 1})", 0, len(digits.split) - 1, 0, key="rec-digit")
+linked = url.take("digit", url.integer(0, len(digits.split) - 1), "digit", "digit 0")
+if linked is not None:
+    st.session_state["rec-digit"] = linked
+i = st.number_input(f"Test digit (0 – {len(digits.split) - 1})", 0, len(digits.split) - 1, key="rec-digit")
 tr = sel.trace(digits.split.x[i])
+url.share(digit=i or None)
 steps = len(tr.recon)
 imgs = [tr.x] + list(tr.recon) + [tr.x - tr.recon[-1]]
 titles = ["input"] + [f"x̂(z_{t + 1})" for t in range(steps)] + [f"residual (T={steps})"]
-st.plotly_chart(figures.digit_row(imgs, titles, f"Digit {i} (label {int(digits.split.y[i])}) reconstructed "
-                                  + ("after each step" if sel.caps.steps else "from its code"),
-                                  cols=min(len(imgs), 12)), key="rec-row")
+chart(st, figures.digit_row(imgs, titles, f"Digit {i} (label {int(digits.split.y[i])}) reconstructed "
+                            + ("after each step" if sel.caps.steps else "from its code"),
+                            cols=min(len(imgs), 12)), key="rec-row")
 if sel.caps.steps:
     err = 0.5 * ((tr.x[None] - tr.recon) ** 2).sum(1)
     stats = sel.view().stats
     all_steps = np.arange(1, stats.steps + 1)
-    st.plotly_chart(figures.lines(all_steps, {f"mean over the {digits.name}": stats.recon,
-                                              f"digit {i}": np.r_[err, [np.nan] * (stats.steps - T)]},
-                                  "Reconstruction error ½‖x − x̂(z_t)‖² against t", "step t", "error", marker_x=T),
-                    key="rec-curve")
+    chart(st, figures.lines(all_steps, {f"mean over the {digits.name}": stats.recon,
+                                        f"digit {i}": np.r_[err, [np.nan] * (stats.steps - T)]},
+                            "Reconstruction error ½‖x − x̂(z_t)‖² against t", "step t", "error", marker_x=T),
+          key="rec-curve")
 else:
     st.caption(f"½‖x − x̂‖² = {0.5 * float(((tr.x - tr.recon[-1]) ** 2).sum()):.4f} for this digit; "
                f"mean over the {digits.name}: {sel.view().stats.recon[0]:.4f}.")

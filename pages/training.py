@@ -7,9 +7,11 @@ from models.families import all_families, get
 from models.services import catalog, jobs
 from models.training import run_folder as runs
 from models.training.config import TrainConfig
-from ui import figures
+from ui import figures, nav
+from ui.export import chart, download_csv, rows_csv
 from ui.forms import settings_form
 
+nav.through_app()
 st.title("Training")
 st.caption("Runs train in the background, in their own process: leave this page, close the tab, open a new "
            "one — the run goes on and every tab sees it. The same settings never start two trainers.")
@@ -36,18 +38,19 @@ def _fmt_eta(s):
     return "—" if s is None else time.strftime("%H:%M:%S", time.gmtime(max(0, s)))
 
 
-def _curves(rows: list[dict], held_out: bool, key: str = "tr"):
+def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
     ep = np.array([r["epoch"] + 1 for r in rows])
     col = lambda k: np.array([r[k] for r in rows], dtype=float)  # noqa: E731
     c = st.columns(3)
-    c[0].plotly_chart(figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
-                                         "L_S train": col("train_sup"), "L_S val": col("val_sup")},
-                                    "Losses", "epoch", log_y=True), key=f"{key}-loss")
+    chart(c[0], figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
+                                   "L_S train": col("train_sup"), "L_S val": col("val_sup")},
+                              "Losses", "epoch", log_y=True), key=f"{key}-loss")
     title = "Validation error" if held_out else "Error on the validation digits (trained on)"
-    c[1].plotly_chart(figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
-                                    log_y=True), key=f"{key}-err")
-    c[2].plotly_chart(figures.lines(ep, {"active units": col("val_active")}, "Mean active units", "epoch"),
-                      key=f"{key}-active")
+    chart(c[1], figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
+                              log_y=True), key=f"{key}-err")
+    chart(c[2], figures.lines(ep, {"active units": col("val_active")}, "Mean active units", "epoch"),
+          key=f"{key}-active")
+    download_csv(st, "Metrics (CSV, a row per epoch)", rows_csv(rows), f"{name}-metrics.csv", key=f"{key}-csv")
 
 
 @st.fragment(run_every=2.0)
@@ -92,7 +95,7 @@ def live():
     rows = runs.read_metrics(j.run)
     if rows:
         held_out = (runs.read_config(j.run) or {}).get("data", {}).get("val_held_out", True)  # not damaged: job() read it
-        _curves(rows, held_out)
+        _curves(rows, held_out, name)
         if rows[-1]["val_error"] is not None:  # a model with a classifier
             c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)",
                         f"{rows[-1]['val_error']:.2f} %")
@@ -117,7 +120,7 @@ def embedded():
         st.code(catalog.command(e), language="bash")
         rows = runs.read_metrics(e.folder)
         if rows:
-            _curves(rows, e.settings.get("data.val_held_out", True), key="tr-embedded")
+            _curves(rows, e.settings.get("data.val_held_out", True), e.folder.name, key="tr-embedded")
         else:
             st.caption("Its training curves did not ship with it.")
 

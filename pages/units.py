@@ -2,8 +2,9 @@ import numpy as np
 import streamlit as st
 
 from models.analysis.kinds import CATEGORICAL_MIN
-from ui import figures
+from ui import figures, url
 from ui.compute import figure, test_digits
+from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
@@ -14,6 +15,12 @@ digits = test_digits()
 kind, angle = units.kind, units.angle
 codes = sel.codes()
 
+linked = url.take("units", url.integers(0, view.hidden - 1, 8), "units", "the two most categorical units")
+if linked is not None:
+    st.session_state["u-sel"] = linked
+linked_digit = url.take("digit", url.integer(0, len(digits.split) - 1), "digit", "digit 0")
+if linked_digit is not None:
+    st.session_state["u-digit"] = linked_digit
 # A selection carried over from a larger model names units this one lacks: keep those it has.
 kept = [u for u in st.session_state.get("u-sel", []) if 0 <= u < view.hidden]
 if not kept:
@@ -26,9 +33,9 @@ scatters = [(units.s_minus_i_norm, "‖(S − I)_i‖", "Recurrent weight norm a
 scatters = [s for s in scatters if s[0] is not None]
 events = []
 for col, (y, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatters):
-    events.append(col.plotly_chart(figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
-                                          st.session_state["u-sel"]),
-                                   key=key, on_select="rerun", selection_mode=("points", "box", "lasso")))
+    events.append(chart(col, figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
+                                    st.session_state["u-sel"]),
+                        key=key, on_select="rerun", selection_mode=("points", "box", "lasso")))
 for ev in events:
     picked = sorted({int(p["customdata"]) for p in (ev or {}).get("selection", {}).get("points", [])
                      if p.get("customdata") is not None})
@@ -42,8 +49,11 @@ if not chosen:
     st.info("Select at least one unit.")
     st.stop()
 c1, c2 = st.columns([1, 3])
-digit = c1.number_input("Digit for the activity over steps", 0, len(digits.split) - 1, 0, key="u-digit")
+digit = c1.number_input("Digit for the activity over steps", 0, len(digits.split) - 1, key="u-digit")
 tr = sel.trace(digits.split.x[digit])
+url.share(units=chosen, digit=digit or None)
+with c2:
+    url.link()
 S = w.recurrent
 for col, u in zip(st.columns(len(chosen)), chosen):
     with col:
@@ -71,34 +81,34 @@ for col, u in zip(st.columns(len(chosen)), chosen):
 left, right = st.columns(2)
 names = {u: f"unit {u} ({kind[u]})" for u in chosen}
 if sel.caps.steps:
-    left.plotly_chart(figures.lines(np.arange(1, T + 1), {names[u]: tr.z[:, u] for u in chosen},
-                                    f"Activity z_t on digit {digit}", "step t", "z_t", height=300), key="u-steps")
-right.plotly_chart(figures.bars(list(range(10)), None, "Mean z_T per class", "class", "mean z_T", height=300,
-                                every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
-                   key="u-class")
+    chart(left, figures.lines(np.arange(1, T + 1), {names[u]: tr.z[:, u] for u in chosen},
+                              f"Activity z_t on digit {digit}", "step t", "z_t", height=300), key="u-steps")
+chart(right, figures.bars(list(range(10)), None, "Mean z_T per class", "class", "mean z_T", height=300,
+                          every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
+      key="u-class")
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")
 an = sel.analysis()
 left, right = st.columns(2)
 if sel.caps.steps:
-    left.plotly_chart(figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
-                             "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
-                      key="u-scatter-late")
+    chart(left, figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
+                       "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
+          key="u-scatter-late")
 if an.s_blocks is not None:
     groups = ["categorical", "part"]
-    right.plotly_chart(figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
-                                       x=[f"from {g}" for g in groups], y=[f"to {g}" for g in groups],
-                                       title="Mean S_ij between and within the kinds (i ≠ j)", height=380,
-                                       hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks")
+    chart(right, figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
+                                 x=[f"from {g}" for g in groups], y=[f"to {g}" for g in groups],
+                                 title="Mean S_ij between and within the kinds (i ≠ j)", height=380,
+                                 hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks")
 cats = np.flatnonzero(kind == "categorical")
 if len(cats):
     favoured = units.c_class if units.c_class is not None else an.activity.preferred_class
     cats = cats[np.argsort(favoured[cats], kind="stable")][:40]
     tiles = np.concatenate([digits.class_means, w.decoder[cats]])
     names = [f"mean of class {c}" for c in range(10)] + [f"unit {u} → class {favoured[u]}" for u in cats]
-    st.plotly_chart(figure("filter_grid", tiles, names, cols=10, title="Class means (first row) and the decoders of "
-                           "categorical units, by the class they favour"), key="u-protos")
+    chart(st, figure("filter_grid", tiles, names, cols=10, title="Class means (first row) and the decoders of "
+                     "categorical units, by the class they favour"), key="u-protos")
 else:
     st.info(f"This model has no categorical unit (angle > {CATEGORICAL_MIN} rad).")
 if sel.caps.steps:
@@ -106,5 +116,5 @@ if sel.caps.steps:
                 "digits from z_t (least squares).")
     u0 = st.selectbox("Unit", chosen, key="u-dec-unit")
     Tt = an.step_decoders.shape[0]
-    st.plotly_chart(figure("filter_grid", an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
-                           cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"), key="u-stepdec")
+    chart(st, figure("filter_grid", an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
+                     cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"), key="u-stepdec")

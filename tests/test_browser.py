@@ -130,3 +130,36 @@ def test_compare_page_shows_the_four_encoders(page, tmp_path):
     page.locator("text=Units matched across two models").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "compare-units.png"))
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_a_shared_link_opens_the_view_and_downloads_work(tmp_path):
+    """A link opened as the server's first page (before any session ran app.py) shows the same model, T and units;
+    a chart's camera button gives a PNG named after the figure; the Training page gives the metrics as CSV."""
+    env = {"SPARSELAB_RUNS": str(tmp_path / "runs"), "SPARSELAB_DATA": ""}
+    with streamlit_server(ROOT / "app.py", env) as url, browser_page() as page:
+        page.goto(url + "/units?model=default:drsae-400x11-l0.05&T=5&units=137,5&digit=42")
+        page.wait_for_selector("text=Units to compare", timeout=90_000)
+        wait_idle(page)
+        chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
+        assert "137" in chosen and "5" in chosen, chosen
+        assert slider_value(page, "Unroll steps") == 5
+        assert "0.05" in page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "units=137%2C5" in page.url or "units=137,5" in page.url
+        page.get_by_text("Link to this view").click()
+        link = page.locator('[data-testid="stCode"]').last.inner_text()
+        assert "/units?model=default:drsae-400x11-l0.05&T=5&units=137,5&digit=42" in link, link
+
+        plot = page.locator(".js-plotly-plot").first
+        plot.hover()
+        with page.expect_download(timeout=30_000) as d:
+            plot.locator('.modebar-btn[data-title^="Download plot"]').first.click()
+        png = Path(d.value.path()).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+        assert d.value.suggested_filename.startswith("sparselab-embedded-drsae-400x11-l0.05-recurrent-weight-norm")
+
+        go(page, "Training", "How the embedded models were trained")
+        with page.expect_download(timeout=30_000) as d:
+            page.get_by_role("button", name="Metrics (CSV").click()
+        rows = Path(d.value.path()).read_text().splitlines()
+        assert rows[0].startswith("epoch,phase,lr,") and len(rows) == 106  # a header and 105 epochs
+        assert not page.locator('[data-testid="stException"]').count()

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -35,3 +38,13 @@ def offered(capabilities) -> list[PageSpec]:
     if capabilities is None:
         return [p for p in PAGES if p.needs is None]
     return [p for p in PAGES if p.needs is None or not capabilities.missing(*p.needs)]
+
+
+def through_app() -> None:
+    """Seeing a pages/ folder, a server starts in Streamlit's old multipage mode until st.navigation has run: a link
+    to a page, opened before any session ran app.py, would run that page alone (no sidebar, no model), and widgets
+    drawn in app.py's first run would be replaced (the user's first slider move lost). Leave that mode and run again
+    through app.py. Called first by app.py and by every page."""
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -10,13 +10,16 @@ from models.families import get
 from models.services import catalog, jobs
 from models.training import run_folder
 from models.training.config import TrainConfig
-from ui import compute
+from ui import compute, export, url
 from ui.state import Selection, publish
 
 
 def draw() -> Selection | None:
     sel = _draw()
     publish(sel)
+    st.sidebar.radio("Figure downloads", list(export.FORMATS), format_func=export.FORMATS.get, horizontal=True,
+                     key=export.FORMAT_KEY, help="What the camera button above each chart downloads, named after "
+                                                 "the model and the chart")
     return sel
 
 
@@ -39,6 +42,13 @@ def _train_other_sparsity(entry: catalog.Entry, family) -> None:
                 st.error(str(e))
 
 
+def _entry_of(key: str, all_entries: list[catalog.Entry]) -> catalog.Entry:
+    found = next((e for e in all_entries if e.key == key), None)
+    if found is None:
+        raise ValueError("is not among the models here (a deleted run, or another machine's)")
+    return found
+
+
 def _draw() -> Selection | None:
     sb = st.sidebar
     all_entries = catalog.entries()
@@ -46,14 +56,20 @@ def _draw() -> Selection | None:
         sb.error("No model found: the embedded default is missing from assets/ and no run has a checkpoint.")
         return None
     groups = list(dict.fromkeys(e.group for e in all_entries))
+    linked = url.take("model", lambda key: _entry_of(key, all_entries), "model", "the default model")
+    if linked is not None:  # the link's model: its group, λ and run
+        st.session_state.update({"model-group": linked.group, f"sparsity-{linked.group}": linked.sparsity,
+                                 f"run-{linked.group}-{linked.sparsity}": linked.key})
     sb.markdown("### Model")
     group = sb.selectbox("Model", groups, format_func=catalog.group_label, key="model-group",
                          label_visibility="collapsed")
     members = catalog.members(group, all_entries)  # the embedded default first in its group
     values = sorted({e.sparsity for e in members}, key=lambda v: -1 if v is None else v)
     if len(values) > 1:
+        lam_key = f"sparsity-{group}"  # a default only where no state (a link's λ) is set, as Streamlit asks
         sparsity = sb.select_slider("Sparsity λ (a training setting: each value is its own model)", options=values,
-                                    value=members[0].sparsity, key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
+                                    value=None if lam_key in st.session_state else members[0].sparsity, key=lam_key,
+                                    format_func=lambda v: f"{v:g}")
     else:
         sparsity = values[0]
         if sparsity is not None:
@@ -83,10 +99,16 @@ def _draw() -> Selection | None:
                    "its errors on them measure a transfer, not the model.")
     T = entry.unroll
     if not family.capabilities.steps:
+        url.share(model=entry.key, T=None)
         return Selection(entry, family, 1, 1)
     max_unroll = max(3 * T, 3)
-    unroll = sb.slider("Unroll steps T", 1, max_unroll, T, key=f"unroll-{entry.key}",
+    linked_T = url.take("T", url.integer(1, max_unroll), "unroll T", f"the trained T = {T}")
+    if linked_T is not None:
+        st.session_state[f"unroll-{entry.key}"] = linked_T  # the slider's key below
+    unroll_key = f"unroll-{entry.key}"
+    unroll = sb.slider("Unroll steps T", 1, max_unroll, None if unroll_key in st.session_state else T, key=unroll_key,
                        help=f"Trained with T = {T}; going past it shows what the dynamics do beyond training.")
     if unroll > T:
         sb.caption(f"Beyond the trained T = {T}.")
+    url.share(model=entry.key, T=unroll if unroll != T else None)
     return Selection(entry, family, unroll, max_unroll)

@@ -34,6 +34,10 @@ class Selection:
     def trained_unroll(self) -> int:
         return self.entry.unroll
 
+    def model(self):
+        """The model itself (cached per file and version)."""
+        return compute.model_for(*self.key)
+
     def view(self) -> compute.ModelView:
         """All steps up to the slider's maximum, computed once per model."""
         return compute.view_for(*self.key, self.max_unroll)
@@ -56,12 +60,14 @@ def publish(sel: Selection | None) -> None:
 
 def current() -> Selection | None:
     """The sidebar's model, for a page that works without one."""
+    nav.through_app()
     return st.session_state.get(_KEY)
 
 
 def require(script: str) -> Selection:
     """The selection, for the page `script` (its __file__); without a model that can fill the page, one line
     says what it needs and the page stops there."""
+    nav.through_app()
     sel = st.session_state.get(_KEY)
     if sel is None:
         st.info("No model to show: choose another model in the sidebar.")

@@ -1,0 +1,68 @@
+"""Everything a page shows can be taken away: figures as PNG or SVG (Plotly's camera button, named after the model
+and the figure), tables and metrics as CSV, the model as its float16 safetensors file, the claims report as
+markdown."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping, Sequence
+
+import streamlit as st
+
+from models.checkpoint import exported_bytes
+
+FORMAT_KEY = "figure-format"  # the sidebar's choice: what the camera button of every figure downloads
+FORMATS = {"png": "PNG", "svg": "SVG"}
+
+
+def slug(text: str) -> str:
+    """A file name from a title: 'Class probabilities after step 3' -> 'class-probabilities-after-step-3'."""
+    return re.sub(r"[^a-z0-9λ.]+", "-", text.lower()).strip("-.")[:80] or "figure"
+
+
+def figure_name(fig) -> str:
+    from ui.state import current
+
+    sel = current()
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+    return slug(f"sparselab {sel.entry.label if sel else ''} {title}")
+
+
+def chart(where, fig, key: str, **kwargs):
+    """st.plotly_chart with a camera button that downloads the figure in the chosen format, named after the model
+    and the figure's title."""
+    fmt = st.session_state.get(FORMAT_KEY, "png")
+    options = {"format": fmt, "filename": figure_name(fig)}
+    if fmt == "png":
+        options["scale"] = 2  # sharp enough for a slide
+    return where.plotly_chart(fig, key=key, config={"toImageButtonOptions": options, "displaylogo": False}, **kwargs)
+
+
+def csv_text(columns: Mapping[str, Sequence]) -> str:
+    """Columns of equal length as CSV (a header row, then one row per index); None is an empty cell."""
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(list(columns))
+    for row in zip(*columns.values()):
+        w.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
+def rows_csv(rows: Sequence[Mapping]) -> str:
+    """Dicts (a run's metrics rows) as CSV, every key a column in first-seen order."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return csv_text({k: [r.get(k) for r in rows] for k in keys})
+
+
+def download_csv(where, label: str, text_or_call, file_name: str, key: str) -> None:
+    where.download_button(label, text_or_call, file_name=file_name, mime="text/csv", key=key,
+                          icon=":material/download:")
+
+
+def model_file(model, label: str) -> bytes:
+    """The model as the app's embedded models are stored: float16 weights, family and config in the header."""
+    return exported_bytes(model, {"exported_from": label})
