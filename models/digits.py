@@ -1,4 +1,4 @@
-"""A user's own digit image turned into an MNIST-like 28x28 input."""
+"""A user's own digit, uploaded or drawn, turned into an MNIST-like 28x28 input."""
 from __future__ import annotations
 
 import io
@@ -29,7 +29,26 @@ def prepare_upload(raw: bytes) -> np.ndarray:
     if img.mode in ("RGBA", "LA") or "transparency" in img.info:
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(bg, img.convert("RGBA"))
-    a = np.asarray(img.convert("L"), dtype=np.float32)
+    return mnist_like(np.asarray(img.convert("L"), dtype=np.float32))
+
+
+def prepare_drawing(rgba: np.ndarray) -> np.ndarray:
+    """A canvas's RGBA pixels (light strokes on a dark or transparent background) -> (28, 28) uint8 as MNIST's."""
+    rgba = np.asarray(rgba, dtype=np.float32)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise DigitError(f"A drawing is height × width × RGBA pixels, not {rgba.shape}.")
+    grey = rgba[..., :3].mean(2) * (rgba[..., 3] / 255.0)  # transparent counts as background
+    if grey.max() <= 0:
+        raise DigitError("The canvas is empty: draw a digit.")
+    return mnist_like(grey)
+
+
+def mnist_like(a: np.ndarray) -> np.ndarray:
+    """Grey levels of any size (ink lighter or darker than the paper) -> (28, 28) uint8, white on black, the ink's
+    bounding box scaled into 20x20 and centred by its centre of mass, as MNIST's digits were made."""
+    from PIL import Image
+
+    a = np.asarray(a, dtype=np.float32)
     if np.median(a) > 127:  # dark ink on light paper: invert to MNIST's white on black
         a = 255 - a
     a = np.clip(a - np.median(a), 0, None)

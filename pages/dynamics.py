@@ -3,12 +3,11 @@ import streamlit as st
 
 from models.analysis.kinds import COLORS, unit_order
 from models.analysis.steps import group_activity
-from models.data import normalize
-from models.digits import DigitError, prepare_upload
 from ui import figures, url
 from ui.compute import test_digits
 from ui.export import chart
-from ui.state import require
+from ui.own_digit import HOW, own_digit
+from ui.state import keep, require
 
 sel = require(__file__)
 st.title("Dynamics")
@@ -20,7 +19,10 @@ T = sel.unroll
 
 def pick(container, label: str, n: int, key: str) -> int:
     """An index among n digits (a slider needs at least two)."""
-    return 0 if n == 1 else container.slider(label, 0, n - 1, key=key)
+    if n == 1:
+        return 0
+    keep(key, 0)
+    return container.slider(label, 0, n - 1, key=key)
 
 
 # -- which digit -------------------------------------------------------------------------------
@@ -29,11 +31,12 @@ if linked is not None:  # a link names a test digit: find it among its class
     cls = int(stats.labels[linked])
     st.session_state.update({"dyn-mode": "By class", "dyn-class": cls,
                              f"dyn-k-{cls}": int(np.searchsorted(np.flatnonzero(stats.labels == cls), linked))})
-modes = ["By class"] + (["Misclassified"] if caps.classifier else []) + ["Your own"]
+modes = ["By class"] + (["Misclassified"] if caps.classifier else []) + list(HOW)
 mode = st.radio("Digit", modes, horizontal=True, key="dyn-mode")
 x, caption, i = None, "", None
 if mode == "By class":
     c1, c2 = st.columns([1, 3])
+    keep("dyn-class", 0)
     cls = c1.selectbox("Class", list(range(10)), key="dyn-class")
     pool = np.flatnonzero(stats.labels == cls)
     if len(pool) == 0:
@@ -52,17 +55,8 @@ elif mode == "Misclassified":
     x = digits.split.x[i]
     caption = f"test digit {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
 else:
-    url.share(digit=None)  # an uploaded digit cannot be shared
-    up = st.file_uploader("A digit image (PNG, JPEG…, at most 2 MB)", type=None, key="dyn-upload")
-    if up is None:
-        st.info("Upload a picture of one handwritten digit; it is centred and scaled like the dataset's digits.")
-        st.stop()
-    try:
-        img = prepare_upload(up.getvalue())
-    except DigitError as e:
-        st.error(str(e))
-        st.stop()
-    x, caption = normalize(img[None])[0], "your digit"
+    url.share(digit=None)  # a digit of the user's own cannot be shared
+    x, caption = own_digit(mode, "dyn")
 
 tr = sel.trace(x)
 
@@ -70,16 +64,13 @@ tr = sel.trace(x)
 linked_step = url.take("step", url.integer(1, T), "step", f"step {T}")
 if linked_step is not None:
     st.session_state["dyn-step"] = linked_step
-if st.session_state.get("dyn-step", T) > T:
-    st.session_state["dyn-step"] = T
+st.session_state["dyn-step"] = min(keep("dyn-step", T), T)
 c1, c2 = st.columns([5, 1])
 if T == 1:  # nothing to step through
     step = 1
     c1.caption("One step: z_1 = ReLU(E x − b).")
-elif "dyn-step" in st.session_state:
-    step = c1.slider("Step t", 1, T, key="dyn-step")
 else:
-    step = c1.slider("Step t", 1, T, T, key="dyn-step")
+    step = c1.slider("Step t", 1, T, key="dyn-step")
 
 
 def _toggle_play():

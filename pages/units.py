@@ -5,7 +5,7 @@ from models.analysis.kinds import CATEGORICAL_MIN
 from ui import figures, url
 from ui.compute import figure, test_digits
 from ui.export import chart
-from ui.state import require
+from ui.state import keep, require
 
 sel = require(__file__)
 st.title("Units: categorical and part")
@@ -49,6 +49,7 @@ if not chosen:
     st.info("Select at least one unit.")
     st.stop()
 c1, c2 = st.columns([1, 3])
+keep("u-digit", 0)
 digit = c1.number_input("Digit for the activity over steps", 0, len(digits.split) - 1, key="u-digit")
 tr = sel.trace(digits.split.x[digit])
 url.share(units=chosen, digit=digit or None)

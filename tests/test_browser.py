@@ -91,13 +91,37 @@ def test_play_animates_steps_and_confusion_cells_open(page):
     page.wait_for_selector("text=digits of class 4 predicted as 4", timeout=30_000)
 
 
+def test_draw_a_digit(page):
+    """A stroke on the canvas: the model sees it framed as the dataset's digits and the Dynamics page answers."""
+    go(page, "Dynamics", "Step t")
+    page.get_by_text("Draw", exact=True).click()
+    page.wait_for_selector("text=Draw one digit", timeout=60_000)
+    wait_idle(page)
+    box = page.locator("canvas.upper-canvas").first.bounding_box()  # fabric.js draws on its upper canvas
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + 0.15 * box["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 21):  # a vertical stroke: a 1
+        page.mouse.move(x0 + k * 0.5, y0 + k * 0.035 * box["height"])
+    page.mouse.up()
+    page.wait_for_selector("text=your drawing", timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_text("what the model sees").count()
+    assert slider_value(page, "Step t") == 11  # the step slider came back showing the step it holds
+    prediction = page.locator('[data-testid="stMetric"]').first.inner_text()
+    assert "Prediction after step 11" in prediction and "\n1\n" in prediction, prediction
+    z = plot_data(page, 0)[0]
+    assert z["type"] == "heatmap" and len(z["x"]) == 11
+    assert not page.locator('[data-testid="stException"]').count()
+
+
 def test_upload_own_digit_and_a_bad_file(page):
     import io
 
     from PIL import Image, ImageDraw
 
     go(page, "Dynamics", "Step t")
-    page.get_by_text("Your own").click()
+    page.get_by_text("Upload", exact=True).click()
     page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached", timeout=30_000)
     img = Image.new("L", (120, 120), 255)
     ImageDraw.Draw(img).ellipse([30, 15, 90, 105], outline=0, width=12)  # a zero

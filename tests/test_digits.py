@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from models.digits import MAX_BYTES, DigitError, prepare_upload
+from models.digits import MAX_BYTES, DigitError, prepare_drawing, prepare_upload
 
 
 def png(img: Image.Image) -> bytes:
@@ -40,3 +40,33 @@ def test_bad_uploads_get_clear_messages():
         prepare_upload(b"\x89PNG" + b"\x00" * (MAX_BYTES + 1))
     with pytest.raises(DigitError, match="blank"):
         prepare_upload(png(Image.new("L", (50, 50), 255)))
+
+
+def canvas(background_alpha: int) -> np.ndarray:
+    """A 280×280 RGBA canvas, a white stroke (a "7") on black, or on transparent pixels with alpha 0."""
+    img = Image.new("RGBA", (280, 280), (0, 0, 0, background_alpha))
+    ImageDraw.Draw(img).line([(60, 40), (200, 40), (110, 250)], fill=(255, 255, 255, 255), width=22)
+    return np.asarray(img)
+
+
+def test_a_drawing_is_framed_as_the_dataset_digits():
+    out = prepare_drawing(canvas(255))
+    assert out.shape == (28, 28) and out.dtype == np.uint8 and out.max() == 255
+    ys, xs = np.nonzero(out > 0.2 * 255)
+    assert 19 <= ys.max() - ys.min() + 1 <= 21  # the taller side in 20 pixels
+    w = out.astype(float)
+    cy, cx = (np.mgrid[:28, :28] * w).sum((1, 2)) / w.sum()
+    assert abs(cy - 13.5) < 1 and abs(cx - 13.5) < 1  # centred by mass
+    assert out[:, :4].max() == 0 and out[:, -4:].max() == 0  # the narrow side keeps an empty margin
+    assert w[ys.min():ys.min() + 3].sum() > w[ys.max() - 2:ys.max() + 1].sum()  # the 7's bar on top, not flipped
+    # a transparent background is the same drawing
+    assert np.abs(prepare_drawing(canvas(0)).astype(int) - out.astype(int)).max() <= 1
+
+
+def test_an_empty_or_malformed_canvas_gets_a_clear_message():
+    with pytest.raises(DigitError, match="empty"):
+        prepare_drawing(np.zeros((280, 280, 4), np.uint8))
+    with pytest.raises(DigitError, match="empty"):  # black, fully opaque: cleared
+        prepare_drawing(np.dstack([np.zeros((50, 50, 3), np.uint8), np.full((50, 50), 255, np.uint8)]))
+    with pytest.raises(DigitError, match="RGBA"):
+        prepare_drawing(np.zeros((28, 28)))

@@ -76,7 +76,7 @@ def test_the_url_follows_the_widgets(open_link):
     get(at, "slider", "Unroll steps").set_value(4).run()
     get(at, "slider", "Step t").set_value(2).run()
     assert at.query_params["T"] == "4" and at.query_params["step"] == "2"
-    get(at, "radio", "Digit").set_value("Your own").run()
+    get(at, "radio", "Digit").set_value("Upload").run()
     assert "digit" not in at.query_params  # an uploaded digit cannot be shared
 
 

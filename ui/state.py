@@ -54,6 +54,14 @@ class Selection:
         return compute.analysis_for(*self.key)
 
 
+def keep(key: str, default):
+    """Write a keyed widget's value back just before drawing it. A run that stops (st.stop) before a widget keeps
+    the widget's state, but the widget drawn again later shows its default while the state holds the old value; a
+    value written in this run reaches the browser. The widget is then drawn without a default."""
+    st.session_state[key] = value = st.session_state.get(key, default)
+    return value
+
+
 def publish(sel: Selection | None) -> None:
     st.session_state[_KEY] = sel
 
