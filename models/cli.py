@@ -1,6 +1,7 @@
 """sparselab's command line.
 
     python -m models train    [--family drsae] [--config FILE] --out runs/NAME [--SETTING VALUE ...]
+    python -m models train sweep [--family drsae] --sparsity 0.0125,0.025,0.05 [--seeds 0,1] [--trainers N] [--wait]
     python -m models evaluate [MODEL] [--unroll K] [--data-dir DIR | --sample] [--dtype bfloat16] [--json]
     python -m models units    [MODEL] [--data-dir DIR] [--json]
     python -m models report   [MODEL] [--data-dir DIR | --sample] [--out FILE.md]
@@ -36,9 +37,12 @@ def _fail(e: Exception) -> int:
     return 2
 
 
-def _add_settings(p: argparse.ArgumentParser, cls, title: str, defaults: dict | None = None) -> None:
+def _add_settings(p: argparse.ArgumentParser, cls, title: str, defaults: dict | None = None,
+                  skip: tuple[str, ...] = ()) -> None:
     g = p.add_argument_group(title)
     for f, s in settings(cls):
+        if f.name in skip:
+            continue
         default = (defaults or {}).get(f.name, f.default)
         g.add_argument(flag(f.name), dest=f.name, type=s.kind, default=argparse.SUPPRESS,
                        choices=list(s.choices) if s.choices else None, help=f"{s.help} (default: {default})")
@@ -63,20 +67,85 @@ def _configs(family, saved: dict, given: dict):
     return build(family.config, "model"), build(TrainConfig, "train")
 
 
+def _family_and_saved(argv: list[str]):
+    """The family and the --config file's settings, read before the family's own flags can be parsed."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--family")
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    saved = _read_config_file(known.config) if known.config else {}
+    if known.family and saved and known.family != architecture(saved):
+        raise ValueError(f"{known.config} is a {architecture(saved)} run, not {known.family}")
+    return get(known.family or architecture(saved)), saved
+
+
+def sweep(argv: list[str]) -> int:
+    """Queue a grid of runs (λ × seeds) in the job registry; as many train at once as allowed."""
+    import time
+
+    from models.services import jobs, sweep as sweeps
+
+    try:
+        family, saved = _family_and_saved(argv)
+    except ValueError as e:
+        return _fail(e)
+    p = argparse.ArgumentParser(prog="python -m models train sweep", description=f"Queue {family.title} runs, one "
+                                "per λ and seed, in the job registry (the app's Training page shows them); as many "
+                                "train at once as allowed, the others wait, and the queue goes on after a restart.")
+    p.add_argument("--family", choices=[f.name for f in all_families()], default=family.name)
+    p.add_argument("--config", help="a run's config.json: start every run from its settings")
+    p.add_argument("--sparsity", required=True, help="comma-separated λ values")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default: %(default)s)")
+    p.add_argument("--trainers", type=int, help="trainers at once, kept for the registry (default: its setting, "
+                   "else one per two cores)")
+    p.add_argument("--runs", default=None, help=f"the registry folder (default: {jobs.RUNS_ROOT})")
+    p.add_argument("--data-dir", help="folder with the four MNIST-format idx files (else $SPARSELAB_DATA)")
+    p.add_argument("--wait", action="store_true", help="print progress until every run has ended")
+    _add_settings(p, family.config, f"{family.short} settings", skip=("sparsity",))
+    _add_settings(p, TrainConfig, "training settings", family.train_defaults, skip=("seed",))
+    a = p.parse_args(argv)
+    root = Path(a.runs) if a.runs else jobs.RUNS_ROOT
+    given = {k: v for k, v in vars(a).items() if k not in ("family", "config", "sparsity", "seeds", "trainers", "runs",
+                                                           "data_dir", "wait")}
+    try:
+        if not family.has_sparsity:
+            raise ValueError(f"{family.title} models have no sparsity λ to sweep")
+        lams, seeds = sweeps.values(a.sparsity, float, "--sparsity"), sweeps.values(a.seeds, int, "--seeds")
+        mc, tc = _configs(family, saved, {**given, "sparsity": lams[0], "seed": seeds[0]})  # flags over the file
+        configs = sweeps.grid(family, mc.to_dict(), tc.to_dict(), lams, seeds)
+        if a.trainers is not None:
+            jobs.set_max_trainers(a.trainers, root)
+        queued = sweeps.queue(configs, root, a.data_dir)
+    except (jobs.JobError, *ERRORS) as e:
+        return _fail(e)
+    grid = [(m.sparsity, t.seed) for m, t in configs]
+    for (lam, seed), j in zip(grid, queued):
+        print(f"{j.name}  λ {lam:g} seed {seed}: {j.state}")
+    print(f"{len(queued)} runs in {root}; {jobs.max_trainers(root)} train at once.")
+    if not a.wait:
+        return 0
+    ended, last = ("done", "failed", "stopped", "interrupted", "damaged"), None
+    while True:
+        states = [jobs.job(j.run).state for j in queued]
+        line = " · ".join(f"{s} {states.count(s)}" for s in dict.fromkeys(states))
+        if line != last:
+            print(f"{time.strftime('%H:%M:%S')}  {line}", flush=True)
+            last = line
+        if all(s in ended for s in states):
+            return 0 if all(s == "done" for s in states) else 1
+        jobs.dispatch(root)  # a trainer killed without a word frees its place here
+        time.sleep(2)
+
+
 def train(argv: list[str]) -> int:
     """Train (or resume) a run; a run folder holds one set of settings."""
     from models.training.loop import Collapsed, Progress, RunConflict, train as train_run
     from models.training.update import Diverged
 
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--family")
-    pre.add_argument("--config")
-    known, _ = pre.parse_known_args(argv)
+    if argv[:1] == ["sweep"]:
+        return sweep(argv[1:])
     try:
-        saved = _read_config_file(known.config) if known.config else {}
-        if known.family and saved and known.family != architecture(saved):
-            raise ValueError(f"{known.config} is a {architecture(saved)} run, not {known.family}")
-        family = get(known.family or architecture(saved))
+        family, saved = _family_and_saved(argv)
     except ValueError as e:
         return _fail(e)
     p = argparse.ArgumentParser(prog="python -m models train", description=f"Train a {family.title}. Resumable: "
@@ -112,6 +181,8 @@ def train(argv: list[str]) -> int:
                             should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None)
     except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
         return _fail(e)
+    finally:
+        _next_in_queue(Path(a.out))
     if run_folder.read_status(Path(a.out)).get("state") == "stopped":
         print(f"stopped; the same command resumes from {Path(a.out) / CHECKPOINT}", file=sys.stderr)
         return 130
@@ -120,6 +191,20 @@ def train(argv: list[str]) -> int:
         done = "" if err is None else f"validation error {err:.2f}% "
         print(f"done: {done}after {history[-1]['elapsed']:.0f}s", file=sys.stderr)
     return 0
+
+
+def _next_in_queue(run: Path) -> None:
+    """A trainer of the job registry frees its place as it exits: the oldest queued run starts."""
+    from models.services import jobs
+
+    if jobs.in_registry(run):
+        try:
+            started = jobs.dispatch(run.parent, exiting=run)
+        except (jobs.JobError, OSError) as e:  # the queue waits for the next trainer or the app's poll
+            print(f"warning: the queue did not move on: {e}", file=sys.stderr)
+            return
+        if started:
+            print(f"queue: started {', '.join(started)}", file=sys.stderr)
 
 
 def evaluate(argv: list[str]) -> int:

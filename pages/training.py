@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from models.families import all_families, get
-from models.services import catalog, jobs
+from models.services import catalog, jobs, sweep as sweeps
 from models.training import run_folder as runs
 from models.training.config import TrainConfig
 from ui import figures, nav
@@ -24,6 +24,15 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
     st.markdown("**Training**")
     train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}")
     submitted = st.form_submit_button("Start training", type="primary")
+    if family.has_sparsity:
+        st.markdown("**Or a sweep**: one run per λ and seed, the settings above otherwise; they wait in a queue "
+                    "and train as trainers come free (the queue goes on if the app stops).")
+        c = st.columns([3, 2, 2], vertical_alignment="bottom")
+        sweep_lams = c[0].text_input("λ values", placeholder="0.0125, 0.025, 0.05, 0.1", key="sweep-lams")
+        sweep_seeds = c[1].text_input("Seeds", "0, 1", key="sweep-seeds")
+        swept = c[2].form_submit_button("Queue the sweep")
+    else:
+        swept = False
 if submitted:
     try:
         mc = family.config(**model_values)
@@ -32,6 +41,20 @@ if submitted:
         st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
     except (jobs.JobError, ValueError) as e:
         st.error(str(e))
+if swept:
+    try:
+        configs = sweeps.grid(family, model_values, train_values, sweeps.values(sweep_lams, float, "λ values"),
+                              sweeps.values(sweep_seeds, int, "Seeds"))
+        queued = sweeps.queue(configs)
+        states = [j.state for j in queued]
+        st.success(f"Sweep of {len(queued)} runs: " + ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
+                   + ". The Sweep page plots them as they finish.")
+    except (jobs.JobError, ValueError) as e:
+        st.error(str(e))
+st.number_input("Trainers at once", 1, 64, jobs.max_trainers(), key="trainers-at-once",
+                on_change=lambda: jobs.set_max_trainers(st.session_state["trainers-at-once"]),
+                help="How many runs train at the same time (each on its share of the cores); queued runs wait. "
+                     "Kept with the runs, for every tab and after a restart.")
 
 
 def _fmt_eta(s):
@@ -57,6 +80,8 @@ def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
 def live():
     """Polls the run folders on disk every 2 s (AppTest skips fragments: the polling is tested in test_jobs)."""
     all_jobs = jobs.list_jobs()
+    if any(j.state == "queued" for j in all_jobs) and jobs.dispatch():  # a trainer killed without a word frees
+        all_jobs = jobs.list_jobs()                                       # its place here
     if not all_jobs:
         st.info("No runs of yours yet: start one above. Below, how the embedded models were trained.")
         return
@@ -69,8 +94,8 @@ def live():
     c = st.columns([3, 1, 1])
     c[0].progress(j.progress, text=f"{j.state} · epoch {min(j.epoch + 1, j.total_epochs)}/{j.total_epochs} · "
                                    f"time left {_fmt_eta(j.eta if j.state == 'running' else None)}")
-    if j.state == "running":
-        if c[1].button("Stop", key=f"stop-{name}"):
+    if j.state in ("running", "queued"):
+        if c[1].button("Stop" if j.state == "running" else "Take out of the queue", key=f"stop-{name}"):
             jobs.stop(j.run)
             st.toast(f"Stopping {name}: it checkpoints and exits.")
     elif j.state in ("stopped", "interrupted", "failed"):

@@ -10,7 +10,7 @@ from models.services import jobs
 from models.training import run_folder as runs
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/overview.py", "pages/training.py", "pages/filters.py", "pages/dynamics.py",
+PAGES = ["pages/overview.py", "pages/training.py", "pages/sweep.py", "pages/filters.py", "pages/dynamics.py",
          "pages/reconstructions.py", "pages/confusion.py", "pages/units.py"]
 
 

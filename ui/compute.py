@@ -97,6 +97,14 @@ def view_for(path: str, version: float, max_steps: int) -> ModelView:
                      step_stats(model, test_digits().split, max_steps))
 
 
+@st.cache_resource(max_entries=256, show_spinner="Measuring the runs on the test digits…")
+def summary_for(path: str, version: float, steps: int) -> tuple[float, float | None, float | None]:
+    """(active units, test error %, reconstruction) at `steps` steps, for the sweep's trade-off."""
+    stats = step_stats(model_for(path, version), test_digits().split, steps)
+    last = lambda a: None if a is None else float(a[-1])  # noqa: E731
+    return float(stats.active[-1]), last(stats.error), last(stats.recon)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def trace_for(path: str, version: float, steps: int, x: bytes) -> Trace:
     """One input (float32 bytes of its normalised pixels) through `steps` steps."""

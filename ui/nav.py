@@ -19,6 +19,7 @@ class PageSpec:
 PAGES = [
     PageSpec("pages/overview.py", "Overview", ":material/home:", ()),
     PageSpec("pages/training.py", "Training", ":material/model_training:", None),
+    PageSpec("pages/sweep.py", "Sweep", ":material/scatter_plot:", None),
     PageSpec("pages/filters.py", "Filters", ":material/grid_view:", ("filters",)),
     PageSpec("pages/dynamics.py", "Dynamics", ":material/timeline:", ("steps",)),
     PageSpec("pages/reconstructions.py", "Reconstructions", ":material/image:", ("decoder",)),

@@ -14,6 +14,15 @@ from ui import compute, export, url
 from ui.state import Selection, publish
 
 
+_OPEN = "_open_model"
+
+
+def open_model(key: str, page: str = "pages/overview.py") -> None:
+    """Show the model with this catalog key on `page`: the sidebar selects it in the next run."""
+    st.session_state[_OPEN] = key
+    st.switch_page(page)
+
+
 def draw() -> Selection | None:
     sel = _draw()
     publish(sel)
@@ -57,9 +66,12 @@ def _draw() -> Selection | None:
         return None
     groups = list(dict.fromkeys(e.group for e in all_entries))
     linked = url.take("model", lambda key: _entry_of(key, all_entries), "model", "the default model")
-    if linked is not None:  # the link's model: its group, λ and run
-        st.session_state.update({"model-group": linked.group, f"sparsity-{linked.group}": linked.sparsity,
-                                 f"run-{linked.group}-{linked.sparsity}": linked.key})
+    wanted = st.session_state.pop(_OPEN, None)
+    opened = next((e for e in all_entries if e.key == wanted), None)
+    for chosen in (linked, opened):  # a link's model, or one a page opened: its group, λ and run
+        if chosen is not None:
+            st.session_state.update({"model-group": chosen.group, f"sparsity-{chosen.group}": chosen.sparsity,
+                                     f"run-{chosen.group}-{chosen.sparsity}": chosen.key})
     sb.markdown("### Model")
     group = sb.selectbox("Model", groups, format_func=catalog.group_label, key="model-group",
                          label_visibility="collapsed")

@@ -2,7 +2,9 @@
 sees the same jobs, and two tabs asking for the same run never start two trainers.
 
 Each job is a `python -m models train --config RUN/config.json` process in its own session (closing the
-browser does not stop it) writing into its run folder; its status.json and pid say how it is doing.
+browser does not stop it) writing into its run folder; its status.json and pid say how it is doing. A sweep's runs
+wait "queued" until a trainer is free: whoever frees or asks for one (a trainer exiting, a new queue entry, the app's
+poll) starts the oldest, so a queue goes on without the app and after a restart.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +61,7 @@ def pid_alive(pid: int | None) -> bool:
 @dataclass
 class Job:
     run: Path
-    state: str  # running | stopped | done | failed | interrupted | new | damaged (message says why)
+    state: str  # running | queued | stopped | done | failed | interrupted | new | damaged (message says why)
     epoch: int
     total_epochs: int
     frac: float
@@ -112,18 +115,34 @@ def _locked(root: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def max_trainers() -> int:
-    """How many trainers may run at once ($SPARSELAB_MAX_TRAINERS; default: one per two cores)."""
+REGISTRY = "registry.json"  # the registry's own settings: {"max_trainers": n}
+
+
+def max_trainers(root: Path | None = None) -> int:
+    """How many trainers may run at once: $SPARSELAB_MAX_TRAINERS, else the registry's setting (the Training page's
+    or `train sweep --trainers`), else one per two cores."""
     try:
         return max(1, int(os.environ.get("SPARSELAB_MAX_TRAINERS", "")))
     except ValueError:
+        pass
+    try:
+        return max(1, int(json.loads((Path(root or RUNS_ROOT) / REGISTRY).read_text())["max_trainers"]))
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: the default
         return max(1, (os.cpu_count() or 2) // 2)
+
+
+def set_max_trainers(n: int, root: Path | None = None) -> None:
+    root = Path(root or RUNS_ROOT)
+    if not 1 <= int(n) <= 64:
+        raise JobError(f"trainers at once: {n} is outside 1 – 64")
+    root.mkdir(parents=True, exist_ok=True)
+    runs.write_json(root / REGISTRY, {"max_trainers": int(n)})
 
 
 def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list[str]:
     """The trainer reads the run's own config.json; only a longer run's epochs come as a flag. Its threads are
     its share of the cores, so the trainers allowed at once do not fight over them."""
-    threads = max(1, (os.cpu_count() or 1) // max_trainers())
+    threads = max(1, (os.cpu_count() or 1) // max_trainers(run.parent))
     cmd = [sys.executable, "-m", "models", "train", "--config", str(run / runs.CONFIG), "--out", str(run),
            "--threads", str(threads)]
     if epochs is not None:
@@ -133,12 +152,15 @@ def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list
     return cmd
 
 
-def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epochs: int | None = None) -> Job:
-    """Start the trainer for `cfg` on `run` (the caller holds the lock and has checked the state)."""
-    running = [j.name for j in list_jobs(run.parent) if j.state == "running"]
-    if len(running) >= max_trainers():
+def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epochs: int | None = None,
+            exiting: Path | None = None) -> Job:
+    """Start the trainer for `cfg` on `run` (the caller holds the lock and has checked the state). `exiting`: a
+    trainer that is ending (its status may still say running) and does not count."""
+    running = [j.name for j in list_jobs(run.parent) if j.state == "running" and j.run != exiting]
+    if len(running) >= max_trainers(run.parent):
         raise JobError(f"{len(running)} trainer{'s are' if len(running) > 1 else ' is'} running ({', '.join(running)}), "
-                       f"the most at once (SPARSELAB_MAX_TRAINERS={max_trainers()}): stop one, or wait")
+                       f"the most at once ({max_trainers(run.parent)}; the Training page's 'Trainers at once' or "
+                       "SPARSELAB_MAX_TRAINERS): stop one, wait, or queue it in a sweep")
     try:
         run.mkdir(parents=True, exist_ok=True)
         if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
@@ -173,6 +195,53 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
         cfg = runs.read_config(run) or run_config(mc, tc)
         return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
+
+
+def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None) -> Job:
+    """Queue the run for these settings: it starts when a trainer is free. A run already queued, running or done
+    is returned untouched; a stopped or interrupted one goes back in the queue to resume."""
+    root = Path(root or RUNS_ROOT)
+    run = root / run_name(mc, tc)
+    with _locked(root):
+        current = job(run)
+        if current.state == "damaged":
+            raise JobError(f"{run.name} is damaged: {current.message}")
+        if current.state in ("running", "queued", "done"):
+            return current
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+            if not (run / runs.CONFIG).is_file():
+                runs.write_json(run / runs.CONFIG, run_config(mc, tc))
+            runs.write_status(run, state="queued", queued_at=time.time(), data_dir=data_dir, pid=None,
+                              total_epochs=current.total_epochs or tc.total_epochs, message="waiting for a trainer")
+        except OSError as e:
+            raise JobError(f"cannot write in {run} ({e.strerror or e})") from None
+    dispatch(root)
+    return job(run)
+
+
+def dispatch(root: Path | None = None, exiting: Path | None = None) -> list[str]:
+    """Start queued runs, oldest first, while fewer trainers run than allowed; returns the names started. Called
+    when a run is queued, by a trainer as it exits (`exiting`: its own run, no longer counted) and by the app's
+    poll."""
+    root = Path(root or RUNS_ROOT)
+    if not root.is_dir():
+        return []
+    started = []
+    with _locked(root):
+        all_jobs = list_jobs(root)
+        busy = sum(j.state == "running" and j.run != exiting for j in all_jobs)
+        queued = sorted((j for j in all_jobs if j.state == "queued"),
+                        key=lambda j: runs.read_status(j.run).get("queued_at") or 0)
+        for j in queued[:max(0, max_trainers(root) - busy)]:
+            _launch(j.run, j.config, runs.read_status(j.run).get("data_dir"), j.total_epochs, exiting=exiting)
+            started.append(j.name)
+    return started
+
+
+def in_registry(run: Path) -> bool:
+    """A run folder inside a job registry (whose queue its trainer's exit may move on)."""
+    return (Path(run).parent / ".jobs.lock").is_file()
 
 
 def _steady_epochs(cfg: dict) -> int | None:
@@ -230,6 +299,11 @@ def resume(run: Path, data_dir: str | None = None) -> Job:
 
 def stop(run: Path) -> None:
     """Ask the trainer to checkpoint and exit at its next batch. A file rather than a signal: it works
-    from any process, and a trainer still starting up (no signal handler yet) sees it too."""
-    if job(run).state == "running":
+    from any process, and a trainer still starting up (no signal handler yet) sees it too. A queued run leaves
+    the queue."""
+    with _locked(Path(run).parent):
+        state = job(run).state
+        if state == "queued":
+            runs.write_status(run, state="stopped", message="taken out of the queue; resume to train it")
+    if state == "running":
         (Path(run) / runs.STOP).touch()
