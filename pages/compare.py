@@ -4,7 +4,7 @@ import streamlit as st
 from models.families import get
 from models.services import catalog
 from models.services.comparison import COLUMNS
-from ui import figures
+from ui import figures, url
 from ui.compute import COMPARE_DIGITS, COMPARE_REFERENCE, comparison_for, matching_for, test_digits, trace_for, \
     training_for
 from ui.export import chart, csv_text, download_csv
@@ -13,10 +13,11 @@ from ui.state import current
 NEEDS = ("steps", "decoder", "filters")  # what the measurements read: the recurrence's E, S and the decoder D
 SHOWN_UNITS = 25  # units per z_t heatmap: a column of the page is ~250 px wide
 
-st.title("Compare encoders")
-st.caption("Recurrent sparse encoders side by side: what each reaches in T steps, against the sparse-coding optimum "
-           "on its own dictionary, and how it holds up under noise and attack. `python -m models compare` trains "
-           "the four families and measures them on the whole test set.")
+st.title("Compare models")
+st.caption("Two to four models side by side — the four encoder families, or your runs: their training curves, what "
+           "each reaches in T steps against the sparse-coding optimum on its own dictionary, and how it holds up "
+           "under noise and attack. `python -m models compare` trains the four families and measures them on the "
+           "whole test set.")
 digits = test_digits()
 found = [e for e in catalog.entries() if not get(e.architecture).capabilities.missing(*NEEDS)]
 if len(found) < 2:
@@ -47,14 +48,28 @@ for k in others:
     if by_key[k].architecture not in seen and len(default) < 4:
         default.append(k)
         seen.add(by_key[k].architecture)
+def _known(raw: str) -> list[str]:
+    keys = list(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
+    unknown = [k for k in keys if k not in by_key]
+    if unknown or not 2 <= len(keys) <= 4:
+        raise ValueError(f"names {', '.join(unknown)}, not among the models here" if unknown else
+                         "must name two to four models")
+    return keys
+
+
+linked = url.take("models", _known, "models", "the sidebar's model and one of each other family")
+if linked is not None:
+    st.session_state["cmp-models"] = linked
 kept = [k for k in st.session_state.get("cmp-models", default) if k in by_key]  # runs deleted since
 if kept != st.session_state.get("cmp-models"):
     st.session_state["cmp-models"] = kept or default
 picked = st.multiselect("Models (two to four)", list(by_key), key="cmp-models", max_selections=4,
                         format_func=lambda k: name(by_key[k]))
+url.share(models=picked if len(picked) >= 2 else None)
 if len(picked) < 2:
     st.info("Pick at least two models.")
     st.stop()
+url.link()
 models = [by_key[k] for k in picked]
 labels = list(dict.fromkeys(short(e) for e in models))
 if len(labels) < len(models):  # two models with the same short name: the long one

@@ -20,7 +20,8 @@ left, right = st.columns([3, 2])
 event = chart(left, figures.confusion(cm, shown, normalized), key="cf-matrix", on_select="rerun",
               selection_mode="points")
 chart(right, figures.bars(list(range(10)), per_class, "Error per true class (%)", "class", "error (%)",
-                          every_x=True), key="cf-per-class")
+                          every_x=True), key="cf-per-class",
+      caption="The share of each class's test digits the model gets wrong at the sidebar's T.")
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None

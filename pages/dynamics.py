@@ -126,16 +126,19 @@ fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
                       colorscale="Viridis", symmetric=False, xtitle="step t",
                       hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)),
                       marker_x=step, categories=True)
-chart(left, fig, key="dyn-z")
+chart(left, fig, key="dyn-z", caption="Each row a unit, each column a step: how strongly the unit answers this digit "
+                                        "as the recurrence runs (0: silent). The red line is the step slider's step.")
 if tr.recon is not None:
     right.image(figures.tiles([tr.x, tr.recon[step - 1]], zoom=5), caption=["input", f"x̂(z_{step})"])
 steps = np.arange(1, T + 1)
 if units is not None:
     chart(right, figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",
-                               "step t", "Σ z", marker_x=step, colors=COLORS), key="dyn-groups")
+                               "step t", "Σ z", marker_x=step, colors=COLORS), key="dyn-groups",
+          caption="Summed activity of the categorical, part and intermediate units: which kind carries the code "
+                  "at each step.")
 if caps.classifier:
     chart(right, figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
                                "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
-          key="dyn-probs")
+          key="dyn-probs", caption="The four classes the model ends up favouring, read out after every step.")
     chart(right, figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
                               "class", "p"), key="dyn-bar")

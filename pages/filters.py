@@ -33,6 +33,9 @@ cols = int(min(20, max(5, np.ceil(np.sqrt(len(shown))))))
 left, right = st.columns(2)
 chart(left, figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i"), key="flt-E")
 chart(right, figure("filter_grid", w.decoder[shown], labels, cols, "Decoder columns D_i"), key="flt-D")
+st.caption("Each tile a unit's 784 weights as a 28 × 28 image (red positive, blue negative, each on its own scale): "
+           "left what the unit looks for in the input, right what it adds to the reconstruction. A part unit's two "
+           "match (a small angle); a categorical unit's encoder drifts away from its decoder.")
 
 left, right = st.columns([3, 2])
 if w.recurrent is not None:
@@ -41,10 +44,12 @@ if w.recurrent is not None:
     chart(left, figure("heatmap", S - identity,
                                 title="Recurrent weights S − I (rows: to, columns: from; in the order above)",
                                 hover="to %{y}, from %{x}: %{z:.3f}<extra></extra>", height=520,
-                                x=[str(i) for i in shown], y=[str(i) for i in shown]), key="flt-S")
+                                x=[str(i) for i in shown], y=[str(i) for i in shown]), key="flt-S",
+          caption="Red: unit 'from' excites unit 'to' at the next step; blue: inhibits it.")
     left.checkbox("Subtract the identity (sparse coding's S is I − a DᵀD)", value=True, key="flt-sub-i")
 if w.classifier is not None:
     chart(right, figure("heatmap", w.classifier[:, shown], x=[str(i) for i in shown],
                                  y=[str(k) for k in range(len(w.classifier))],
                                  title="Classifier C (rows: classes)", ytitle="class", height=520,
-                                 hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C")
+                                 hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C",
+          caption="How much each unit's activity votes for each class (red for, blue against).")

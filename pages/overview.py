@@ -3,7 +3,7 @@ import streamlit as st
 
 from models.analysis import report
 from models.analysis.kinds import kind_counts
-from ui import export, figures
+from ui import export, figures, nav
 from ui.compute import test_digits
 from ui.export import chart
 from ui.state import require
@@ -12,6 +12,15 @@ sel = require(__file__)
 view, caps = sel.view(), sel.caps
 st.title(f"sparselab · {sel.family.title}")
 st.markdown(sel.family.summary + " Move the sidebar's sliders: every figure follows.")
+start = [p for p in ("Dynamics", "Units") if p in {spec.title for spec in nav.offered(caps)}]
+if start:
+    st.markdown(f"**You are looking at** a trained model that codes each digit with a few of its {view.hidden} units "
+                "and refines that code step by step. **Start here**: this page shows what every step buys on average; "
+                + ("Dynamics runs one digit (or one you draw) through the steps; " if "Dynamics" in start else "")
+                + ("Units shows which units became whole-digit prototypes and which stayed strokes." if "Units" in start
+                   else ""))
+    for col, title in zip(st.columns(len(start) + 2), start):
+        col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
 digits = test_digits()
 if digits.warning:
     st.warning(digits.warning)
@@ -35,13 +44,17 @@ if caps.steps:
     left, right = st.columns(2)
     if caps.classifier:
         chart(left, figures.lines(steps, {"test error (%)": stats.error}, "Classification error after each step",
-                                  "step t", "error (%)", marker_x=t), key="ov-error")
+                                  "step t", "error (%)", marker_x=t), key="ov-error",
+          caption="The classifier read out after each step t: where the curve flattens, more steps stop helping. "
+                  "Past the trained T (dotted line) the model runs steps it never trained on.")
     # No T marker here: a figure that does not change is not redrawn, which halves a slider move's cost.
     series = {"active units / 100": stats.active / 100}
     if caps.decoder:
         series = {"reconstruction": stats.recon, **series}
-    chart(right, figures.lines(steps, series, "Reconstruction and activity after each step", "step t"),
-          key="ov-recon")
+    chart(right, figures.lines(steps, series, "Reconstruction and activity after each step", "step t",
+                               "½‖x − x̂‖² · active units / 100"), key="ov-recon",
+          caption="Mean reconstruction error of x̂ = D z_t and mean number of active units (÷ 100) over the test "
+                  "digits: the code settles as the steps go on.")
 elif view.weights is not None:
     chart(st, figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
                                   cols=20, title="Decoder columns of the first units"), key="ov-filters")

@@ -35,7 +35,11 @@ events = []
 for col, (y, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatters):
     events.append(chart(col, figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
                                     st.session_state["u-sel"]),
-                        key=key, on_select="rerun", selection_mode=("points", "box", "lasso")))
+                        key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        caption=None if key != "u-scatter-s" else "A point per unit. The angle between its encoder row and decoder column sorts it: "
+                                "part units (blue, small angle) copy strokes; categorical units (red, large angle) "
+                                "have large recurrent and classifier weights. Click or box-select points to compare "
+                                "them below."))
 for ev in events:
     picked = sorted({int(p["customdata"]) for p in (ev or {}).get("selection", {}).get("points", [])
                      if p.get("customdata") is not None})
@@ -95,13 +99,15 @@ left, right = st.columns(2)
 if sel.caps.steps:
     chart(left, figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
                        "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
-          key="u-scatter-late")
+          key="u-scatter-late", caption="The share of test digits for which the unit is silent at step 1 and "
+                                        "active at step 2: units the recurrence, not the input, switches on.")
 if an.s_blocks is not None:
     groups = ["categorical", "part"]
     chart(right, figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
                                  x=[f"from {g}" for g in groups], y=[f"to {g}" for g in groups],
                                  title="Mean S_ij between and within the kinds (i ≠ j)", height=380,
-                                 hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks")
+                                 hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks",
+          caption="Positive: on average the kind excites the other; negative: it inhibits it.")
 cats = np.flatnonzero(kind == "categorical")
 if len(cats):
     favoured = units.c_class if units.c_class is not None else an.activity.preferred_class

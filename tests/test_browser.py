@@ -138,7 +138,7 @@ def test_upload_own_digit_and_a_bad_file(page):
 
 
 def test_compare_page_shows_the_four_encoders(page, tmp_path):
-    go(page, "Compare", "Compare encoders")
+    go(page, "Compare", "Compare models")
     page.wait_for_selector("text=Units matched across two models", timeout=180_000)  # below the table
     wait_idle(page, 120_000)
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)  # a canvas: its text is not in the DOM

@@ -94,3 +94,13 @@ def test_parsers():
                                "is not a whole number"), (url.integers(0, 9, 2), "1,2,3", "names more than 2")]:
         with pytest.raises(ValueError, match=reason):
             parse(raw)
+
+
+def test_compare_link(open_link):
+    pair = "default:drsae-400x11,default:ista-400x11"
+    at = open_link("pages/compare.py", models=pair)
+    assert get(at, "multiselect", "Models").value == pair.split(",") and at.query_params["models"] == pair
+    at = open_link("pages/compare.py", models="default:drsae-400x11,run:gone")
+    assert notices(at) == ["The link's models `default:drsae-400x11,run:gone` names run:gone, not among the models "
+                           "here: showing the sidebar's model and one of each other family."]
+    assert len(get(at, "multiselect", "Models").value) == 4

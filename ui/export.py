@@ -29,14 +29,17 @@ def figure_name(fig) -> str:
     return slug(f"sparselab {sel.entry.label if sel else ''} {title}")
 
 
-def chart(where, fig, key: str, **kwargs):
+def chart(where, fig, key: str, caption: str | None = None, **kwargs):
     """st.plotly_chart with a camera button that downloads the figure in the chosen format, named after the model
-    and the figure's title."""
+    and the figure's title; `caption` (how to read it) goes under it."""
     fmt = st.session_state.get(FORMAT_KEY, "png")
     options = {"format": fmt, "filename": figure_name(fig)}
     if fmt == "png":
         options["scale"] = 2  # sharp enough for a slide
-    return where.plotly_chart(fig, key=key, config={"toImageButtonOptions": options, "displaylogo": False}, **kwargs)
+    event = where.plotly_chart(fig, key=key, config={"toImageButtonOptions": options, "displaylogo": False}, **kwargs)
+    if caption:
+        where.caption(caption)
+    return event
 
 
 def csv_text(columns: Mapping[str, Sequence]) -> str:

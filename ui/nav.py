@@ -34,6 +34,10 @@ def spec(script: str) -> PageSpec:
     return next(p for p in PAGES if Path(p.path).name == name)
 
 
+def spec_by_title(title: str) -> PageSpec:
+    return next(p for p in PAGES if p.title == title)
+
+
 def offered(capabilities) -> list[PageSpec]:
     """The pages for a model with these capabilities (None: no model, only pages that need none)."""
     if capabilities is None:
