@@ -11,7 +11,7 @@ from models.services import catalog, jobs
 from models.training import run_folder
 from models.training.config import TrainConfig
 from ui import compute, export, url
-from ui.state import Selection, publish
+from ui.state import Selection, keep, publish
 
 
 _OPEN = "_open_model"
@@ -78,10 +78,9 @@ def _draw() -> Selection | None:
     members = catalog.members(group, all_entries)  # the embedded default first in its group
     values = sorted({e.sparsity for e in members}, key=lambda v: -1 if v is None else v)
     if len(values) > 1:
-        lam_key = f"sparsity-{group}"  # a default only where no state (a link's λ) is set, as Streamlit asks
+        keep(f"sparsity-{group}", members[0].sparsity)  # a link's λ, else the group's default model's
         sparsity = sb.select_slider("Sparsity λ (a training setting: each value is its own model)", options=values,
-                                    value=None if lam_key in st.session_state else members[0].sparsity, key=lam_key,
-                                    format_func=lambda v: f"{v:g}")
+                                    key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
     else:
         sparsity = values[0]
         if sparsity is not None:
@@ -116,9 +115,9 @@ def _draw() -> Selection | None:
     max_unroll = max(3 * T, 3)
     linked_T = url.take("T", url.integer(1, max_unroll), "unroll T", f"the trained T = {T}")
     if linked_T is not None:
-        st.session_state[f"unroll-{entry.key}"] = linked_T  # the slider's key below
-    unroll_key = f"unroll-{entry.key}"
-    unroll = sb.slider("Unroll steps T", 1, max_unroll, None if unroll_key in st.session_state else T, key=unroll_key,
+        st.session_state[f"unroll-{entry.key}"] = linked_T
+    keep(f"unroll-{entry.key}", T)
+    unroll = sb.slider("Unroll steps T", 1, max_unroll, key=f"unroll-{entry.key}",
                        help=f"Trained with T = {T}; going past it shows what the dynamics do beyond training.")
     if unroll > T:
         sb.caption(f"Beyond the trained T = {T}.")

@@ -1,6 +1,7 @@
 """The view in the URL, so that a link reproduces it: ?model=KEY&T=5&digit=123&step=3&units=12,40 (the page is the
-URL's path). Pages write what they show with `share`; a session's first run takes the link's values with `take` (app.py calls `start` first),
-each checked against the model it opens; a bad one falls back to the default with a one-line notice.
+URL's path). Pages write what they show with `share`; a session's first run takes the link's values with `take`
+(app.py calls `start` first), each checked against the model it opens; a bad one falls back to the default with a
+one-line notice.
 
 Streamlit's own `bind="query-params"` drops a bad value silently and names the parameter after the widget's key,
 while our widgets' keys are per model (each model keeps its own T and λ): hence this small module.
