@@ -9,8 +9,9 @@ import torch
 from models.analysis.activity import analyse, summary
 from models.checkpoint import load_model
 from models.families.drsae import DrSAE, DrSAEConfig
-from models.analysis.report import claims, render
 from models.analysis.kinds import kinds
+from models.analysis.representation import representation
+from models.analysis.report import claims, render
 from models.analysis.units import unit_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,12 @@ def test_report_states_each_claim(tiny_run, mnist_small):
     rows = claims(model, analyse(model, digits), digits)
     assert len(rows) >= 8 and all(isinstance(r["holds"], (bool, np.bool_)) for r in rows)
     text = render("tiny", model, digits, "test digits")
-    assert text.count("\n| ") == len(rows) + 1 and "claims hold" in text
+    claims_part, rep_part = text.split("## The code as a representation, step by step")
+    assert claims_part.count("\n| ") == len(rows) + 1 and "claims hold" in claims_part
+    steps = [line.split(" | ") for line in rep_part.splitlines() if line[:3] in {f"| {t}" for t in range(1, 10)}]
+    assert [int(r[0][2:]) for r in steps] == list(range(1, model.trained_unroll + 1))
+    r = representation(model, digits, model.trained_unroll)
+    assert [float(s[1]) for s in steps] == [round(v, 1) for v in r.l0]  # the table prints these numbers
 
 
 def test_units_cli_json_parses(tiny_run):

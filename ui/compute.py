@@ -16,6 +16,7 @@ import torch
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.compare import Comparison, Training, compare_model, training_numbers
 from models.analysis.matching import Matching, match_units
+from models.analysis.representation import Representation, representation
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.assets import DIGITS_FROM, sample_images
@@ -103,6 +104,11 @@ def summary_for(path: str, version: float, steps: int) -> tuple[float, float | N
     stats = step_stats(model_for(path, version), test_digits().split, steps)
     last = lambda a: None if a is None else float(a[-1])  # noqa: E731
     return float(stats.active[-1]), last(stats.error), last(stats.recon)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring the codes at every step (sparsity, information, probes)…")
+def representation_for(path: str, version: float, steps: int) -> Representation:
+    return representation(model_for(path, version), test_digits().split, steps)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

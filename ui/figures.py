@@ -169,8 +169,9 @@ def lines(x, series: dict[str, np.ndarray], title: str = "", xtitle: str = "", y
 
 
 def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, ytitle: str, title: str = "",
-                 selected: list[int] | None = None, height: int = 380) -> go.Figure:
-    """One point per unit, coloured by kind; the unit number is the point's customdata (for selection)."""
+                 selected: list[int] | None = None, height: int = 380, angle_lines: bool = True) -> go.Figure:
+    """One point per unit, coloured by kind; the unit number is the point's customdata (for selection).
+    `angle_lines`: x is the encoder–decoder angle, and the kinds' thresholds are drawn on it."""
     hover = "unit %{customdata}<br>" + xtitle + " %{x:.3f}<br>" + ytitle + " %{y:.3f}<extra></extra>"
     data = []
     for k, color in KIND_COLORS.items():
@@ -187,7 +188,7 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
                       ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11),
                       bgcolor="rgba(255,255,255,0.85)") for j, i in enumerate(s)]
     shapes = [dict(type="line", x0=v, x1=v, y0=0, y1=1, yref="paper", line=dict(dash="dot", color="#999"))
-              for v in (PART_MAX, CATEGORICAL_MIN)]
+              for v in ((PART_MAX, CATEGORICAL_MIN) if angle_lines else ())]
     layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=dict(title=dict(text=xtitle)),
                   yaxis=dict(title=dict(text=ytitle)), legend=dict(orientation="h", y=-0.2), clickmode="event+select",
                   annotations=notes, shapes=shapes)
@@ -228,5 +229,20 @@ def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380) ->
                          hovertemplate="%{text}<br>L0 %{x:.1f}<br>" + ytitle + " %{y:.4g}<extra>click to open</extra>"))
     layout = dict(title=dict(text=title), height=height, margin=_margin(), clickmode="event+select",
                   xaxis=dict(title=dict(text="active units per digit (L0)")), yaxis=dict(title=dict(text=ytitle)),
+                  legend=dict(orientation="h", y=-0.25))
+    return go.Figure(data=data, layout=layout)
+
+
+def kind_histogram(values: np.ndarray, kind: np.ndarray, title: str, xtitle: str, bins: int = 30,
+                   height: int = 320) -> go.Figure:
+    """Stacked histograms of one number per unit, a colour per kind; NaN values (dead units) left out."""
+    ok = np.isfinite(values)
+    lo, hi = (float(values[ok].min()), float(values[ok].max())) if ok.any() else (0.0, 1.0)
+    size = (hi - lo) / bins or 1.0
+    data = [dict(type="histogram", x=values[ok & (kind == k)], name=f"{k} ({int((ok & (kind == k)).sum())})",
+                 marker=dict(color=color), xbins=dict(start=lo, end=hi + size, size=size))
+            for k, color in KIND_COLORS.items()]
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), barmode="stack",
+                  xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text="units")),
                   legend=dict(orientation="h", y=-0.25))
     return go.Figure(data=data, layout=layout)

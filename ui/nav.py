@@ -25,6 +25,7 @@ PAGES = [
     PageSpec("pages/reconstructions.py", "Reconstructions", ":material/image:", ("decoder",)),
     PageSpec("pages/confusion.py", "Confusion", ":material/grid_on:", ("classifier",)),
     PageSpec("pages/units.py", "Units", ":material/biotech:", ("filters",)),
+    PageSpec("pages/representation.py", "Representation", ":material/analytics:", ("filters",)),
     PageSpec("pages/compare.py", "Compare", ":material/compare:", None),
 ]
 

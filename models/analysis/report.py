@@ -10,6 +10,7 @@ import numpy as np
 
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.metrics import evaluate_split
+from models.analysis.representation import DENSE, representation
 from models.data import Split
 from models.families import of_model
 
@@ -101,4 +102,19 @@ def render(source: str, model, digits: Split, data_name: str) -> str:
     lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {'yes' if r['holds'] else '**no**'} |" for r in rows]
     lines += ["", "Per-step optimal decoders (least squares D^t for z_t): ½‖x − D^t z_t‖² = " +
               ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(a.step_decoder_error)), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + representation_table(model, digits))
+
+
+def representation_table(model, digits: Split) -> list[str]:
+    """The representation metrics at every step (models/analysis/representation.py), as markdown lines."""
+    r = representation(model, digits, model.trained_unroll)
+    fvu = r.fvu if r.fvu is not None else [float("nan")] * len(r.l0)
+    lines = ["## The code as a representation, step by step", "",
+             f"On the first {r.digits:,} digits; the linear probe is fitted on the first half and tested on the "
+             f"second. Dense: active on more than {DENSE:.0%} of digits. FVU: the variance the reconstruction leaves. "
+             "Sparseness: Treves–Rolls across units, mean over digits. MIG: the mutual-information gap with the "
+             "classes as factors.", "",
+             "| step | L0 | dead | dense | FVU | sparseness | MIG | probe error (%) |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {t + 1} | {r.l0[t]:.1f} | {int(r.dead[t])} | {int(r.dense[t])} | {fvu[t]:.3f} | "
+              f"{r.population[t]:.3f} | {r.mig[t]:.3f} | {r.probe_error[t]:.1f} |" for t in range(len(r.l0))]
+    return lines + [""]

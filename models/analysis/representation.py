@@ -1,0 +1,182 @@
+"""What a sparse code looks like as a representation, step by step: how many units a digit uses (L0), units that
+never or too often fire, Treves–Rolls sparseness per unit and per digit, the variance the reconstruction leaves,
+how selective and informative each unit is about the class, a disentanglement score in the MIG form, and a linear
+probe's error from the code at each step (how class information emerges over the steps).
+
+The metrics of sparse-autoencoder dashboards (L0, dead and dense features, log-density histograms, explained
+variance) and of Bengio (2013) on disentangling, each defined once here and tested on a constructed case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models.data import Split
+from models.families import of_model
+
+DENSE = 0.1  # a unit active on more than this share of digits is "dense"
+BINS = 8  # bins of a unit's positive activity (plus one for exactly zero) for the information measures
+MAX_DIGITS = 2000  # digits the page's metrics use: steps × digits × units floats are kept
+
+
+def density(z: np.ndarray) -> np.ndarray:
+    """(digits, units) -> each unit's share of digits on which it is active (z > 0)."""
+    return (z > 0).mean(0)
+
+
+def treves_rolls(a: np.ndarray, axis: int) -> np.ndarray:
+    """Treves–Rolls sparseness of non-negative activities along `axis`, normalised to [0, 1]:
+    (1 − (mean a)² / mean a²) / (1 − 1/N). 0: all equal; 1: a single one active; NaN where all are zero."""
+    a = np.asarray(a, dtype=np.float64)
+    n = a.shape[axis]
+    m1, m2 = a.mean(axis), (a ** 2).mean(axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (1 - m1 ** 2 / m2) / (1 - 1 / n)
+
+
+def fvu(x: np.ndarray, x_hat: np.ndarray) -> float:
+    """Fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖² (0: perfect; 1: no better than the mean digit)."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(((x - x_hat) ** 2).sum() / ((x - x.mean(0)) ** 2).sum())
+
+
+def class_means(z: np.ndarray, y: np.ndarray, classes: int = 10) -> np.ndarray:
+    """(classes, units): each unit's mean activity over the digits of each class (0 for a class with none)."""
+    return np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1]) for c in range(classes)])
+
+
+def selectivity(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per unit: (its largest class mean − the mean of the other class means) / (their sum). 1: it answers one
+    class only; 0: every class alike (a silent unit: 0)."""
+    mu = class_means(z, y)
+    top = mu.max(0)
+    rest = (mu.sum(0) - top) / (len(mu) - 1)
+    total = top + rest
+    return np.where(total > 0, (top - rest) / np.where(total > 0, total, 1), 0.0)
+
+
+def discretise(z: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """(digits, units) -> integer codes per unit: 0 for exactly zero, then `bins` equal-width bins of (0, max]."""
+    top = z.max(0, keepdims=True)
+    scaled = np.where(top > 0, z / np.where(top > 0, top, 1), 0.0)
+    return np.where(z > 0, 1 + np.minimum((scaled * bins).astype(int), bins - 1), 0)
+
+
+def entropy(labels: np.ndarray) -> float:
+    """H(labels) in bits."""
+    p = np.bincount(labels) / len(labels)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def mutual_information(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """I(code_j; label) in bits for each column j of integer `codes` (digits, units)."""
+    n, units = codes.shape
+    k = int(labels.max()) + 1
+    v = int(codes.max()) + 1
+    joint = np.zeros((units, v, k))
+    for c in range(k):  # counts of (unit j's code, label c), all units at once
+        m = labels == c
+        if m.any():
+            joint[:, :, c] = np.stack([np.bincount(codes[m, j], minlength=v) for j in range(units)])
+    p = joint / n
+    pu, py = p.sum(2, keepdims=True), p.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where(p > 0, p * np.log2(p / (pu * py)), 0.0)
+    return terms.sum((1, 2))
+
+
+def mig(codes: np.ndarray, y: np.ndarray, classes: int = 10) -> tuple[float, np.ndarray]:
+    """A disentanglement score in the MIG form, over the classes as factors: for each class k (the binary factor
+    "is it a k"), the gap between the two units most informative about it, over its entropy; the score is the
+    mean gap. 1: each class has a unit of its own that tells it apart; 0: no unit stands out."""
+    gaps = np.zeros(classes)
+    for k in range(classes):
+        factor = (y == k).astype(int)
+        h = entropy(factor)
+        if h == 0 or codes.shape[1] < 2:
+            continue
+        info = np.sort(mutual_information(codes, factor))[::-1]
+        gaps[k] = (info[0] - info[1]) / h
+    return float(gaps.mean()), gaps
+
+
+def linear_probe(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test: np.ndarray,
+                 iterations: int = 100, weight_decay: float = 1e-4) -> float:
+    """Test error (%) of a multinomial logistic regression fitted on (z_fit, y_fit), each unit standardised on
+    the fitted codes (LBFGS, a small L2 penalty)."""
+    zf, zt = (torch.as_tensor(a, dtype=torch.float64) for a in (z_fit, z_test))
+    mean, std = zf.mean(0), zf.std(0).clamp_min(1e-6)
+    zf, zt = (zf - mean) / std, (zt - mean) / std
+    yf = torch.as_tensor(y_fit, dtype=torch.long)
+    k = int(max(y_fit.max(), y_test.max())) + 1
+    W = torch.zeros(zf.shape[1], k, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def loss():
+        opt.zero_grad()
+        value = torch.nn.functional.cross_entropy(zf @ W + b, yf) + weight_decay * W.pow(2).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    with torch.no_grad():
+        pred = (zt @ W + b).argmax(1).numpy()
+    return float(100 * (pred != np.asarray(y_test)).mean())
+
+
+@dataclass
+class Representation:
+    """Every metric at steps 1..steps (index t − 1), on `digits` digits; per-unit arrays are (steps, units)."""
+    digits: int
+    l0: np.ndarray  # (steps,) mean active units per digit
+    dead: np.ndarray  # (steps,) units active on no digit
+    dense: np.ndarray  # (steps,) units active on more than DENSE of the digits
+    density: np.ndarray  # (steps, units)
+    lifetime: np.ndarray  # (steps, units) Treves–Rolls over digits (NaN for a dead unit)
+    population: np.ndarray  # (steps,) mean over digits of Treves–Rolls over units
+    fvu: np.ndarray | None  # (steps,) without a decoder: None
+    selectivity: np.ndarray  # (steps, units)
+    information: np.ndarray  # (steps, units) I(unit; class) in bits
+    mig: np.ndarray  # (steps,)
+    probe_error: np.ndarray  # (steps,) % on the second half of the digits, fitted on the first
+
+
+@torch.no_grad()
+def _codes(model, x: torch.Tensor, steps: int, batch: int = 1000) -> np.ndarray:
+    model.eval()
+    return torch.cat([model.encode(x[i:i + batch], steps) for i in range(0, len(x), batch)], dim=1).numpy()
+
+
+def representation(model, digits: Split, steps: int, max_digits: int = MAX_DIGITS) -> Representation:
+    """The metrics of the model's codes at steps 1..steps on the first `max_digits` digits (a model without
+    recurrent steps has one)."""
+    caps = of_model(model).capabilities
+    steps = steps if caps.steps else 1
+    x, y = digits.x[:max_digits], digits.y[:max_digits].numpy()
+    zs = _codes(model, x, steps)  # (steps, n, units)
+    half = len(y) // 2
+    rows = {k: [] for k in ("l0", "dead", "dense", "density", "lifetime", "population", "fvu", "selectivity",
+                            "information", "mig", "probe_error")}
+    for z in zs:
+        d = density(z)
+        codes = discretise(z)
+        with np.errstate(invalid="ignore"):
+            rows["population"].append(float(np.nanmean(treves_rolls(z, axis=1))))
+        rows["l0"].append(float((z > 0).sum(1).mean()))
+        rows["dead"].append(int((d == 0).sum()))
+        rows["dense"].append(int((d > DENSE).sum()))
+        rows["density"].append(d)
+        rows["lifetime"].append(treves_rolls(z, axis=0))
+        if caps.decoder:
+            with torch.no_grad():
+                rows["fvu"].append(fvu(x.numpy(), model.decode(torch.from_numpy(z)).numpy()))
+        rows["selectivity"].append(selectivity(z, y))
+        rows["information"].append(mutual_information(codes, y))
+        rows["mig"].append(mig(codes, y)[0])
+        rows["probe_error"].append(linear_probe(z[:half], y[:half], z[half:], y[half:]))
+    arr = {k: (np.asarray(v, dtype=np.float64) if v else None) for k, v in rows.items()}
+    return Representation(len(y), **arr)
