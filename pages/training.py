@@ -3,6 +3,8 @@ import time
 import numpy as np
 import streamlit as st
 
+from models.analysis.kinds import COLORS
+from models.analysis.representation import DENSE
 from models.families import all_families, get
 from models.services import catalog, jobs, sweep as sweeps
 from models.training import run_folder as runs
@@ -63,7 +65,7 @@ def _fmt_eta(s):
 
 def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
     ep = np.array([r["epoch"] + 1 for r in rows])
-    col = lambda k: np.array([r[k] for r in rows], dtype=float)  # noqa: E731
+    col = lambda k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], dtype=float)  # noqa: E731
     c = st.columns(3)
     chart(c[0], figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
                                    "L_S train": col("train_sup"), "L_S val": col("val_sup")},
@@ -71,8 +73,14 @@ def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
     title = "Validation error" if held_out else "Error on the validation digits (trained on)"
     chart(c[1], figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
                               log_y=True), key=f"{key}-err")
-    chart(c[2], figures.lines(ep, {"active units": col("val_active")}, "Mean active units", "epoch"),
-          key=f"{key}-active")
+    units = {"active per digit (L0)": col("val_active")}
+    names = {"val_dead": "dead", "val_dense": "dense", "units_categorical": "categorical", "units_part": "part"}
+    units |= {name: col(k) for k, name in names.items() if any(k in r for r in rows)}  # older runs lack them
+    chart(c[2], figures.lines(ep, units, "Units over the epochs", "epoch", "units",
+                              colors={"categorical": COLORS["categorical"], "part": COLORS["part"]}),
+          key=f"{key}-active", caption="On the validation digits after each epoch: L0, the units active on none "
+          f"(dead) or on more than {DENSE:.0%} of them (dense), and the units of each kind. A run collapsing to a "
+          "few active units shows here in its first epochs.")
     download_csv(st, "Metrics (CSV, a row per epoch)", rows_csv(rows), f"{name}-metrics.csv", key=f"{key}-csv")
 
 

@@ -82,3 +82,26 @@ def test_the_model_numbers_agree_with_the_pages_step_statistics(tiny_run, mnist_
     assert r.fvu == pytest.approx(2 * 600 * stats.recon / spread, rel=1e-4)  # recon is the mean of ½‖x − x̂‖²
     assert (r.dead + r.dense <= model.cfg.hidden).all() and (r.probe_error < 60).all()
     assert r.information.shape == (model.trained_unroll, model.cfg.hidden)
+
+
+def test_training_watches_dead_dense_and_kinds(tiny_run, mnist_small):
+    """Each metrics row counts dead and dense units on the validation digits and the units of each kind; the last
+    row's counts are the saved model's."""
+    import torch
+
+    from models.analysis.kinds import kind_counts
+    from models.analysis.units import unit_table
+    from models.checkpoint import load_model
+
+    out, history = tiny_run
+    model, _ = load_model(out)
+    last = history[-1]
+    assert all({"val_dead", "val_dense", "units_categorical", "units_intermediate", "units_part"} <= r.keys()
+               for r in history)
+    assert sum(last[f"units_{k}"] for k in ("categorical", "intermediate", "part")) == model.cfg.hidden
+    assert {f"units_{k}": v for k, v in kind_counts(unit_table(model).kind).items()} == \
+        {k: last[k] for k in last if k.startswith("units_")}
+    with torch.no_grad():
+        z = model.code(mnist_small.val.x).numpy()
+    d = rep.density(z)
+    assert last["val_dead"] == int((d == 0).sum()) and last["val_dense"] == int((d > rep.DENSE).sum())

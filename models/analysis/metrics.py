@@ -4,13 +4,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from models.analysis.representation import DENSE
 from models.data import Split
 
 
 @torch.no_grad()
 def evaluate_split(model, split: Split, unroll: int | None = None, device: str | None = None,
                    batch: int = 2000) -> dict:
-    """Mean per-digit losses, classification error (%) and mean number of active units of z_T. A model without
+    """Mean per-digit losses, classification error (%), mean number of active units of z_T, and the units active
+    on no digit (dead) or on more than DENSE of them (dense). A model without
     a classifier has no error and no L_S (None); one without a decoder a reconstruction loss of 0.
 
     The model runs in its own dtype (a bfloat16 copy encodes in bfloat16); the sums are taken in float32."""
@@ -19,6 +21,7 @@ def evaluate_split(model, split: Split, unroll: int | None = None, device: str |
     was_training = model.training
     model.eval()
     sums = torch.zeros(5, dtype=torch.float64)
+    per_unit = None  # digits on which each unit is active
     classifier = False
     for i in range(0, len(split), batch):
         x, y = split.x[i:i + batch].to(device), split.y[i:i + batch].to(device)
@@ -32,9 +35,13 @@ def evaluate_split(model, split: Split, unroll: int | None = None, device: str |
             (logits.argmax(1) != y).sum() if classifier else zero,
             (z > 0).sum(),
         ]).double().cpu()
+        fired = (z > 0).sum(0).cpu()
+        per_unit = fired if per_unit is None else per_unit + fired
     model.train(was_training)
     n = max(len(split), 1)
     recon, l1, sup, _, active = (sums / n).tolist()
     error = 100.0 * sums[3].item() / n  # one rounding from the count: 1.42, not 1.4200000000000002
+    dead = int((per_unit == 0).sum()) if per_unit is not None else 0
+    dense = int((per_unit > DENSE * n).sum()) if per_unit is not None else 0
     return {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.sparsity * l1,
-            "sup": sup if classifier else None, "active": active}
+            "sup": sup if classifier else None, "active": active, "dead": dead, "dense": dense}

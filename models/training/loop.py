@@ -14,10 +14,12 @@ from pathlib import Path
 
 import torch
 
+from models.analysis.kinds import kind_counts, kinds
 from models.analysis.metrics import evaluate_split
+from models.analysis.units import angles
 from models.checkpoint import CHECKPOINT, PREVIOUS, load_model, load_training_state, save_training_state
 from models.data import MNIST, load_mnist
-from models.families import architecture, get, of_config
+from models.families import architecture, get, of_config, of_model
 from models.training import run_folder
 from models.training.run_folder import DamagedRun
 from models.training.config import TrainConfig
@@ -247,7 +249,8 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
             row = {"epoch": epoch, "phase": phase, "lr": lr,
                    "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.sparsity * l1,
                    "train_sup": sup, "val_error": val["error"], "val_recon": val["recon"], "val_unsup": val["unsup"],
-                   "val_sup": val["sup"], "val_active": val["active"], "epoch_time": time.time() - t0,
+                   "val_sup": val["sup"], "val_active": val["active"], "val_dead": val["dead"],
+                   "val_dense": val["dense"], **unit_kinds(updater.output), "epoch_time": time.time() - t0,
                    "elapsed": time.time() - t_run0, **updater.grad_norm_stats()}
             history.append(row)
             run_folder.append_metrics(out, row)
@@ -270,6 +273,13 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
         run_folder.write_status(out, state="failed", message=f"{type(e).__name__}: {e}")
         raise
     return _finish(out, history, tc)
+
+
+def unit_kinds(model) -> dict:
+    """How many units of each kind the model has now (a family with filters): watched over the epochs."""
+    if not of_model(model).capabilities.filters:
+        return {}
+    return {f"units_{k}": n for k, n in kind_counts(kinds(angles(model.unit_weights()))).items()}
 
 
 def _finish(out: Path, history: list[dict], tc: TrainConfig) -> list[dict]:
