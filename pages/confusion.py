@@ -41,4 +41,5 @@ else:
     chart(st, figures.filter_grid(digits.images[show].reshape(len(show), -1).astype(np.float32), labels,
                                   cols=min(15, len(show)), signed=False,
                                   title=f"{len(idx)} digits of class {true} predicted as {pred}"
-                                        + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits")
+                                        + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits",
+          caption=f"Each digit with the probability the model gave the wrong class {pred}.")

@@ -141,4 +141,5 @@ if caps.classifier:
                                "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
           key="dyn-probs", caption="The four classes the model ends up favouring, read out after every step.")
     chart(right, figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
-                              "class", "p"), key="dyn-bar")
+                              "class", "p"), key="dyn-bar",
+          caption=f"The model's answer, read from z_{step}, if it stopped at step {step}.")

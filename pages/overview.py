@@ -57,7 +57,8 @@ if caps.steps:
                   "digits: the code settles as the steps go on.")
 elif view.weights is not None:
     chart(st, figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
-                                  cols=20, title="Decoder columns of the first units"), key="ov-filters")
+                                  cols=20, title="Decoder columns of the first units"), key="ov-filters",
+          caption="What each unit adds to a reconstruction (red positive, blue negative).")
 
 # -- take it away --------------------------------------------------------------------------------
 st.subheader("Downloads")

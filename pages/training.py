@@ -69,10 +69,13 @@ def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
     c = st.columns(3)
     chart(c[0], figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
                                    "L_S train": col("train_sup"), "L_S val": col("val_sup")},
-                              "Losses", "epoch", log_y=True), key=f"{key}-loss")
+                              "Losses", "epoch", log_y=True), key=f"{key}-loss",
+          caption="L_U: reconstruction + λ‖z‖₁; L_S: the classifier's cross-entropy (log scale). Train and "
+                  "validation apart: overfitting.")
     title = "Validation error" if held_out else "Error on the validation digits (trained on)"
     chart(c[1], figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
-                              log_y=True), key=f"{key}-err")
+                              log_y=True), key=f"{key}-err",
+          caption="After each epoch, on digits the update never saw (unless the run is a final fit).")
     units = {"active per digit (L0)": col("val_active")}
     names = {"val_dead": "dead", "val_dense": "dense", "units_categorical": "categorical", "units_part": "part"}
     units |= {name: col(k) for k, name in names.items() if any(k in r for r in rows)}  # older runs lack them

@@ -87,10 +87,12 @@ left, right = st.columns(2)
 names = {u: f"unit {u} ({kind[u]})" for u in chosen}
 if sel.caps.steps:
     chart(left, figures.lines(np.arange(1, T + 1), {names[u]: tr.z[:, u] for u in chosen},
-                              f"Activity z_t on digit {digit}", "step t", "z_t", height=300), key="u-steps")
+                              f"Activity z_t on digit {digit}", "step t", "z_t", height=300), key="u-steps",
+          caption="How each chosen unit answers the digit above as the steps go on.")
 chart(right, figures.bars(list(range(10)), None, "Mean z_T per class", "class", "mean z_T", height=300,
                           every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
-      key="u-class")
+      key="u-class", caption="Each chosen unit's mean final activity on the test digits of each class: a "
+                             "categorical unit answers one class.")
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")
@@ -115,7 +117,8 @@ if len(cats):
     tiles = np.concatenate([digits.class_means, w.decoder[cats]])
     names = [f"mean of class {c}" for c in range(10)] + [f"unit {u} → class {favoured[u]}" for u in cats]
     chart(st, figure("filter_grid", tiles, names, cols=10, title="Class means (first row) and the decoders of "
-                     "categorical units, by the class they favour"), key="u-protos")
+                     "categorical units, by the class they favour"), key="u-protos",
+          caption="If categorical units are class prototypes, their decoders look like the class means above.")
 else:
     st.info(f"This model has no categorical unit (angle > {CATEGORICAL_MIN} rad).")
 if sel.caps.steps:
