@@ -24,7 +24,9 @@ def lipschitz(D: torch.Tensor) -> float:
 def ista_operators(D: torch.Tensor, a: float | torch.Tensor, sparsity: float):
     """E, S, b of non-negative ISTA with step a on dictionary D (n_input × hidden)."""
     E = a * D.T
-    S = torch.eye(D.shape[1], device=D.device, dtype=D.dtype) - a * (D.T @ D)
+    # I − (a Dᵀ) D in one product: the structured DrSAE forms S every update, and the scale and the subtraction
+    # as passes of their own cost about as much again as the product on the CPU (bench/family_speed.py)
+    S = torch.addmm(torch.eye(D.shape[1], device=D.device, dtype=D.dtype), E, D, alpha=-1)
     return E, S, a * sparsity * torch.ones(D.shape[1], device=D.device, dtype=D.dtype)
 
 
