@@ -4,11 +4,12 @@ The sidebar is drawn here, once, before the page; the pages offered are those th
 """
 import streamlit as st
 
-from ui import nav, sidebar, url
+from ui import nav, sidebar, state, url
 
 st.set_page_config(page_title="sparselab", page_icon=":material/blur_on:", layout="wide")
 
 nav.through_app()
+state.start_run()
 url.start()
 selection = sidebar.draw()
 specs = nav.offered(selection.caps if selection else None)

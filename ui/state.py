@@ -54,12 +54,25 @@ class Selection:
         return compute.analysis_for(*self.key)
 
 
+_RUN, _DRAWN = "_run", "_drawn"  # this run's number; the run in which each kept widget was last drawn
+
+
+def start_run() -> None:
+    """At the top of every run of app.py."""
+    st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1
+
+
 def keep(key: str, default):
-    """Write a keyed widget's value back just before drawing it. A run that stops (st.stop) before a widget keeps
-    the widget's state, but the widget drawn again later shows its default while the state holds the old value; a
-    value written in this run reaches the browser. The widget is then drawn without a default."""
-    st.session_state[key] = value = st.session_state.get(key, default)
-    return value
+    """Give a keyed widget its default through its state, and write its value back when it was not drawn in the
+    last run: a run that stops (st.stop) before a widget keeps the widget's state, but the widget drawn again later
+    shows its default while the state holds the old value. Written in every run instead, the value would race a
+    user's quick moves (a slider's third key press lost). The widget is then drawn without a default."""
+    run = st.session_state.get(_RUN, 0)
+    drawn = st.session_state.setdefault(_DRAWN, {})
+    if key not in st.session_state or drawn.get(key) != run - 1:
+        st.session_state[key] = st.session_state.get(key, default)
+    drawn[key] = run
+    return st.session_state[key]
 
 
 def publish(sel: Selection | None) -> None:
