@@ -64,7 +64,8 @@ tr = sel.trace(x)
 linked_step = url.take("step", url.integer(1, T), "step", f"step {T}")
 if linked_step is not None:
     st.session_state["dyn-step"] = linked_step
-st.session_state["dyn-step"] = min(keep("dyn-step", T), T)
+if keep("dyn-step", T) > T:  # a smaller T than the step last shown; written only then (no race with a move)
+    st.session_state["dyn-step"] = T
 c1, c2 = st.columns([5, 1])
 if T == 1:  # nothing to step through
     step = 1

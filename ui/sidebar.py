@@ -51,11 +51,10 @@ def _train_other_sparsity(entry: catalog.Entry, family) -> None:
                 st.error(str(e))
 
 
-def _entry_of(key: str, all_entries: list[catalog.Entry]) -> catalog.Entry:
-    found = next((e for e in all_entries if e.key == key), None)
-    if found is None:
+def _known(key: str, by_key: dict[str, catalog.Entry]) -> catalog.Entry:
+    if key not in by_key:
         raise ValueError("is not among the models here (a deleted run, or another machine's)")
-    return found
+    return by_key[key]
 
 
 def _draw() -> Selection | None:
@@ -65,10 +64,9 @@ def _draw() -> Selection | None:
         sb.error("No model found: the embedded default is missing from assets/ and no run has a checkpoint.")
         return None
     groups = list(dict.fromkeys(e.group for e in all_entries))
-    linked = url.take("model", lambda key: _entry_of(key, all_entries), "model", "the default model")
-    wanted = st.session_state.pop(_OPEN, None)
-    opened = next((e for e in all_entries if e.key == wanted), None)
-    for chosen in (linked, opened):  # a link's model, or one a page opened: its group, λ and run
+    by_key = {e.key: e for e in all_entries}
+    linked = url.take("model", lambda key: _known(key, by_key), "model", "the default model")
+    for chosen in (linked, by_key.get(st.session_state.pop(_OPEN, None))):  # a link's, or one a page opened
         if chosen is not None:
             st.session_state.update({"model-group": chosen.group, f"sparsity-{chosen.group}": chosen.sparsity,
                                      f"run-{chosen.group}-{chosen.sparsity}": chosen.key})

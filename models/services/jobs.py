@@ -152,6 +152,13 @@ def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list
     return cmd
 
 
+def _folder(run: Path, cfg: dict) -> None:
+    """The run's folder and its config, so the run is listed before a trainer has started (OSError if not)."""
+    run.mkdir(parents=True, exist_ok=True)
+    if not (run / runs.CONFIG).is_file():
+        runs.write_json(run / runs.CONFIG, cfg)
+
+
 def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epochs: int | None = None,
             exiting: Path | None = None) -> Job:
     """Start the trainer for `cfg` on `run` (the caller holds the lock and has checked the state). `exiting`: a
@@ -162,9 +169,7 @@ def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epoch
                        f"the most at once ({max_trainers(run.parent)}; the Training page's 'Trainers at once' or "
                        "SPARSELAB_MAX_TRAINERS): stop one, wait, or queue it in a sweep")
     try:
-        run.mkdir(parents=True, exist_ok=True)
-        if not (run / runs.CONFIG).is_file():  # so the run is listed before its trainer has started
-            runs.write_json(run / runs.CONFIG, cfg)
+        _folder(run, cfg)
         (run / runs.STOP).unlink(missing_ok=True)
         with open(run / runs.LOG, "ab") as log:
             proc = subprocess.Popen(_command(run, data_dir, epochs), cwd=ROOT, stdout=log, stderr=log,
@@ -209,9 +214,7 @@ def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None 
         if current.state in ("running", "queued", "done"):
             return current
         try:
-            run.mkdir(parents=True, exist_ok=True)
-            if not (run / runs.CONFIG).is_file():
-                runs.write_json(run / runs.CONFIG, run_config(mc, tc))
+            _folder(run, run_config(mc, tc))
             runs.write_status(run, state="queued", queued_at=time.time(), data_dir=data_dir, pid=None,
                               total_epochs=current.total_epochs or tc.total_epochs, message="waiting for a trainer")
         except OSError as e:
