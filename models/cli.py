@@ -338,9 +338,13 @@ def export(argv: list[str]) -> int:
                                 description="A run as a compact model folder (float16 safetensors, config, metrics).")
     p.add_argument("run")
     p.add_argument("--out", required=True)
+    p.add_argument("--snapshot-units", type=int, help="keep the filter snapshots of this many units, a third of "
+                   "each kind (default: all)")
     a = p.parse_args(argv)
     try:
-        path = export_run(a.run, a.out)
+        if a.snapshot_units is not None and a.snapshot_units < 3:
+            raise ValueError(f"--snapshot-units must be at least 3 (one per kind), got {a.snapshot_units}")
+        path = export_run(a.run, a.out, a.snapshot_units)
     except ERRORS as e:
         return _fail(e)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -2,9 +2,11 @@ import numpy as np
 import streamlit as st
 
 from ui import figures
-from ui.compute import test_digits
+from ui.compute import cell_units_for, test_digits
 from ui.export import chart
 from ui.state import require
+
+CELL_DIGITS = 200  # digits of a clicked cell whose units are ranked
 
 sel = require(__file__)
 st.title("Confusion")
@@ -43,3 +45,24 @@ else:
                                   title=f"{len(idx)} digits of class {true} predicted as {pred}"
                                         + (" (first 60)" if len(idx) > 60 else "")), key="cf-digits",
           caption=f"Each digit with the probability the model gave the wrong class {pred}.")
+
+    # -- the units responsible ---------------------------------------------------------------------
+    if sel.caps.steps and sel.caps.filters:
+        cell = tuple(int(i) for i in idx[:CELL_DIGITS])
+        cu = cell_units_for(*sel.key, T, cell)
+        order = [u for u in cu.ranked() if cu.flips[u] > 0][:12]
+        what = f"class {pred}"
+        st.subheader("Units whose ablation changes these digits' predictions most")
+        if not order:
+            st.info(f"Ablating any one unit alone changes none of these {len(cell)} predictions.")
+        else:
+            kind = sel.view().units.kind
+            st.dataframe({"unit": order, "kind": kind[order].tolist(),
+                          f"predictions changed (of {len(cell)})": cu.flips[order].tolist(),
+                          f"of which to the true class {true}": cu.to_true[order].tolist()}, hide_index=True)
+            w = sel.view().weights
+            st.image(figures.tiles(w.decoder[order[:8]], zoom=2),
+                     caption=[f"unit {u} ({kind[u]}): {cu.flips[u]} changed" for u in order[:8]])
+            st.caption(f"Each unit held at 0 at every step, alone, on these digits (predicted {what} without the "
+                       "intervention)" + (f"; the first {CELL_DIGITS} of them" if len(idx) > CELL_DIGITS
+                                                       else "") + ". The images are the units' decoders.")

@@ -6,7 +6,9 @@ from models.analysis.steps import group_activity
 from ui import figures, url
 from ui.compute import test_digits
 from ui.export import chart
+from ui.intervene import intervention_controls
 from ui.own_digit import HOW, own_digit
+from ui.player import advance, player
 from ui.state import keep, require
 
 sel = require(__file__)
@@ -64,6 +66,7 @@ tr = sel.trace(x)
 linked_step = url.take("step", url.integer(1, T), "step", f"step {T}")
 if linked_step is not None:
     st.session_state["dyn-step"] = linked_step
+advance("dyn-step")  # a played step
 if keep("dyn-step", T) > T:  # a smaller T than the step last shown; written only then (no race with a move)
     st.session_state["dyn-step"] = T
 c1, c2 = st.columns([5, 1])
@@ -72,37 +75,11 @@ if T == 1:  # nothing to step through
     c1.caption("One step: z_1 = ReLU(E x − b).")
 else:
     step = c1.slider("Step t", 1, T, key="dyn-step")
-
-
-def _toggle_play():
-    """A callback: it runs before the script, when the step slider may still be set."""
-    st.session_state["dyn-playing"] = not st.session_state.get("dyn-playing", False)
-    if st.session_state["dyn-playing"] and st.session_state.get("dyn-step", T) >= T:
-        st.session_state["dyn-step"] = 1
-
-
-playing = st.session_state.get("dyn-playing", False)
 url.share(digit=i, step=step if step != T else None)  # i: None for an uploaded digit
 with c2:
     url.link()
-c2.button("⏸ Pause" if playing else "▶ Play", key="dyn-play", on_click=_toggle_play)
-
-
-@st.fragment(run_every=0.6)
-def _ticker():
-    """Advances the step while playing; the whole page reruns so every step view follows."""
-    if not st.session_state.get("dyn-playing"):
-        return
-    s = st.session_state.get("dyn-step", T)
-    if s >= T:
-        st.session_state["dyn-playing"] = False
-    else:
-        st.session_state["dyn-step"] = s + 1
-    st.rerun(scope="app")
-
-
-if playing:
-    _ticker()
+if T > 1:
+    player("dyn-step", list(range(1, T + 1)), c2, key="dyn-play")
 
 z_now = tr.z[step - 1]
 cards = [("Active units", int((z_now > 0).sum()))]
@@ -144,3 +121,42 @@ if caps.classifier:
     chart(right, figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
                               "class", "p"), key="dyn-bar",
           caption=f"The model's answer, read from z_{step}, if it stopped at step {step}.")
+
+# -- interventions ---------------------------------------------------------------------------------
+if units is not None:
+    st.subheader("Intervene: hold units at a value")
+    if st.toggle("Ablate or clamp units from a step on, and compare", key="dyn-iv"):
+        iv = intervention_controls(view.hidden, units.kind, T, tr.z, "dyn-iv")
+        if iv is None:
+            st.info("Choose at least one unit to hold.")
+            st.stop()
+        held = sel.intervened(x, iv)
+        z_held = held.z[step - 1]
+        what = f"{len(iv.units)} units held at {iv.value:g} from step {iv.from_step}"
+        cards = [("Active units (held)", int((z_held > 0).sum()), f"{int((z_held > 0).sum()) - int((z_now > 0).sum()):+d}")]
+        if caps.classifier:
+            p_held = held.probs[step - 1]
+            k = int(p_held.argmax())
+            cards.insert(0, (f"Prediction after step {step} (held)", f"{k}", f"p = {p_held[k]:.3f}"))
+        c = st.columns(len(cards) + 1)
+        c[0].markdown(f"**{what}**")
+        for col, card in zip(c[1:], cards):
+            col.metric(card[0], card[1], card[2], delta_color="off")
+        left, right = st.columns([3, 2])
+        shown = order[(held.z[:, order] != tr.z[:, order]).any(0)]  # only the units the intervention moved
+        chart(left, figures.heatmap(held.z[:, shown].T - tr.z[:, shown].T, x=list(range(1, T + 1)),
+                                    y=[str(u) for u in shown], title=f"z_t held − z_t untouched, the {len(shown)} "
+                                                                     f"units it changes ({what})",
+                                    xtitle="step t", hover="step %{x}, unit %{y}: %{z:+.4f}<extra></extra>",
+                                    height=max(360, 12 * len(shown)), marker_x=step, categories=True),
+              key="dyn-iv-z", caption="Red: the unit answers more with the units held; blue: less. The held units "
+                                      "themselves show their forced change.")
+        if held.recon is not None:
+            right.image(figures.tiles([tr.recon[step - 1], held.recon[step - 1]], zoom=4),
+                        caption=[f"x̂(z_{step}) untouched", f"x̂(z_{step}) held"])
+        if caps.classifier:
+            top = [int(k) for k in np.argsort(-(tr.probs[-1] + held.probs[-1]))[:3]]
+            series = {f"{k}": tr.probs[:, k] for k in top} | {f"{k} held": held.probs[:, k] for k in top}
+            chart(right, figures.lines(steps, series, "Class probabilities, untouched and held", "step t", "p",
+                                       marker_x=step), key="dyn-iv-probs",
+                  caption="The three classes most likely with or without the intervention, after every step.")

@@ -2,9 +2,14 @@ import numpy as np
 import streamlit as st
 
 from models.analysis.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, unit_order
-from ui.compute import figure
+from models.analysis.units import angles
+from models.families.base import UnitWeights
+from ui.compute import figure, filmstrip_for
 from ui.export import chart
-from ui.state import require
+from ui.player import advance, player
+from ui.state import keep, require
+
+FILM_UNITS = 100  # units per filmstrip frame
 
 sel = require(__file__)
 st.title("Filters")
@@ -53,3 +58,40 @@ if w.classifier is not None:
                                  title="Classifier C (rows: classes)", ytitle="class", height=520,
                                  hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C",
           caption="How much each unit's activity votes for each class (red for, blue against).")
+
+# -- how the filters formed -------------------------------------------------------------------------
+st.subheader("How the filters formed")
+film = filmstrip_for(*sel.key)
+if film.error:
+    st.warning(film.error)
+elif film.strip is None:
+    st.info("This model's run kept no filter snapshots (runs trained before they were kept): train a run to see its "
+            "filters form.")
+else:
+    strip = film.strip
+    kept = set(strip.units.tolist())
+    have = np.array([u for u in shown if u in kept], dtype=int)[:FILM_UNITS]
+    if len(have) == 0:
+        st.info(f"None of the units shown is in the snapshots, which keep {len(kept)} of {len(angle)} units.")
+    else:
+        epochs = strip.epochs.tolist()
+        advance("flt-frame")  # a played frame
+        if keep("flt-frame", epochs[-1]) not in epochs:  # another model's frame
+            st.session_state["flt-frame"] = epochs[-1]
+        c1, c2 = st.columns([5, 1])
+        epoch = c1.select_slider("After epoch", epochs, key="flt-frame",
+                                 format_func=lambda e: "start" if e == 0 else str(e))
+        player("flt-frame", epochs, c2, key="flt-play")
+        f, pos = epochs.index(epoch), np.searchsorted(strip.units, have)
+        E, D = strip.encoder[f][pos], strip.decoder[f][pos]
+        then = angles(UnitWeights(E.astype(np.float64), D.astype(np.float64)))
+        labels = [f"unit {u} · angle {a:.2f} then, {angle[u]:.2f} now" for u, a in zip(have, then)]
+        cols = int(min(20, max(5, np.ceil(np.sqrt(len(have))))))
+        when = "at the start" if epoch == 0 else f"after epoch {epoch}"
+        left, right = st.columns(2)
+        chart(left, figure("filter_grid", E, labels, cols, f"Encoder rows {when}"), key="flt-film-E")
+        chart(right, figure("filter_grid", D, labels, cols, f"Decoder columns {when}"), key="flt-film-D")
+        st.caption(f"The run's snapshots at {len(epochs)} epochs (more early on, where the filters change most), for "
+                   f"the first {len(have)} of the units shown above"
+                   + (f" (the snapshots keep {len(kept)} of {len(angle)} units)" if len(kept) < len(angle) else "")
+                   + ". Press play: the encoders of categorical units drift away from their decoders.")

@@ -1,10 +1,12 @@
 import numpy as np
 import streamlit as st
 
+from models.analysis.intervene import kind_sets
 from models.analysis.kinds import CATEGORICAL_MIN
 from ui import figures, url
-from ui.compute import figure, test_digits
-from ui.export import chart
+from ui.compute import figure, set_ablations_for, test_digits, unit_ablations_for, unit_runs_for
+from ui.export import chart, csv_text, download_csv
+from ui.intervene import intervention_controls
 from ui.state import keep, require
 
 sel = require(__file__)
@@ -40,6 +42,7 @@ for col, (y, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatt
                                 "part units (blue, small angle) copy strokes; categorical units (red, large angle) "
                                 "have large recurrent and classifier weights. Click or box-select points to compare "
                                 "them below."))
+events.append(st.session_state.get("u-rank-scatter"))  # drawn further down: its selection is read here
 for ev in events:
     picked = sorted({int(p["customdata"]) for p in (ev or {}).get("selection", {}).get("points", [])
                      if p.get("customdata") is not None})
@@ -128,3 +131,70 @@ if sel.caps.steps:
     Tt = an.step_decoders.shape[0]
     chart(st, figure("filter_grid", an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
                      cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"), key="u-stepdec")
+
+# -- interventions -------------------------------------------------------------------------------
+st.header("Interventions")
+Tn = sel.unroll
+sets = kind_sets(kind) + ((f"units {', '.join(map(str, chosen))}", tuple(chosen)),)
+ab = set_ablations_for(*sel.key, Tn, sets)
+rows = [("nothing", 0, ab.error, ab.recon)] + [(name, ab.set_units[name], ab.set_error[name], ab.set_recon[name])
+                                                for name, _ in sets]
+table = {"ablated (held at 0 from step 1)": [r[0] for r in rows], "units": [r[1] for r in rows]}
+if ab.error is not None:
+    table["test error (%)"] = [round(r[2], 2) for r in rows]
+if ab.recon is not None:
+    table["reconstruction ½‖x − x̂‖²"] = [round(r[3], 4) for r in rows]
+st.dataframe(table, hide_index=True)
+st.caption(f"On the {digits.name} at T = {Tn}: each kind of unit, then the units chosen above, held at 0 at every step. "
+           "The model must then encode and classify without them.")
+
+with st.expander(f"Hold units on digit {digit}: its classes and reconstruction, untouched and held"):
+    keep("u-iv-target", "chosen units")
+    iv = intervention_controls(view.hidden, kind, Tn, tr.z, "u-iv", default_units=chosen)
+    if iv is None:
+        st.info("Choose at least one unit to hold.")
+    else:
+        held = sel.intervened(digits.split.x[digit], iv)
+        left, right = st.columns(2)
+        if held.recon is not None:
+            left.image(figures.tiles([tr.x, tr.recon[-1], held.recon[-1]], zoom=4),
+                       caption=["input", f"x̂(z_{Tn}) untouched", f"x̂(z_{Tn}) held"])
+        if held.probs is not None:
+            chart(right, figures.bars([str(k) for k in range(10)], None, f"Class probabilities after step {Tn}",
+                                      "class", "p", series={"untouched": tr.probs[-1], "held": held.probs[-1]}),
+                  key="u-iv-probs", caption=f"{len(iv.units)} units held at {iv.value:g} from step {iv.from_step}.")
+
+st.subheader("Which single units does the model depend on most?")
+runs = unit_runs_for(*sel.key, Tn)
+key = ("u-rank", *sel.key, Tn)
+if st.session_state.get("u-ranked") != key:
+    st.caption(f"Ablates each unit alone on every test digit where it fires at some step ({runs:,} digit × unit runs "
+               "of the recurrence; elsewhere its ablation changes nothing). Cached: later views are instant.")
+    if st.button("Rank every unit by its ablation", key="u-rank-go"):
+        st.session_state["u-ranked"] = key
+        st.rerun()
+else:
+    ua = unit_ablations_for(*sel.key, Tn)
+    order = ua.ranked()
+    if ua.error is not None:
+        delta = ua.error - ab.error
+        chart(st, figure("unit_scatter", angle, delta, kind, "angle(E_i, D_i) (rad)", "test error added (points)",
+                         "What ablating each unit alone costs the classifier", st.session_state["u-sel"]),
+              key="u-rank-scatter", on_select="rerun", selection_mode=("points", "box", "lasso"),
+              caption=f"A point per unit, on the {digits.name} at T = {Tn}: the error with the unit held at 0 minus "
+                      "the error without. Select points to compare those units above.")
+    top = order[:20]
+    ranked = {"unit": top.tolist(), "kind": kind[top].tolist(), "fires on digits": ua.active[top].tolist()}
+    if ua.error is not None:
+        ranked |= {"test error (%)": np.round(ua.error[top], 2).tolist(),
+                   "added (points)": np.round(ua.error[top] - ab.error, 2).tolist(),
+                   "predictions changed": ua.flips[top].tolist()}
+    if ua.recon is not None:
+        ranked["reconstruction"] = np.round(ua.recon[top], 4).tolist()
+    st.dataframe(ranked, hide_index=True)
+    full = {"unit": order.tolist(), "kind": kind[order].tolist(), "fires on digits": ua.active[order].tolist()}
+    if ua.error is not None:
+        full |= {"test error (%)": ua.error[order].round(3).tolist(), "predictions changed": ua.flips[order].tolist()}
+    if ua.recon is not None:
+        full["reconstruction"] = ua.recon[order].round(5).tolist()
+    download_csv(st, "Every unit's ablation (CSV)", csv_text(full), f"unit-ablations-T{Tn}.csv", key="u-rank-csv")

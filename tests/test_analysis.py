@@ -11,6 +11,7 @@ from models.checkpoint import load_model
 from models.families.drsae import DrSAE, DrSAEConfig
 from models.analysis.kinds import kinds
 from models.analysis.representation import representation
+from models.analysis.intervene import kind_sets, set_ablations
 from models.analysis.report import claims, render
 from models.analysis.units import unit_table
 
@@ -66,8 +67,14 @@ def test_report_states_each_claim(tiny_run, mnist_small):
     digits = mnist_small.test.head(1000)
     rows = claims(model, analyse(model, digits), digits)
     assert len(rows) >= 8 and all(isinstance(r["holds"], (bool, np.bool_)) for r in rows)
-    text = render("tiny", model, digits, "test digits")
+    text = render(str(tiny_run[0]), model, digits, "test digits")
     claims_part, rep_part = text.split("## The code as a representation, step by step")
+    rep_part, rest = rep_part.split("## Composition")
+    assert "## Staged learning" in rest and "settle" in rest  # the tiny run recorded its angles
+    ablated = [line.split(" | ") for line in rest.splitlines() if line.startswith("| all ")]
+    assert [r[0] for r in ablated] == ["| all categorical units", "| all intermediate units", "| all part units"]
+    sa = set_ablations(model, digits, model.trained_unroll, kind_sets(unit_table(model).kind))
+    assert [float(r[2]) for r in ablated] == [round(sa.set_error[k], 2) for k in ("categorical", "intermediate", "part")]
     assert claims_part.count("\n| ") == len(rows) + 1 and "claims hold" in claims_part
     steps = [line.split(" | ") for line in rep_part.splitlines() if line[:3] in {f"| {t}" for t in range(1, 10)}]
     assert [int(r[0][2:]) for r in steps] == list(range(1, model.trained_unroll + 1))

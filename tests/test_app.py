@@ -12,7 +12,7 @@ from models.training import run_folder as runs
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/overview.py", "pages/training.py", "pages/sweep.py", "pages/filters.py", "pages/dynamics.py",
          "pages/reconstructions.py", "pages/confusion.py", "pages/units.py",
-         "pages/representation.py"]
+         "pages/representation.py", "pages/composition.py"]
 
 
 def server_navigation(monkeypatch):

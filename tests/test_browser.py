@@ -187,3 +187,44 @@ def test_a_shared_link_opens_the_view_and_downloads_work(tmp_path):
         rows = Path(d.value.path()).read_text().splitlines()
         assert rows[0].startswith("epoch,phase,lr,") and len(rows) == 106  # a header and 105 epochs
         assert not page.locator('[data-testid="stException"]').count()
+
+
+def point_on_page(page, chart: int, trace_name: str, index: int) -> tuple[float, float]:
+    """Where the index-th point of the named trace of the chart-th Plotly figure is drawn, in page pixels."""
+    return page.evaluate("""([chart, name, index]) => {
+        const div = document.querySelectorAll('.js-plotly-plot')[chart];
+        const t = div._fullData.find(d => d.name && d.name.startsWith(name));
+        const fl = div._fullLayout, box = div.getBoundingClientRect();
+        return [box.left + fl.xaxis._offset + fl.xaxis.l2p(t.x[index]),
+                box.top + fl.yaxis._offset + fl.yaxis.l2p(t.y[index])];
+    }""", [chart, trace_name, index])
+
+
+def test_composition_units_filmstrip_and_an_intervention(page):
+    go(page, "Composition", "Categorical units built from part units")
+    graph = next(i for i in range(page.locator(".js-plotly-plot").count())
+                 if "Which part units" in (page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{i}]"
+                                                          ".layout.title.text") or ""))
+    page.locator(".js-plotly-plot").nth(graph).scroll_into_view_if_needed()
+    unit = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{graph}]._fullData"
+                         ".find(d => d.name.startsWith('categorical')).customdata[7]")
+    x, y = point_on_page(page, graph, "categorical", 7)
+    page.mouse.click(x, y)
+    page.wait_for_selector(f"text=Unit {unit} (its decoder first)", timeout=60_000)  # its parts' filters appear
+    wait_idle(page)
+    assert not page.locator('[data-testid="stException"]').count()
+
+    go(page, "Filters", "How the filters formed")
+    frames = page.locator('[data-testid="stSlider"]', has_text="After epoch")
+    frames.scroll_into_view_if_needed()
+    page.get_by_role("button", name="▶ Play").click()
+    page.wait_for_selector("text=Encoder rows at the start", timeout=30_000)  # from the last frame back to the first
+    page.wait_for_selector("text=Encoder rows after epoch 1", timeout=30_000)  # and on
+
+    go(page, "Dynamics", "Step t")
+    page.get_by_text("Ablate or clamp units from a step on").click()
+    page.wait_for_selector("text=units held at 0 from step 1", timeout=60_000)
+    wait_idle(page)
+    titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(d => d.layout.title.text)")
+    assert any("z_t held − z_t untouched" in t for t in titles), titles
+    assert not page.locator('[data-testid="stException"]').count()

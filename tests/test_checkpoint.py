@@ -109,12 +109,13 @@ def test_evaluate_cli_errors_clearly(tmp_path):
 def test_saved_files_name_their_family_and_older_files_load_as_drsae(tiny_run, tmp_path):
     from safetensors import safe_open
 
-    from models.assets import default_model_path
+    from models.assets import MODELS
     from models.families import of_model
 
-    with safe_open(str(default_model_path()), framework="pt") as f:
+    older = MODELS / "drsae-400x11-l0.05" / "model.safetensors"
+    with safe_open(str(older), framework="pt") as f:
         assert "architecture" not in f.metadata()  # written before families existed
-    old, _ = load_model(default_model_path())
+    old, _ = load_model(older)
     assert of_model(old).name == "drsae"
     export_model(old, tmp_path / "m.safetensors")
     with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as f:

@@ -40,8 +40,9 @@ class TinyAE(SparseModel):
         self.b = nn.Parameter(torch.zeros(cfg.hidden))
         self.D = nn.Parameter(self.E.detach().T.clone())
 
-    def steps(self, x, unroll=None):
-        yield F.relu(F.linear(x, self.E) - self.b)
+    def steps(self, x, unroll=None, hold=None):
+        z = F.relu(F.linear(x, self.E) - self.b)
+        yield z if hold is None else hold.apply(z, 1)  # an intervention holds units at a value
 
     def decode(self, z):
         return F.linear(z, self.D)
@@ -97,7 +98,7 @@ def test_the_app_opens_a_new_family_on_the_pages_it_can_fill(tiny_trained, monke
     assert "Tiny auto-encoder" in at.title[0].value
     assert not [s for s in at.slider if "Unroll" in s.label]  # no recurrent steps: no unroll slider
     for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py",
-                 "pages/training.py"):
+                 "pages/representation.py", "pages/composition.py", "pages/training.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert not at.error, (page, [e.value for e in at.error])

@@ -15,8 +15,15 @@ import torch
 
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.compare import Comparison, Training, compare_model, training_numbers
+from models.analysis.composition import Composition, composition
+from models.analysis.intervene import (
+    CellUnits, Intervention, SetAblations, UnitAblations, cell_units, intervened_trace, set_ablations, unit_ablations,
+    unit_runs,
+)
+from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, representation
+from models.analysis.staging import Staging, staging
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.assets import DIGITS_FROM, sample_images
@@ -24,7 +31,7 @@ from models.checkpoint import load_model
 from models.data import DataError, Split, load_test, normalize
 from models.families import Family, of_model
 from models.families.base import UnitWeights
-from models.training import run_folder
+from models.training import run_folder, snapshots
 
 
 @dataclass
@@ -152,8 +159,7 @@ def comparison_for(path: str, version: float) -> Comparison:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def training_for(path: str, version: float) -> Training:
     """The run's per-epoch metrics beside the model (none for a model file without them)."""
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    return training_numbers(run_folder.read_metrics(folder))
+    return training_numbers(run_folder.read_metrics(_folder(path)))
 
 
 @dataclass
@@ -168,3 +174,74 @@ def matching_for(path_a: str, version_a: float, path_b: str, version_b: float) -
     da = model_for(path_a, version_a).unit_weights().decoder
     db = model_for(path_b, version_b).unit_weights().decoder
     return MatchedUnits(match_units(da, db), da.astype(np.float32), db.astype(np.float32))
+
+
+def _folder(path: str) -> Path:
+    return Path(path) if Path(path).is_dir() else Path(path).parent
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def composition_for(path: str, version: float) -> Composition:
+    model = model_for(path, version)
+    return composition(model.unit_weights(), unit_table(model).kind)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def staging_for(path: str, version: float) -> Staging | None:
+    """When each unit took its kind, from the run's per-epoch angles (None: a run trained before they were kept)."""
+    folder = _folder(path)
+    cfg = run_folder.read_config(folder) or {}
+    return staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)))
+
+
+@dataclass
+class FilmstripView:
+    strip: snapshots.Filmstrip | None  # None: the run kept no snapshots (or they cannot be read: `error`)
+    error: str = ""
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def filmstrip_for(path: str, version: float) -> FilmstripView:
+    try:
+        return FilmstripView(snapshots.read(_folder(path)))
+    except snapshots.SnapshotError as e:
+        return FilmstripView(None, f"The filter snapshots cannot be shown: {e}.")
+
+
+MEANING_DIGITS = 2000  # test digits each model's kinds are judged on
+
+
+@st.cache_resource(max_entries=16, show_spinner="Measuring what each model's units answer…")
+def meaning_for(path: str, version: float) -> KindMeaning:
+    model = model_for(path, version)
+    split = test_digits().split.head(MEANING_DIGITS)
+    z = codes(model, split, model.trained_unroll).z
+    return kind_meaning(unit_table(model).kind, z, split.y.numpy(), model.unit_weights().classifier,
+                        getattr(model.cfg, "sparsity", None))
+
+
+@st.cache_resource(max_entries=32, show_spinner="Ablating the units on the test digits…")
+def set_ablations_for(path: str, version: float, steps: int, sets: tuple) -> SetAblations:
+    """`sets`: (name, units) pairs (intervene.kind_sets for the kinds), each ablated on its own."""
+    return set_ablations(model_for(path, version), test_digits().split, steps, sets)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def unit_runs_for(path: str, version: float, steps: int) -> int:
+    return unit_runs(model_for(path, version), test_digits().split, steps)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Ablating every unit alone on the test digits…")
+def unit_ablations_for(path: str, version: float, steps: int) -> UnitAblations:
+    return unit_ablations(model_for(path, version), test_digits().split, steps)
+
+
+@st.cache_resource(max_entries=64, show_spinner="Ablating each unit on these digits…")
+def cell_units_for(path: str, version: float, steps: int, idx: tuple[int, ...]) -> CellUnits:
+    return cell_units(model_for(path, version), test_digits().split, np.array(idx, dtype=np.int64), steps)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def intervened_trace_for(path: str, version: float, steps: int, x: bytes, iv: Intervention) -> Trace:
+    model = model_for(path, version)
+    return intervened_trace(model, torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy()), steps, iv)

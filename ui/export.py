@@ -56,9 +56,13 @@ def csv_text(columns: Mapping[str, Sequence]) -> str:
 
 
 def rows_csv(rows: Sequence[Mapping]) -> str:
-    """Dicts (a run's metrics rows) as CSV, every key a column in first-seen order."""
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    return csv_text({k: [r.get(k) for r in rows] for k in keys})
+    """Dicts (a run's metrics rows) as CSV, every key a column in first-seen order; a list (every unit's angle)
+    becomes a column per item, `key_0`, `key_1`, …"""
+    flat = [{f"{k}_{i}": x for k, v in r.items() if isinstance(v, list) for i, x in enumerate(v)}
+            | {k: v for k, v in r.items() if not isinstance(v, list)} for r in rows]
+    keys = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r[k], list)))
+    keys += list(dict.fromkeys(k for r in flat for k in r if k not in keys))
+    return csv_text({k: [r.get(k) for r in flat] for k in keys})
 
 
 def download_csv(where, label: str, text_or_call, file_name: str, key: str) -> None:

@@ -246,3 +246,50 @@ def kind_histogram(values: np.ndarray, kind: np.ndarray, title: str, xtitle: str
                   xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text="units")),
                   legend=dict(orientation="h", y=-0.25))
     return go.Figure(data=data, layout=layout)
+
+
+def composition_graph(graph, part_units: np.ndarray, favoured: np.ndarray | None,
+                      selected: int | None = None) -> go.Figure:
+    """Categorical units (right, by the class they favour) and the part units (left) whose S input carries most of
+    theirs, an edge per carrying link (darker: stronger). A categorical node's customdata is its unit (click it)."""
+    cats = [p.unit for p in graph]
+    order = sorted(range(len(cats)), key=lambda i: (-1 if favoured is None else favoured[cats[i]], cats[i]))
+    y_cat = {cats[i]: r / max(len(cats) - 1, 1) for r, i in enumerate(order)}
+    # part units at the mean height of the categorical units they feed: few crossings
+    feeds: dict[int, list[float]] = {}
+    for p in graph:
+        for j in p.carried:
+            feeds.setdefault(int(j), []).append(y_cat[p.unit])
+    parts = sorted(feeds, key=lambda j: np.mean(feeds[j]))
+    y_part = {j: r / max(len(parts) - 1, 1) for r, j in enumerate(parts)}
+    top = max((float(p.weights[:p.in_degree].max()) for p in graph if p.in_degree), default=1.0)
+    edges: dict[int, tuple[list, list]] = {}  # by strength band: one trace each, not one per edge
+    for p in graph:
+        for j, w in zip(p.carried, p.weights[:p.in_degree]):
+            band = min(int(3 * w / top), 2)
+            xs, ys = edges.setdefault(band, ([], []))
+            xs += [0, 1, None]
+            ys += [y_part[int(j)], y_cat[p.unit], None]
+    data = [dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                 line=dict(width=0.6 + band, color=f"rgba(80,80,80,{0.12 + 0.25 * band})"))
+            for band, (xs, ys) in sorted(edges.items())]
+    label = (lambda u: f"unit {u}") if favoured is None else (lambda u: f"unit {u} → class {favoured[u]}")
+    data.append(dict(type="scatter", x=[0] * len(parts), y=[y_part[j] for j in parts], mode="markers",
+                     name=f"part units that carry input ({len(parts)} of {len(part_units)})", customdata=parts,
+                     marker=dict(color=KIND_COLORS["part"], size=7),
+                     hovertemplate="part unit %{customdata}<extra></extra>"))
+    data.append(dict(type="scatter", x=[1] * len(cats), y=[y_cat[u] for u in cats], mode="markers",
+                     name=f"categorical units ({len(cats)})", customdata=cats,
+                     text=[f"{label(p.unit)}: {p.in_degree} parts carry 90 %" for p in graph],
+                     marker=dict(color=KIND_COLORS["categorical"], size=9),
+                     hovertemplate="%{text}<extra>click to see its parts</extra>"))
+    if selected is not None and selected in y_cat:
+        data.append(dict(type="scatter", x=[1], y=[y_cat[selected]], mode="markers", hoverinfo="skip",
+                         showlegend=False, marker=dict(size=18, color="rgba(0,0,0,0)",
+                                                       line=dict(color="black", width=2))))
+    height = int(np.clip(160 + 6 * max(len(cats), len(parts)), 480, 1600))  # ~6 px a node: each can be clicked
+    layout = dict(height=height, margin=_margin(), clickmode="event+select", legend=dict(orientation="h", y=-0.05),
+                  hovermode="closest",
+                  title=dict(text="Which part units excite each categorical unit through S (the links carrying 90 %)"),
+                  xaxis=dict(visible=False, range=[-0.15, 1.15]), yaxis=dict(visible=False))
+    return go.Figure(data=data, layout=layout)

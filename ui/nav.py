@@ -26,6 +26,7 @@ PAGES = [
     PageSpec("pages/confusion.py", "Confusion", ":material/grid_on:", ("classifier",)),
     PageSpec("pages/units.py", "Units", ":material/biotech:", ("filters",)),
     PageSpec("pages/representation.py", "Representation", ":material/analytics:", ("filters",)),
+    PageSpec("pages/composition.py", "Composition", ":material/account_tree:", ("filters",)),
     PageSpec("pages/compare.py", "Compare", ":material/compare:", None),
 ]
 

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from models.analysis.activity import UnitAnalysis
+from models.analysis.intervene import Intervention
 from models.analysis.steps import Codes, Trace
 from models.families import NEEDS, Family
 from models.services import catalog
@@ -45,6 +46,10 @@ class Selection:
     def trace(self, x) -> Trace:
         """One normalised input through the slider's steps."""
         return compute.trace_for(*self.key, self.unroll, np.asarray(x, dtype=np.float32).tobytes())
+
+    def intervened(self, x, iv: Intervention) -> Trace:
+        """The same input through the slider's steps with units held (an intervention)."""
+        return compute.intervened_trace_for(*self.key, self.unroll, np.asarray(x, dtype=np.float32).tobytes(), iv)
 
     def codes(self) -> Codes:
         return compute.codes_for(*self.key, self.unroll)

@@ -8,11 +8,18 @@ from datetime import date
 
 import numpy as np
 
+from pathlib import Path
+
 from models.analysis.activity import UnitAnalysis, analyse
+from models.analysis.composition import ENERGY, composition
+from models.analysis.intervene import kind_sets, set_ablations, unit_ablations
+from models.analysis.kinds import KINDS
 from models.analysis.metrics import evaluate_split
 from models.analysis.representation import DENSE, representation
+from models.analysis.staging import SETTLE, staging
 from models.data import Split
 from models.families import of_model
+from models.training import run_folder
 
 NEEDS = ("steps", "classifier", "filters")  # and recurrent weights S: the claims are about E, D, S and C
 
@@ -102,7 +109,8 @@ def render(source: str, model, digits: Split, data_name: str) -> str:
     lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {'yes' if r['holds'] else '**no**'} |" for r in rows]
     lines += ["", "Per-step optimal decoders (least squares D^t for z_t): ½‖x − D^t z_t‖² = " +
               ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(a.step_decoder_error)), ""]
-    return "\n".join(lines + representation_table(model, digits))
+    return "\n".join(lines + representation_table(model, digits) + composition_lines(model, a)
+                     + staging_lines(source) + ablation_lines(model, digits, a))
 
 
 def representation_table(model, digits: Split) -> list[str]:
@@ -117,4 +125,59 @@ def representation_table(model, digits: Split) -> list[str]:
              "| step | L0 | dead | dense | FVU | sparseness | MIG | probe error (%) |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {t + 1} | {r.l0[t]:.1f} | {int(r.dead[t])} | {int(r.dense[t])} | {fvu[t]:.3f} | "
               f"{r.population[t]:.3f} | {r.mig[t]:.3f} | {r.probe_error[t]:.1f} |" for t in range(len(r.l0))]
+    return lines + [""]
+
+
+def composition_lines(model, a: UnitAnalysis) -> list[str]:
+    """How local each kind is, and the composition graph's in-degrees (models/analysis/composition.py)."""
+    c = composition(model.unit_weights(), a.units.kind)
+    by = c.by_kind()
+    lines = ["## Composition", "",
+             f"Medians per kind. Support: the fewest pixels holding {ENERGY:.0%} of a filter's squared weight; radius "
+             "of gyration in pixels.", "",
+             "| kind | units | encoder support | decoder support | encoder radius | decoder radius |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['units']} | {v['encoder_support']:.0f} | {v['decoder_support']:.0f} | "
+              f"{v['encoder_radius']:.2f} | {v['decoder_radius']:.2f} |" for k, v in by.items()]
+    deg = c.in_degrees()
+    if len(deg):
+        counts = np.bincount(deg)
+        hist = ", ".join(f"{d}: {n}" for d, n in enumerate(counts) if n)
+        lines += ["", f"In-degree of the {len(deg)} categorical units (part units j with S_ij > 0 carrying "
+                      f"{ENERGY:.0%} of the positive part input): median {np.median(deg):.0f}, from {deg.min()} to "
+                      f"{deg.max()}; histogram (in-degree: units) {hist}."]
+    return lines + [""]
+
+
+def staging_lines(source: str) -> list[str]:
+    """When the units took their kinds, where the model's run recorded every unit's angle each epoch."""
+    folder = Path(source) if Path(source).is_dir() else Path(source).parent
+    try:
+        cfg = run_folder.read_config(folder) or {}
+    except run_folder.DamagedRun:
+        cfg = {}
+    s = staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)))
+    if s is None:
+        return ["## Staged learning", "", "The model's run did not record its units' angles every epoch.", ""]
+    crossed, settled = s.medians("crossed"), s.medians("settled")
+    rows = [f"| {k} | {int((s.kind == k).sum())} | {crossed[k]:.0f} | {settled[k]:.0f} |" for k in KINDS if k in crossed]
+    return ["## Staged learning", "", s.answer(), "",
+            f"| final kind | units | median epoch it took its kind | median epoch its angle settled (±{SETTLE} rad) |",
+            "|---|---|---|---|", *rows, ""]
+
+
+def ablation_lines(model, digits: Split, a: UnitAnalysis, top: int = 10) -> list[str]:
+    """Test error and reconstruction with each kind ablated, and the units whose ablation alone costs most."""
+    T = model.trained_unroll
+    sa = set_ablations(model, digits, T, kind_sets(a.units.kind))
+    ua = unit_ablations(model, digits, T)
+    lines = ["## Interventions", "",
+             f"Units held at 0 at every step (T = {T}), on the {len(digits):,} digits.", "",
+             "| ablated | units | test error (%) | reconstruction |", "|---|---|---|---|",
+             f"| nothing | 0 | {sa.error:.2f} | {sa.recon:.4f} |"]
+    lines += [f"| all {k} units | {sa.set_units[k]} | {sa.set_error[k]:.2f} | {sa.set_recon[k]:.4f} |" for k in KINDS]
+    order = ua.ranked()[:top]
+    lines += ["", f"The {top} units whose ablation alone costs the classifier most ({ua.runs:,} digit × unit runs):", "",
+              "| unit | kind | test error (%) | predictions changed |", "|---|---|---|---|"]
+    lines += [f"| {u} | {a.units.kind[u]} | {ua.error[u]:.2f} | {ua.flips[u]} |" for u in order]
     return lines + [""]

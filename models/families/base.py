@@ -23,6 +23,21 @@ class UnitWeights:
     classifier: np.ndarray | None = None  # (classes, hidden)
 
 
+@dataclass
+class Hold:
+    """An intervention on the code: the units in `mask` held at `value` (0: ablated) at every step from `from_step`
+    on, so every later step works from the held code. `mask`: (hidden,) or (batch, hidden) booleans."""
+    mask: torch.Tensor
+    value: float = 0.0
+    from_step: int = 1
+
+    def apply(self, z: torch.Tensor, step: int) -> torch.Tensor:
+        """z_step as the intervention leaves it (step is 1-based)."""
+        if step < self.from_step:
+            return z
+        return torch.where(self.mask.to(z.device), torch.tensor(self.value, dtype=z.dtype, device=z.device), z)
+
+
 def as_array(t: torch.Tensor) -> np.ndarray:
     return t.detach().double().cpu().numpy()
 
@@ -33,8 +48,9 @@ class SparseModel(nn.Module):
     labels_train_encoder: bool = True
     per_digit_clip: bool = False  # models/training/digit_clip.py knows this model's weights
 
-    def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
-        """The codes z_1..z_T (batch, hidden), one at a time; a model without recurrent steps yields one."""
+    def steps(self, x: torch.Tensor, unroll: int | None = None, hold: Hold | None = None) -> Iterator[torch.Tensor]:
+        """The codes z_1..z_T (batch, hidden), one at a time; a model without recurrent steps yields one. `hold`:
+        units held at a value from a step on (an intervention)."""
         raise NotImplementedError
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -66,13 +82,13 @@ class SparseModel(nn.Module):
     def sparsity(self) -> float:
         return float(getattr(self.cfg, "sparsity", 0.0))
 
-    def encode(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, unroll: int | None = None, hold: Hold | None = None) -> torch.Tensor:
         """All steps z_1..z_T, shape (T, batch, hidden)."""
-        return torch.stack(list(self.steps(x, unroll)))
+        return torch.stack(list(self.steps(x, unroll, hold)))
 
-    def code(self, x: torch.Tensor, unroll: int | None = None) -> torch.Tensor:
+    def code(self, x: torch.Tensor, unroll: int | None = None, hold: Hold | None = None) -> torch.Tensor:
         """z_T alone: what the losses and inference need, without keeping every step."""
-        for z in self.steps(x, unroll):
+        for z in self.steps(x, unroll, hold):
             pass
         return z
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from models.families.base import SparseModel, UnitWeights, as_array
+from models.families.base import Hold, SparseModel, UnitWeights, as_array
 
 
 def lipschitz(D: torch.Tensor) -> float:
@@ -85,17 +85,19 @@ class RecurrentEncoder(SparseModel):
     def operators(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
-    def steps(self, x: torch.Tensor, unroll: int | None = None) -> Iterator[torch.Tensor]:
-        """z_1..z_T, one at a time. `unroll` may differ from the trained T."""
+    def steps(self, x: torch.Tensor, unroll: int | None = None, hold: Hold | None = None) -> Iterator[torch.Tensor]:
+        """z_1..z_T, one at a time. `unroll` may differ from the trained T; `hold` holds units at a value."""
         T = self.trained_unroll if unroll is None else int(unroll)
         if T < 1:
             raise ValueError(f"unroll must be at least 1, got {T}")
         E, S, b = self.operators()
         drive = F.linear(x, E) - b  # E x - b is the same at every step
         z = F.relu(drive)
-        yield z
-        for _ in range(T - 1):
-            z = torch.addmm(drive, z, S.T).relu_()  # in place: one buffer less per step
+        for t in range(1, T + 1):
+            if t > 1:
+                z = torch.addmm(drive, z, S.T).relu_()  # in place: one buffer less per step
+            if hold is not None:
+                z = hold.apply(z, t)
             yield z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

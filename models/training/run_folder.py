@@ -1,7 +1,8 @@
 """The run folder: one place that knows its layout, for the trainer that writes it and the pages that poll it.
 
     runs/NAME/config.json     architecture (the family), model and training settings (fixed at the start)
-    runs/NAME/metrics.jsonl   one JSON object per finished epoch
+    runs/NAME/metrics.jsonl   one JSON object per finished epoch (with every unit's encoder–decoder angle)
+    runs/NAME/snapshots.safetensors   the filters at a few epochs (training/snapshots.py)
     runs/NAME/status.json     state (running/stopped/done/failed), progress, message; rewritten atomically
     runs/NAME/checkpoint.pt   full training state, rewritten atomically
     runs/NAME/train.log       the trainer's output when started in the background

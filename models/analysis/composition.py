@@ -1,0 +1,103 @@
+"""Compositional structure (after Poggio's compositional sparsity): how local each unit's filters are, and how
+categorical units are built from part units through the recurrent weights S.
+
+- support: the pixels holding ENERGY (90 %) of a filter's squared weight, fewest first;
+- radius of gyration: the spread of a filter's squared weight around its centre of mass, in pixels;
+- composition: for each categorical unit i, the part units j that excite it (S_ij > 0, j ≠ i), strongest first,
+  and its in-degree: how few of them carry ENERGY of that positive input Σ_j S_ij.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.analysis.kinds import KINDS
+from models.families.base import UnitWeights
+
+ENERGY = 0.9
+SIDE = 28  # filters are SIDE × SIDE images
+
+
+def support(w: np.ndarray, energy: float = ENERGY) -> np.ndarray:
+    """(units, pixels) -> per unit, the fewest pixels whose squared weights hold `energy` of the total (0 for a
+    filter of zeros)."""
+    e = np.sort(np.asarray(w, dtype=np.float64) ** 2, axis=1)[:, ::-1]
+    total = e.sum(1, keepdims=True)
+    frac = np.cumsum(e, axis=1) / np.where(total > 0, total, 1)
+    return np.where(total[:, 0] > 0, (frac < energy - 1e-12).sum(1) + 1, 0)
+
+
+def radius_of_gyration(w: np.ndarray, side: int = SIDE) -> np.ndarray:
+    """(units, side²) -> per unit, sqrt(Σ m r² / Σ m) with mass m = w² and r the distance (in pixels) from the
+    filter's centre of mass: small for a local stroke, large for a whole-digit template."""
+    m = np.asarray(w, dtype=np.float64) ** 2
+    rows, cols = np.divmod(np.arange(side * side), side)
+    total = np.maximum(m.sum(1), 1e-300)
+    cr, cc = (m @ rows) / total, (m @ cols) / total
+    second = (m @ (rows ** 2 + cols ** 2)) / total
+    return np.sqrt(np.maximum(second - cr ** 2 - cc ** 2, 0.0))
+
+
+def carriers(weights: np.ndarray, energy: float = ENERGY) -> int:
+    """How many of the (positive) weights, largest first, it takes to reach `energy` of their sum."""
+    w = np.sort(weights[weights > 0])[::-1]
+    if len(w) == 0:
+        return 0
+    return int((np.cumsum(w) / w.sum() < energy - 1e-12).sum() + 1)
+
+
+@dataclass
+class Parts:
+    """The part units that excite one categorical unit through S."""
+    unit: int
+    parts: np.ndarray  # part units j with S_ij > 0, strongest first
+    weights: np.ndarray  # their S_ij
+    in_degree: int  # how many of them carry ENERGY of Σ_j S_ij
+
+    @property
+    def carried(self) -> np.ndarray:
+        """The parts that carry ENERGY of the input (the in-degree's units)."""
+        return self.parts[:self.in_degree]
+
+
+@dataclass
+class Composition:
+    kind: np.ndarray  # (hidden,)
+    encoder_support: np.ndarray  # (hidden,) pixels
+    decoder_support: np.ndarray
+    encoder_radius: np.ndarray  # (hidden,) pixels
+    decoder_radius: np.ndarray
+    graph: list[Parts] | None  # one per categorical unit (None without recurrent weights)
+
+    def by_kind(self) -> dict[str, dict[str, float]]:
+        """Median support and radius of each kind's encoders and decoders."""
+        out = {}
+        for k in KINDS:
+            m = self.kind == k
+            if m.any():
+                out[k] = {"units": int(m.sum()),
+                          **{name: float(np.median(getattr(self, name)[m])) for name in
+                             ("encoder_support", "decoder_support", "encoder_radius", "decoder_radius")}}
+        return out
+
+    def in_degrees(self) -> np.ndarray:
+        return np.array([p.in_degree for p in self.graph or []], dtype=int)
+
+    def parts_of(self, unit: int) -> Parts | None:
+        return next((p for p in self.graph or [] if p.unit == unit), None)
+
+
+def composition(w: UnitWeights, kind: np.ndarray, energy: float = ENERGY) -> Composition:
+    graph = None
+    if w.recurrent is not None:
+        part = np.flatnonzero(kind == "part")
+        graph = []
+        for i in np.flatnonzero(kind == "categorical"):
+            js = part[part != i]
+            s = w.recurrent[i, js]
+            order = np.argsort(-s, kind="stable")
+            order = order[s[order] > 0]
+            graph.append(Parts(int(i), js[order], s[order], carriers(s, energy)))
+    return Composition(kind, support(w.encoder, energy), support(w.decoder, energy),
+                       radius_of_gyration(w.encoder), radius_of_gyration(w.decoder), graph)
