@@ -234,3 +234,38 @@ def test_evaluate_warns_when_model_and_dataset_differ(tiny_run, tmp_path, capsys
     code = main(["evaluate", str(tiny_run[0]), "--json"])  # its own dataset: no warning
     out, err = capsys.readouterr()
     assert code == 0 and not json.loads(out)["warning"] and "warning" not in err
+
+
+def test_export_refuses_too_few_snapshot_units(finished, tmp_path, capsys):
+    run, _ = finished
+    code, err = run_cli(["export", str(run), "--out", str(tmp_path / "out"), "--snapshot-units", "2"], capsys)
+    assert code == 2 and "--snapshot-units must be at least 3" in one_line(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_snapshots_and_angles_cost_only_their_own_views(finished, monkeypatch):
+    """A snapshots file that cannot be read: a one-line warning on Filters; angles that are not numbers: the
+    Composition page says the run has none; every other view of the run still works."""
+    from streamlit.testing.v1 import AppTest
+
+    from models.training import snapshots
+    from tests.test_app import server_navigation
+
+    run, _ = finished
+    (run / snapshots.SNAPSHOTS).write_bytes(b"garbage")
+    rows = runs.read_metrics(run)
+    rows[2]["unit_angles"] = ["x"] * len(rows[2]["unit_angles"])
+    runs.write_metrics(run, rows)
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", run.parent)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    at.switch_page("pages/filters.py").run()
+    assert not at.exception
+    assert any("The filter snapshots cannot be shown" in w.value for w in at.warning)
+    assert at.get("plotly_chart")
+    at.switch_page("pages/composition.py").run()
+    assert not at.exception and not at.error
+    assert any("did not record its units' angles" in i.value for i in at.info)

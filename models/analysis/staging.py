@@ -60,8 +60,13 @@ def staging(rows: list[dict], pretrain_epochs: int = 0) -> Staging | None:
     rows = [r for r in rows if isinstance(r.get("unit_angles"), list)]
     if not rows or len({len(r["unit_angles"]) for r in rows}) != 1:
         return None
-    theta = np.array([r["unit_angles"] for r in rows], dtype=np.float64)
-    epochs = np.array([int(r["epoch"]) + 1 for r in rows])
+    try:  # a hand-edited or damaged metrics file: no staging, rather than a failed page
+        theta = np.array([r["unit_angles"] for r in rows], dtype=np.float64)
+        epochs = np.array([int(r["epoch"]) + 1 for r in rows])
+    except (TypeError, ValueError, KeyError):
+        return None
+    if not np.isfinite(theta).all():
+        return None
     kind_rows = kinds(theta)
     final = kind_rows[-1]
     crossed = epochs[last_change(kind_rows == final[None, :])]  # the last row is always final: an index < rows
