@@ -184,17 +184,20 @@ else:
               caption=f"A point per unit, on the {digits.name} at T = {Tn}: the error with the unit held at 0 minus "
                       "the error without. Select points to compare those units above.")
     top = order[:20]
-    ranked = {"unit": top.tolist(), "kind": kind[top].tolist(), "fires on digits": ua.active[top].tolist()}
+
+    def columns(which: np.ndarray, places: int) -> dict:
+        """The ranking's columns for these units (`which`) (error and reconstruction where the model has them)."""
+        out = {"unit": which.tolist(), "kind": kind[which].tolist(), "fires on digits": ua.active[which].tolist()}
+        if ua.error is not None:
+            out |= {"test error (%)": ua.error[which].round(places).tolist(),
+                    "predictions changed": ua.flips[which].tolist()}
+        if ua.recon is not None:
+            out["reconstruction"] = ua.recon[which].round(places + 2).tolist()
+        return out
+
+    shown = columns(top, 2)
     if ua.error is not None:
-        ranked |= {"test error (%)": np.round(ua.error[top], 2).tolist(),
-                   "added (points)": np.round(ua.error[top] - ab.error, 2).tolist(),
-                   "predictions changed": ua.flips[top].tolist()}
-    if ua.recon is not None:
-        ranked["reconstruction"] = np.round(ua.recon[top], 4).tolist()
-    st.dataframe(ranked, hide_index=True)
-    full = {"unit": order.tolist(), "kind": kind[order].tolist(), "fires on digits": ua.active[order].tolist()}
-    if ua.error is not None:
-        full |= {"test error (%)": ua.error[order].round(3).tolist(), "predictions changed": ua.flips[order].tolist()}
-    if ua.recon is not None:
-        full["reconstruction"] = ua.recon[order].round(5).tolist()
+        shown["added (points)"] = np.round(ua.error[top] - ab.error, 2).tolist()
+    st.dataframe(shown, hide_index=True)
+    full = columns(order, 3)
     download_csv(st, "Every unit's ablation (CSV)", csv_text(full), f"unit-ablations-T{Tn}.csv", key="u-rank-csv")

@@ -23,7 +23,7 @@ from models.analysis.intervene import (
 from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, representation
-from models.analysis.staging import Staging, staging
+from models.analysis.staging import Staging, run_staging
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.assets import DIGITS_FROM, sample_images
@@ -159,7 +159,7 @@ def comparison_for(path: str, version: float) -> Comparison:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def training_for(path: str, version: float) -> Training:
     """The run's per-epoch metrics beside the model (none for a model file without them)."""
-    return training_numbers(run_folder.read_metrics(_folder(path)))
+    return training_numbers(run_folder.read_metrics(run_folder.folder_of(path)))
 
 
 @dataclass
@@ -176,10 +176,6 @@ def matching_for(path_a: str, version_a: float, path_b: str, version_b: float) -
     return MatchedUnits(match_units(da, db), da.astype(np.float32), db.astype(np.float32))
 
 
-def _folder(path: str) -> Path:
-    return Path(path) if Path(path).is_dir() else Path(path).parent
-
-
 @st.cache_resource(max_entries=16, show_spinner=False)
 def composition_for(path: str, version: float) -> Composition:
     model = model_for(path, version)
@@ -189,9 +185,7 @@ def composition_for(path: str, version: float) -> Composition:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def staging_for(path: str, version: float) -> Staging | None:
     """When each unit took its kind, from the run's per-epoch angles (None: a run trained before they were kept)."""
-    folder = _folder(path)
-    cfg = run_folder.read_config(folder) or {}
-    return staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)))
+    return run_staging(path)
 
 
 @dataclass
@@ -203,7 +197,7 @@ class FilmstripView:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def filmstrip_for(path: str, version: float) -> FilmstripView:
     try:
-        return FilmstripView(snapshots.read(_folder(path)))
+        return FilmstripView(snapshots.read(path))
     except snapshots.SnapshotError as e:
         return FilmstripView(None, f"The filter snapshots cannot be shown: {e}.")
 

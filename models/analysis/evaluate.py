@@ -6,7 +6,6 @@ import time
 import torch
 
 from models.analysis.metrics import evaluate_split
-from pathlib import Path
 
 from models.assets import DIGITS_FROM, default_model_path, sample_digits
 from models.checkpoint import load_model
@@ -28,7 +27,7 @@ def test_digits(data_dir=None, sample: bool = False) -> tuple[Split, str, str]:
 
 def trained_on(source) -> str | None:
     """The fingerprint of the test set of the dataset a model was trained with, where its run recorded one."""
-    folder = Path(source) if Path(source).is_dir() else Path(source).parent
+    folder = run_folder.folder_of(source)
     try:
         cfg = run_folder.read_config(folder)
     except run_folder.DamagedRun:

@@ -108,6 +108,17 @@ class UnitAblations:
         return np.argsort(-self.recon)
 
 
+def _each_unit_ablated(model, x: torch.Tensor, fires: torch.Tensor, steps: int):
+    """For every (digit d, unit u) with u firing on d (`fires`: (digits, hidden)), z_T of digit d with u alone held at
+    0; yielded in chunks of ROWS as (d, u, z_T)."""
+    d_idx, u_idx = (t.numpy() for t in torch.nonzero(fires, as_tuple=True))
+    for s in range(0, len(d_idx), ROWS):
+        d, u = d_idx[s:s + ROWS], u_idx[s:s + ROWS]
+        mask = torch.zeros(len(d), fires.shape[1], dtype=torch.bool)
+        mask[torch.arange(len(d)), torch.from_numpy(u)] = True
+        yield d, u, model.code(x[d], steps, Hold(mask))
+
+
 def unit_runs(model, digits: Split, steps: int, batch: int = 1000) -> int:
     """How many digit × unit runs unit_ablations takes: the digits on which each unit fires, summed."""
     with torch.no_grad():
@@ -130,15 +141,9 @@ def unit_ablations(model, digits: Split, steps: int, batch: int = 1000) -> UnitA
     base_pred = None if base_pred[0] is None else np.concatenate(base_pred)
     base_recon = None if base_recon[0] is None else np.concatenate(base_recon)
     fires = torch.cat(fires)  # (n, H)
-    # row r: digit d with unit u ablated, only where u fires on d
-    d_idx, u_idx = (t.numpy() for t in torch.nonzero(fires, as_tuple=True))
     wrong_delta, flips, recon_delta = np.zeros(H), np.zeros(H, dtype=np.int64), np.zeros(H)
-    for s in range(0, len(d_idx), ROWS):
-        d, u = d_idx[s:s + ROWS], u_idx[s:s + ROWS]
-        x = x_all[d]
-        mask = torch.zeros(len(d), H, dtype=torch.bool)
-        mask[torch.arange(len(d)), torch.from_numpy(u)] = True
-        p, r = _outcome(model, x, model.code(x, steps, Hold(mask)), caps)
+    for d, u, z in _each_unit_ablated(model, x_all, fires, steps):
+        p, r = _outcome(model, x_all[d], z, caps)
         if p is not None:
             np.add.at(flips, u, p != base_pred[d])
             np.add.at(wrong_delta, u, (p != y[d]).astype(float) - (base_pred[d] != y[d]))
@@ -148,7 +153,7 @@ def unit_ablations(model, digits: Split, steps: int, batch: int = 1000) -> UnitA
     return UnitAblations(steps, n, None if base_pred is None else base_err + 100 * wrong_delta / n,
                          None if base_pred is None else flips,
                          None if base_recon is None else float(base_recon.mean()) + recon_delta / n,
-                         fires.sum(0).numpy(), len(d_idx))
+                         fires.sum(0).numpy(), int(fires.sum()))
 
 
 @dataclass
@@ -170,14 +175,9 @@ def cell_units(model, digits: Split, idx: np.ndarray, steps: int) -> CellUnits:
     x, y = digits.x[idx], digits.y.numpy()[idx]
     zs = model.encode(x, steps)
     base = model.classify(zs[-1]).argmax(-1).numpy()
-    fires = (zs > 0).any(0)  # (k, H)
     flips, to_true = np.zeros(H, dtype=np.int64), np.zeros(H, dtype=np.int64)
-    d_idx, u_idx = (t.numpy() for t in torch.nonzero(fires, as_tuple=True))
-    for s in range(0, len(d_idx), ROWS):
-        d, u = d_idx[s:s + ROWS], u_idx[s:s + ROWS]
-        mask = torch.zeros(len(d), H, dtype=torch.bool)
-        mask[torch.arange(len(d)), torch.from_numpy(u)] = True
-        p = model.classify(model.code(x[d], steps, Hold(mask))).argmax(-1).numpy()
+    for d, u, z in _each_unit_ablated(model, x, (zs > 0).any(0), steps):
+        p = model.classify(z).argmax(-1).numpy()
         np.add.at(flips, u, p != base[d])
         np.add.at(to_true, u, (p != base[d]) & (p == y[d]))
     return CellUnits(np.asarray(idx), flips, to_true)

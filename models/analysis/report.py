@@ -8,7 +8,6 @@ from datetime import date
 
 import numpy as np
 
-from pathlib import Path
 
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.composition import ENERGY, composition
@@ -16,10 +15,9 @@ from models.analysis.intervene import kind_sets, set_ablations, unit_ablations
 from models.analysis.kinds import KINDS
 from models.analysis.metrics import evaluate_split
 from models.analysis.representation import DENSE, representation
-from models.analysis.staging import SETTLE, staging
+from models.analysis.staging import SETTLE, run_staging
 from models.data import Split
 from models.families import of_model
-from models.training import run_folder
 
 NEEDS = ("steps", "classifier", "filters")  # and recurrent weights S: the claims are about E, D, S and C
 
@@ -151,12 +149,7 @@ def composition_lines(model, a: UnitAnalysis) -> list[str]:
 
 def staging_lines(source: str) -> list[str]:
     """When the units took their kinds, where the model's run recorded every unit's angle each epoch."""
-    folder = Path(source) if Path(source).is_dir() else Path(source).parent
-    try:
-        cfg = run_folder.read_config(folder) or {}
-    except run_folder.DamagedRun:
-        cfg = {}
-    s = staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)))
+    s = run_staging(source)
     if s is None:
         return ["## Staged learning", "", "The model's run did not record its units' angles every epoch.", ""]
     crossed, settled = s.medians("crossed"), s.medians("settled")

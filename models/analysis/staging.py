@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.analysis.kinds import KINDS, kinds
+from models.training import run_folder
 
 SETTLE = 0.05  # radians
 
@@ -72,3 +73,13 @@ def staging(rows: list[dict], pretrain_epochs: int = 0) -> Staging | None:
     crossed = epochs[last_change(kind_rows == final[None, :])]  # the last row is always final: an index < rows
     settled = epochs[last_change(np.abs(theta - theta[-1][None, :]) <= SETTLE)]
     return Staging(epochs, theta, final, crossed, settled, pretrain_epochs)
+
+
+def run_staging(source) -> Staging | None:
+    """The staging of the run a model source (run folder or model file) belongs to."""
+    folder = run_folder.folder_of(source)
+    try:
+        cfg = run_folder.read_config(folder) or {}
+    except run_folder.DamagedRun:
+        cfg = {}
+    return staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)))

@@ -90,7 +90,7 @@ def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iteration
             print(f"warning: skipped: {e}", file=sys.stderr)
             continue
         model = model.to(device)
-        folder = src if src.is_dir() else src.parent
+        folder = run_folder.folder_of(src)
         history = run_folder.read_metrics(folder)  # none beside a bare model file
         cfg = run_folder.read_config(folder) or {}
         seed = (cfg.get("train") or {}).get("seed")

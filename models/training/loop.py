@@ -20,6 +20,7 @@ from models.analysis.units import angles
 from models.checkpoint import CHECKPOINT, PREVIOUS, load_model, load_training_state, save_training_state
 from models.data import MNIST, load_mnist
 from models.families import architecture, get, of_config, of_model
+from models.families.base import UnitWeights
 from models.training import run_folder, snapshots
 from models.training.run_folder import DamagedRun
 from models.training.config import TrainConfig
@@ -200,7 +201,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     run_folder.write_status(out, state="running", pid=os.getpid(), epoch=epoch, total_epochs=tc.total_epochs,
                             frac=0.0, message="", device=device)
     if not resuming:
-        snapshot(out, updater.output, 0, tc.total_epochs)
+        snapshot(out, unit_weights(updater.output), 0, tc.total_epochs)
     t_run0 = time.time() - elapsed
     t_proc0, done0 = time.time(), (epoch + batch / n_batches) / tc.total_epochs  # ETA from this process's pace
     last_save = last_check = time.time()
@@ -246,18 +247,19 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
             a = updater.acc.tolist()
             recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
             val = evaluate_split(updater.output, data.val, device=device)
+            weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
             if not all(math.isfinite(v) for v in val.values() if v is not None):
                 raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
             row = {"epoch": epoch, "phase": phase, "lr": lr,
                    "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.sparsity * l1,
                    "train_sup": sup, "val_error": val["error"], "val_recon": val["recon"], "val_unsup": val["unsup"],
                    "val_sup": val["sup"], "val_active": val["active"], "val_dead": val["dead"],
-                   "val_dense": val["dense"], **unit_columns(updater.output), "epoch_time": time.time() - t0,
+                   "val_dense": val["dense"], **unit_columns(weights), "epoch_time": time.time() - t0,
                    "elapsed": time.time() - t_run0, **updater.grad_norm_stats()}
             history.append(row)
             run_folder.append_metrics(out, row)
             epoch, perm = epoch + 1, None
-            snapshot(out, updater.output, epoch, tc.total_epochs)
+            snapshot(out, weights, epoch, tc.total_epochs)
             # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, and at the end
             if epoch == tc.total_epochs or not saved or time.time() - last_save >= EPOCH_SAVE_GAP:
                 save(epoch, 0, None, time.time() - t_run0)
@@ -278,21 +280,25 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     return _finish(out, history, tc)
 
 
-def unit_columns(model) -> dict:
-    """How many units of each kind the model has now, and every unit's encoder–decoder angle (a family with
-    filters): watched over the epochs, and when each unit settled into its kind (models/analysis/staging.py)."""
-    if not of_model(model).capabilities.filters:
+def unit_weights(model) -> UnitWeights | None:
+    """A family with filters: its units' weights now (None for one without)."""
+    return model.unit_weights() if of_model(model).capabilities.filters else None
+
+
+def unit_columns(weights: UnitWeights | None) -> dict:
+    """How many units of each kind the model has now, and every unit's encoder–decoder angle: watched over the
+    epochs, and when each unit settled into its kind (models/analysis/staging.py)."""
+    if weights is None:
         return {}
-    theta = angles(model.unit_weights())
+    theta = angles(weights)
     return {**{f"units_{k}": n for k, n in kind_counts(kinds(theta)).items()},
             "unit_angles": [round(float(a), 4) for a in theta]}
 
 
-def snapshot(out: Path, model, epoch: int, total_epochs: int) -> None:
-    """The filters after `epoch` epochs, where the snapshot schedule keeps that epoch (a family with filters)."""
-    if of_model(model).capabilities.filters:
-        w = model.unit_weights()
-        snapshots.record(out, epoch, total_epochs, w.encoder, w.decoder)
+def snapshot(out: Path, weights: UnitWeights | None, epoch: int, total_epochs: int) -> None:
+    """The filters after `epoch` epochs, where the snapshot schedule keeps that epoch."""
+    if weights is not None:
+        snapshots.record(out, epoch, total_epochs, weights.encoder, weights.decoder)
 
 
 def _finish(out: Path, history: list[dict], tc: TrainConfig) -> list[dict]:

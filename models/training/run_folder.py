@@ -43,6 +43,12 @@ def _read_object(path: Path) -> dict | None:
     return obj
 
 
+def folder_of(source: str | Path) -> Path:
+    """The run folder a model source lives in: the folder itself, or the one holding a model file."""
+    source = Path(source)
+    return source if source.is_dir() else source.parent
+
+
 def read_config_file(path: Path) -> dict | None:
     """A run's settings: {"architecture"?, "model": {...}, "train": {...}, "data"?: {...}}."""
     cfg = _read_object(path)

@@ -16,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from models.checkpoint import atomic_write
+from models.training import run_folder
 
 SNAPSHOTS = "snapshots.safetensors"
 BUDGET = 10_000_000  # bytes a run's snapshots may take
@@ -79,8 +80,7 @@ def record(run: str | Path, epoch: int, total_epochs: int, encoder: np.ndarray, 
 
 def read(source: str | Path) -> Filmstrip | None:
     """A run folder's (or a snapshots file's) filmstrip, frames in epoch order; None where there is none."""
-    path = Path(source)
-    path = path / SNAPSHOTS if path.is_dir() else path.with_name(SNAPSHOTS)
+    path = run_folder.folder_of(source) / SNAPSHOTS
     if not path.is_file():
         return None
     t = _read_tensors(path)
