@@ -40,6 +40,7 @@ def sample_images() -> tuple[np.ndarray, np.ndarray]:
         return f["images"], f["labels"]
 
 
-def sample_digits() -> Split:
+def sample_digits(inputs=normalize) -> Split:
+    """The embedded digits, as `inputs` (the model family's input transform) makes them."""
     images, labels = sample_images()
-    return Split(normalize(images), torch.from_numpy(labels.astype(np.int64)))
+    return Split(inputs(images), torch.from_numpy(labels.astype(np.int64)))

@@ -7,6 +7,7 @@
     python -m models report   [MODEL] [--data-dir DIR | --sample] [--out FILE.md]
     python -m models export   RUN --out FOLDER
     python -m models compare  --out runs/compare [--seeds 0,1] [--families ista,lista,drsae,structured-drsae]
+    python -m models posteriors --out runs/posteriors [--epochs N]   (the RG-VAE: structured vs mean-field)
 
 MODEL is a run folder, a checkpoint.pt or an exported .safetensors; without it, the embedded default.
 `train --help` lists every setting of a family (`train --family NAME --help` for another one).
@@ -218,11 +219,17 @@ def evaluate(argv: list[str]) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", choices=list(DTYPES), default="float32", help="precision to run the model in")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--iwae-k", type=int, default=1000, help="a model with a likelihood: importance samples per "
+                   "digit for the importance-weighted bound (0 = none; default: %(default)s)")
+    p.add_argument("--iwae-digits", type=int, default=1000, help="... on the first this many test digits "
+                   "(default: %(default)s)")
     a = p.parse_args(argv)
     if a.unroll is not None and a.unroll < 1:
         p.error("--unroll must be at least 1")
+    if a.iwae_k < 0 or a.iwae_digits < 0:
+        p.error("--iwae-k and --iwae-digits must be at least 0")
     try:
-        r = run(a.model, a.unroll, a.data_dir, a.sample, a.device, a.dtype)
+        r = run(a.model, a.unroll, a.data_dir, a.sample, a.device, a.dtype, a.iwae_k, a.iwae_digits)
     except ERRORS as e:
         return _fail(e)
     if r["warning"]:
@@ -402,8 +409,53 @@ def compare(argv: list[str]) -> int:
     return 0
 
 
+def posteriors(argv: list[str]) -> int:
+    from models.services import posteriors as side_by_side
+    from models.training.loop import Collapsed, Progress, RunConflict
+    from models.training.update import Diverged
+
+    p = argparse.ArgumentParser(prog="python -m models posteriors", description="Train (or resume, or read) the "
+                                "rectified-Gaussian VAE twice, with the structured and the mean-field posterior "
+                                "and otherwise the same settings, and write one table of both (OUT/posteriors.md).")
+    p.add_argument("--out", required=True, help="folder for the two runs and the table")
+    p.add_argument("--data-dir")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--iwae-k", type=int, default=1000, help="importance samples per digit (default: %(default)s)")
+    p.add_argument("--iwae-digits", type=int, default=1000, help="test digits for that bound (default: %(default)s)")
+    p.add_argument("--digits", type=int, default=None, help="test digits for the other numbers (default: all)")
+    for name in ("epochs", "limit", "batch_size", "seed"):
+        p.add_argument(flag(name), dest=name, type=int, help="for both runs (default: the family's)")
+    p.add_argument("--train-on", choices=["split", "all"], help="for both runs (default: the family's)")
+    a = p.parse_args(argv)
+    train = {k: getattr(a, k) for k in ("epochs", "limit", "batch_size", "seed", "train_on")
+             if getattr(a, k) is not None}
+    if a.iwae_k < 0 or a.iwae_digits < 0 or (a.digits is not None and a.digits < 1):
+        p.error("--iwae-k and --iwae-digits must be at least 0, --digits at least 1")
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):  # the run in training checkpoints; the same command resumes it
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        text = side_by_side.run(Path(a.out), train, a.data_dir, Progress(), a.iwae_k, a.iwae_digits, a.digits,
+                                should_stop=lambda: stop["flag"])
+    except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
+        return _fail(e)
+    if text is None:
+        print(f"stopped; the same command resumes the runs in {a.out}", file=sys.stderr)
+        return 130
+    print(text)
+    return 0
+
+
 COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export,
-            "compare": compare}
+            "compare": compare, "posteriors": posteriors}
 
 
 def main(argv: list[str] | None = None) -> int:

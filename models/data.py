@@ -46,6 +46,18 @@ def normalize(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=1, keepdim=True).clamp_min(1e-8)
 
 
+def intensities(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (n, 28, 28) or (n, 784) -> pixel intensities in [0, 1] (what a Bernoulli likelihood reads)."""
+    return torch.from_numpy(np.array(images, copy=True)).reshape(len(images), -1).float() / 255.0
+
+
+def binarized(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """Each pixel 1 with probability its intensity, drawn once with `seed`: the same digits give the same bits,
+    and the first n digits the same bits whatever follows them (numpy's generator fills row by row)."""
+    u = np.random.default_rng(seed).random(tuple(x.shape), dtype=np.float32)
+    return (torch.from_numpy(u) < x.detach().cpu().float()).float()
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Parse one idx file (gzipped or not) into a numpy array, checking its header against its size."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -146,16 +158,18 @@ class TestSet:
     fingerprint: str
 
 
-def load_test(data_dir: str | Path | None = None, download: bool = True) -> TestSet:
-    """The test split alone: all that evaluation and analysis read."""
+def load_test(data_dir: str | Path | None = None, download: bool = True, inputs=normalize) -> TestSet:
+    """The test split alone: all that evaluation and analysis read. `inputs`: the model family's input transform."""
     folder = resolve_dir(data_dir, download)
     images, labels = load_pair(folder, "test")
-    return TestSet(Split(normalize(images), torch.as_tensor(labels.astype(np.int64))), images, labels, str(folder),
+    return TestSet(Split(inputs(images), torch.as_tensor(labels.astype(np.int64))), images, labels, str(folder),
                    fingerprint(images, labels))
 
 
-def load_mnist(data_dir: str | Path | None = None, limit: int | None = None, download: bool = True) -> MNIST:
-    """Train/validation/test splits, inputs L2-normalised. `limit` keeps the first n of each (for fast tests)."""
+def load_mnist(data_dir: str | Path | None = None, limit: int | None = None, download: bool = True,
+               inputs=normalize) -> MNIST:
+    """Train/validation/test splits, inputs as `inputs` makes them (default: L2-normalised). `limit` keeps the
+    first n of each (for fast tests)."""
     folder = resolve_dir(data_dir, download)
     tr_x, tr_y = load_pair(folder, "train")
     te_x, te_y = load_pair(folder, "test")
@@ -163,7 +177,7 @@ def load_mnist(data_dir: str | Path | None = None, limit: int | None = None, dow
         raise DataError(f"The training set in {folder} has {len(tr_x)} digits; at least {N_VAL + 1} are needed for the validation split.")
     n_tr = len(tr_x) - N_VAL
     lab = lambda a: torch.as_tensor(a.astype(np.int64))  # noqa: E731
-    train = Split(normalize(tr_x[:n_tr]), lab(tr_y[:n_tr])).head(limit)
-    val = Split(normalize(tr_x[n_tr:]), lab(tr_y[n_tr:])).head(limit)
-    test = Split(normalize(te_x), lab(te_y)).head(limit)
+    train = Split(inputs(tr_x[:n_tr]), lab(tr_y[:n_tr])).head(limit)
+    val = Split(inputs(tr_x[n_tr:]), lab(tr_y[n_tr:])).head(limit)
+    test = Split(inputs(te_x), lab(te_y)).head(limit)
     return MNIST(train, val, test, source=str(folder), fingerprint=fingerprint(te_x, te_y))

@@ -3,62 +3,103 @@ import streamlit as st
 
 from models.analysis import report
 from models.analysis.kinds import kind_counts
-from ui import export, figures, nav
+from ui import compute, export, figures, nav
 from ui.compute import test_digits
 from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
-view, caps = sel.view(), sel.caps
+caps = sel.caps
 st.title(f"sparselab · {sel.family.title}")
-st.markdown(sel.family.summary + " Move the sidebar's sliders: every figure follows.")
-start = [p for p in ("Dynamics", "Units") if p in {spec.title for spec in nav.offered(caps)}]
-if start:
-    st.markdown(f"**You are looking at** a trained model that codes each digit with a few of its {view.hidden} units "
-                "and refines that code step by step. **Start here**: this page shows what every step buys on average; "
-                + ("Dynamics runs one digit (or one you draw) through the steps; " if "Dynamics" in start else "")
-                + ("Units shows which units became whole-digit prototypes and which stayed strokes." if "Units" in start
-                   else ""))
-    for col, title in zip(st.columns(len(start) + 2), start):
-        col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
 digits = test_digits()
 if digits.warning:
     st.warning(digits.warning)
-stats, t = view.stats, sel.unroll
-metrics = []
-if caps.classifier:
-    metrics.append((f"Test error at T = {t}", f"{stats.error[t - 1]:.2f} %"))
-if caps.decoder:
-    metrics.append(("Reconstruction ½‖x − x̂‖²", f"{stats.recon[t - 1]:.4f}"))
-metrics.append(("Active units", f"{stats.active[t - 1]:.1f} / {view.hidden}"))
-if view.units is not None:
-    counts = kind_counts(view.units.kind)
-    metrics += [("Categorical units", counts["categorical"]), ("Part units", counts["part"])]
-for col, (label, value) in zip(st.columns(len(metrics)), metrics):
-    col.metric(label, value)
-sparsity = "" if sel.entry.sparsity is None else f", λ = {sel.entry.sparsity:g}"
-trained = f", trained with T = {sel.trained_unroll}" if caps.steps else ""
-st.caption(f"On the {digits.name}. Model: {sel.entry.label}{sparsity}{trained}.")
-if caps.steps:
-    steps = np.arange(1, stats.steps + 1)
-    left, right = st.columns(2)
+
+
+def bound_overview():
+    """A generative hierarchy: its bound on log p(x), and what each layer holds."""
+    st.markdown(sel.family.summary)
+    st.markdown("**Start here**: Samples draws digits from the model, Hierarchy shows what every unit draws on its "
+                "own, Traversal turns one top unit up and down, Layers shows any digit's code layer by layer.")
+    for col, title in zip(st.columns(5), ("Samples", "Hierarchy", "Traversal", "Layers")):
+        col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
+    r = compute.likelihood_for(*sel.key)
+    metrics = [("Test ELBO (nats)", f"{r.elbo:.2f}"),
+               (f"Importance-weighted bound (k = {r.iwae_k})", "—" if r.iwae is None else f"{r.iwae:.2f}"),
+               ("KL, all layers (nats)", f"{r.kl:.2f}"), ("Units exactly 0", f"{100 * r.zero_fraction:.1f} %")]
+    for col, (label, value) in zip(st.columns(len(metrics)), metrics):
+        col.metric(label, value)
+    st.caption(f"On the first {r.digits:,} of the {digits.name}, binarised once (seed {sel.model().cfg.test_seed}), "
+               f"one posterior sample per digit; the importance-weighted bound on the first {r.iwae_digits} of them "
+               f"(their ELBO: {r.elbo_on_iwae_digits:.2f}). `python -m models evaluate` measures it with k = 1,000 "
+               "samples on 1,000 digits.")
+    st.dataframe({"layer (1: next to the pixels)": [str(i + 1) for i in range(len(r.layers))],
+                  "units": [la.units for la in r.layers], "KL (nats)": [round(la.kl, 2) for la in r.layers],
+                  "exactly 0 (%)": [round(100 * la.zero_fraction, 1) for la in r.layers],
+                  "active units": [la.active for la in r.layers],
+                  "linear probe error (%)": [None if la.probe_error is None else round(la.probe_error, 1)
+                                             for la in r.layers]},
+                 hide_index=True, key="ov-layers")
+    st.caption("KL: log q(z_l | ·) − log p(z_l | z_l+1) per digit; exactly 0: share of a posterior sample's units at "
+               "0; active: units whose posterior mean varies over the digits by more than 0.01 (Burda et al.); probe: "
+               "a linear classifier on the layer's posterior means, fitted on the first half of the digits and "
+               "tested on the second (labels never trained the model).")
+
+
+def code_overview():
+    view = sel.view()
+    st.markdown(sel.family.summary + " Move the sidebar's sliders: every figure follows.")
+    start = [p for p in ("Dynamics", "Units") if p in {spec.title for spec in nav.offered(caps)}]
+    if start:
+        st.markdown(f"**You are looking at** a trained model that codes each digit with a few of its {view.hidden} "
+                    "units and refines that code step by step. **Start here**: this page shows what every step buys on "
+                    "average; "
+                    + ("Dynamics runs one digit (or one you draw) through the steps; " if "Dynamics" in start else "")
+                    + ("Units shows which units became whole-digit prototypes and which stayed strokes." if "Units" in
+                       start else ""))
+        for col, title in zip(st.columns(len(start) + 2), start):
+            col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
+    stats, t = view.stats, sel.unroll
+    metrics = []
     if caps.classifier:
-        chart(left, figures.lines(steps, {"test error (%)": stats.error}, "Classification error after each step",
-                                  "step t", "error (%)", marker_x=t), key="ov-error",
-          caption="The classifier read out after each step t: where the curve flattens, more steps stop helping. "
-                  "Past the trained T (dotted line) the model runs steps it never trained on.")
-    # No T marker here: a figure that does not change is not redrawn, which halves a slider move's cost.
-    series = {"active units / 100": stats.active / 100}
+        metrics.append((f"Test error at T = {t}", f"{stats.error[t - 1]:.2f} %"))
     if caps.decoder:
-        series = {"reconstruction": stats.recon, **series}
-    chart(right, figures.lines(steps, series, "Reconstruction and activity after each step", "step t",
-                               "½‖x − x̂‖² · active units / 100"), key="ov-recon",
-          caption="Mean reconstruction error of x̂ = D z_t and mean number of active units (÷ 100) over the test "
-                  "digits: the code settles as the steps go on.")
-elif view.weights is not None:
-    chart(st, figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
-                                  cols=20, title="Decoder columns of the first units"), key="ov-filters",
-          caption="What each unit adds to a reconstruction (red positive, blue negative).")
+        metrics.append(("Reconstruction ½‖x − x̂‖²", f"{stats.recon[t - 1]:.4f}"))
+    metrics.append(("Active units", f"{stats.active[t - 1]:.1f} / {view.hidden}"))
+    if view.units is not None:
+        counts = kind_counts(view.units.kind)
+        metrics += [("Categorical units", counts["categorical"]), ("Part units", counts["part"])]
+    for col, (label, value) in zip(st.columns(len(metrics)), metrics):
+        col.metric(label, value)
+    sparsity = "" if sel.entry.sparsity is None else f", λ = {sel.entry.sparsity:g}"
+    trained = f", trained with T = {sel.trained_unroll}" if caps.steps else ""
+    st.caption(f"On the {digits.name}. Model: {sel.entry.label}{sparsity}{trained}.")
+    if caps.steps:
+        steps = np.arange(1, stats.steps + 1)
+        left, right = st.columns(2)
+        if caps.classifier:
+            chart(left, figures.lines(steps, {"test error (%)": stats.error}, "Classification error after each step",
+                                      "step t", "error (%)", marker_x=t), key="ov-error",
+              caption="The classifier read out after each step t: where the curve flattens, more steps stop helping. "
+                      "Past the trained T (dotted line) the model runs steps it never trained on.")
+        # No T marker here: a figure that does not change is not redrawn, which halves a slider move's cost.
+        series = {"active units / 100": stats.active / 100}
+        if caps.decoder:
+            series = {"reconstruction": stats.recon, **series}
+        chart(right, figures.lines(steps, series, "Reconstruction and activity after each step", "step t",
+                                   "½‖x − x̂‖² · active units / 100"), key="ov-recon",
+              caption="Mean reconstruction error of x̂ = D z_t and mean number of active units (÷ 100) over the test "
+                      "digits: the code settles as the steps go on.")
+    elif view.weights is not None:
+        chart(st, figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
+                                      cols=20, title="Decoder columns of the first units"), key="ov-filters",
+              caption="What each unit adds to a reconstruction (red positive, blue negative).")
+
+
+if caps.likelihood:
+    bound_overview()
+else:
+    code_overview()
 
 # -- take it away --------------------------------------------------------------------------------
 st.subheader("Downloads")

@@ -1,29 +1,19 @@
 import numpy as np
 import streamlit as st
 
-from ui import figures, url
+from ui import figures
 from ui.compute import test_digits
 from ui.export import chart
-from ui.own_digit import HOW, own_digit
-from ui.state import keep, require
+from ui.own_digit import pick_digit
+from ui.state import require
 
 sel = require(__file__)
 st.title("Reconstructions")
 digits = test_digits()
 T = sel.unroll
-linked = url.take("digit", url.integer(0, len(digits.split) - 1), "digit", "digit 0")
-if linked is not None:
-    st.session_state.update({"rec-mode": "Test digit", "rec-digit": linked})
-mode = st.radio("Digit", ["Test digit", *HOW], horizontal=True, key="rec-mode")
-if mode == "Test digit":
-    keep("rec-digit", 0)
-    i = st.number_input(f"Test digit (0 – {len(digits.split) - 1})", 0, len(digits.split) - 1, key="rec-digit")
-    url.share(digit=i or None)
-    x, name, short = digits.split.x[i], f"Digit {i} (label {int(digits.split.y[i])})", f"digit {i}"
-else:
-    url.share(digit=None)  # a digit of the user's own cannot be shared
-    x, short = own_digit(mode, "rec")
-    name = short[0].upper() + short[1:]
+x, name = pick_digit("rec", digits.split)
+short = name.split(" (")[0]
+name = name[0].upper() + name[1:]
 tr = sel.trace(x)
 steps = len(tr.recon)
 imgs = [tr.x] + list(tr.recon) + [tr.x - tr.recon[-1]]

@@ -67,6 +67,10 @@ def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
     ep = np.array([r["epoch"] + 1 for r in rows])
     col = lambda k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], dtype=float)  # noqa: E731
     c = st.columns(3)
+    if any("val_elbo" in r for r in rows):  # a likelihood model: its bound, the KL of each layer, its units
+        _bound_curves(rows, ep, col, c, key)
+        download_csv(st, "Metrics (CSV, a row per epoch)", rows_csv(rows), f"{name}-metrics.csv", key=f"{key}-csv")
+        return
     chart(c[0], figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
                                    "L_S train": col("train_sup"), "L_S val": col("val_sup")},
                               "Losses", "epoch", log_y=True), key=f"{key}-loss",
@@ -85,6 +89,21 @@ def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
           f"(dead) or on more than {DENSE:.0%} of them (dense), and the units of each kind. A run collapsing to a "
           "few active units shows here in its first epochs.")
     download_csv(st, "Metrics (CSV, a row per epoch)", rows_csv(rows), f"{name}-metrics.csv", key=f"{key}-csv")
+
+
+def _bound_curves(rows, ep, col, c, key):
+    layers = sorted({int(k.rsplit("_", 1)[1]) for r in rows for k in r if k.startswith("val_kl_")})
+    chart(c[0], figures.lines(ep, {"−ELBO train": col("train_unsup"), "−ELBO val": col("val_unsup"),
+                                   "−log p(x | z) val": col("val_recon")}, "Negative ELBO (nats)", "epoch"),
+          key=f"{key}-loss", caption="The bound's negative, lower is better: training digits (binarised afresh; the "
+          "KL warm-up's weight while it lasts) and the validation digits (binarised once).")
+    chart(c[1], figures.lines(ep, {f"layer {n}": col(f"val_kl_{n}") for n in layers}, "KL of each layer (nats)",
+                              "epoch"), key=f"{key}-err",
+          caption="log q − log p of each stochastic layer (1 next to the pixels) on the validation digits: a layer at "
+                  "0 carries nothing about the digit.")
+    chart(c[2], figures.lines(ep, {f"layer {n}": col(f"val_active_{n}") for n in layers},
+                              "Units not exactly 0, per digit", "epoch", "units"), key=f"{key}-active",
+          caption="Mean units of each layer that are not exactly zero in a sample from the posterior.")
 
 
 @st.fragment(run_every=2.0)

@@ -34,3 +34,18 @@ def tiny_run(tmp_path_factory, mnist_small):
     tc = TrainConfig(pretrain_epochs=2, epochs=4, batch_size=50, limit=3000)
     history = train(mc, tc, out, data=mnist_small, device="cpu")
     return out, history
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory):
+    """A small rectified-Gaussian VAE (layers 24, 12; blocks of 32) trained 3 epochs on 2,000 digits (intensities)."""
+    from models.data import intensities, load_mnist
+    from models.families import get
+    from models.families.rg_vae import RGVAEConfig
+    from models.training.loop import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny-vae"
+    data = load_mnist(limit=2000, inputs=intensities)
+    tc = get("rg-vae").train_config(epochs=3, limit=2000)
+    history = train(RGVAEConfig(layers="24,12", width=32, warmup=1.0), tc, out, data=data, device="cpu")
+    return out, history, data

@@ -228,3 +228,25 @@ def test_composition_units_filmstrip_and_an_intervention(page):
     titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(d => d.layout.title.text)")
     assert any("z_t held − z_t untouched" in t for t in titles), titles
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_a_generative_hierarchy_samples_and_its_units(page):
+    page.goto(page.url.split("?")[0].rstrip("/") + "/samples?model=default:rg-vae")
+    page.wait_for_selector("text=Depth: layers drawn afresh", timeout=90_000)
+    images = "() => document.querySelectorAll('[data-testid=\"stMain\"] img').length"
+    page.wait_for_function(f"() => ({images})() >= 27", timeout=60_000)  # the digit, its binarisation and code; 24
+    wait_idle(page)                                                           # samples
+    assert page.get_by_text("Depth 1: layers 1 drawn afresh").count()
+    move_slider(page, "Depth", 3, "ArrowRight")
+    page.wait_for_selector("text=Depth 4: layers 1, 2, 3, 4 drawn afresh", timeout=30_000)
+    assert "depth=4" in page.url
+
+    go(page, "Hierarchy", "One unit")
+    page.get_by_text("1 (300 units)").click()
+    page.wait_for_selector("text=300 units of layer 1", timeout=60_000)
+    page.wait_for_function(f"() => ({images})() >= 300", timeout=60_000)
+
+    go(page, "Traversal", "Value of the unit")
+    go(page, "Layers", "Layer 1:")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 4", timeout=30_000)
+    assert not page.locator('[data-testid="stException"]').count()

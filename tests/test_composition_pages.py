@@ -150,6 +150,6 @@ def test_filters_filmstrip_on_the_default(app):
     frame = get(app, "select_slider", "After epoch")
     assert [0 if o == "start" else int(o) for o in frame.options] == [0, 1, 3, 6, 16, 41, 105]
     assert frame.value == 105
-    assert any("keep 120 of 400 units" in c.value for c in app.caption)
+    assert any("keep 60 of 400 units" in c.value for c in app.caption)
     frame.set_value(16).run()
     assert not app.exception and "Encoder rows after epoch 16" in titles(app)

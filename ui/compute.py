@@ -16,6 +16,8 @@ import torch
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.compare import Comparison, Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
+from models.analysis.hierarchy import Hierarchy, LayerCode, Samples, hierarchy, layer_code, samples, traversal
+from models.analysis.likelihood import Likelihood, likelihood
 from models.analysis.intervene import (
     CellUnits, Intervention, SetAblations, UnitAblations, cell_units, intervened_trace, set_ablations, unit_ablations,
     unit_runs,
@@ -239,3 +241,58 @@ def cell_units_for(path: str, version: float, steps: int, idx: tuple[int, ...]) 
 def intervened_trace_for(path: str, version: float, steps: int, x: bytes, iv: Intervention) -> Trace:
     model = model_for(path, version)
     return intervened_trace(model, torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy()), steps, iv)
+
+
+# -- a generative hierarchy (the `layers` capability) ----------------------------------------------------------
+
+LIKELIHOOD_DIGITS = 2000  # test digits the app measures a bound on (the CLI: all of them)
+APP_IWAE_K, APP_IWAE_DIGITS = 100, 200  # the app's importance-weighted bound (the CLI: k = 1,000 on 1,000)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def inputs_for(family_name: str) -> Split:
+    """The test digits as this family reads them (its input transform of the dataset's images)."""
+    from models.families import get
+
+    digits = test_digits()
+    return Split(get(family_name).inputs(digits.images), digits.split.y)
+
+
+def _inputs(model) -> Split:
+    return inputs_for(of_model(model).name)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring the bound on the test digits (ELBO, an importance-weighted "
+                   "estimate, each layer)…")
+def likelihood_for(path: str, version: float) -> Likelihood:
+    model = model_for(path, version)
+    return likelihood(model, _inputs(model).head(LIKELIHOOD_DIGITS), APP_IWAE_K, APP_IWAE_DIGITS)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Carrying every unit down to the pixels…")
+def hierarchy_for(path: str, version: float) -> Hierarchy:
+    model = model_for(path, version)
+    return hierarchy(model, _inputs(model).x)
+
+
+def _vector(x: bytes | None) -> torch.Tensor | None:
+    return None if x is None else torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy())
+
+
+SAMPLES = 24  # samples a depth shows
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def samples_for(path: str, version: float, x: bytes | None, seed: int) -> Samples:
+    """For one input (float32 bytes of the family's inputs; None: fresh samples), every depth at once."""
+    return samples(model_for(path, version), _vector(x), SAMPLES, seed)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def traversal_for(path: str, version: float, x: bytes | None, unit: int, values: tuple[float, ...]) -> np.ndarray:
+    return traversal(model_for(path, version), _vector(x), unit, np.array(values))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def layer_code_for(path: str, version: float, x: bytes) -> LayerCode:
+    return layer_code(model_for(path, version), _vector(x))

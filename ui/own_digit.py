@@ -48,9 +48,32 @@ def _uploaded(key: str) -> np.ndarray | None:
     return img
 
 
-def own_digit(how: str, key: str) -> tuple[np.ndarray, str]:
-    """The normalised input and its caption; without a digit yet, a hint and the page stops there."""
+def own_digit(how: str, key: str, inputs=normalize) -> tuple[np.ndarray, str]:
+    """The input as the model's family reads it (`inputs`: its transform; default normalised) and its caption;
+    without a digit yet, a hint and the page stops there."""
     img = _drawn(f"{key}-canvas") if how == "Draw" else _uploaded(f"{key}-upload")
     if img is None:
         st.stop()
-    return normalize(img[None])[0], "your drawing" if how == "Draw" else "your digit"
+    return np.asarray(inputs(img[None])[0], dtype=np.float32), "your drawing" if how == "Draw" else "your digit"
+
+
+def pick_digit(key: str, split, inputs=normalize, fresh: str | None = None) -> tuple[np.ndarray | None, str]:
+    """A test digit of `split` (shared in the URL), a drawing or an upload, as the family reads it, and what to call
+    it. `fresh`: the label of a choice of no digit at all (then None)."""
+    from ui import url
+    from ui.state import keep
+
+    n = len(split)
+    linked = url.take("digit", url.integer(0, n - 1), "digit", "digit 0")
+    if linked is not None:
+        st.session_state.update({f"{key}-mode": "Test digit", f"{key}-digit": linked})
+    mode = st.radio("Digit", ["Test digit", *HOW] + ([fresh] if fresh else []), horizontal=True, key=f"{key}-mode")
+    if mode == "Test digit":
+        keep(f"{key}-digit", 0)
+        i = st.number_input(f"Test digit (0 – {n - 1})", 0, n - 1, key=f"{key}-digit")
+        url.share(digit=i or None)
+        return np.asarray(split.x[i], dtype=np.float32), f"digit {i} (label {int(split.y[i])})"
+    url.share(digit=None)  # a digit of the user's own, or none, cannot be shared
+    if mode == fresh:
+        return None, fresh
+    return own_digit(mode, key, inputs)

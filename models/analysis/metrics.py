@@ -43,5 +43,5 @@ def evaluate_split(model, split: Split, unroll: int | None = None, device: str |
     error = 100.0 * sums[3].item() / n  # one rounding from the count: 1.42, not 1.4200000000000002
     dead = int((per_unit == 0).sum()) if per_unit is not None else 0
     dense = int((per_unit > DENSE * n).sum()) if per_unit is not None else 0
-    return {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.sparsity * l1,
+    return {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.unsup_weight * l1,
             "sup": sup if classifier else None, "active": active, "dead": dead, "dense": dense}

@@ -74,6 +74,14 @@ class SparseModel(nn.Module):
         training mode only."""
         return None
 
+    def schedule_(self, epochs_done: float) -> None:
+        """Settings of the objective that follow training's progress (a KL warm-up); called before each update."""
+
+    @property
+    def unsup_weight(self) -> float:
+        """The weight of the "l1" term in L_U (the sparsity λ; 1 where L_U is −ELBO = reconstruction + KL)."""
+        return self.sparsity
+
     @property
     def trained_unroll(self) -> int:
         return int(getattr(self.cfg, "unroll", 1))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from models.data import normalize
+
 DEFAULT = "drsae"  # saved files without an `architecture` key were all written before families: DrSAEs
 
 NEEDS = {  # a capability, as a page says what it needs
@@ -17,6 +19,7 @@ NEEDS = {  # a capability, as a page says what it needs
     "classifier": "a classifier",
     "likelihood": "a likelihood bound",
     "filters": "per-unit encoder and decoder filters",
+    "layers": "a hierarchy of stochastic layers",
 }
 
 
@@ -27,6 +30,7 @@ class Capabilities:
     classifier: bool = False  # classify(z) gives class logits
     likelihood: bool = False  # a bound on log p(x)
     filters: bool = False  # unit_weights(): each unit's encoder row and decoder column (a linear code)
+    layers: bool = False  # a generative hierarchy of stochastic layers: run(), generate(), log_weights()
 
     def missing(self, *needs: str) -> list[str]:
         return [n for n in needs if not getattr(self, n)]
@@ -47,6 +51,9 @@ class Family:
     # models.training.update.Updater, which any model with `losses` and `project_` can use)
     lr_scales: Callable | None = None  # (model, train config) -> {parameter name: lr multiplier}
     train_defaults: dict | None = None  # training settings whose default differs for this family
+    inputs: Callable = normalize  # uint8 images (n, 28, 28) -> the float rows (n, 784) this family reads
+    validate: Callable | None = None  # (model, split, device) -> a training row's validation numbers (default:
+    # models.analysis.metrics.evaluate_split)
 
     def train_config(self, **given):
         """The training settings for this family: `given` over its defaults over everyone's."""
@@ -59,6 +66,8 @@ class Family:
 
     def describe(self, cfg) -> str:
         """A short name for a model of this family: '400×11 λ 0.025'."""
+        if hasattr(cfg, "describe"):
+            return cfg.describe()
         size = f"{cfg.hidden}" + (f"×{cfg.unroll}" if self.capabilities.steps else "")
         return size + (f" λ {cfg.sparsity:g}" if hasattr(cfg, "sparsity") else "")
 

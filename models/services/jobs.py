@@ -38,7 +38,7 @@ def run_name(mc, tc: TrainConfig) -> str:
     """The same settings always name the same folder: that is what stops duplicate runs."""
     family = of_config(mc)
     digest = hashlib.sha1(json.dumps([mc.to_dict(), tc.to_dict()], sort_keys=True).encode()).hexdigest()[:6]
-    size = family.describe(mc).replace("×", "x").replace(" λ ", "-l")
+    size = re.sub(r"[^A-Za-z0-9_.-]+", "-", family.describe(mc).replace("×", "x").replace(" λ ", "-l"))
     return f"{family.name}-{size}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
 
 

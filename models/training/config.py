@@ -24,8 +24,9 @@ class TrainConfig(Config):
     min_lr_ratio: float = setting(1.0, "Final lr ratio", "cosine decay inside each phase to lr × this; "
                                   "1 = a steady lr (a run at a steady lr can be trained longer)",
                                   min=0.0, max=1.0, advanced=True)
-    optimizer: str = setting("sgd", "Optimizer", "sgd with momentum (the paper's) or adam",
-                             choices={"sgd": "SGD with momentum", "adam": "Adam"}, advanced=True)
+    optimizer: str = setting("sgd", "Optimizer", "sgd with momentum (the DrSAE paper's), adam or adamax (the "
+                             "structured VAE's)", choices={"sgd": "SGD with momentum", "adam": "Adam",
+                                                           "adamax": "Adamax"}, advanced=True)
     c_lr_scale: float = setting(200.0, "Classifier lr ×", "sgd: the classifier's lr is this times lr",
                                 min=0.0, max=1e4, advanced=True)
     # L_U + w L_S, as the paper (0.2 keeps more part units but errs more: docs/results.md)

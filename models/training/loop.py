@@ -113,11 +113,13 @@ class Progress:
     def epoch(self, row: dict) -> None:
         if self.tty:
             self.stream.write("\r" + " " * 100 + "\r")
-        err = "" if row["val_error"] is None else f"val err {row['val_error']:.2f}% "
-        self.stream.write(
-            f"epoch {row['epoch'] + 1} {row['phase']}: L_U {row['train_unsup']:.4f} L_S {row['train_sup']:.4f} "
-            f"{err}active {row['val_active']:.1f} ({row['epoch_time']:.1f}s)\n"
-        )
+        if "val_elbo" in row:  # a likelihood model: its bound (L_U is −ELBO) and no classifier
+            losses = f"-ELBO {row['train_unsup']:.2f} val ELBO {row['val_elbo']:.2f} "
+        else:
+            losses = f"L_U {row['train_unsup']:.4f} L_S {row['train_sup']:.4f} "
+            losses += "" if row["val_error"] is None else f"val err {row['val_error']:.2f}% "
+        self.stream.write(f"epoch {row['epoch'] + 1} {row['phase']}: {losses}active {row['val_active']:.1f} "
+                          f"({row['epoch_time']:.1f}s)\n")
         self.stream.flush()
 
 
@@ -147,7 +149,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                 progress.stream.write(f"{out} has finished its {tc.total_epochs} epochs already\n")
             return _finish(out, list(st["history"]), tc)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    data = load_mnist(data_dir, limit=tc.limit) if data is None else data.head(tc.limit)
+    data = load_mnist(data_dir, limit=tc.limit, inputs=family.inputs) if data is None else data.head(tc.limit)
     if tc.train_on == "all":
         data = data.all_training()
     wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
@@ -208,7 +210,8 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     saved, loss = False, float("nan")
     try:
         while epoch < tc.total_epochs:
-            phase = "pretrain" if epoch < tc.pretrain_epochs else "supervised"
+            phase = ("pretrain" if epoch < tc.pretrain_epochs else
+                     "supervised" if family.capabilities.classifier else "train")
             if perm is None:
                 perm, batch = torch.randperm(n, generator=gen), 0
                 updater.reset()
@@ -223,6 +226,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                     return history
                 lr = lr_at(tc, epoch, batch / n_batches)
                 idx = perm_dev[batch * bs:(batch + 1) * bs]
+                model.schedule_(epoch + batch / n_batches)
                 updater(x_tr[idx], y_tr[idx], lr, phase == "supervised")
                 batch += 1
                 now = time.time()
@@ -246,15 +250,13 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                 raise Diverged(f"{e} in epoch {epoch + 1}") from None
             a = updater.acc.tolist()
             recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
-            val = evaluate_split(updater.output, data.val, device=device)
+            val = (family.validate or evaluate_split)(updater.output, data.val, device=device)
             weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
             if not all(math.isfinite(v) for v in val.values() if v is not None):
                 raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
             row = {"epoch": epoch, "phase": phase, "lr": lr,
-                   "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.sparsity * l1,
-                   "train_sup": sup, "val_error": val["error"], "val_recon": val["recon"], "val_unsup": val["unsup"],
-                   "val_sup": val["sup"], "val_active": val["active"], "val_dead": val["dead"],
-                   "val_dense": val["dense"], **unit_columns(weights), "epoch_time": time.time() - t0,
+                   "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
+                   "train_sup": sup, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
                    "elapsed": time.time() - t_run0, **updater.grad_norm_stats()}
             history.append(row)
             run_folder.append_metrics(out, row)

@@ -20,6 +20,8 @@ def make_optimizer(model, tc: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, tc)
     if tc.optimizer == "adam":
         return torch.optim.Adam(groups, lr=tc.lr)
+    if tc.optimizer == "adamax":
+        return torch.optim.Adamax(groups, lr=tc.lr)
     return torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum)
 
 

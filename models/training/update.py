@@ -139,7 +139,7 @@ class Updater:
         a = self.acc.tolist()
         if not all(math.isfinite(v) for v in a) or a[MAX] > 1e6:
             raise Diverged(f"loss became {a[MAX] if math.isfinite(a[MAX]) else float('nan')}")
-        return (a[RECON] + self.model.sparsity * a[L1]) / max(a[COUNT], 1)
+        return (a[RECON] + self.model.unsup_weight * a[L1]) / max(a[COUNT], 1)
 
     def grad_norm_stats(self) -> dict:
         """This epoch's per-update gradient norms: count, mean, standard deviation, median, max (syncs)."""

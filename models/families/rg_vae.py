@@ -1,0 +1,250 @@
+"""The structured variational auto-encoder with rectified-Gaussian units (Salimans, 2016, "A Structured Variational
+Auto-encoder for Learning Deep Hierarchies of Sparse Features").
+
+    p(z_L) = RG(μ_L, σ_L),  p(z_l | z_{l+1}) = RG(μ_l(z_{l+1}), σ_l(z_{l+1})),  p(x | z_1) = Bernoulli(f(z_1))
+
+Every unit is a rectified Gaussian (rectified_gaussian.py): exactly 0 with probability Φ(−μ/σ). Between stochastic
+layers sits one deterministic block (linear, batch norm, ELU) on the way down, and one on the way up. The
+structured posterior q(z_l | z_{l+1}, x) keeps the prior's top-down dependence: its (μ, σ) combine the prior's, given
+the sampled layer above, with bottom-up (μ̂, σ̂) computed from x, by precision weighting (a product of Gaussians);
+the mean-field posterior q(z_l | x) is the bottom-up terms alone. Inputs are pixel intensities in [0, 1]; training
+binarises them afresh for every batch, and evaluation binarises them once with the model's own seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.data import binarized, intensities
+import models.families.rectified_gaussian as rg
+from models.families.base import SparseModel
+from models.families.registry import Capabilities, Family, register
+from models.settings import Config, setting
+
+MIN_SIGMA = 1e-3  # keeps every σ, and so every log density, finite
+POSTERIORS = {"structured": "structured: q(z_l | z_{l+1}, x), the prior's top-down belief and the digit's evidence "
+                            "combined", "mean-field": "mean-field: q(z_l | x), from the digit alone"}
+
+
+@dataclass(frozen=True)
+class RGVAEConfig(Config):
+    n_input: int = 784
+    layers: str = setting("300,200,100,50", "Stochastic layers (bottom to top)", "units in each rectified-Gaussian "
+                          "layer, from the one next to the pixels to the top")
+    width: int = setting(160, "Block width", "units of the deterministic block (linear, batch norm, ELU) between "
+                         "two stochastic layers, up and down", min=4, max=4096)
+    posterior: str = setting("structured", "Posterior", "how the encoder forms q(z_l | ...)", choices=POSTERIORS)
+    warmup: float = setting(5.0, "KL warm-up (epochs)", "the KL terms' weight rises from 0 to 1 over these epochs "
+                            "of training (0 = the bound from the start)", min=0.0, max=10_000.0)
+    test_seed: int = 123  # the evaluation digits' binarisation: saved with the model, so numbers stay comparable
+
+    def __post_init__(self):
+        super().__post_init__()
+        try:
+            sizes = [int(s) for s in self.layers.split(",")]
+        except ValueError:
+            raise ValueError(f"--layers must be comma-separated unit counts, got {self.layers!r}") from None
+        if not 1 <= len(sizes) <= 8 or not all(1 <= s <= 4096 for s in sizes):
+            raise ValueError(f"--layers needs 1 to 8 layers of 1 to 4096 units, got {self.layers!r}")
+
+    def describe(self) -> str:
+        return f"{self.layers.replace(',', '-')} {self.posterior}"
+
+    @property
+    def sizes(self) -> list[int]:
+        """Units per stochastic layer, bottom (next to the pixels) first."""
+        return [int(s) for s in self.layers.split(",")]
+
+    @property
+    def hidden(self) -> int:
+        return sum(self.sizes)
+
+
+class Head(nn.Module):
+    """n_in -> width (linear, batch norm, ELU) -> the (μ, σ) of n_out rectified-Gaussian units."""
+
+    def __init__(self, n_in: int, width: int, n_out: int):
+        super().__init__()
+        self.block = nn.Sequential(nn.Linear(n_in, width), nn.BatchNorm1d(width), nn.ELU())
+        self.mu, self.sigma = nn.Linear(width, n_out), nn.Linear(width, n_out)
+
+    def forward(self, h: torch.Tensor):
+        d = self.block(h)
+        return d, self.mu(d), F.softplus(self.sigma(d)) + MIN_SIGMA
+
+
+@dataclass
+class Pass:
+    """One pass through the model for a batch, every list bottom layer first."""
+    z: list[torch.Tensor]  # the layers' values (a sample, or the posterior's mean)
+    q: list[tuple[torch.Tensor, torch.Tensor]]  # the posterior's (μ, σ) per layer
+    p: list[tuple[torch.Tensor, torch.Tensor]]  # the prior's (μ, σ) per layer, given the layer above
+    logits: torch.Tensor  # the pixels' Bernoulli logits, from z_1
+    kl: list[torch.Tensor] | None = None  # log q(z_l) − log p(z_l) per digit (sampled passes)
+
+
+class RGVAE(SparseModel):
+    labels_train_encoder = False
+
+    def __init__(self, cfg: RGVAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        sizes, w = cfg.sizes, cfg.width
+        self.up = nn.ModuleList(Head(n_in, w, n) for n_in, n in zip([cfg.n_input] + [w] * (len(sizes) - 1), sizes))
+        self.down = nn.ModuleList(Head(sizes[l + 1], w, sizes[l]) for l in range(len(sizes) - 1))  # noqa: E741
+        self.top_mu = nn.Parameter(torch.zeros(sizes[-1]))
+        self.top_sigma = nn.Parameter(torch.zeros(sizes[-1]))  # softplus(0) + MIN_SIGMA ≈ 0.69
+        self.out = nn.Sequential(nn.Linear(sizes[0], w), nn.BatchNorm1d(w), nn.ELU(), nn.Linear(w, cfg.n_input))
+        self.kl_weight = 1.0  # the warm-up's weight on the KL terms while training (schedule_)
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def prior(self, layer: int, above: torch.Tensor | None, n: int):
+        """p(z_layer | z_{layer+1}) as (μ, σ), for n digits; the top layer's prior is learned, the same for all."""
+        if above is None:
+            mu = self.top_mu.expand(n, -1)
+            return mu, (F.softplus(self.top_sigma) + MIN_SIGMA).expand(n, -1)
+        _, mu, sigma = self.down[layer](above)
+        return mu, sigma
+
+    def bottom_up(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        h, out = x, []
+        for head in self.up:
+            h, mu, sigma = head(h)
+            out.append((mu, sigma))
+        return out
+
+    def posterior(self, prior, evidence):
+        if self.cfg.posterior == "mean-field":
+            return evidence
+        (mp, sp), (me, se) = prior, evidence
+        pp, pe = sp.pow(-2), se.pow(-2)  # precisions: the belief from above and the digit's evidence
+        var = 1.0 / (pp + pe)
+        return (mp * pp + me * pe) * var, var.sqrt()
+
+    def run(self, x: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None,
+            clamp: dict[int, torch.Tensor] | None = None) -> Pass:
+        """Infer every layer top-down. sample=False: each layer is its posterior's mean (the deterministic code).
+        `clamp`: {layer: values} replaces those layers' values (an intervention on the code)."""
+        evidence = self.bottom_up(x)
+        n, L = len(x), len(self.cfg.sizes)
+        z, q, p, kl = [None] * L, [None] * L, [None] * L, [None] * L
+        above = None
+        for l in reversed(range(L)):  # noqa: E741 (the layer index)
+            p[l] = self.prior(l, above, n)
+            q[l] = self.posterior(p[l], evidence[l])
+            if sample:
+                z[l] = rg.sample(*q[l], generator=generator)
+                kl[l] = (rg.log_prob(z[l], *q[l]) - rg.log_prob(z[l], *p[l])).sum(1)
+            else:
+                z[l] = rg.mean(*q[l])
+            if clamp and l in clamp:
+                z[l] = clamp[l].to(z[l]).expand_as(z[l])
+            above = z[l]
+        return Pass(z, q, p, self.out(z[0]), kl if sample else None)
+
+    def generate(self, n: int, from_layer: int | None = None, given: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None, mean: bool = False) -> list[torch.Tensor]:
+        """Ancestral samples: the layers from `from_layer` down (default: the top), starting from `given` (the
+        values of the layer above `from_layer`) where given. mean=True: each layer the prior's mean instead of a
+        sample. Returns [z_1, ..., pixel probabilities], bottom first: index 0 are the pixels."""
+        L = len(self.cfg.sizes)
+        top = L - 1 if from_layer is None else from_layer
+        above, zs = given, {}
+        for l in reversed(range(top + 1)):  # noqa: E741
+            mu, sigma = self.prior(l, above, n)
+            above = rg.mean(mu, sigma) if mean else rg.sample(mu, sigma, generator=generator)
+            zs[l] = above
+        return [torch.sigmoid(self.out(zs[0]))] + [zs[l] for l in range(top + 1)]
+
+    def log_weights(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """One sample per digit: (log p(x | z_1), [log q(z_l) − log p(z_l) per layer]); their difference summed is
+        log p(x, z) − log q(z | x), whose mean is the ELBO and whose log-mean-exp over k samples the IWAE bound."""
+        ps = self.run(x, sample=True, generator=generator)
+        ll = -F.binary_cross_entropy_with_logits(ps.logits, x, reduction="none").sum(1)
+        return ll, ps.kl
+
+    # -- what the lab asks of every model ---------------------------------------------------------
+
+    def steps(self, x, unroll=None, hold=None):
+        """One step: every layer's posterior mean, bottom layer first, side by side (hidden = all units)."""
+        yield torch.cat(self.run(x, sample=False).z, dim=1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel probabilities from a code whose first units are z_1."""
+        return torch.sigmoid(self.out(z[:, :self.cfg.sizes[0]]))
+
+    def schedule_(self, epochs_done: float) -> None:
+        w = self.cfg.warmup
+        self.kl_weight = 1.0 if w <= 0 else min(1.0, (epochs_done + 1.0) / w)  # epoch 1 trains at 1/w
+
+    @property
+    def unsup_weight(self) -> float:
+        return 1.0  # L_U is −ELBO = reconstruction + KL
+
+    def losses(self, x, y=None, unroll=None, reduce=True) -> dict:
+        """"recon": −log p(x | z_1); "l1": the KL terms (one sample; named as every family's second loss);
+        "unsup": −ELBO; "objective": reconstruction + the warm-up's weight × KL. Training binarises x afresh."""
+        if self.training:
+            x = torch.bernoulli(x)
+        ll, kl = self.log_weights(x)
+        kl_sum = torch.stack(kl).sum(0)
+        out = {"recon": -ll, "l1": kl_sum, "unsup": kl_sum - ll, "logits": None, "z": None,
+               "objective": kl_sum * (self.kl_weight if self.training else 1.0) - ll}
+        if reduce:
+            out.update({k: out[k].mean() for k in ("recon", "l1", "unsup", "objective")})
+        else:
+            out.update(steps=None, x_hat=None)
+        return out
+
+    def evaluation_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The digits as every evaluation sees them: binarised once with the model's seed."""
+        return binarized(x, self.cfg.test_seed)
+
+
+@torch.no_grad()
+def validate(model: RGVAE, split, device=None, batch: int = 2000) -> dict:
+    """The validation columns of a training row: ELBO terms per digit, units active (not exactly 0) per digit,
+    per layer the KL."""
+    device = device or next(model.parameters()).device
+    was = model.training
+    model.eval()
+    x_all = model.evaluation_inputs(split.x)
+    g = torch.Generator(device=device).manual_seed(model.cfg.test_seed)
+    L = len(model.cfg.sizes)
+    sums = np.zeros(2 + 2 * L)
+    for i in range(0, len(x_all), batch):
+        x = x_all[i:i + batch].to(device)
+        ps = model.run(x, sample=True, generator=g)
+        ll = -F.binary_cross_entropy_with_logits(ps.logits, x, reduction="none").sum(1)
+        sums += np.array([-ll.sum().item(), sum(float((z > 0).sum()) for z in ps.z)]
+                         + [k.sum().item() for k in ps.kl] + [float((z > 0).sum()) for z in ps.z])
+    model.train(was)
+    n = max(len(x_all), 1)
+    m = (sums / n).tolist()  # plain floats: a checkpoint's history holds nothing but plain data
+    kl = m[2:2 + L]
+    return {"error": None, "recon": m[0], "unsup": m[0] + sum(kl), "sup": None, "active": m[1], "dead": 0,
+            "dense": 0, "elbo": -(m[0] + sum(kl)), **{f"kl_{l + 1}": float(kl[l]) for l in range(L)},
+            **{f"active_{l + 1}": float(m[2 + L + l]) for l in range(L)}}
+
+
+FAMILY = register(Family(
+    name="rg-vae",
+    short="RG-VAE",
+    title="Structured VAE with rectified-Gaussian units",
+    summary="A deep generative model whose units are rectified Gaussians, exactly zero with probability Φ(−μ/σ): "
+            "four stochastic layers (300, 200, 100, 50 units, bottom to top) generate a binarised digit top-down, "
+            "and a structured posterior infers them from the digit while keeping the prior's top-down dependence "
+            "(Salimans, 2016). It is trained on the evidence lower bound (ELBO) of log p(x), without labels.",
+    config=RGVAEConfig,
+    create=RGVAE,
+    capabilities=Capabilities(likelihood=True, layers=True),
+    inputs=intensities,
+    validate=validate,
+    train_defaults={"pretrain_epochs": 0, "epochs": 80, "batch_size": 100, "lr": 0.002, "optimizer": "adamax",
+                    "grad_clip": 0.0, "ema": 0.0},
+))
