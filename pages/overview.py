@@ -43,7 +43,8 @@ def bound_overview():
     st.caption("KL: log q(z_l | ·) − log p(z_l | z_l+1) per digit; exactly 0: share of a posterior sample's units at "
                "0; active: units whose posterior mean varies over the digits by more than 0.01 (Burda et al.); probe: "
                "a linear classifier on the layer's posterior means, fitted on the first half of the digits and "
-               "tested on the second (labels never trained the model).")
+               "tested on the second (labels never trained the model). A layer whose KL is near 0 holds nothing of "
+               "its own: its posterior is its prior, whose means follow the layers above (hence still 'active').")
 
 
 def code_overview():

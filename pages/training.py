@@ -154,6 +154,9 @@ def live():
         if rows[-1]["val_error"] is not None:  # a model with a classifier
             c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)",
                         f"{rows[-1]['val_error']:.2f} %")
+        elif "val_elbo" in rows[-1]:  # a model with a likelihood bound
+            c[2].metric("Validation ELBO" if held_out else "Val. digits' ELBO (trained on)",
+                        f"{rows[-1]['val_elbo']:.2f}")
     else:
         st.caption("The first epoch's numbers appear here when it ends.")
 

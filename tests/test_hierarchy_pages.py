@@ -13,7 +13,7 @@ from models.checkpoint import load_model
 from models.data import intensities
 from models.families import get as family
 from models.services import jobs
-from tests.test_app import ROOT, app, get, server_navigation  # noqa: F401  (app: the fixture)
+from tests.test_app import ROOT, app, charts, get, server_navigation  # noqa: F401  (app: the fixture)
 from tests.test_composition_pages import titles
 from ui import nav
 
@@ -137,3 +137,14 @@ def test_training_page_trains_a_vae_with_its_recipe(app, monkeypatch):
     assert run_folder.read_status(run)["state"] == "done", run_folder.read_status(run)
     row = run_folder.read_metrics(run)[0]
     assert row["val_elbo"] < 0 and {"val_kl_1", "val_kl_2", "val_active_1"} <= set(row)
+
+
+def test_the_embedded_vae_shows_how_it_was_trained(app):
+    app.switch_page("pages/training.py").run()
+    app.selectbox(key="tr-embedded").set_value("default:rg-vae").run()
+    assert not app.exception
+    assert titles(app) == ["Negative ELBO (nats)", "KL of each layer (nats)", "Units not exactly 0, per digit"]
+    command = app.code[0].value
+    assert "--family rg-vae" in command and "--train-on all" in command
+    kl = [c for c in charts(app) if c["layout"]["title"]["text"].startswith("KL")][0]
+    assert [d["name"] for d in kl["data"]] == ["layer 1", "layer 2", "layer 3", "layer 4"]
