@@ -53,9 +53,13 @@ def test_samples_page_depth(app, vae_run):
     app.switch_page("pages/samples.py").run()
     assert not app.exception and not app.error
     assert len(captions(app)[1]) == 24
-    assert "Depth 1: layers 1 drawn afresh; layers 2 from the digit" in " ".join(c.value for c in app.caption)
+    text = lambda: " ".join(c.value for c in app.caption)  # noqa: E731
+    assert "Depth 1: layers 1 drawn afresh; layers 2 the digit's own code" in text()
+    app.radio(key="smp-order").set_value("top").run()
+    assert "Depth 1: layers 2 drawn afresh; layers 1 inferred from the digit given the layers above" in text()
+    assert app.query_params["order"] == "top"
     get(app, "slider", "Depth").set_value(2).run()
-    assert "Depth 2: layers 1, 2 drawn afresh; layers none" in " ".join(c.value for c in app.caption)
+    assert "Depth 2: layers 1, 2 drawn afresh; layers none" in text()
     assert app.query_params["depth"] == "2"
     app.radio(key="smp-mode").set_value("None: fresh samples").run()
     assert not app.exception and get(app, "slider", "Depth").disabled
@@ -97,13 +101,14 @@ def test_traversal_and_layers_pages(app, vae_run):
     assert any("Draw one digit" in i.value for i in app.info)
 
 
-@pytest.mark.parametrize("params, warning", [({"depth": "9"}, "depth `9`"), ({"layer": "0"}, "layer `0`")])
+@pytest.mark.parametrize("params, warning", [({"depth": "9"}, "depth `9`"), ({"order": "up"}, "order `up`"),
+                                             ({"layer": "0"}, "layer `0`")])
 def test_links_with_bad_values_fall_back(monkeypatch, tmp_path, vae_run, params, warning):
     server_navigation(monkeypatch)
     monkeypatch.delenv("SPARSELAB_DATA", raising=False)
     monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
     shutil.copytree(vae_run[0], jobs.RUNS_ROOT / "vae")
-    page = "pages/samples.py" if "depth" in params else "pages/hierarchy.py"
+    page = "pages/hierarchy.py" if "layer" in params else "pages/samples.py"
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"model": "run:vae", **params})
     at.switch_page(page).run()

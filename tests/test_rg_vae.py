@@ -137,11 +137,21 @@ def test_the_hierarchy_views(vae_run):
         means = model.run(model.evaluation_inputs(x), sample=False).z[1][:, 5]
     assert int(h.layers[1].top_digits[5, 0]) == int(torch.argmax(means))
     s = samples(model, x[0], 6, seed=3)
-    assert s.frames.shape == (3, 6, 784)
-    assert np.allclose(s.frames[0], s.reconstruction[None])  # depth 0: the digit's own code
+    assert s.from_bottom.shape == s.from_top.shape == (3, 6, 784)
+    for frames in (s.from_bottom, s.from_top):
+        assert np.allclose(frames[0], s.reconstruction[None])  # depth 0: the digit's own code
     other = samples(model, x[1], 6, seed=3)
-    assert np.allclose(s.frames[2], other.frames[2])  # every layer afresh: the digit no longer matters
-    assert not np.allclose(s.frames[1], other.frames[1])  # the top layer kept: it does
+    assert np.allclose(s.from_bottom[2], other.from_bottom[2])  # every layer afresh: the digit no longer matters
+    assert np.allclose(s.from_top[2], other.from_top[2], atol=1e-6)
+    assert not np.allclose(s.from_bottom[1], other.from_bottom[1])  # the top layer kept: it does
+    assert not np.allclose(s.from_top[1], s.from_top[0])  # a new top layer changes the layer the structured
+    # posterior infers below it; a mean-field posterior ignores it: its samples stay the digit's reconstruction
+    from dataclasses import replace
+
+    mean_field = RGVAE(replace(model.cfg, posterior="mean-field"))
+    mean_field.load_state_dict(model.state_dict())
+    mf = samples(mean_field, x[0], 6, seed=3)
+    assert np.allclose(mf.from_top[1], mf.reconstruction[None], atol=1e-6)
     with torch.no_grad():
         top = model.run(model.evaluation_inputs(x[:1]), sample=False).z[1]
     own = float(top[0, 2])
@@ -187,3 +197,11 @@ def test_bad_settings_fail_in_one_line(tmp_path, capsys, flags, message):
     assert main(["train", "--family", "rg-vae", "--out", str(tmp_path / "r"), *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_evaluate_refuses_another_precision_in_one_line(vae_run, capsys):
+    from models.cli import main
+
+    assert main(["evaluate", str(vae_run[0]), "--sample", "--dtype", "bfloat16"]) == 2
+    err = capsys.readouterr().err
+    assert "evaluated on the CPU in float32" in err and err.count("\n") == 1

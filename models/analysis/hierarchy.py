@@ -71,29 +71,36 @@ def hierarchy(model, x: torch.Tensor, batch: int = 2000) -> Hierarchy:
 @dataclass
 class Samples:
     digit: np.ndarray  # (pixels,) the digit as the model saw it (binarised)
-    frames: np.ndarray  # (layers + 1, n, pixels): at depth d the d lowest layers drawn afresh from the prior
-    reconstruction: np.ndarray  # (pixels,) the digit's own code carried down (depth 0's mean)
+    from_bottom: np.ndarray  # (layers + 1, n, pixels): at depth d the d lowest layers drawn afresh from the prior
+    # given the digit's own code above them
+    from_top: np.ndarray  # (layers + 1, n, pixels): at depth d the d top layers drawn afresh from the prior, the
+    # layers below inferred from the digit given them (the posterior's means)
+    reconstruction: np.ndarray  # (pixels,) the digit's own code carried down (depth 0 of both)
 
 
 @torch.no_grad()
 def samples(model, x: torch.Tensor | None, n: int, seed: int = 0) -> Samples:
-    """n samples at every depth 0..L for one digit `x` (pixels,): the layers above depth d keep the digit's own code
-    (its posterior means), the d lowest are sampled from the prior given the layer above, pixels are their
-    probabilities. Without a digit, only depth L (fresh ancestral samples) is meaningful: every frame is one."""
+    """n samples at every depth 0..L for one digit `x` (pixels,), pixels as their probabilities, both ways: the d
+    lowest layers drawn afresh below the digit's own code (its posterior means), or the d top layers drawn afresh
+    and the layers below inferred from the digit given them. Without a digit, every frame is fresh ancestral
+    samples (depth L)."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
     L = len(model.cfg.sizes)
     if x is None:
-        fresh = model.generate(n, generator=g)[0].numpy()
-        return Samples(np.zeros(model.cfg.n_input), np.repeat(fresh[None], L + 1, 0), np.zeros(model.cfg.n_input))
+        fresh = np.repeat(model.generate(n, generator=g)[0].numpy()[None], L + 1, 0)
+        return Samples(np.zeros(model.cfg.n_input), fresh, fresh, np.zeros(model.cfg.n_input))
     xb = model.evaluation_inputs(x[None])
     code = model.run(xb, sample=False).z
     recon = carried_down(model, 0, code[0])[0].numpy()
-    frames = [np.repeat(recon[None], n, 0)]
+    from_bottom, from_top = [np.repeat(recon[None], n, 0)], [np.repeat(recon[None], n, 0)]
     for depth in range(1, L + 1):
         given = None if depth == L else code[depth].expand(n, -1)
-        frames.append(model.generate(n, from_layer=depth - 1, given=given, generator=g)[0].numpy())
-    return Samples(xb[0].numpy(), np.stack(frames), recon)
+        from_bottom.append(model.generate(n, from_layer=depth - 1, given=given, generator=g)[0].numpy())
+        fresh = model.generate(n, generator=g)[1:]  # every layer, bottom first; the top `depth` ones are kept
+        run = model.run(xb.expand(n, -1), sample=False, clamp={l: fresh[l] for l in range(L - depth, L)})
+        from_top.append(torch.sigmoid(run.logits).numpy())
+    return Samples(xb[0].numpy(), np.stack(from_bottom), np.stack(from_top), recon)
 
 
 @torch.no_grad()

@@ -174,10 +174,6 @@ class RGVAE(SparseModel):
         """One step: every layer's posterior mean, bottom layer first, side by side (hidden = all units)."""
         yield torch.cat(self.run(x, sample=False).z, dim=1)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities from a code whose first units are z_1."""
-        return torch.sigmoid(self.out(z[:, :self.cfg.sizes[0]]))
-
     def schedule_(self, epochs_done: float) -> None:
         w = self.cfg.warmup
         self.kl_weight = 1.0 if w <= 0 else min(1.0, (epochs_done + 1.0) / w)  # epoch 1 trains at 1/w
