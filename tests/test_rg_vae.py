@@ -28,7 +28,7 @@ def tiny(posterior="structured", seed=0) -> RGVAE:
 
 
 def exact_log_px(m: RGVAE, x: torch.Tensor) -> float:
-    """log p(x) = log [Φ(−μ/σ) p(x | 0) + ∫_0^∞ N(z; μ, σ²) p(x | z) dz], by the trapezoid rule in float64."""
+    """log p(x) = log [Φ(−μ/σ) p(x | 0) + ∫_0^∞ N(z; μ, σ²) p(x | z) dz], by the trapezoid rule (float64)."""
     mu, sigma = (t[0, 0].detach() for t in m.prior(0, None, 1))
     z = torch.linspace(0.0, float(mu + 14 * sigma), 400_001, dtype=torch.float64)[:, None]
     with torch.no_grad():

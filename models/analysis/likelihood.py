@@ -109,7 +109,8 @@ def likelihood(model, split: Split, iwae_k: int = 1000, iwae_digits: int = 1000,
     for l, size in enumerate(model.cfg.sizes):  # noqa: E741
         activity = means[l].var(0)
         err = linear_probe(means[l][:half], y[:half], means[l][half:], y[half:]) if probe and half >= 10 else None
-        layers.append(Layer(size, float(kl[l] / n), float(zeros[l] / (n * size)), int((activity > ACTIVE_COVARIANCE).sum()), err,
+        active = int((activity > ACTIVE_COVARIANCE).sum())
+        layers.append(Layer(size, float(kl[l] / n), float(zeros[l] / (n * size)), active, err,
                             np.asarray(p_zero[l]) / n, activity))
     iw = elbo_iw = None
     m = min(iwae_digits, n)

@@ -233,8 +233,8 @@ FAMILY = register(Family(
     short="RG-VAE",
     title="Structured VAE with rectified-Gaussian units",
     summary="A deep generative model whose units are rectified Gaussians, exactly zero with probability Φ(−μ/σ): "
-            "stochastic layers (by default 300, 200, 100, 50 units, bottom to top) generate a binarised digit top-down, "
-            "and a structured posterior infers them from the digit while keeping the prior's top-down dependence "
+            "stochastic layers (by default 300, 200, 100, 50 units, bottom to top) generate a binarised digit "
+            "top-down, and a structured posterior infers them from the digit while keeping the prior's top-down dependence "
             "(Salimans, 2016). It is trained on the evidence lower bound (ELBO) of log p(x), without labels.",
     config=RGVAEConfig,
     create=RGVAE,
