@@ -58,7 +58,7 @@ def main() -> int:
         tc = family.train_config()
         per_update, model = seconds_per_update(family, train, a.seconds)
         t0 = time.perf_counter()
-        evaluate_split(model, val)
+        (family.validate or evaluate_split)(model, val)  # the loop's validation pass
         validate = time.perf_counter() - t0
         epoch = math.ceil(N_TRAIN / tc.batch_size) * per_update + validate
         rows.append((family, tc, per_update, epoch))

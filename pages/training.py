@@ -24,7 +24,9 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
     st.markdown(f"**{family.short}**")
     model_values = settings_form(family.config, {}, f"train-{family.name}")
     st.markdown("**Training**")
-    train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}")
+    relabelled = {} if family.capabilities.classifier else {  # no L_S: one objective, its epochs
+        "pretrain_epochs": "Epochs before (the same objective)", "epochs": "Training epochs"}
+    train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}", labels=relabelled)
     submitted = st.form_submit_button("Start training", type="primary")
     if family.has_sparsity:
         st.markdown("**Or a sweep**: one run per λ and seed, the settings above otherwise; they wait in a queue "

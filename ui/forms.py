@@ -8,8 +8,8 @@ import streamlit as st
 from models.settings import settings
 
 
-def _widget(container, s, value, key: str):
-    label, help = s.label, s.help
+def _widget(container, s, value, key: str, label: str | None = None):
+    label, help = label or s.label, s.help
     if s.choices is not None:
         options = list(s.choices)
         return container.selectbox(label, options, options.index(value), format_func=s.choices.get, help=help, key=key)
@@ -28,14 +28,16 @@ def _widget(container, s, value, key: str):
     return container.number_input(label, s.min, hi, float(value), step, format="%.6g", help=help, key=key)
 
 
-def settings_form(cls, values: dict, key: str, columns: int = 4) -> dict:
+def settings_form(cls, values: dict, key: str, columns: int = 4, labels: dict | None = None) -> dict:
     """Widgets for every setting of `cls`, starting at `values`; the main ones in rows, the rest in an expander.
-    Returns {name: value} as the widgets hold them."""
+    `labels`: {name: label} where a setting means something else here. Returns {name: value} as the widgets hold
+    them."""
     out = {}
     main = [(f, s) for f, s in settings(cls) if not s.advanced]
     advanced = [(f, s) for f, s in settings(cls) if s.advanced]
     for group, container in ((main, st.container()), (advanced, st.expander("More settings") if advanced else None)):
         for i in range(0, len(group), columns):
             for col, (f, s) in zip(container.columns(columns), group[i:i + columns]):
-                out[f.name] = _widget(col, s, values.get(f.name, f.default), f"{key}-{f.name}")
+                out[f.name] = _widget(col, s, values.get(f.name, f.default), f"{key}-{f.name}",
+                                      (labels or {}).get(f.name))
     return out
