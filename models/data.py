@@ -30,7 +30,7 @@ class DataError(RuntimeError):
 
 @dataclass
 class Split:
-    x: torch.Tensor  # (n, 784) float32, each row of unit L2 norm
+    x: torch.Tensor  # (n, 784) float32 as the model family reads them (by default each row of unit L2 norm)
     y: torch.Tensor  # (n,) int64
 
     def __len__(self) -> int:

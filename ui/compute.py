@@ -17,11 +17,11 @@ from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.compare import Comparison, Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
 from models.analysis.hierarchy import Hierarchy, LayerCode, Samples, hierarchy, layer_code, samples, traversal
-from models.analysis.likelihood import Likelihood, likelihood
 from models.analysis.intervene import (
     CellUnits, Intervention, SetAblations, UnitAblations, cell_units, intervened_trace, set_ablations, unit_ablations,
     unit_runs,
 )
+from models.analysis.likelihood import Likelihood, likelihood
 from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, representation
@@ -31,7 +31,7 @@ from models.analysis.units import UnitTable, unit_table
 from models.assets import DIGITS_FROM, sample_images
 from models.checkpoint import load_model
 from models.data import DataError, Split, load_test, normalize
-from models.families import Family, of_model
+from models.families import Family, get, of_model
 from models.families.base import UnitWeights
 from models.training import run_folder, snapshots
 
@@ -252,8 +252,6 @@ APP_IWAE_K, APP_IWAE_DIGITS = 100, 200  # the app's importance-weighted bound (t
 @st.cache_resource(max_entries=4, show_spinner=False)
 def inputs_for(family_name: str) -> Split:
     """The test digits as this family reads them (its input transform of the dataset's images)."""
-    from models.families import get
-
     digits = test_digits()
     return Split(get(family_name).inputs(digits.images), digits.split.y)
 
