@@ -360,8 +360,7 @@ def export(argv: list[str]) -> int:
 
 def compare(argv: list[str]) -> int:
     from models.services import comparison
-    from models.training.loop import Collapsed, Progress, RunConflict
-    from models.training.update import Diverged
+    from models.training.loop import Progress
 
     p = argparse.ArgumentParser(prog="python -m models compare", description="Train (or resume, or read) ISTA, "
                                 "LISTA, the DrSAE and the structured + residual DrSAE on the same digits, each "
@@ -383,27 +382,39 @@ def compare(argv: list[str]) -> int:
         p.add_argument(flag(name), dest=name, type=int, help="for every run (default: each family's)")
     a = p.parse_args(argv)
     train = {k: getattr(a, k) for k in ("pretrain_epochs", "epochs", "limit", "batch_size") if getattr(a, k) is not None}
-    if a.threads:
+
+    def work(should_stop):
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        families = [f.strip() for f in a.families.split(",") if f.strip()]
+        return comparison.run(Path(a.out), families, seeds, a.hidden, a.unroll, train, a.data_dir, a.device,
+                              Progress(), a.digits, a.max_iterations, a.sparsity, a.models,
+                              graph=False if a.no_cuda_graph else None, should_stop=should_stop)
+    return _train_and_print(work, a.out, a.threads)
+
+
+def _train_and_print(work, out: str, threads: int | None) -> int:
+    """Run work(should_stop) -> a table, or None if a signal stopped it (SIGTERM or Ctrl-C: the run in training
+    checkpoints, and the same command resumes it); print the table, or fail in one line."""
+    from models.training.loop import Collapsed, RunConflict
+    from models.training.update import Diverged
+
+    if threads:
         import torch
 
-        torch.set_num_threads(a.threads)
+        torch.set_num_threads(threads)
     stop = {"flag": False}
 
-    def on_signal(signum, frame):  # the run in training checkpoints; the same command resumes it
+    def on_signal(signum, frame):
         stop["flag"] = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
-        families = [f.strip() for f in a.families.split(",") if f.strip()]
-        text = comparison.run(Path(a.out), families, seeds, a.hidden, a.unroll, train, a.data_dir, a.device,
-                              Progress(), a.digits, a.max_iterations, a.sparsity, a.models,
-                              graph=False if a.no_cuda_graph else None, should_stop=lambda: stop["flag"])
+        text = work(lambda: stop["flag"])
     except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
         return _fail(e)
     if text is None:
-        print(f"stopped; the same command resumes the runs in {a.out}", file=sys.stderr)
+        print(f"stopped; the same command resumes the runs in {out}", file=sys.stderr)
         return 130
     print(text)
     return 0
@@ -411,8 +422,7 @@ def compare(argv: list[str]) -> int:
 
 def posteriors(argv: list[str]) -> int:
     from models.services import posteriors as side_by_side
-    from models.training.loop import Collapsed, Progress, RunConflict
-    from models.training.update import Diverged
+    from models.training.loop import Progress
 
     p = argparse.ArgumentParser(prog="python -m models posteriors", description="Train (or resume, or read) the "
                                 "rectified-Gaussian VAE twice, with the structured and the mean-field posterior "
@@ -431,27 +441,9 @@ def posteriors(argv: list[str]) -> int:
              if getattr(a, k) is not None}
     if a.iwae_k < 0 or a.iwae_digits < 0 or (a.digits is not None and a.digits < 1):
         p.error("--iwae-k and --iwae-digits must be at least 0, --digits at least 1")
-    if a.threads:
-        import torch
-
-        torch.set_num_threads(a.threads)
-    stop = {"flag": False}
-
-    def on_signal(signum, frame):  # the run in training checkpoints; the same command resumes it
-        stop["flag"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        text = side_by_side.run(Path(a.out), train, a.data_dir, Progress(), a.iwae_k, a.iwae_digits, a.digits,
-                                should_stop=lambda: stop["flag"])
-    except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
-        return _fail(e)
-    if text is None:
-        print(f"stopped; the same command resumes the runs in {a.out}", file=sys.stderr)
-        return 130
-    print(text)
-    return 0
+    return _train_and_print(lambda should_stop: side_by_side.run(
+        Path(a.out), train, a.data_dir, Progress(), a.iwae_k, a.iwae_digits, a.digits, should_stop=should_stop),
+        a.out, a.threads)
 
 
 COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export,

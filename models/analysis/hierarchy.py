@@ -39,7 +39,6 @@ class LayerUnits:
 
 @dataclass
 class Hierarchy:
-    sizes: list[int]  # bottom first
     layers: list[LayerUnits]  # bottom first
     digits: int
 
@@ -65,7 +64,7 @@ def hierarchy(model, x: torch.Tensor, batch: int = 2000) -> Hierarchy:
         top = torch.argsort(m, dim=0, descending=True)[:TOP_DIGITS].T
         layers.append(LayerUnits(images.numpy(), base.numpy(), value.numpy(), torch.cat(p_zero[l]).mean(0).numpy(),
                                  m.var(0).numpy() if len(m) > 1 else np.zeros(size), top.numpy()))
-    return Hierarchy(list(model.cfg.sizes), layers, len(x))
+    return Hierarchy(layers, len(x))
 
 
 @dataclass

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from models.analysis.representation import linear_probe
 from models.data import Split
-from models.families import rectified_gaussian as rg
+from models.families.rg_vae import sampled_totals
 
 ACTIVE_COVARIANCE = 0.01  # a unit is active when its posterior mean varies over digits by more (Burda et al.)
 SEED = 0  # the samples' seed: the same model and digits give the same numbers
@@ -92,15 +91,8 @@ def likelihood(model, split: Split, iwae_k: int = 1000, iwae_digits: int = 1000,
     model.eval()
     x = model.evaluation_inputs(split.x)
     g = torch.Generator().manual_seed(seed)
-    L = len(model.cfg.sizes)
-    recon, kl, zeros, p_zero = 0.0, np.zeros(L), np.zeros(L), [0.0] * L
-    for i in range(0, len(x), batch):
-        ps = model.run(x[i:i + batch], sample=True, generator=g)
-        recon += F.binary_cross_entropy_with_logits(ps.logits, x[i:i + batch], reduction="sum").item()
-        for l in range(L):  # noqa: E741
-            kl[l] += ps.kl[l].sum().item()
-            zeros[l] += float((ps.z[l] == 0).sum())
-            p_zero[l] = p_zero[l] + rg.p_zero(*ps.q[l]).sum(0).double().numpy()
+    t = sampled_totals(model, x, g, batch)
+    kl = np.array(t.kl)
     n = max(len(x), 1)
     means = posterior_means(model, x, batch)
     y = split.y.numpy()
@@ -110,13 +102,13 @@ def likelihood(model, split: Split, iwae_k: int = 1000, iwae_digits: int = 1000,
         activity = means[l].var(0)
         err = linear_probe(means[l][:half], y[:half], means[l][half:], y[half:]) if probe and half >= 10 else None
         active = int((activity > ACTIVE_COVARIANCE).sum())
-        layers.append(Layer(size, float(kl[l] / n), float(zeros[l] / (n * size)), active, err,
-                            np.asarray(p_zero[l]) / n, activity))
+        layers.append(Layer(size, float(kl[l] / n), float(1 - t.on[l] / (n * size)), active, err,
+                            np.asarray(t.p_zero[l]) / n, activity))
     iw = elbo_iw = None
     m = min(iwae_digits, n)
     if iwae_k > 0 and m > 0:
         iw = importance_weighted(model, x[:m], iwae_k, seed=seed).mean().item()
         ll, kls = model.log_weights(x[:m], generator=torch.Generator().manual_seed(seed))
         elbo_iw = (ll - torch.stack(kls).sum(0)).mean().item()
-    return Likelihood(n, float(-(recon / n + kl.sum() / n)), recon / n, layers, iw, iwae_k, m if iw is not None else 0,
+    return Likelihood(n, float(-(t.recon / n + kl.sum() / n)), t.recon / n, layers, iw, iwae_k, m if iw is not None else 0,
                       elbo_iw, time.time() - t0)

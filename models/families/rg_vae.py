@@ -148,16 +148,15 @@ class RGVAE(SparseModel):
         return Pass(z, q, p, self.out(z[0]), kl if sample else None)
 
     def generate(self, n: int, from_layer: int | None = None, given: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None, mean: bool = False) -> list[torch.Tensor]:
+                 generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """Ancestral samples: the layers from `from_layer` down (default: the top), starting from `given` (the
-        values of the layer above `from_layer`) where given. mean=True: each layer the prior's mean instead of a
-        sample. Returns [z_1, ..., pixel probabilities], bottom first: index 0 are the pixels."""
+        values of the layer above `from_layer`) where given. Returns [pixel probabilities, z_1, ..., z_from_layer]."""
         L = len(self.cfg.sizes)
         top = L - 1 if from_layer is None else from_layer
         above, zs = given, {}
         for l in reversed(range(top + 1)):  # noqa: E741
             mu, sigma = self.prior(l, above, n)
-            above = rg.mean(mu, sigma) if mean else rg.sample(mu, sigma, generator=generator)
+            above = rg.sample(mu, sigma, generator=generator)
             zs[l] = above
         return [torch.sigmoid(self.out(zs[0]))] + [zs[l] for l in range(top + 1)]
 
@@ -202,30 +201,48 @@ class RGVAE(SparseModel):
         return binarized(x, self.cfg.test_seed)
 
 
+@dataclass
+class Totals:
+    """Sums over digits of one posterior sample each (bottom layer first)."""
+    digits: int
+    recon: float  # of −log p(x | z_1)
+    kl: list[float]  # of each layer's log q − log p
+    on: list[float]  # of each layer's units not exactly 0
+    p_zero: list[np.ndarray]  # of each unit's posterior probability of being exactly 0
+
+
 @torch.no_grad()
+def sampled_totals(model: RGVAE, x: torch.Tensor, generator: torch.Generator, batch: int = 2000) -> Totals:
+    """The one sampled pass behind a training row's validation numbers and the test-set evaluation: `x` as
+    evaluated (binarised), batches moved to the model's device, `generator` on that device."""
+    device = next(model.parameters()).device
+    L = len(model.cfg.sizes)
+    recon, kl, on, p_zero = 0.0, [0.0] * L, [0.0] * L, [0.0] * L
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].to(device)
+        ps = model.run(xb, sample=True, generator=generator)
+        recon += F.binary_cross_entropy_with_logits(ps.logits, xb, reduction="sum").item()
+        for l in range(L):  # noqa: E741
+            kl[l] += ps.kl[l].sum().item()
+            on[l] += float((ps.z[l] > 0).sum())
+            p_zero[l] = p_zero[l] + rg.p_zero(*ps.q[l]).sum(0).double().cpu().numpy()
+    return Totals(len(x), recon, kl, on, p_zero)
+
+
 def validate(model: RGVAE, split, device=None, batch: int = 2000) -> dict:
     """The validation columns of a training row: ELBO terms per digit, units active (not exactly 0) per digit,
     per layer the KL."""
     device = device or next(model.parameters()).device
     was = model.training
     model.eval()
-    x_all = model.evaluation_inputs(split.x)
     g = torch.Generator(device=device).manual_seed(model.cfg.test_seed)
-    L = len(model.cfg.sizes)
-    sums = np.zeros(2 + 2 * L)
-    for i in range(0, len(x_all), batch):
-        x = x_all[i:i + batch].to(device)
-        ps = model.run(x, sample=True, generator=g)
-        ll = -F.binary_cross_entropy_with_logits(ps.logits, x, reduction="none").sum(1)
-        sums += np.array([-ll.sum().item(), sum(float((z > 0).sum()) for z in ps.z)]
-                         + [k.sum().item() for k in ps.kl] + [float((z > 0).sum()) for z in ps.z])
+    t = sampled_totals(model, model.evaluation_inputs(split.x), g, batch)
     model.train(was)
-    n = max(len(x_all), 1)
-    m = (sums / n).tolist()  # plain floats: a checkpoint's history holds nothing but plain data
-    kl = m[2:2 + L]
-    return {"error": None, "recon": m[0], "unsup": m[0] + sum(kl), "sup": None, "active": m[1], "dead": 0,
-            "dense": 0, "elbo": -(m[0] + sum(kl)), **{f"kl_{l + 1}": float(kl[l]) for l in range(L)},
-            **{f"active_{l + 1}": float(m[2 + L + l]) for l in range(L)}}
+    n = max(t.digits, 1)
+    recon, kl, on = t.recon / n, [k / n for k in t.kl], [a / n for a in t.on]  # plain floats: a checkpoint's
+    return {"error": None, "recon": recon, "unsup": recon + sum(kl), "sup": None, "active": sum(on),  # history
+            "dead": 0, "dense": 0, "elbo": -(recon + sum(kl)),  # holds nothing but plain data
+            **{f"kl_{l + 1}": k for l, k in enumerate(kl)}, **{f"active_{l + 1}": a for l, a in enumerate(on)}}
 
 
 FAMILY = register(Family(
