@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from models.assets import default_model_path, sample_digits  # noqa: E402
+from models.assets import default_model_path  # noqa: E402
 from models.checkpoint import load_model  # noqa: E402
-from models.data import load_mnist  # noqa: E402
+from models.domains import dataset, spec  # noqa: E402
+from models.domains.digits import sample  # noqa: E402
 from models.analysis.evaluate import DTYPES  # noqa: E402
 
 
@@ -72,7 +73,7 @@ def main() -> int:
     if not dtypes or any(d not in DTYPES for d in dtypes):
         p.error(f"--dtypes takes a comma-separated list of {', '.join(DTYPES)}")
     model, _ = load_model(a.checkpoint or default_model_path())
-    digits = load_mnist().test if os.environ.get("SPARSELAB_DATA") else sample_digits()
+    digits = dataset(spec())[0].test if os.environ.get("SPARSELAB_DATA") else sample().arrays.split()
     x, y = digits.x[: a.n], digits.y[: a.n]
     xn = x.double().numpy()
     D = model.D.detach().double().numpy()  # SparseCoder's dictionary, from the float32 model

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from models.analysis.metrics import evaluate_split  # noqa: E402
+from models.training.validate import evaluate_split  # noqa: E402
 from models.data import Split  # noqa: E402
 from models.families import all_families  # noqa: E402
 from models.training.optim import make_optimizer  # noqa: E402

@@ -106,16 +106,20 @@ def model_from_state(config: dict, weights: dict, arch: str):
     return model.eval()
 
 
-def exported_bytes(model, meta: dict | None = None, dtype=torch.float16) -> bytes:
-    """One compact file: weights in `dtype`; the family, the config (and any `meta`) as JSON in the header."""
+def exported_bytes(model, meta: dict | None = None, dtype=torch.float16, domain: dict | None = None) -> bytes:
+    """One compact file: weights in `dtype`; the family, the config, the data it was trained on (`domain`, a
+    models.domains.DataSpec's dict) and any `meta` as JSON in the header."""
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     header = {"architecture": of_model(model).name, "config": json.dumps(model.cfg.to_dict()),
               "meta": json.dumps(meta or {})}
+    if domain is not None:
+        header["domain"] = json.dumps(domain)
     return st_save(tensors, metadata=header)
 
 
-def export_model(model, path: str | Path, meta: dict | None = None, dtype=torch.float16) -> None:
-    atomic_write(path, exported_bytes(model, meta, dtype))
+def export_model(model, path: str | Path, meta: dict | None = None, dtype=torch.float16,
+                 domain: dict | None = None) -> None:
+    atomic_write(path, exported_bytes(model, meta, dtype, domain))
 
 
 def read_exported(path: Path) -> tuple:
@@ -125,13 +129,16 @@ def read_exported(path: Path) -> tuple:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
         config = json.loads(header["config"])
         meta = json.loads(header.get("meta", "{}"))
+        if "domain" in header:  # files written before domains hold digits models
+            meta["domain"] = json.loads(header["domain"])
     except (SafetensorError, KeyError, ValueError, OSError) as e:
         raise CheckpointError(f"Model file {path} is corrupt or not a sparselab model ({type(e).__name__}: {e}).") from None
     return model_from_state(config, tensors, architecture(header)), meta
 
 
 def load_model(source: str | Path) -> tuple:
-    """A model from a run folder, a checkpoint.pt or an exported .safetensors file, with what is known about it."""
+    """A model from a run folder, a checkpoint.pt or an exported .safetensors file, with what is known about it
+    (meta["domain"]: the data it was trained on, where the file says; models.domains.spec_of reads it)."""
     path = Path(source)
     if path.is_dir():
         has_state = (path / CHECKPOINT).is_file() or (path / PREVIOUS).is_file()
@@ -143,6 +150,8 @@ def load_model(source: str | Path) -> tuple:
     state = load_training_state(path)  # a run that averages its weights delivers the average
     weights = state.get("average", state["model"])
     meta = dict(state.get("progress", {}))
+    if state.get("domain") is not None:
+        meta["domain"] = state["domain"]
     if "restored_from" in state:  # the latest checkpoint is damaged: this is the one before it
         meta["restored_from"] = state["restored_from"]
     return model_from_state(state["config"], weights, architecture(state)), meta

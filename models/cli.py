@@ -1,6 +1,6 @@
 """sparselab's command line.
 
-    python -m models train    [--family drsae] [--config FILE] --out runs/NAME [--SETTING VALUE ...]
+    python -m models train    [--family drsae] [--domain digits] [--config FILE] --out runs/NAME [--SETTING VALUE ...]
     python -m models train sweep [--family drsae] --sparsity 0.0125,0.025,0.05 [--seeds 0,1] [--trainers N] [--wait]
     python -m models evaluate [MODEL] [--unroll K] [--data-dir DIR | --sample] [--dtype bfloat16] [--json]
     python -m models units    [MODEL] [--data-dir DIR] [--json]
@@ -8,6 +8,8 @@
     python -m models export   RUN --out FOLDER
     python -m models compare  --out runs/compare [--seeds 0,1] [--families ista,lista,drsae,structured-drsae]
     python -m models posteriors --out runs/posteriors [--epochs N]   (the RG-VAE: structured vs mean-field)
+    python -m models gabor    [MODEL] [--json]   (a model on image patches: Gabors fitted to its filters)
+    python -m models recovery [MODEL] [--json]   (a model on synthetic data: the true dictionary recovered?)
 
 MODEL is a run folder, a checkpoint.pt or an exported .safetensors; without it, the embedded default.
 `train --help` lists every setting of a family (`train --family NAME --help` for another one).
@@ -21,12 +23,15 @@ import signal
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from models.checkpoint import CHECKPOINT, CheckpointError
 from models.data import DataError
+from models.domains import DEFAULT as DEFAULT_DOMAIN, DataSpec, all_domains, get as domain_named
 from models.families import all_families, architecture, get
 from models.settings import flag, settings
 from models.training import run_folder
-from models.training.config import TrainConfig
+from models.training.config import TrainConfig, train_config
 
 ERRORS = (CheckpointError, DataError, OSError, ValueError)  # one line and exit 2, never a traceback
 
@@ -56,28 +61,43 @@ def _read_config_file(path: str) -> dict:
     return cfg
 
 
-def _configs(family, saved: dict, given: dict):
+def _configs(family, domain, saved: dict, given: dict):
     """Flags over the file's settings over the defaults. Without a file, a missing setting is today's default;
-    from a file, it is what that run had (Config.from_dict)."""
-    def build(cls, part):
-        mine = {f.name: given[f.name] for f, _ in settings(cls) if f.name in given}
-        if part in saved:
-            return cls.from_dict({**saved[part], **mine})
-        return family.train_config(**mine) if cls is TrainConfig else cls(**mine)
+    from a file, it is what that run had (Config.from_dict). Returns the model's settings (its input size and
+    classes from the data), the training settings and the data."""
+    saved_domain = (saved.get("domain") or {}).get("settings") if saved else None
 
-    return build(family.config, "model"), build(TrainConfig, "train")
+    def build(cls, part, have):
+        mine = {f.name: given[f.name] for f, _ in settings(cls) if f.name in given}
+        if have is not None:
+            return cls.from_dict({**have, **mine})
+        return train_config(family, **mine) if cls is TrainConfig else cls(**mine)
+
+    data = DataSpec(domain, build(domain.config, "domain", saved_domain if saved else None))
+    mc = build(family.config, "model", saved.get("model") if saved else None)
+    return family.fit(mc, data.layout()), build(TrainConfig, "train", saved.get("train") if saved else None), data
 
 
 def _family_and_saved(argv: list[str]):
-    """The family and the --config file's settings, read before the family's own flags can be parsed."""
+    """The family, the domain and the --config file's settings, read before their own flags can be parsed."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--family")
+    pre.add_argument("--domain")
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
     saved = _read_config_file(known.config) if known.config else {}
     if known.family and saved and known.family != architecture(saved):
         raise ValueError(f"{known.config} is a {architecture(saved)} run, not {known.family}")
-    return get(known.family or architecture(saved)), saved
+    saved_domain = (saved.get("domain") or {}).get("name", DEFAULT_DOMAIN) if saved else None
+    if known.domain and saved and known.domain != saved_domain:
+        raise ValueError(f"{known.config} is a run on {saved_domain}, not {known.domain}")
+    return get(known.family or architecture(saved)), domain_named(known.domain or saved_domain or DEFAULT_DOMAIN), saved
+
+
+def _data_flags(p: argparse.ArgumentParser, domain) -> None:
+    p.add_argument("--domain", choices=[d.name for d in all_domains()], default=domain.name,
+                   help="the data (default: %(default)s); its settings follow")
+    _add_settings(p, domain.config, f"{domain.name} settings (the data)")
 
 
 def sweep(argv: list[str]) -> int:
@@ -87,8 +107,8 @@ def sweep(argv: list[str]) -> int:
     from models.services import jobs, sweep as sweeps
 
     try:
-        family, saved = _family_and_saved(argv)
-    except ValueError as e:
+        family, domain, saved = _family_and_saved(argv)
+    except ERRORS as e:
         return _fail(e)
     p = argparse.ArgumentParser(prog="python -m models train sweep", description=f"Queue {family.title} runs, one "
                                 "per λ and seed, in the job registry (the app's Training page shows them); as many "
@@ -102,6 +122,7 @@ def sweep(argv: list[str]) -> int:
     p.add_argument("--runs", default=None, help=f"the registry folder (default: {jobs.RUNS_ROOT})")
     p.add_argument("--data-dir", help="folder with the four MNIST-format idx files (else $SPARSELAB_DATA)")
     p.add_argument("--wait", action="store_true", help="print progress until every run has ended")
+    _data_flags(p, domain)
     _add_settings(p, family.config, f"{family.short} settings", skip=("sparsity",))
     _add_settings(p, TrainConfig, "training settings", family.train_defaults, skip=("seed",))
     a = p.parse_args(argv)
@@ -112,11 +133,11 @@ def sweep(argv: list[str]) -> int:
         if not family.has_sparsity:
             raise ValueError(f"{family.title} models have no sparsity λ to sweep")
         lams, seeds = sweeps.values(a.sparsity, float, "--sparsity"), sweeps.values(a.seeds, int, "--seeds")
-        mc, tc = _configs(family, saved, {**given, "sparsity": lams[0], "seed": seeds[0]})  # flags over the file
-        configs = sweeps.grid(family, mc.to_dict(), tc.to_dict(), lams, seeds)
+        mc, tc, data = _configs(family, domain, saved, {**given, "sparsity": lams[0], "seed": seeds[0]})
+        configs = sweeps.grid(family, mc.to_dict(), tc.to_dict(), lams, seeds)  # flags over the file
         if a.trainers is not None:
             jobs.set_max_trainers(a.trainers, root)
-        queued = sweeps.queue(configs, root, a.data_dir)
+        queued = sweeps.queue(configs, root, a.data_dir, data)
     except (jobs.JobError, *ERRORS) as e:
         return _fail(e)
     grid = [(m.sparsity, t.seed) for m, t in configs]
@@ -146,8 +167,8 @@ def train(argv: list[str]) -> int:
     if argv[:1] == ["sweep"]:
         return sweep(argv[1:])
     try:
-        family, saved = _family_and_saved(argv)
-    except ValueError as e:
+        family, domain, saved = _family_and_saved(argv)
+    except ERRORS as e:
         return _fail(e)
     p = argparse.ArgumentParser(prog="python -m models train", description=f"Train a {family.title}. Resumable: "
                                 "rerun the same command. Flags override the --config file's settings.")
@@ -159,12 +180,13 @@ def train(argv: list[str]) -> int:
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--no-cuda-graph", action="store_true", help="run each update eagerly on CUDA (same numbers, slower)")
+    _data_flags(p, domain)
     _add_settings(p, family.config, f"{family.short} settings")
     _add_settings(p, TrainConfig, "training settings", family.train_defaults)
     a = p.parse_args(argv)
     try:
-        mc, tc = _configs(family, saved, vars(a))
-    except ValueError as e:
+        mc, tc, data = _configs(family, domain, saved, vars(a))
+    except ERRORS as e:
         return _fail(e)
     if a.threads:
         import torch
@@ -179,7 +201,7 @@ def train(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         history = train_run(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
-                            should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None)
+                            should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None, spec=data)
     except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
         return _fail(e)
     finally:
@@ -242,27 +264,30 @@ def evaluate(argv: list[str]) -> int:
     return 0
 
 
-def _model_and_digits(source, data_dir, sample: bool):
-    """The model and the test digits the analysis CLIs read: the dataset's test set, or the embedded sample.
-    A model trained with another dataset gets a warning on stderr."""
-    from models.analysis.evaluate import mismatch, test_digits
+def _model_and_samples(source, data_dir, sample: bool):
+    """The model, the test samples the analysis CLIs read (its data's test set, or the samples the app shows: for
+    digits without a folder, the embedded ones), what to call them, and its data. A model trained with another
+    dataset gets a warning on stderr."""
+    from models.analysis.evaluate import data_of, mismatch, test_samples
     from models.assets import default_model_path
     from models.checkpoint import load_model
+    from models.families import of_model
 
     source = source or default_model_path()
-    model, _ = load_model(source)
+    model, meta = load_model(source)
+    data = data_of(source, meta)
     sample = sample or not (data_dir or os.environ.get("SPARSELAB_DATA"))
-    digits, name, fingerprint = test_digits(data_dir, sample)
+    samples, name, fingerprint = test_samples(data, data_dir, sample, of_model(model).inputs)
     warning = mismatch(source, fingerprint)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    return source, model, digits, name
+    return source, model, samples, name, data
 
 
-def _needs(model, *needs: str) -> None:
-    from models.families import NEEDS, of_model
+def _needs(model, data: DataSpec, *needs: str) -> None:
+    from models.families import NEEDS, capabilities
 
-    missing = of_model(model).capabilities.missing(*needs)
+    missing = capabilities(model).with_data(data.layout()).missing(*needs)
     if missing:
         raise ValueError(f"this needs a model with {' and '.join(NEEDS[m] for m in missing)}")
 
@@ -278,8 +303,8 @@ def units(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     try:
-        _, model, digits, name = _model_and_digits(a.model, a.data_dir, False)
-        _needs(model, "filters")
+        _, model, digits, name, data = _model_and_samples(a.model, a.data_dir, False)
+        _needs(model, data, "filters")
     except ERRORS as e:
         return _fail(e)
     an = analyse(model, digits)
@@ -320,7 +345,7 @@ def report(argv: list[str]) -> int:
     p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
     a = p.parse_args(argv)
     try:
-        source, model, digits, name = _model_and_digits(a.model, a.data_dir, a.sample)
+        source, model, digits, name, data = _model_and_samples(a.model, a.data_dir, a.sample)
         lacks = missing(model)
         if lacks:
             raise ValueError(f"the report needs {', '.join(lacks)}")
@@ -328,7 +353,7 @@ def report(argv: list[str]) -> int:
         return _fail(e)
     src = Path(source)
     label = str(src.relative_to(Path.cwd())) if src.is_absolute() and src.is_relative_to(Path.cwd()) else str(source)
-    text = render(label, model, digits, name)
+    text = render(label, model, digits, name, data.layout().image)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(text)
@@ -366,7 +391,8 @@ def compare(argv: list[str]) -> int:
                                 "LISTA, the DrSAE and the structured + residual DrSAE on the same digits, each "
                                 "with its family's recipe, and write one table of their numbers (OUT/compare.md).")
     p.add_argument("--out", required=True, help="folder for the runs and the table")
-    p.add_argument("--families", default=",".join(comparison.COMPARED), help="comma-separated (default: all four)")
+    p.add_argument("--families", default=",".join(comparison.compared()), help="comma-separated (default: all "
+                   "the compared families)")
     p.add_argument("--seeds", default="0,1", help="comma-separated seeds (default: %(default)s)")
     p.add_argument("--hidden", type=int, default=400)
     p.add_argument("--unroll", type=int, default=11)
@@ -420,10 +446,39 @@ def _train_and_print(work, out: str, threads: int | None) -> int:
     return 0
 
 
-def posteriors(argv: list[str]) -> int:
-    from models.services import posteriors as side_by_side
-    from models.training.loop import Progress
+def _posteriors(out: Path, train: dict, data_dir, iwae_k: int, iwae_digits: int, digits: int | None,
+                should_stop) -> str | None:
+    """Train the RG-VAE with each posterior (resumable), measure both on the same test digits, write the table."""
+    from models.checkpoint import atomic_write, load_model
+    from models.domains import dataset, spec as data_spec, test_set
+    from models.families.rg_vae import FAMILY, POSTERIORS
+    from models.families.rg_vae.posteriors import report as posteriors_report
+    from models.training.loop import Progress, train as train_run
 
+    data = data_spec()
+    loaded = dataset(data, data_dir, train.get("limit"), FAMILY.inputs)[0]
+    tc = train_config(FAMILY, **train)
+    measured = {}
+    for posterior in POSTERIORS:
+        folder = out / posterior
+        train_run(FAMILY.config(posterior=posterior), tc, folder, data=loaded, progress=Progress(),
+                  should_stop=should_stop, spec=data)
+        if run_folder.read_status(folder).get("state") == "stopped":
+            return None
+    test = test_set(data, data_dir)
+    split = test.arrays.split(FAMILY.inputs).head(digits)
+    for posterior in POSTERIORS:
+        model, _ = load_model(out / posterior)
+        rows = run_folder.read_metrics(out / posterior)
+        measured[posterior] = (model.likelihood(split, iwae_k, iwae_digits), rows[-1]["elapsed"] / 60 if rows
+                               else None, len(rows))
+    text, numbers = posteriors_report(measured, f"{len(split)} of the {test.name}", model.cfg.test_seed)
+    atomic_write(out / "posteriors.md", text.encode())
+    atomic_write(out / "posteriors.json", json.dumps(numbers, indent=1).encode())
+    return text
+
+
+def posteriors(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m models posteriors", description="Train (or resume, or read) the "
                                 "rectified-Gaussian VAE twice, with the structured and the mean-field posterior "
                                 "and otherwise the same settings, and write one table of both (OUT/posteriors.md).")
@@ -441,13 +496,101 @@ def posteriors(argv: list[str]) -> int:
              if getattr(a, k) is not None}
     if a.iwae_k < 0 or a.iwae_digits < 0 or (a.digits is not None and a.digits < 1):
         p.error("--iwae-k and --iwae-digits must be at least 0, --digits at least 1")
-    return _train_and_print(lambda should_stop: side_by_side.run(
-        Path(a.out), train, a.data_dir, Progress(), a.iwae_k, a.iwae_digits, a.digits, should_stop=should_stop),
-        a.out, a.threads)
+    return _train_and_print(lambda should_stop: _posteriors(
+        Path(a.out), train, a.data_dir, a.iwae_k, a.iwae_digits, a.digits, should_stop), a.out, a.threads)
+
+
+def _model_of(source, *needs: str):
+    """A model (default: the embedded default), its data, and a one-line refusal where it lacks `needs`."""
+    from models.analysis.evaluate import data_of
+    from models.assets import default_model_path
+    from models.checkpoint import load_model
+
+    source = source or default_model_path()
+    model, meta = load_model(source)
+    data = data_of(source, meta)
+    _needs(model, data, *needs)
+    return source, model, data
+
+
+def gabor(argv: list[str]) -> int:
+    from models.analysis.gabor import GOOD, fit_filters
+
+    p = argparse.ArgumentParser(prog="python -m models gabor", description="Fit a 2-D Gabor to every decoder filter "
+                                "of a model trained on images (patches): the share fitted well, their orientations, "
+                                "frequencies and sizes.")
+    p.add_argument("model", nargs="?", default=None)
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        source, model, data = _model_of(a.model, "filters", "image")
+    except ERRORS as e:
+        return _fail(e)
+    w = model.unit_weights()
+    fits = fit_filters(w.decoder, data.layout().image)
+    good = fits.good
+    summary = {"model": str(source), "domain": data.describe(), "units": len(good),
+               "share_good": fits.share_good(), "good_r2": GOOD, "median_r2": float(np.median(fits.r2)),
+               **{f"median_{k}": float(np.median(fits.column(k))) if good.any() else None
+                  for k in ("frequency", "size", "sigma_x", "sigma_y")},
+               "orientation_histogram": np.histogram(fits.column("theta"), bins=8, range=(0, np.pi))[0].tolist()}
+    if a.json:
+        print(json.dumps({**summary, "units_r2": fits.r2.round(4).tolist()}))
+        return 0
+    print(f"{summary['units']} decoder filters of {source} ({summary['domain']}): {100 * summary['share_good']:.1f} % "
+          f"fitted by a Gabor with R² ≥ {GOOD} (median R² {summary['median_r2']:.3f}; higher is more Gabor-like)")
+    if good.any():
+        print(f"  of those: median frequency {summary['median_frequency']:.3f} cycles/pixel, envelope size "
+              f"{summary['median_size']:.2f} pixels (σx {summary['median_sigma_x']:.2f} across the stripes, σy "
+              f"{summary['median_sigma_y']:.2f} along them)")
+        print("  orientations, 8 bins of 22.5° from 0°: " + ", ".join(map(str, summary["orientation_histogram"])))
+    return 0
+
+
+def recovery(argv: list[str]) -> int:
+    from models.analysis.recovery import RECOVERED, over_training, recovery as recover
+    from models.domains import test_set
+    from models.training import snapshots
+
+    p = argparse.ArgumentParser(prog="python -m models recovery", description="How well a model trained on data "
+                                "with a known dictionary (synthetic) recovered it: each true atom's best cosine with "
+                                "a decoder column, the Hungarian-matched mean (MCC), the share recovered, and when "
+                                "in training each atom was found (from the run's filter snapshots).")
+    p.add_argument("model", nargs="?", default=None)
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        source, model, data = _model_of(a.model, "filters", "ground_truth")
+        truth = test_set(data).truth
+        strip = snapshots.read(source)
+    except (snapshots.SnapshotError, *ERRORS) as e:
+        return _fail(e)
+    r = recover(truth.dictionary, model.unit_weights().decoder, truth.parents)
+    out = {"model": str(source), "domain": data.describe(), "atoms": len(r.best), "units": model.cfg.hidden,
+           "mcc": r.mcc, "recovered": r.recovered, "recovered_at_cosine": RECOVERED,
+           "mean_best_cosine": float(r.best.mean()), "chance_best_cosine": r.chance}
+    if strip is not None:
+        t = over_training(truth.dictionary, strip.epochs, strip.decoder)
+        out |= {"snapshot_epochs": t.epochs.tolist(), "share_recovered_by_epoch": t.share().round(4).tolist(),
+                "units_in_snapshots": t.units_kept,
+                "median_epoch_recovered": float(np.median(t.recovered_at[t.recovered_at >= 0]))
+                if (t.recovered_at >= 0).any() else None}
+    if a.json:
+        print(json.dumps({**out, "best_cosine": r.best.round(4).tolist()}))
+        return 0
+    print(f"{source} ({out['domain']}), {out['units']} units against {out['atoms']} true atoms (higher is better):")
+    print(f"  MCC (Hungarian-matched mean cosine) {r.mcc:.3f}; {100 * r.recovered:.1f} % of the atoms recovered at "
+          f"cosine ≥ {RECOVERED}; mean best cosine {out['mean_best_cosine']:.3f} (a random dictionary of this size: "
+          f"{r.chance:.3f})")
+    if strip is not None:
+        pairs = ", ".join(f"epoch {e}: {100 * s:.0f} %" for e, s in zip(out["snapshot_epochs"],
+                                                                        out["share_recovered_by_epoch"]))
+        print(f"  recovered over training ({out['units_in_snapshots']} units kept in the snapshots): {pairs}")
+    return 0
 
 
 COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export,
-            "compare": compare, "posteriors": posteriors}
+            "compare": compare, "posteriors": posteriors, "gabor": gabor, "recovery": recovery}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,3 +1,6 @@
+"""Compare: two to four models trained on the same data: validation curves, a table (error, objective against the
+sparse-coding optimum, equivalent ISTA iterations, conditioning, noise and attack), one sample through each, units
+matched by their decoders."""
 import numpy as np
 import streamlit as st
 
@@ -5,7 +8,7 @@ from models.families import get
 from models.services import catalog
 from models.services.comparison import COLUMNS
 from ui import figures, url
-from ui.compute import COMPARE_DIGITS, COMPARE_REFERENCE, comparison_for, matching_for, test_digits, trace_for, \
+from ui.compute import COMPARE_REFERENCE, COMPARE_SAMPLES, comparison_for, matching_for, samples_for, trace_for, \
     training_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
@@ -18,10 +21,21 @@ st.caption("Two to four models side by side — the four encoder families, or yo
            "each reaches in T steps against the sparse-coding optimum on its own dictionary, and how it holds up "
            "under noise and attack. `python -m models compare` trains the four families and measures them on the "
            "whole test set.")
-digits = test_digits()
-found = [e for e in catalog.entries() if not get(e.architecture).capabilities.missing(*NEEDS)]
-if len(found) < 2:
+sel = current()
+able = [e for e in catalog.entries() if not get(e.architecture).capabilities.missing(*NEEDS)]
+datas = list(dict.fromkeys(e.data.key for e in able))
+on = {e.data.key: e.data for e in able}
+if sel is not None and sel.entry.data.key in on:  # the sidebar model's data first
+    datas.remove(sel.entry.data.key)
+    datas.insert(0, sel.entry.data.key)
+if not datas:
     st.info("Comparing needs two models with recurrent steps, a decoder and filters.")
+    st.stop()
+data = st.selectbox("Models trained on", datas, format_func=lambda k: on[k].describe(), key="cmp-data")
+found = [e for e in able if e.data.key == data]
+if len(found) < 2:
+    st.info("Comparing needs two models with recurrent steps, a decoder and filters, trained on the same data: "
+            f"there is one on {on[data].describe()}.")
     st.stop()
 by_key = {e.key: e for e in found}
 
@@ -40,7 +54,6 @@ def short(e: catalog.Entry) -> str:
 
 
 # Default: the model in the sidebar, then one embedded model of each other family.
-sel = current()
 first = [sel.entry.key] if sel is not None and sel.entry.key in by_key else []
 others = [e.key for e in found if e.state == "embedded" and e.key not in first]
 default, seen = list(first), {by_key[k].architecture for k in first}
@@ -75,19 +88,23 @@ labels = list(dict.fromkeys(short(e) for e in models))
 if len(labels) < len(models):  # two models with the same short name: the long one
     labels = [name(e) for e in models]
 
+samples = samples_for(data, models[0].architecture)
+noun, nouns = samples.noun, samples.nouns
+
 # -- training curves ------------------------------------------------------------------------------------
 trained = [training_for(str(e.path), e.version()) for e in models]
 n_epochs = max(len(t.val_error) for t in trained)
-if n_epochs:
+if n_epochs and any(e is not None for t in trained for e in t.val_error):
     pad = lambda v: np.array([np.nan if x is None else x for x in v] + [np.nan] * (n_epochs - len(v)))  # noqa: E731
     chart(st, figures.lines(np.arange(1, n_epochs + 1), {lab: pad(t.val_error) for lab, t in zip(labels, trained)},
                             "Validation error against epoch", "epoch", "validation error (%)", log_y=True),
           key="cmp-curves")
-    st.caption("Each run's error on its validation digits after each epoch (for a final fit on all training digits, "
-               "these are training digits). ISTA and LISTA train few epochs: each batch runs FISTA to convergence.")
+    st.caption(f"Each run's error on its validation {nouns} after each epoch (for a final fit on all training "
+               f"{nouns}, these are training {nouns}). ISTA and LISTA train few epochs: each batch runs FISTA to "
+               "convergence.")
 
 # -- the table --------------------------------------------------------------------------------------------
-numbers = [comparison_for(str(e.path), e.version()) for e in models]
+numbers = [comparison_for(str(e.path), e.version(), e.data.key) for e in models]
 shown = [col for col in COLUMNS if not col.per_run]
 rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.format(v)
                     for c, t in zip(numbers, trained)] for col in shown}
@@ -96,26 +113,26 @@ st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in e
 download_csv(st, "The table (CSV, a row per model, full precision)",
              csv_text({"model": labels, **{col.label: [col.value(c, t) for c, t in zip(numbers, trained)]
                                            for col in COLUMNS}}), "sparselab-comparison.csv", key="cmp-csv")
-st.caption(f"On the first {min(COMPARE_DIGITS, len(digits.split)):,} of the {digits.name}, each model at its trained "
+st.caption(f"On the first {min(COMPARE_SAMPLES, len(samples.split)):,} of the {samples.name}, each model at its trained "
            f"T (ISTA's objective curve on {COMPARE_REFERENCE} of them). The optimum is the sparse-coding objective's "
            "minimum over z ≥ 0 on the model's own decoder D and λ; '≡ ISTA iterations' is how many ISTA steps from "
-           "z = 0 reach the model's objective; cond(S) is the median over digits of σmax/σmin of S restricted to the "
+           f"z = 0 reach the model's objective; cond(S) is the median over {nouns} of σmax/σmin of S restricted to the "
            "units active in z_T. Noise: Gaussian δ with ‖δ‖ a share of ‖x‖; attack: 10 projected gradient steps on "
            "the classifier's loss within ‖δ‖ ≤ ε‖x‖. Gradient norms are per update, before clipping, from the run's "
            "metrics (— where a model has none).")
 
-# -- one digit through each --------------------------------------------------------------------------------
-st.header("One digit, step by step")
-i = st.number_input(f"Test digit (0 – {len(digits.split) - 1})", 0, len(digits.split) - 1, 0, key="cmp-digit")
-x = np.asarray(digits.split.x[i], dtype=np.float32)
+# -- one sample through each --------------------------------------------------------------------------------
+st.header(f"One {noun}, step by step")
+i = st.number_input(f"Test {noun} (0 – {len(samples.split) - 1})", 0, len(samples.split) - 1, 0, key="cmp-digit")
 for col, e, lab in zip(st.columns(len(models)), models, labels):
+    x = np.asarray(samples_for(data, e.architecture).split.x[i], dtype=np.float32)  # as its family reads it
     tr = trace_for(str(e.path), e.version(), e.unroll, x.tobytes())
     with col:
         st.markdown(f"**{lab}**")
         peak = tr.z.max(0)
-        units = np.argsort(-peak)[:min(SHOWN_UNITS, int((peak > 0).sum()))]  # the digit's most active units
+        units = np.argsort(-peak)[:min(SHOWN_UNITS, int((peak > 0).sum()))]  # the sample's most active units
         if not len(units):
-            st.caption("No unit is active for this digit.")
+            st.caption(f"No unit is active for this {noun}.")
         else:
             chart(st, figures.heatmap(tr.z[:, units], x=[str(u) for u in units],
                                       y=[f"z_{t + 1}" for t in range(len(tr.z))],
@@ -125,7 +142,7 @@ for col, e, lab in zip(st.columns(len(models)), models, labels):
                                       hover="unit %{x}, %{y}: %{z:.3f}<extra></extra>"),
                   key=f"cmp-z-{e.key}")
         shown = sorted({0, len(tr.recon) // 2, len(tr.recon) - 1})
-        st.image(figures.tiles([tr.x] + [tr.recon[t] for t in shown], signed=False, zoom=2),
+        st.image(figures.tiles([tr.x] + [tr.recon[t] for t in shown], signed=False, zoom=2, shape=samples.shape),
                  caption=["input"] + [f"x̂(z_{t + 1})" for t in shown])
 
 # -- units matched across two models ---------------------------------------------------------------------------
@@ -142,6 +159,7 @@ st.caption(f"Each unit of A paired with one unit of B (greedily, most similar de
 n_show = st.slider("Pairs shown", 4, 40, 12, 4, key="cmp-pairs")
 where = st.radio("Which pairs", ["most alike", "least alike"], horizontal=True, key="cmp-which")
 idx = np.arange(len(m.cosine))[:n_show] if where == "most alike" else np.arange(len(m.cosine))[::-1][:n_show]
-st.image(figures.tiles(matched.decoder_a[m.pairs[idx, 0]], zoom=2), caption=[f"A {m.pairs[j, 0]}" for j in idx])
-st.image(figures.tiles(matched.decoder_b[m.pairs[idx, 1]], zoom=2),
+st.image(figures.tiles(matched.decoder_a[m.pairs[idx, 0]], zoom=2, shape=samples.shape),
+         caption=[f"A {m.pairs[j, 0]}" for j in idx])
+st.image(figures.tiles(matched.decoder_b[m.pairs[idx, 1]], zoom=2, shape=samples.shape),
          caption=[f"B {m.pairs[j, 1]} · cos {m.cosine[j]:.2f}" for j in idx])

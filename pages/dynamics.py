@@ -1,64 +1,79 @@
+"""Dynamics: one sample (by class, misclassified, by number, drawn or uploaded where the data takes samples of
+the user's own) through the recurrent steps, with a step slider and Play; hold units at a value from a step on and
+compare codes, reconstructions and classes."""
 import numpy as np
 import streamlit as st
 
-from models.analysis.kinds import COLORS, unit_order
+from models.kinds import unit_order
 from models.analysis.steps import group_activity
 from ui import figures, url
-from ui.compute import test_digits
 from ui.export import chart
 from ui.intervene import intervention_controls
-from ui.own_digit import HOW, own_digit
+from ui.own_sample import own_modes, own_sample
 from ui.player import advance, player
 from ui.state import keep, require
 
 sel = require(__file__)
 st.title("Dynamics")
-digits = test_digits()
+samples = sel.samples()
+shape = samples.shape
 view, caps = sel.view(), sel.caps
 stats, units = view.stats, view.units
 T = sel.unroll
+noun = samples.noun
 
 
 def pick(container, label: str, n: int, key: str) -> int:
-    """An index among n digits (a slider needs at least two)."""
+    """An index among n samples (a slider needs at least two)."""
     if n == 1:
         return 0
     keep(key, 0)
     return container.slider(label, 0, n - 1, key=key)
 
 
-# -- which digit -------------------------------------------------------------------------------
-linked = url.take("digit", url.integer(0, len(digits.split) - 1), "digit", "the first digit of its class")
-if linked is not None:  # a link names a test digit: find it among its class
+# -- which sample ------------------------------------------------------------------------------
+n = len(samples.split)
+labelled = stats.labels is not None
+linked = url.take("digit", url.integer(0, n - 1), noun, f"the first {noun}" + (" of its class" if labelled else ""))
+if linked is not None and labelled:  # a link names a test sample: find it among its class
     cls = int(stats.labels[linked])
     st.session_state.update({"dyn-mode": "By class", "dyn-class": cls,
                              f"dyn-k-{cls}": int(np.searchsorted(np.flatnonzero(stats.labels == cls), linked))})
-modes = ["By class"] + (["Misclassified"] if caps.classifier else []) + list(HOW)
-mode = st.radio("Digit", modes, horizontal=True, key="dyn-mode")
+elif linked is not None:
+    st.session_state.update({"dyn-mode": "By number", "dyn-k": linked})
+modes = (["By class"] if labelled else ["By number"]) + (["Misclassified"] if caps.classifier else []) \
+    + own_modes(samples.domain)
+if st.session_state.get("dyn-mode") not in modes:  # another model's choice (a class for unlabelled data)
+    st.session_state["dyn-mode"] = modes[0]
+mode = st.radio(noun.capitalize(), modes, horizontal=True, key="dyn-mode")
 x, caption, i = None, "", None
 if mode == "By class":
     c1, c2 = st.columns([1, 3])
     keep("dyn-class", 0)
-    cls = c1.selectbox("Class", list(range(10)), key="dyn-class")
+    cls = c1.selectbox("Class", list(range(len(samples.classes))), key="dyn-class",
+                       format_func=lambda k: samples.classes[k])
     pool = np.flatnonzero(stats.labels == cls)
     if len(pool) == 0:
-        st.info(f"No digit of class {cls} in the {digits.name}.")
+        st.info(f"No {noun} of class {samples.classes[cls]} in the {samples.name}.")
         st.stop()
-    k = pick(c2, f"Which {cls} ({len(pool)} in the {digits.name})", len(pool), f"dyn-k-{cls}")
+    k = pick(c2, f"Which {samples.classes[cls]} ({len(pool)} in the {samples.name})", len(pool), f"dyn-k-{cls}")
     i = int(pool[k])
-    x, caption = digits.split.x[i], f"test digit {i}, label {cls}"
+    x, caption = samples.split.x[i], f"test {noun} {i}, label {samples.classes[cls]}"
+elif mode == "By number":
+    i = pick(st, f"Test {noun} (0 – {n - 1})", n, "dyn-k")
+    x, caption = samples.split.x[i], f"test {noun} {i}"
 elif mode == "Misclassified":
     wrong = np.flatnonzero(stats.preds[T - 1] != stats.labels)
     if len(wrong) == 0:
-        st.success(f"No digit of the {digits.name} is misclassified at T = {T}.")
+        st.success(f"No {noun} of the {samples.name} is misclassified at T = {T}.")
         st.stop()
-    k = pick(st, f"Misclassified at T = {T} ({len(wrong)} digits)", len(wrong), f"dyn-wrong-{T}")
+    k = pick(st, f"Misclassified at T = {T} ({len(wrong)} {samples.nouns})", len(wrong), f"dyn-wrong-{T}")
     i = int(wrong[k])
-    x = digits.split.x[i]
-    caption = f"test digit {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
+    x = samples.split.x[i]
+    caption = f"test {noun} {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
 else:
-    url.share(digit=None)  # a digit of the user's own cannot be shared
-    x, caption = own_digit(mode, "dyn")
+    url.share(digit=None)  # a sample of the user's own cannot be shared
+    x, caption = own_sample(mode, "dyn", samples.domain, sel.family.inputs)
 
 tr = sel.trace(x)
 
@@ -75,7 +90,7 @@ if T == 1:  # nothing to step through
     c1.caption("One step: z_1 = ReLU(E x − b).")
 else:
     step = c1.slider("Step t", 1, T, key="dyn-step")
-url.share(digit=i, step=step if step != T else None)  # i: None for an uploaded digit
+url.share(digit=i, step=step if step != T else None)  # i: None for a sample of the user's own
 with c2:
     url.link()
 if T > 1:
@@ -104,21 +119,21 @@ fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
                       colorscale="Viridis", symmetric=False, xtitle="step t",
                       hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)),
                       marker_x=step, categories=True)
-chart(left, fig, key="dyn-z", caption="Each row a unit, each column a step: how strongly the unit answers this digit "
+chart(left, fig, key="dyn-z", caption=f"Each row a unit, each column a step: how strongly the unit answers this {noun} "
                                         "as the recurrence runs (0: silent). The red line is the step slider's step.")
 if tr.recon is not None:
-    right.image(figures.tiles([tr.x, tr.recon[step - 1]], zoom=5), caption=["input", f"x̂(z_{step})"])
+    right.image(figures.tiles([tr.x, tr.recon[step - 1]], zoom=5, shape=shape), caption=["input", f"x̂(z_{step})"])
 steps = np.arange(1, T + 1)
 if units is not None:
     chart(right, figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",
-                               "step t", "Σ z", marker_x=step, colors=COLORS), key="dyn-groups",
+                               "step t", "Σ z", marker_x=step, colors=figures.KIND_COLORS), key="dyn-groups",
           caption="Summed activity of the categorical, part and intermediate units: which kind carries the code "
                   "at each step.")
 if caps.classifier:
     chart(right, figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
                                "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
           key="dyn-probs", caption="The four classes the model ends up favouring, read out after every step.")
-    chart(right, figures.bars([str(k) for k in range(10)], probs, f"Class probabilities after step {step}",
+    chart(right, figures.bars(list(samples.classes), probs, f"Class probabilities after step {step}",
                               "class", "p"), key="dyn-bar",
           caption=f"The model's answer, read from z_{step}, if it stopped at step {step}.")
 
@@ -152,7 +167,7 @@ if units is not None:
               key="dyn-iv-z", caption="Red: the unit answers more with the units held; blue: less. The held units "
                                       "themselves show their forced change.")
         if held.recon is not None:
-            right.image(figures.tiles([tr.recon[step - 1], held.recon[step - 1]], zoom=4),
+            right.image(figures.tiles([tr.recon[step - 1], held.recon[step - 1]], zoom=4, shape=shape),
                         caption=[f"x̂(z_{step}) untouched", f"x̂(z_{step}) held"])
         if caps.classifier:
             top = [int(k) for k in np.argsort(-(tr.probs[-1] + held.probs[-1]))[:3]]

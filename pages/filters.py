@@ -1,19 +1,25 @@
+"""Filters: every unit's encoder row and decoder column as an image (or a bar strip for vectors), S − I and C as
+heatmaps, filtered and sorted by kind and angle; for images, a Gabor fitted to each decoder; a filmstrip of the
+filters forming over training."""
 import numpy as np
 import streamlit as st
 
-from models.analysis.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, unit_order
-from models.analysis.units import angles
-from models.families.base import UnitWeights
-from ui.compute import figure, filmstrip_for
+from models.analysis.gabor import GOOD
+from models.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, angles, unit_order
+from ui import figures
+from ui.compute import figure, filmstrip_for, gabor_for
 from ui.export import chart
 from ui.player import advance, player
 from ui.state import keep, require
 
 FILM_UNITS = 100  # units per filmstrip frame
+GABOR_AT_ONCE = 256  # pixels a filter may have for its Gabor fit to run on opening the page (larger: on a button)
 
 sel = require(__file__)
 st.title("Filters")
 view = sel.view()
+samples = sel.samples()
+shape = samples.shape
 w, units = view.weights, view.units
 kind, angle = units.kind, units.angle
 
@@ -36,11 +42,14 @@ favours = (lambda i: f" · class {units.c_class[i]}") if units.c_class is not No
 labels = [f"unit {i} · {kind[i]} · angle {angle[i]:.2f}{favours(i)}" for i in shown]
 cols = int(min(20, max(5, np.ceil(np.sqrt(len(shown))))))
 left, right = st.columns(2)
-chart(left, figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i"), key="flt-E")
-chart(right, figure("filter_grid", w.decoder[shown], labels, cols, "Decoder columns D_i"), key="flt-D")
-st.caption("Each tile a unit's 784 weights as a 28 × 28 image (red positive, blue negative, each on its own scale): "
-           "left what the unit looks for in the input, right what it adds to the reconstruction. A part unit's two "
-           "match (a small angle); a categorical unit's encoder drifts away from its decoder.")
+chart(left, figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i", shape=shape), key="flt-E")
+chart(right, figure("filter_grid", w.decoder[shown], labels, cols, "Decoder columns D_i", shape=shape), key="flt-D")
+drawn = (f"a {shape[0]} × {shape[1]} image" if shape else
+         f"a strip of bars, one per value (up: positive, down: negative; at most {figures.STRIP} bars, longer vectors "
+         "pooled)")
+st.caption(f"Each tile a unit's {w.decoder.shape[1]} weights as {drawn} (red positive, blue negative, each on its own "
+           "scale): left what the unit looks for in the input, right what it adds to the reconstruction. A part "
+           "unit's two match (a small angle); a categorical unit's encoder drifts away from its decoder.")
 
 left, right = st.columns([3, 2])
 if w.recurrent is not None:
@@ -59,9 +68,50 @@ if w.classifier is not None:
                                  hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C",
           caption="How much each unit's activity votes for each class (red for, blue against).")
 
+# -- Gabors (samples that are images) ---------------------------------------------------------------------
+if sel.caps.image:
+    st.subheader("Are the filters Gabors?")
+    st.caption("Sparse coding of natural image patches gives localized, oriented, band-pass filters (Olshausen & "
+               "Field, 1996): a 2-D Gabor, a sinusoid under a Gaussian envelope, fitted to each decoder column by "
+               f"least squares. R² is the share of the filter's variance the Gabor explains (higher: more Gabor-like; "
+               f"a unit counts as fitted well at R² ≥ {GOOD}).")
+    fit_now = shape[0] * shape[1] <= GABOR_AT_ONCE or st.session_state.get("flt-gabor") == sel.model_key
+    if not fit_now and st.button(f"Fit a Gabor to each of the {view.hidden} decoders", key="flt-gabor-go"):
+        st.session_state["flt-gabor"] = sel.model_key
+        fit_now = True
+    if fit_now:
+        g = gabor_for(*sel.key)
+        good = g.good
+        m = st.columns(4)
+        m[0].metric(f"Fitted well (R² ≥ {GOOD})", f"{100 * g.share_good():.0f} %", help="higher is more Gabor-like")
+        m[1].metric("Median R²", f"{np.median(g.r2):.2f}")
+        if good.any():
+            m[2].metric("Median frequency", f"{np.median(g.column('frequency')):.3f} c/px",
+                        help="cycles per pixel of the carrier, among the units fitted well")
+            m[3].metric("Median envelope size", f"{np.median(g.column('size')):.2f} px",
+                        help="√(σx σy) of the Gaussian envelope, among the units fitted well")
+        c = st.columns(4)
+        chart(c[0], figures.histogram(g.r2, "R² of each unit's Gabor", "R²", bins=20), key="flt-gabor-r2",
+              caption="Every unit: the share of its decoder's variance its Gabor explains.")
+        if good.any():
+            chart(c[1], figures.histogram(np.degrees(g.column("theta")), "Orientation (units fitted well)",
+                                          "degrees (the carrier's direction)", bins=12, range_=(0, 180)),
+                  key="flt-gabor-theta", caption="A population of oriented filters covers every orientation.")
+            chart(c[2], figures.histogram(g.column("frequency"), "Spatial frequency", "cycles per pixel", bins=15),
+                  key="flt-gabor-f", caption="Band-pass filters: a frequency each, most between the finest and the "
+                                             "coarsest the patch allows.")
+            chart(c[3], figures.histogram(g.column("size"), "Envelope size", "pixels", bins=15), key="flt-gabor-size",
+                  caption="√(σx σy): how far the filter reaches around its centre (localized: a few pixels).")
+            best = g.units[np.argsort(-g.r2)[:12]]
+            st.image(figures.tiles(w.decoder[best], shape=shape, zoom=2) + figures.tiles(
+                [figures.gabor_picture(g.fits[int(np.flatnonzero(g.units == u)[0])], shape) for u in best],
+                shape=shape, zoom=2), caption=[f"unit {u}" for u in best] + [f"its Gabor, R² {g.fits[i].r2:.2f}"
+                                                                             for i in np.argsort(-g.r2)[:12]])
+            st.caption("Top: the 12 decoders fitted best; bottom: their Gabors.")
+
 # -- how the filters formed -------------------------------------------------------------------------
 st.subheader("How the filters formed")
-film = filmstrip_for(*sel.key)
+film = filmstrip_for(*sel.model_key)
 if film.error:
     st.warning(film.error)
 elif film.strip is None:
@@ -84,13 +134,13 @@ else:
         player("flt-frame", epochs, c2, key="flt-play")
         f, pos = epochs.index(epoch), np.searchsorted(strip.units, have)
         E, D = strip.encoder[f][pos], strip.decoder[f][pos]
-        then = angles(UnitWeights(E.astype(np.float64), D.astype(np.float64)))
+        then = angles(E, D)
         labels = [f"unit {u} · angle {a:.2f} then, {angle[u]:.2f} now" for u, a in zip(have, then)]
         cols = int(min(20, max(5, np.ceil(np.sqrt(len(have))))))
         when = "at the start" if epoch == 0 else f"after epoch {epoch}"
         left, right = st.columns(2)
-        chart(left, figure("filter_grid", E, labels, cols, f"Encoder rows {when}"), key="flt-film-E")
-        chart(right, figure("filter_grid", D, labels, cols, f"Decoder columns {when}"), key="flt-film-D")
+        chart(left, figure("filter_grid", E, labels, cols, f"Encoder rows {when}", shape=shape), key="flt-film-E")
+        chart(right, figure("filter_grid", D, labels, cols, f"Decoder columns {when}", shape=shape), key="flt-film-D")
         st.caption(f"The run's snapshots at {len(epochs)} epochs (more early on, where the filters change most), for "
                    f"the first {len(have)} of the units shown above"
                    + (f" (the snapshots keep {len(kept)} of {len(angle)} units)" if len(kept) < len(angle) else "")

@@ -1,26 +1,28 @@
+"""Overview: what the selected model is, what each recurrent step buys on average over the test samples (or, for a
+generative hierarchy, its bound on log p(x) layer by layer), where to start, and the downloads."""
 import numpy as np
 import streamlit as st
 
 from models.analysis import report
-from models.analysis.kinds import kind_counts
+from models.kinds import kind_counts
 from ui import compute, export, figures, nav
-from ui.compute import test_digits
 from ui.export import chart
 from ui.state import require
 
 sel = require(__file__)
 caps = sel.caps
 st.title(f"sparselab · {sel.family.title}")
-digits = test_digits()
-if digits.warning:
-    st.warning(digits.warning)
+samples = sel.samples()
+st.caption(f"Trained on {sel.entry.data.domain.title.lower()}: {sel.entry.data.describe()}. "
+           f"{sel.entry.data.domain.summary}")
 
 
 def bound_overview():
     """A generative hierarchy: its bound on log p(x), and what each layer holds."""
     st.markdown(sel.family.summary)
-    st.markdown("**Start here**: Samples draws digits from the model, Hierarchy shows what every unit draws on its "
-                "own, Traversal turns one top unit up and down, Layers shows any digit's code layer by layer.")
+    st.markdown(f"**Start here**: Samples draws {samples.nouns} from the model, Hierarchy shows what every unit draws "
+                f"on its own, Traversal turns one top unit up and down, Layers shows any {samples.noun}'s code layer by "
+                "layer.")
     for col, title in zip(st.columns(5), ("Samples", "Hierarchy", "Traversal", "Layers")):
         col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
     r = compute.likelihood_for(*sel.key)
@@ -29,10 +31,10 @@ def bound_overview():
                ("KL, all layers (nats)", f"{r.kl:.2f}"), ("Units exactly 0", f"{100 * r.zero_fraction:.1f} %")]
     for col, (label, value) in zip(st.columns(len(metrics)), metrics):
         col.metric(label, value)
-    st.caption(f"On the first {r.digits:,} of the {digits.name}, binarised once (seed {sel.model().cfg.test_seed}), "
-               f"one posterior sample per digit; the importance-weighted bound on the first {r.iwae_digits} of them "
-               f"(their ELBO: {r.elbo_on_iwae_digits:.2f}). `python -m models evaluate` measures it with k = 1,000 "
-               "samples on 1,000 digits.")
+    st.caption(f"On the first {r.digits:,} of the {samples.name}, binarised once (seed {sel.model().cfg.test_seed}), "
+               f"one posterior sample per {samples.noun}; the importance-weighted bound on the first {r.iwae_digits} of "
+               f"them (their ELBO: {r.elbo_on_iwae_digits:.2f}). `python -m models evaluate` measures it with k = 1,000 "
+               f"samples on 1,000 {samples.nouns}.")
     st.dataframe({"layer (1: next to the pixels)": [str(i + 1) for i in range(len(r.layers))],
                   "units": [la.units for la in r.layers], "KL (nats)": [round(la.kl, 2) for la in r.layers],
                   "exactly 0 (%)": [round(100 * la.zero_fraction, 1) for la in r.layers],
@@ -40,11 +42,12 @@ def bound_overview():
                   "linear probe error (%)": [None if la.probe_error is None else round(la.probe_error, 1)
                                              for la in r.layers]},
                  hide_index=True, key="ov-layers")
-    st.caption("KL: log q(z_l | ·) − log p(z_l | z_l+1) per digit; exactly 0: share of a posterior sample's units at "
-               "0; active: units whose posterior mean varies over the digits by more than 0.01 (Burda et al.); probe: "
-               "a linear classifier on the layer's posterior means, fitted on the first half of the digits and "
-               "tested on the second (labels never trained the model). A layer whose KL is near 0 holds nothing of "
-               "its own: its posterior is its prior, whose means follow the layers above (hence still 'active').")
+    st.caption(f"KL: log q(z_l | ·) − log p(z_l | z_l+1) per {samples.noun}; exactly 0: share of a posterior sample's "
+               f"units at 0; active: units whose posterior mean varies over the {samples.nouns} by more than 0.01 "
+               f"(Burda et al.); probe: a linear classifier on the layer's posterior means, fitted on the first half "
+               f"of the {samples.nouns} and tested on the second (labels never trained the model). A layer whose KL is "
+               "near 0 holds nothing of its own: its posterior is its prior, whose means follow the layers above "
+               "(hence still 'active').")
 
 
 def code_overview():
@@ -52,12 +55,14 @@ def code_overview():
     st.markdown(sel.family.summary + " Move the sidebar's sliders: every figure follows.")
     start = [p for p in ("Dynamics", "Units") if p in {spec.title for spec in nav.offered(caps)}]
     if start:
-        st.markdown(f"**You are looking at** a trained model that codes each digit with a few of its {view.hidden} "
-                    "units and refines that code step by step. **Start here**: this page shows what every step buys on "
-                    "average; "
-                    + ("Dynamics runs one digit (or one you draw) through the steps; " if "Dynamics" in start else "")
-                    + ("Units shows which units became whole-digit prototypes and which stayed strokes." if "Units" in
-                       start else ""))
+        draw = " (or one you draw)" if samples.domain.own_input else ""
+        prototypes = ("Units shows which units became whole-class prototypes and which stayed parts."
+                      if caps.labels else "Units shows each unit's filters and how the units interact.")
+        st.markdown(f"**You are looking at** a trained model that codes each {samples.noun} with a few of its "
+                    f"{view.hidden} units and refines that code step by step. **Start here**: this page shows what "
+                    "every step buys on average; "
+                    + (f"Dynamics runs one {samples.noun}{draw} through the steps; " if "Dynamics" in start else "")
+                    + (prototypes if "Units" in start else ""))
         for col, title in zip(st.columns(len(start) + 2), start):
             col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
     stats, t = view.stats, sel.unroll
@@ -74,7 +79,7 @@ def code_overview():
         col.metric(label, value)
     sparsity = "" if sel.entry.sparsity is None else f", λ = {sel.entry.sparsity:g}"
     trained = f", trained with T = {sel.trained_unroll}" if caps.steps else ""
-    st.caption(f"On the {digits.name}. Model: {sel.entry.label}{sparsity}{trained}.")
+    st.caption(f"On the {samples.name}. Model: {sel.entry.label}{sparsity}{trained}.")
     if caps.steps:
         steps = np.arange(1, stats.steps + 1)
         left, right = st.columns(2)
@@ -83,6 +88,8 @@ def code_overview():
                                       "step t", "error (%)", marker_x=t), key="ov-error",
               caption="The classifier read out after each step t: where the curve flattens, more steps stop helping. "
                       "Past the trained T (dotted line) the model runs steps it never trained on.")
+        else:
+            left.info(f"This model has no classifier: its {samples.nouns} carry no labels.")
         # No T marker here: a figure that does not change is not redrawn, which halves a slider move's cost.
         series = {"active units / 100": stats.active / 100}
         if caps.decoder:
@@ -90,10 +97,11 @@ def code_overview():
         chart(right, figures.lines(steps, series, "Reconstruction and activity after each step", "step t",
                                    "½‖x − x̂‖² · active units / 100"), key="ov-recon",
               caption="Mean reconstruction error of x̂ = D z_t and mean number of active units (÷ 100) over the test "
-                      "digits: the code settles as the steps go on.")
+                      f"{samples.nouns}: the code settles as the steps go on.")
     elif view.weights is not None:
         chart(st, figures.filter_grid(view.weights.decoder[:40], [f"unit {i}" for i in range(min(40, view.hidden))],
-                                      cols=20, title="Decoder columns of the first units"), key="ov-filters",
+                                      cols=20, title="Decoder columns of the first units", shape=samples.shape),
+              key="ov-filters",
               caption="What each unit adds to a reconstruction (red positive, blue negative).")
 
 
@@ -107,14 +115,15 @@ st.subheader("Downloads")
 model = sel.model()
 name = sel.entry.folder.name
 c = st.columns(3)
-c[0].download_button("This model (float16 safetensors)", lambda: export.model_file(model, sel.entry.label),
+c[0].download_button("This model (float16 safetensors)",
+                     lambda: export.model_file(model, sel.entry.label, sel.entry.data.to_dict()),
                      file_name=f"{name}.safetensors", mime="application/octet-stream", key="ov-model",
                      icon=":material/download:", help="Its weights, with its family and settings in the file's "
                      "header: `python -m models evaluate FILE` and the app read it")
 if not report.missing(model):
     c[1].download_button("The paper's claims checked (markdown)",
-                         lambda: report.render(sel.entry.label, model, digits.split, digits.name),
+                         lambda: report.render(sel.entry.label, model, samples.split, samples.name, samples.shape),
                          file_name=f"{name}-report.md", mime="text/markdown", key="ov-report",
-                         icon=":material/download:", help="What `python -m models report` writes, on these digits")
+                         icon=":material/download:", help=f"What `python -m models report` writes, on these {samples.nouns}")
 c[2].caption("Each chart downloads from its camera button (PNG or SVG: the sidebar's choice); tables from their "
              "own download buttons.")

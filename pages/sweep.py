@@ -1,22 +1,26 @@
+"""Sweep: every model of a family, active units (L0) against test error and against reconstruction, a curve per
+setting (and per data), seeds pooled into error bars; a click on a run opens it."""
 import streamlit as st
 
+from models.checkpoint import CheckpointError
+from models.data import DataError
 from models.families import all_families, get
 from models.services import catalog, sweep
 from ui import figures, sidebar
-from ui.compute import summary_for, test_digits
+from ui.compute import summary_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
 
 st.title("Sweep: sparsity against error and reconstruction")
 sel = current()
-digits = test_digits()
 families = [f for f in all_families() if f.has_sparsity]
 names = [f.name for f in families]
 if "sw-family" not in st.session_state or st.session_state["sw-family"] not in names:
     st.session_state["sw-family"] = sel.family.name if sel is not None and sel.family.name in names else names[0]
 family = get(st.selectbox("Family", names, format_func=lambda n: get(n).title, key="sw-family"))
-st.caption(f"Every {family.short} model there is (embedded, and your runs with a checkpoint), measured on the "
-           f"{digits.name} at its trained T. Models that differ only in λ and seed form one curve: a point per λ at "
+st.caption(f"Every {family.short} model there is (embedded, and your runs with a checkpoint), each measured on the "
+           "test samples of its own data at its trained T. Models that differ only in λ and seed (on the same data) "
+           "form one curve: a point per λ at "
            "the mean over seeds, the bars one standard deviation across seeds; the faint circles are the runs — "
            "click one to open it. Queue a sweep on the Training page, or `python -m models train sweep`.")
 
@@ -24,11 +28,19 @@ entries = [e for e in catalog.entries() if e.architecture == family.name and e.s
 if not entries:
     st.info(f"No {family.short} model yet: queue a sweep on the Training page.")
     st.stop()
-numbers = {e.key: summary_for(str(e.path), e.version(), e.unroll) for e in entries}
+numbers, unreadable = {}, []
+for e in entries:
+    try:
+        numbers[e.key] = summary_for(str(e.path), e.version(), e.data.key, e.unroll)
+    except (DataError, CheckpointError, ValueError) as err:  # its data file gone, its checkpoint damaged
+        unreadable.append(f"{e.label}: {err}")
+if unreadable:
+    st.warning("Left out: " + "; ".join(unreadable))
 series = sweep.series(entries, numbers)
 caps = family.capabilities
-plots = ([("error", "test error (%)")] if caps.classifier else []) + ([("recon", "reconstruction ½‖x − x̂‖²")]
-                                                                     if caps.decoder else [])
+has_error = any(numbers[e.key][1] is not None for e in entries)  # a classifier: models trained with labels
+plots = ([("error", "test error (%)")] if has_error else []) + ([("recon", "reconstruction ½‖x − x̂‖²")]
+                                                                if caps.decoder else [])
 events = []
 for col, (y, ytitle) in zip(st.columns(len(plots)), plots):
     events.append(chart(col, figures.tradeoff(series, y, ytitle, f"{family.short}: {ytitle} against sparsity"),

@@ -1,14 +1,16 @@
+"""Training: start a run of any model family on any data domain (the form lists their settings), or queue a sweep
+over λ and seeds; each trains in its own process, owned by its run folder. Live curves, stop, resume and train
+longer; how the embedded models were trained."""
 import time
 
 import numpy as np
 import streamlit as st
 
-from models.analysis.kinds import COLORS
-from models.analysis.representation import DENSE
-from models.families import all_families, get
+from models.domains import DataSpec, all_domains, get as domain_named
+from models.families import all_families, get, of_saved
 from models.services import catalog, jobs, sweep as sweeps
 from models.training import run_folder as runs
-from models.training.config import TrainConfig
+from models.training.config import TrainConfig, train_config
 from ui import figures, nav
 from ui.export import chart, download_csv, rows_csv
 from ui.forms import settings_form
@@ -19,8 +21,14 @@ st.caption("Runs train in the background, in their own process: leave this page,
            "one — the run goes on and every tab sees it. The same settings never start two trainers.")
 
 names = [f.name for f in all_families()]
-family = get(st.selectbox("Model family", names, format_func=lambda n: get(n).title, key="train-family"))
-with st.form("train-form"):  # the form starts from the CLI's defaults (the family's): one recipe
+c = st.columns(2)
+family = get(c[0].selectbox("Model family", names, format_func=lambda n: get(n).title, key="train-family"))
+domain = domain_named(c[1].selectbox("Data", [d.name for d in all_domains()], key="train-domain",
+                                     format_func=lambda n: domain_named(n).title))
+c[1].caption(domain.summary)
+with st.form("train-form"):  # the form starts from the CLI's defaults (the family's and the domain's): one recipe
+    st.markdown(f"**{domain.title}**")
+    data_values = settings_form(domain.config, {}, f"train-data-{domain.name}")
     st.markdown(f"**{family.short}**")
     model_values = settings_form(family.config, {}, f"train-{family.name}")
     st.markdown("**Training**")
@@ -39,17 +47,19 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
         swept = False
 if submitted:
     try:
+        data = DataSpec(domain, domain.config(**data_values))
         mc = family.config(**model_values)
-        tc = family.train_config(**train_values)
-        j = jobs.start(mc, tc)
+        tc = train_config(family, **train_values)
+        j = jobs.start(mc, tc, data=data)
         st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
     except (jobs.JobError, ValueError) as e:
         st.error(str(e))
 if swept:
     try:
+        data = DataSpec(domain, domain.config(**data_values))
         configs = sweeps.grid(family, model_values, train_values, sweeps.values(sweep_lams, float, "λ values"),
                               sweeps.values(sweep_seeds, int, "Seeds"))
-        queued = sweeps.queue(configs)
+        queued = sweeps.queue(configs, data=data)
         states = [j.state for j in queued]
         st.success(f"Sweep of {len(queued)} runs: " + ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
                    + ". The Sweep page plots them as they finish.")
@@ -65,47 +75,17 @@ def _fmt_eta(s):
     return "—" if s is None else time.strftime("%H:%M:%S", time.gmtime(max(0, s)))
 
 
-def _curves(rows: list[dict], held_out: bool, name: str, key: str = "tr"):
+def _curves(rows: list[dict], held_out: bool, name: str, family, key: str = "tr"):
+    """The family's charts of a run's metrics (models/families: Family.curves), a series per key the rows hold."""
     ep = np.array([r["epoch"] + 1 for r in rows])
     col = lambda k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], dtype=float)  # noqa: E731
-    c = st.columns(3)
-    if any("val_elbo" in r for r in rows):  # a likelihood model: its bound, the KL of each layer, its units
-        _bound_curves(rows, ep, col, c, key)
-        download_csv(st, "Metrics (CSV, a row per epoch)", rows_csv(rows), f"{name}-metrics.csv", key=f"{key}-csv")
-        return
-    chart(c[0], figures.lines(ep, {"L_U train": col("train_unsup"), "L_U val": col("val_unsup"),
-                                   "L_S train": col("train_sup"), "L_S val": col("val_sup")},
-                              "Losses", "epoch", log_y=True), key=f"{key}-loss",
-          caption="L_U: reconstruction + λ‖z‖₁; L_S: the classifier's cross-entropy (log scale). Train and "
-                  "validation apart: overfitting.")
-    title = "Validation error" if held_out else "Error on the validation digits (trained on)"
-    chart(c[1], figures.lines(ep, {"validation error (%)": col("val_error")}, title, "epoch",
-                              log_y=True), key=f"{key}-err",
-          caption="After each epoch, on digits the update never saw (unless the run is a final fit).")
-    units = {"active per digit (L0)": col("val_active")}
-    names = {"val_dead": "dead", "val_dense": "dense", "units_categorical": "categorical", "units_part": "part"}
-    units |= {name: col(k) for k, name in names.items() if any(k in r for r in rows)}  # older runs lack them
-    chart(c[2], figures.lines(ep, units, "Units over the epochs", "epoch", "units",
-                              colors={"categorical": COLORS["categorical"], "part": COLORS["part"]}),
-          key=f"{key}-active", caption="On the validation digits after each epoch: L0, the units active on none "
-          f"(dead) or on more than {DENSE:.0%} of them (dense), and the units of each kind. A run collapsing to a "
-          "few active units shows here in its first epochs.")
+    curves = family.curves(rows, held_out)
+    for where, c in zip(st.columns(len(curves)), curves):
+        series = {label: col(k) for label, k in c.series.items() if any(r.get(k) is not None for r in rows)}
+        chart(where, figures.lines(ep, series, c.title, "epoch", c.ytitle, log_y=c.log_y,
+                                   colors={k: v for k, v in figures.KIND_COLORS.items() if k in series}),
+              key=f"{key}-{c.key}", caption=c.caption)
     download_csv(st, "Metrics (CSV, a row per epoch)", rows_csv(rows), f"{name}-metrics.csv", key=f"{key}-csv")
-
-
-def _bound_curves(rows, ep, col, c, key):
-    layers = sorted({int(k.rsplit("_", 1)[1]) for r in rows for k in r if k.startswith("val_kl_")})
-    chart(c[0], figures.lines(ep, {"−ELBO train": col("train_unsup"), "−ELBO val": col("val_unsup"),
-                                   "−log p(x | z) val": col("val_recon")}, "Negative ELBO (nats)", "epoch"),
-          key=f"{key}-loss", caption="The bound's negative, lower is better: training digits (binarised afresh; the "
-          "KL warm-up's weight while it lasts) and the validation digits (binarised once).")
-    chart(c[1], figures.lines(ep, {f"layer {n}": col(f"val_kl_{n}") for n in layers}, "KL of each layer (nats)",
-                              "epoch"), key=f"{key}-err",
-          caption="log q − log p of each stochastic layer (1 next to the pixels) on the validation digits: a layer at "
-                  "0 carries nothing about the digit.")
-    chart(c[2], figures.lines(ep, {f"layer {n}": col(f"val_active_{n}") for n in layers},
-                              "Units not exactly 0, per digit", "epoch", "units"), key=f"{key}-active",
-          caption="Mean units of each layer that are not exactly zero in a sample from the posterior.")
 
 
 @st.fragment(run_every=2.0)
@@ -151,14 +131,13 @@ def live():
         st.error(j.message)
     rows = runs.read_metrics(j.run)
     if rows:
-        held_out = (runs.read_config(j.run) or {}).get("data", {}).get("val_held_out", True)  # not damaged: job() read it
-        _curves(rows, held_out, name)
-        if rows[-1]["val_error"] is not None:  # a model with a classifier
-            c[2].metric("Validation error" if held_out else "Val. digits' error (trained on)",
-                        f"{rows[-1]['val_error']:.2f} %")
-        elif "val_elbo" in rows[-1]:  # a model with a likelihood bound
-            c[2].metric("Validation ELBO" if held_out else "Val. digits' ELBO (trained on)",
-                        f"{rows[-1]['val_elbo']:.2f}")
+        cfg = runs.read_config(j.run) or {}  # not damaged: job() read it
+        run_family = of_saved(cfg)
+        held_out = cfg.get("data", {}).get("val_held_out", True)
+        _curves(rows, held_out, name, run_family)
+        shown = [(label, k, fmt) for label, k, fmt in run_family.headline if rows[-1].get(k) is not None][:1]
+        for label, k, fmt in shown:  # the number the family is watched by: its error, its bound...
+            c[2].metric(label if held_out else f"{label} (trained on)", fmt.format(rows[-1][k]))
     else:
         st.caption("The first epoch's numbers appear here when it ends.")
 
@@ -180,7 +159,8 @@ def embedded():
         st.code(catalog.command(e), language="bash")
         rows = runs.read_metrics(e.folder)
         if rows:
-            _curves(rows, e.settings.get("data.val_held_out", True), e.folder.name, key="tr-embedded")
+            _curves(rows, e.settings.get("data.val_held_out", True), e.folder.name, get(e.architecture),
+                    key="tr-embedded")
         else:
             st.caption("Its training curves did not ship with it.")
 

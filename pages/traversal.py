@@ -1,34 +1,37 @@
+"""Traversal: one top unit of a generative hierarchy clamped over a range of values, the rest of its layer at a
+sample's own code, carried down to the pixels."""
 import numpy as np
 import streamlit as st
 
 from ui import compute, figures
-from ui.own_digit import pick_digit
+from ui.own_sample import pick_sample
 from ui.state import keep, require
 
 sel = require(__file__)
 model = sel.model()
 top = len(model.cfg.sizes)
 st.title("Traversal")
+samples = sel.samples()
+shape, noun = samples.shape, samples.noun
 st.markdown(f"Clamp one unit of the top layer (layer {top}) at a range of values, leave the rest of that layer at a "
-            "digit's own code, and carry it down to the pixels through the prior's means: what the unit changes in "
-            "the digit.")
-digits = compute.inputs_for(sel.family.name)
+            f"{noun}'s own code, and carry it down to the pixels through the prior's means: what the unit changes in "
+            f"the {noun}.")
 h = compute.hierarchy_for(*sel.key)
 layer = h.layers[-1]
 order = np.argsort(-layer.activity)  # the most active units first: the ones that carry something
-x, name = pick_digit("trv", digits, sel.family.inputs, fresh="None: the top layer at 0")
+x, name = pick_sample("trv", samples, sel.family.inputs, fresh="None: the top layer at 0")
 keep("trv-unit", int(order[0]))
 unit = st.selectbox("Top unit (most active first)", [int(u) for u in order], key="trv-unit",
                     format_func=lambda u: f"unit {u}: activity {layer.activity[u]:.3f}, P(0) {layer.p_zero[u]:.2f}")
 high = float(max(3 * layer.value[unit], 1.0))
 values = tuple(float(v) for v in np.round(np.linspace(0.0, high, 11), 4))
-frames = compute.traversal_for(*sel.key, None if x is None else x.tobytes(), unit, values)
+frames = compute.traversal_for(*sel.model_key, None if x is None else x.tobytes(), unit, values)
 keep("trv-at", 2)
 at = st.select_slider("Value of the unit", options=list(range(len(values))), key="trv-at",
                       format_func=lambda i: f"{values[i]:.2f}")
 left, right = st.columns([1, 3])
-left.image(figures.tiles([frames[at]], zoom=8, signed=False), width=224,
+left.image(figures.tiles([frames[at]], zoom=8, signed=False, shape=shape), width=224,
            caption=[f"unit {unit} = {values[at]:.2f}"])
-right.image(figures.tiles(frames, zoom=3, signed=False), width=84, caption=[f"{v:.2f}" for v in values])
+right.image(figures.tiles(frames, zoom=3, signed=False, shape=shape), width=84, caption=[f"{v:.2f}" for v in values])
 st.caption(f"From 0 (the unit exactly off) to {high:.2f}, three times what the unit reaches on its top 1 % of test "
-           f"digits ({layer.value[unit]:.2f}). Starting point: {name}. Pixel probabilities: the darker, the nearer 1.")
+           f"{samples.nouns} ({layer.value[unit]:.2f}). Starting point: {name}. Pixel probabilities: the darker, the nearer 1.")

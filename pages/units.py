@@ -1,10 +1,12 @@
+"""Units: each unit's recurrent and classifier weight norms against its encoder–decoder angle, chosen units side by
+side, the paper's population figures, and what ablating each kind, the chosen units, or every unit alone costs."""
 import numpy as np
 import streamlit as st
 
 from models.analysis.intervene import kind_sets
-from models.analysis.kinds import CATEGORICAL_MIN
+from models.kinds import CATEGORICAL_MIN
 from ui import figures, url
-from ui.compute import figure, set_ablations_for, test_digits, unit_ablations_for, unit_runs_for
+from ui.compute import figure, set_ablations_for, unit_ablations_for, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.intervene import intervention_controls
 from ui.state import keep, require
@@ -13,14 +15,15 @@ sel = require(__file__)
 st.title("Units: categorical and part")
 view, T = sel.view(), sel.unroll
 w, units = view.weights, view.units
-digits = test_digits()
+samples = sel.samples()
+shape, noun, nouns = samples.shape, samples.noun, samples.nouns
 kind, angle = units.kind, units.angle
 codes = sel.codes()
 
 linked = url.take("units", url.integers(0, view.hidden - 1, 8), "units", "the two most categorical units")
 if linked is not None:
     st.session_state["u-sel"] = linked
-linked_digit = url.take("digit", url.integer(0, len(digits.split) - 1), "digit", "digit 0")
+linked_digit = url.take("digit", url.integer(0, len(samples.split) - 1), noun, f"{noun} 0")
 if linked_digit is not None:
     st.session_state["u-digit"] = linked_digit
 # A selection carried over from a larger model names units this one lacks: keep those it has.
@@ -57,8 +60,10 @@ if not chosen:
     st.stop()
 c1, c2 = st.columns([1, 3])
 keep("u-digit", 0)
-digit = c1.number_input("Digit for the activity over steps", 0, len(digits.split) - 1, key="u-digit")
-tr = sel.trace(digits.split.x[digit])
+if st.session_state["u-digit"] >= len(samples.split):  # a larger test set's number
+    st.session_state["u-digit"] = 0
+digit = c1.number_input(f"{noun.capitalize()} for the activity over steps", 0, len(samples.split) - 1, key="u-digit")
+tr = sel.trace(samples.split.x[digit])
 url.share(units=chosen, digit=digit or None)
 with c2:
     url.link()
@@ -71,18 +76,18 @@ for col, u in zip(st.columns(len(chosen)), chosen):
         if units.c_norm is not None:
             line += f" · ‖C_i‖ {units.c_norm[u]:.2f} → class {units.c_class[u]}"
         st.markdown(line)
-        st.image(figures.tiles([w.encoder[u], w.decoder[u]]), caption=["encoder E_i", "decoder D_i"])
+        st.image(figures.tiles([w.encoder[u], w.decoder[u]], shape=shape), caption=["encoder E_i", "decoder D_i"])
         if S is not None:
             incoming, outgoing = S[u].copy(), S[:, u].copy()
             incoming[u] = outgoing[u] = 0
             for name, weights in (("incoming", incoming), ("outgoing", outgoing)):
                 strongest = np.argsort(-np.abs(weights))[:4]
                 st.caption(f"Strongest {name} S (their decoders)")
-                st.image(figures.tiles(w.decoder[strongest], zoom=2),
+                st.image(figures.tiles(w.decoder[strongest], zoom=2, shape=shape),
                          caption=[f"{j}: {weights[j]:+.2f}" for j in strongest])
         top = np.argsort(-codes.z[:, u])[:6]
-        st.caption("Digits that drive it most (z_T)")
-        st.image(figures.tiles(digits.images[top].reshape(len(top), -1), signed=False, zoom=2),
+        st.caption(f"{nouns.capitalize()} that drive it most (z_T)")
+        st.image(figures.tiles(samples.split.x[top].numpy(), signed=False, zoom=2, shape=shape),
                  caption=[f"{codes.z[i, u]:.2f}" for i in top])
 
 # One chart each for all chosen units (a chart per unit costs ten tabs a second a move: docs/results.md).
@@ -90,12 +95,13 @@ left, right = st.columns(2)
 names = {u: f"unit {u} ({kind[u]})" for u in chosen}
 if sel.caps.steps:
     chart(left, figures.lines(np.arange(1, T + 1), {names[u]: tr.z[:, u] for u in chosen},
-                              f"Activity z_t on digit {digit}", "step t", "z_t", height=300), key="u-steps",
-          caption="How each chosen unit answers the digit above as the steps go on.")
-chart(right, figures.bars(list(range(10)), None, "Mean z_T per class", "class", "mean z_T", height=300,
-                          every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
-      key="u-class", caption="Each chosen unit's mean final activity on the test digits of each class: a "
-                             "categorical unit answers one class.")
+                              f"Activity z_t on {noun} {digit}", "step t", "z_t", height=300), key="u-steps",
+          caption=f"How each chosen unit answers the {noun} above as the steps go on.")
+if codes.per_class is not None:
+    chart(right, figures.bars(list(samples.classes), None, "Mean z_T per class", "class", "mean z_T", height=300,
+                              every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
+          key="u-class", caption=f"Each chosen unit's mean final activity on the test {nouns} of each class: a "
+                                 "categorical unit answers one class.")
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")
@@ -104,7 +110,7 @@ left, right = st.columns(2)
 if sel.caps.steps:
     chart(left, figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
                        "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
-          key="u-scatter-late", caption="The share of test digits for which the unit is silent at step 1 and "
+          key="u-scatter-late", caption=f"The share of test {nouns} for which the unit is silent at step 1 and "
                                         "active at step 2: units the recurrence, not the input, switches on.")
 if an.s_blocks is not None:
     groups = ["categorical", "part"]
@@ -114,23 +120,28 @@ if an.s_blocks is not None:
                                  hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks",
           caption="Positive: on average the kind excites the other; negative: it inhibits it.")
 cats = np.flatnonzero(kind == "categorical")
-if len(cats):
+if len(cats) and samples.class_means is not None:
     favoured = units.c_class if units.c_class is not None else an.activity.preferred_class
     cats = cats[np.argsort(favoured[cats], kind="stable")][:40]
-    tiles = np.concatenate([digits.class_means, w.decoder[cats]])
-    names = [f"mean of class {c}" for c in range(10)] + [f"unit {u} → class {favoured[u]}" for u in cats]
-    chart(st, figure("filter_grid", tiles, names, cols=10, title="Class means (first row) and the decoders of "
-                     "categorical units, by the class they favour"), key="u-protos",
+    tiles = np.concatenate([samples.class_means, w.decoder[cats]])
+    k = len(samples.class_means)
+    names = [f"mean of class {c}" for c in samples.classes] + [f"unit {u} → class {favoured[u]}" for u in cats]
+    chart(st, figure("filter_grid", tiles, names, cols=k, title="Class means (first row) and the decoders of "
+                     "categorical units, by the class they favour", shape=shape), key="u-protos",
           caption="If categorical units are class prototypes, their decoders look like the class means above.")
+elif len(cats):
+    chart(st, figure("filter_grid", w.decoder[cats[:40]], [f"unit {u}" for u in cats[:40]], cols=10,
+                     title="The decoders of the categorical units", shape=shape), key="u-protos",
+          caption=f"These {nouns} carry no labels: no class means to set them beside.")
 else:
     st.info(f"This model has no categorical unit (angle > {CATEGORICAL_MIN} rad).")
 if sel.caps.steps:
     st.markdown("**Per-step optimal decoders**: for each step t, the decoder D^t that best reconstructs the test "
-                "digits from z_t (least squares).")
+                f"{nouns} from z_t (least squares).")
     u0 = st.selectbox("Unit", chosen, key="u-dec-unit")
     Tt = an.step_decoders.shape[0]
     chart(st, figure("filter_grid", an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
-                     cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}"), key="u-stepdec")
+                     cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}", shape=shape), key="u-stepdec")
 
 # -- interventions -------------------------------------------------------------------------------
 st.header("Interventions")
@@ -145,22 +156,22 @@ if ab.error is not None:
 if ab.recon is not None:
     table["reconstruction ½‖x − x̂‖²"] = [round(r[3], 4) for r in rows]
 st.dataframe(table, hide_index=True)
-st.caption(f"On the {digits.name} at T = {Tn}: each kind of unit, then the units chosen above, held at 0 at every step. "
-           "The model must then encode and classify without them.")
+st.caption(f"On the {samples.name} at T = {Tn}: each kind of unit, then the units chosen above, held at 0 at every "
+           "step. The model must then encode (and classify) without them.")
 
-with st.expander(f"Hold units on digit {digit}: its classes and reconstruction, untouched and held"):
+with st.expander(f"Hold units on {noun} {digit}: its classes and reconstruction, untouched and held"):
     keep("u-iv-target", "chosen units")
     iv = intervention_controls(view.hidden, kind, Tn, tr.z, "u-iv", default_units=chosen)
     if iv is None:
         st.info("Choose at least one unit to hold.")
     else:
-        held = sel.intervened(digits.split.x[digit], iv)
+        held = sel.intervened(samples.split.x[digit], iv)
         left, right = st.columns(2)
         if held.recon is not None:
-            left.image(figures.tiles([tr.x, tr.recon[-1], held.recon[-1]], zoom=4),
+            left.image(figures.tiles([tr.x, tr.recon[-1], held.recon[-1]], zoom=4, shape=shape),
                        caption=["input", f"x̂(z_{Tn}) untouched", f"x̂(z_{Tn}) held"])
         if held.probs is not None:
-            chart(right, figures.bars([str(k) for k in range(10)], None, f"Class probabilities after step {Tn}",
+            chart(right, figures.bars(list(samples.classes), None, f"Class probabilities after step {Tn}",
                                       "class", "p", series={"untouched": tr.probs[-1], "held": held.probs[-1]}),
                   key="u-iv-probs", caption=f"{len(iv.units)} units held at {iv.value:g} from step {iv.from_step}.")
 
@@ -168,8 +179,8 @@ st.subheader("Which single units does the model depend on most?")
 runs = unit_runs_for(*sel.key, Tn)
 key = ("u-rank", *sel.key, Tn)
 if st.session_state.get("u-ranked") != key:
-    st.caption(f"Ablates each unit alone on every test digit where it fires at some step ({runs:,} digit × unit runs "
-               "of the recurrence; elsewhere its ablation changes nothing). Cached: later views are instant.")
+    st.caption(f"Ablates each unit alone on every test {noun} where it fires at some step ({runs:,} {noun} × unit "
+               "runs of the recurrence; elsewhere its ablation changes nothing). Cached: later views are instant.")
     if st.button("Rank every unit by its ablation", key="u-rank-go"):
         st.session_state["u-ranked"] = key
         st.rerun()
@@ -181,13 +192,13 @@ else:
         chart(st, figure("unit_scatter", angle, delta, kind, "angle(E_i, D_i) (rad)", "test error added (points)",
                          "What ablating each unit alone costs the classifier", st.session_state["u-sel"]),
               key="u-rank-scatter", on_select="rerun", selection_mode=("points", "box", "lasso"),
-              caption=f"A point per unit, on the {digits.name} at T = {Tn}: the error with the unit held at 0 minus "
+              caption=f"A point per unit, on the {samples.name} at T = {Tn}: the error with the unit held at 0 minus "
                       "the error without. Select points to compare those units above.")
     top = order[:20]
 
     def columns(which: np.ndarray, places: int) -> dict:
         """The ranking's columns for these units (`which`) (error and reconstruction where the model has them)."""
-        out = {"unit": which.tolist(), "kind": kind[which].tolist(), "fires on digits": ua.active[which].tolist()}
+        out = {"unit": which.tolist(), "kind": kind[which].tolist(), f"fires on {nouns}": ua.active[which].tolist()}
         if ua.error is not None:
             out |= {"test error (%)": ua.error[which].round(places).tolist(),
                     "predictions changed": ua.flips[which].tolist()}

@@ -17,9 +17,9 @@ os.environ.setdefault("SPARSELAB_MAX_TRAINERS", "4")  # tests start several tiny
 @pytest.fixture(scope="session")
 def mnist_small():
     """The first 3,000 digits of each split of the real dataset ($SPARSELAB_DATA, else downloaded)."""
-    from models.data import load_mnist
+    from models.domains import dataset, spec
 
-    return load_mnist(limit=3000)
+    return dataset(spec(), limit=3000)[0]
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +39,15 @@ def tiny_run(tmp_path_factory, mnist_small):
 @pytest.fixture(scope="session")
 def vae_run(tmp_path_factory):
     """A small rectified-Gaussian VAE (layers 24, 12; blocks of 32) trained 3 epochs on 2,000 digits (intensities)."""
-    from models.data import intensities, load_mnist
+    from models.data import intensities
+    from models.domains import dataset, spec
     from models.families import get
     from models.families.rg_vae import RGVAEConfig
+    from models.training.config import train_config
     from models.training.loop import train
 
     out = tmp_path_factory.mktemp("runs") / "tiny-vae"
-    data = load_mnist(limit=2000, inputs=intensities)
-    tc = get("rg-vae").train_config(epochs=3, limit=2000)
+    data = dataset(spec(), limit=2000, inputs=intensities)[0]
+    tc = train_config(get("rg-vae"), epochs=3, limit=2000)
     history = train(RGVAEConfig(layers="24,12", width=32, warmup=1.0), tc, out, data=data, device="cpu")
     return out, history, data

@@ -9,7 +9,7 @@ import torch
 from models.analysis.activity import analyse, summary
 from models.checkpoint import load_model
 from models.families.drsae import DrSAE, DrSAEConfig
-from models.analysis.kinds import kinds
+from models.kinds import kinds
 from models.analysis.representation import representation
 from models.analysis.intervene import kind_sets, set_ablations
 from models.analysis.report import claims, render

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from models.services import jobs
 from models.training import run_folder as runs
+from tests.data import DIGITS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/overview.py", "pages/training.py", "pages/sweep.py", "pages/filters.py", "pages/dynamics.py",
@@ -182,15 +183,15 @@ def test_corrupt_run_shows_an_error_for_that_run_alone(app, tiny_run):
     shutil.copytree(run, bad)
     (bad / "checkpoint.pt").write_bytes(b"\x00garbage")  # the latest checkpoint damaged: the one before opens
     app.run()
-    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
     assert not app.exception and any("the one before it" in w.value for w in app.warning)
     assert app.get("plotly_chart")
     (bad / "checkpoint.prev.pt").write_bytes(b"\x00garbage")  # both damaged: that run alone cannot be opened
     app.run()
-    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
     assert not app.exception
     assert any("cannot be opened" in e.value for e in app.error)
-    app.selectbox(key="model-group").set_value(("default", "drsae", 400, 11)).run()
+    app.selectbox(key="model-group").set_value(("default", "drsae", 400, 11, DIGITS)).run()
     assert not app.exception and not app.error
     assert app.get("plotly_chart")
 
@@ -239,7 +240,7 @@ def test_a_unit_selection_does_not_outlive_a_switch_to_a_smaller_model(app, tiny
     app.switch_page("pages/units.py").run()
     get(app, "multiselect", "Units to compare").set_value([132, 350]).run()
     assert not app.exception
-    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()  # 64 units: 132 and 350 are gone
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()  # 64 units: 132 and 350 are gone
     assert not app.exception, app.exception
     assert all(u < 64 for u in get(app, "multiselect", "Units to compare").value)
 
@@ -252,7 +253,7 @@ def test_runs_that_differ_in_seed_or_length_can_each_be_opened(app, tiny_run):
         cfg["train"].update(change)
         runs.write_json(jobs.RUNS_ROOT / name / runs.CONFIG, cfg)
     app.run()
-    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
     labels = get(app, "selectbox", "Run").options  # what the picker shows: what differs
     assert sorted(labels) == ["epochs 4 · seed 0", "epochs 4 · seed 1", "epochs 9 · seed 0"], labels
     for name in ("seed1", "longer", "seed0"):
@@ -269,5 +270,5 @@ def test_a_model_from_another_dataset_gets_a_warning(app, tiny_run):
     runs.write_json(jobs.RUNS_ROOT / "other-data" / runs.CONFIG, cfg)
     app.run()
     assert not app.warning  # the embedded default on the embedded digits: they match
-    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
     assert any("another dataset" in w.value for w in app.warning)

@@ -12,6 +12,7 @@ from models.cli import main
 from models.services import jobs
 from models.training import run_folder as runs
 from tests.conftest import DATA_DIR
+from tests.data import DIGITS
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--hidden", "16", "--unroll", "2", "--pretrain-epochs", "0", "--epochs", "1", "--limit", "500"]
@@ -215,7 +216,7 @@ def test_a_checkpoint_message_never_suggests_unsafe_loading(tmp_path):
 
 
 def test_the_server_is_local_by_default_and_refuses_big_uploads():
-    from models.digits import MAX_BYTES
+    from models.images import MAX_BYTES
 
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["address"] == "localhost"
@@ -261,7 +262,7 @@ def test_damaged_snapshots_and_angles_cost_only_their_own_views(finished, monkey
     monkeypatch.setattr(jobs, "RUNS_ROOT", run.parent)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.selectbox(key="model-group").set_value(("run", "drsae", 64, 5)).run()
+    at.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
     at.switch_page("pages/filters.py").run()
     assert not at.exception
     assert any("The filter snapshots cannot be shown" in w.value for w in at.warning)

@@ -250,3 +250,24 @@ def test_a_generative_hierarchy_samples_and_its_units(page):
     go(page, "Layers", "Layer 1:")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 4", timeout=30_000)
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_the_embedded_patches_model_shows_its_gabors_and_synthetic_its_atoms(page, tmp_path):
+    """Another domain at first open, offline: natural image patches' filters as 12 × 12 images with their Gabor fits;
+    a synthetic set's recovered atoms, shown as bar strips."""
+    page.goto(page.url.split("?")[0].rstrip("/") + "/filters?model=default:ista-patches-256")
+    page.wait_for_selector("text=Are the filters Gabors?", timeout=90_000)
+    page.wait_for_selector("text=Fitted well", timeout=90_000)
+    wait_idle(page)
+    assert "12 × 12 image" in page.locator('[data-testid="stMain"]').inner_text()
+    assert "Confusion" not in page.locator('[data-testid="stSidebarNav"]').inner_text()  # patches carry no labels
+    share = page.locator('[data-testid="stMetric"]', has_text="Fitted well").inner_text()
+    assert int(share.split("\n")[-1].rstrip(" %")) >= 50, share
+    page.screenshot(path=str(Path(os.environ.get("SPARSELAB_SCREENSHOTS") or tmp_path) / "patches-filters.png"),
+                    full_page=True)
+    page.goto(page.url.split("/filters")[0] + "/ground_truth?model=default:ista-synthetic-64")
+    page.wait_for_selector("text=Were the true features found?", timeout=90_000)
+    page.wait_for_selector("text=When was each atom found?", timeout=60_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stMetric"]', has_text="MCC").count()
+    assert not page.locator('[data-testid="stException"]').count()

@@ -4,8 +4,9 @@ import pytest
 
 from models.analysis.matching import match_units
 from tests.test_app import PAGES, app, get  # noqa: F401  (app: the fixture)
+from tests.data import DIGITS
 
-FAMILIES = [("default", "ista", 400, 11), ("default", "lista", 400, 11), ("default", "structured-drsae", 400, 11)]
+FAMILIES = [("default", "ista", 400, 11, DIGITS), ("default", "lista", 400, 11, DIGITS), ("default", "structured-drsae", 400, 11, DIGITS)]
 
 
 def test_matching_recovers_a_permutation_and_ranks_pairs():

@@ -10,7 +10,8 @@ from models.analysis.intervene import (
 )
 from models.analysis.prototypes import judgement, kind_meaning
 from models.analysis.staging import SETTLE, last_change, staging
-from models.analysis.units import angles, unit_table
+from models.analysis.units import unit_table
+from models.kinds import angles
 from models.checkpoint import load_model
 from models.families.base import Hold, UnitWeights
 from models.training import run_folder, snapshots
@@ -33,8 +34,11 @@ def test_radius_of_gyration_in_pixels():
     pair[4, 4] = pair[4, 10] = -2.0  # the sign does not matter: the mass is w²
     square = np.zeros((28, 28))
     square[0, 0] = square[0, 6] = square[8, 0] = square[8, 6] = 1.0  # corners 3 and 4 from the centre: r = 5
-    r = comp.radius_of_gyration(np.stack([point, pair, square]).reshape(3, -1))
+    r = comp.radius_of_gyration(np.stack([point, pair, square]).reshape(3, -1), (28, 28))
     assert r == pytest.approx([0.0, 3.0, 5.0])
+    wide = np.zeros((6, 20))  # an image that is not square: rows and columns read off its own width
+    wide[1, 2] = wide[1, 14] = 1.0
+    assert comp.radius_of_gyration(wide.reshape(1, -1), (6, 20)) == pytest.approx([6.0])
 
 
 def test_carriers_and_the_composition_graph():
@@ -45,14 +49,16 @@ def test_carriers_and_the_composition_graph():
     S[0, 1], S[0, 2], S[0, 3], S[0, 4] = 0.5, 0.3, 0.2, 5.0  # the intermediate unit's input is not a part's
     S[5, 1], S[5, 0] = -0.2, 0.4  # no positive part input
     w = UnitWeights(np.eye(6, 784), np.eye(6, 784), S, None)
-    c = comp.composition(w, kind)
+    c = comp.composition(w, kind, (28, 28))
     first, last = c.graph
     assert first.unit == 0 and first.parts.tolist() == [1, 2, 3] and first.in_degree == 3
     assert first.carried.tolist() == [1, 2, 3] and first.weights.tolist() == pytest.approx([0.5, 0.3, 0.2])
     assert last.unit == 5 and last.in_degree == 0 and len(last.parts) == 0
     assert c.in_degrees().tolist() == [3, 0]
     assert c.by_kind()["part"]["decoder_support"] == 1
-    assert comp.composition(UnitWeights(w.encoder, w.decoder), kind).graph is None  # no S, no graph
+    assert comp.composition(UnitWeights(w.encoder, w.decoder), kind, (28, 28)).graph is None  # no S, no graph
+    vectors = comp.composition(w, kind, None)  # samples that are not images: support, but no radius
+    assert vectors.decoder_radius is None and "decoder_radius" not in vectors.by_kind()["part"]
 
 
 # -- staged learning ------------------------------------------------------------------------------
@@ -201,8 +207,7 @@ def test_a_run_records_angles_and_snapshots(tiny_run, tmp_path):
     assert strip.epochs.tolist() == [0, 1, 2, 3, 4, 5, 6] and strip.units.tolist() == list(range(64))
     w = model.unit_weights()
     assert np.allclose(strip.decoder[-1], w.decoder, atol=2e-3)  # float16
-    start = UnitWeights(strip.encoder[0].astype(float), strip.decoder[0].astype(float))
-    assert angles(start).max() < 0.01  # ISTA's start ties each encoder row to its decoder column
+    assert angles(strip.encoder[0], strip.decoder[0]).max() < 0.01  # ISTA's start ties each encoder row to its decoder column
     s = staging(run_folder.read_metrics(run), 2)
     assert s is not None and s.epochs.tolist() == [1, 2, 3, 4, 5, 6]
     # the embedded copy: fewer units and epochs
@@ -215,12 +220,15 @@ def test_a_run_records_angles_and_snapshots(tiny_run, tmp_path):
         snapshots.read(tmp_path)
 
 
-def test_export_keeps_a_third_of_each_kind_in_the_snapshots(tiny_run, tmp_path):
+def test_export_keeps_an_equal_share_of_each_kind_in_the_snapshots(tiny_run, tmp_path):
     from models.services.export import export_run, snapshot_units
 
     kind = np.array(["part"] * 5 + ["categorical"] * 2 + ["intermediate"] * 3)
     angle = np.array([0.1, 0.4, 0.2, 0.3, 0.0, 1.0, 0.9, 0.6, 0.55, 0.65])
     assert snapshot_units(kind, angle, 6).tolist() == [1, 4, 5, 6, 8, 9]  # each kind: its lowest and highest angle
+    # two categorical units only: their unused share goes to the kinds that have more
+    assert snapshot_units(kind, angle, 9).tolist() == [0, 1, 3, 4, 5, 6, 7, 8, 9]
+    assert snapshot_units(np.array(["part"] * 6), np.arange(6.0), 3).tolist() == [0, 2, 5]  # one kind: all of n
     export_run(tiny_run[0], tmp_path / "small", snapshot_count=9)
     strip = snapshots.read(tmp_path / "small")
     model, _ = load_model(tmp_path / "small" / "model.safetensors")

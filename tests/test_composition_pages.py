@@ -11,8 +11,9 @@ from models.assets import default_model_path
 from models.checkpoint import load_model
 from models.services import jobs
 from tests.test_app import app, charts, get  # noqa: F401  (app: the fixture)
+from tests.data import DIGITS
 
-RUN_GROUP = ("run", "drsae", 64, 5)
+RUN_GROUP = ("run", "drsae", 64, 5, DIGITS)
 
 
 def array(v) -> np.ndarray:
@@ -42,7 +43,7 @@ def test_composition_page_on_the_default(app):
     table = app.dataframe[0].value
     assert list(table["kind"]) == ["categorical", "intermediate", "part"]
     model, _ = load_model(default_model_path())
-    by = composition(model.unit_weights(), unit_table(model).kind).by_kind()
+    by = composition(model.unit_weights(), unit_table(model).kind, (28, 28)).by_kind()
     assert list(table["radius (pixels) decoder"]) == [round(by[k]["decoder_radius"], 1) for k in table["kind"]]
     assert list(table["units"]) == [by[k]["units"] for k in table["kind"]]
     md = " ".join(m.value for m in app.markdown)
@@ -109,10 +110,10 @@ def test_units_page_ablations(app):
     table = app.dataframe[0].value
     names = list(table["ablated (held at 0 from step 1)"])
     assert names[:4] == ["nothing", "categorical", "intermediate", "part"]
-    from ui.compute import test_digits
+    from models.domains.digits import sample
 
     model, _ = load_model(default_model_path())
-    expect = set_ablations(model, test_digits().split, 11, kind_sets(unit_table(model).kind))
+    expect = set_ablations(model, sample().arrays.split(), 11, kind_sets(unit_table(model).kind))
     assert list(table["test error (%)"])[1] == round(expect.set_error["categorical"], 2)
     assert expect.set_error["categorical"] > expect.error  # the classifier needs its categorical units
     get(app, "button", "Rank every unit").click().run()
@@ -125,9 +126,9 @@ def test_units_page_ablations(app):
 def test_confusion_cell_names_the_responsible_units(app):
     import torch
 
-    from ui.compute import test_digits
+    from models.domains.digits import sample
 
-    digits = test_digits().split
+    digits = sample().arrays.split()
     model, _ = load_model(default_model_path())
     with torch.no_grad():
         pred = model.classify(model.code(digits.x)).argmax(-1).numpy()
@@ -150,6 +151,6 @@ def test_filters_filmstrip_on_the_default(app):
     frame = get(app, "select_slider", "After epoch")
     assert [0 if o == "start" else int(o) for o in frame.options] == [0, 1, 3, 6, 16, 41, 105]
     assert frame.value == 105
-    assert any("keep 60 of 400 units" in c.value for c in app.caption)
+    assert any("keep 36 of 400 units" in c.value for c in app.caption)
     frame.set_value(16).run()
     assert not app.exception and "Encoder rows after epoch 16" in titles(app)

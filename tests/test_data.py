@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.data import DataError, load_mnist, read_idx
+from models.data import DataError
+from models.domains.digits import read_idx
+from tests.data import digits as load_mnist
 
 
 def write_idx(path, arr, gz=True):
@@ -74,7 +76,7 @@ def test_corrupt_files_give_clear_errors(tmp_path):
 
 
 def test_no_dataset_and_no_download_says_what_to_do(tmp_path, monkeypatch):
-    import models.data as data
+    import models.domains.digits as data
 
     monkeypatch.delenv("SPARSELAB_DATA", raising=False)
     monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")

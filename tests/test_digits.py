@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from models.digits import MAX_BYTES, DigitError, prepare_drawing, prepare_upload
+from models.domains.digits import mnist_like
+from models.images import MAX_BYTES, ImageError as DigitError, prepare_drawing as drawing, prepare_upload as upload
+
+
+def prepare_upload(raw):
+    return upload(raw, mnist_like)
+
+
+def prepare_drawing(rgba):
+    return drawing(rgba, mnist_like)
 
 
 def png(img: Image.Image) -> bytes:

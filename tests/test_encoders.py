@@ -17,6 +17,8 @@ from models.families.recurrent import lipschitz, objective, sparse_codes
 from models.training.loop import train
 from models.training.optim import make_optimizer
 from models.training.update import Updater
+from models.training.config import train_config
+from tests.data import fitted
 
 
 def small_problem(seed=0, m=30, n=20, k=8):
@@ -69,11 +71,11 @@ def test_ista_family_runs_textbook_ista_and_converges_to_the_optimum():
 
 def test_lista_starts_as_ista_and_learns_to_get_closer_in_t_steps(mnist_small):
     fam = get("lista")
-    cfg = fam.config(hidden=32, unroll=3, sparsity=0.05, fit_iterations=200)
+    cfg = fitted(fam, hidden=32, unroll=3, sparsity=0.05, fit_iterations=200, dictionary_lr=1.0)  # D nearly still
     torch.manual_seed(0)
     model = fam.new(cfg, mnist_small.train.x, 0, None)
     x = mnist_small.val.x[:500]
-    ista = get("ista").create(get("ista").config(hidden=32, unroll=3, sparsity=0.05), model.D.detach())
+    ista = get("ista").create(fitted(get("ista"), hidden=32, unroll=3, sparsity=0.05), model.D.detach())
     assert torch.allclose(model.code(x), ista.code(x), atol=1e-6)  # before training: ISTA's operators
 
     def gap():
@@ -82,7 +84,7 @@ def test_lista_starts_as_ista_and_learns_to_get_closer_in_t_steps(mnist_small):
             return (objective(model.D, x, z, 0.05) - objective(model.D, x, z_star, 0.05)).mean().item()
 
     before = gap()
-    tc = fam.train_config(ema=0.0, lr=0.01)
+    tc = train_config(fam, ema=0.0, lr=0.01)
     up = Updater(model, make_optimizer(model, tc), tc, graph=False)
     for i in range(300):
         idx = torch.randint(0, len(mnist_small.train), (50,), generator=torch.Generator().manual_seed(i))
@@ -95,7 +97,7 @@ def test_lista_starts_as_ista_and_learns_to_get_closer_in_t_steps(mnist_small):
 def test_structured_drsae_is_tied_ista_at_zero_residual_and_penalises_residuals():
     fam = get("structured-drsae")
     D, x = small_problem(2, m=784, n=16)
-    cfg = fam.config(hidden=16, unroll=4, sparsity=0.05, residual_weight=0.5)
+    cfg = fitted(fam, hidden=16, unroll=4, sparsity=0.05, residual_weight=0.5)
     model = fam.create(cfg, D.float())
     a = model.a.item()
     # R = 0: E = a Dᵀ, S = I − a DᵀD, b = aλ, so the codes are ISTA's at step a
@@ -107,22 +109,22 @@ def test_structured_drsae_is_tied_ista_at_zero_residual_and_penalises_residuals(
         model.r_b[3] = 1.0
     assert model.penalty().item() == pytest.approx(0.5 * (4.0 + 1.0))
     assert model.operators()[1][0, 1].item() == pytest.approx(S[0, 1].item() + 2.0)
-    low = fam.create(fam.config(hidden=16, unroll=4, residual_rank=3), D.float())
+    low = fam.create(fitted(fam, hidden=16, unroll=4, residual_rank=3), D.float())
     assert low.R_E().shape == (16, 784) and low.R_E().abs().max() == 0  # U Vᵀ with V = 0
     assert sum(p.numel() for p in low.R_S.parameters()) == 2 * 16 * 3
 
 
 def test_ista_takes_its_dictionary_from_a_saved_model(tmp_path, mnist_small):
-    src = get("drsae").new(get("drsae").config(hidden=24, unroll=3), mnist_small.train.x, 0, None)
+    src = get("drsae").new(fitted(get("drsae"), hidden=24, unroll=3), mnist_small.train.x, 0, None)
     export_model(src, tmp_path / "m.safetensors")
     fam = get("ista")
-    model = fam.new(fam.config(hidden=24, dictionary=str(tmp_path / "m.safetensors")), mnist_small.train.x, 0,
+    model = fam.new(fitted(fam, hidden=24, dictionary=str(tmp_path / "m.safetensors")), mnist_small.train.x, 0,
                     load_model)
     want = src.D.detach().half().float()
     assert torch.allclose(model.D, want / want.norm(dim=0, keepdim=True), atol=1e-6)
     assert "D" not in dict(model.named_parameters())  # fixed: the optimiser never sees it
     with pytest.raises(ValueError, match="decoder is 784×24.*--hidden 24"):
-        fam.new(fam.config(hidden=30, dictionary=str(tmp_path / "m.safetensors")), mnist_small.train.x, 0, load_model)
+        fam.new(fitted(fam, hidden=30, dictionary=str(tmp_path / "m.safetensors")), mnist_small.train.x, 0, load_model)
 
 
 def test_constructed_cases_of_the_comparison_numbers():
@@ -160,7 +162,7 @@ def test_compare_command_trains_measures_and_writes_one_table(tmp_path, capsys):
     for name in ("ISTA (seeds 0, 1)", "LISTA (seeds 0, 1)", "DrSAE (seeds 0, 1)", "SR-DrSAE (seeds 0, 1)"):
         assert name in text
     data = json.loads((out / "compare.json").read_text())
-    assert len(data["models"]) == 8 and data["digits"].startswith("300 test digits")
+    assert len(data["models"]) == 8 and data["samples"].startswith("300 test digits")
     by = {(m["family"], m["seed"]): m for m in data["models"]}
     # LISTA regressed the codes of ISTA's dictionary: the same optimum, and a smaller gap to it
     ista, lista = by[("ista", 0)]["comparison"], by[("lista", 0)]["comparison"]
@@ -179,4 +181,4 @@ def test_compare_command_trains_measures_and_writes_one_table(tmp_path, capsys):
 def test_digit_clip_is_refused_for_a_model_it_does_not_know(mnist_small, tmp_path):
     fam = get("ista")
     with pytest.raises(ValueError, match="--digit-clip works for DrSAE models only"):
-        train(fam.config(hidden=16), fam.train_config(digit_clip=1.0, limit=200), tmp_path / "r", data=mnist_small)
+        train(fam.config(hidden=16), train_config(fam, digit_clip=1.0, limit=200), tmp_path / "r", data=mnist_small)

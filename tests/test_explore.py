@@ -3,7 +3,7 @@ import torch
 
 from models.checkpoint import load_model
 from models.analysis.steps import step_stats, trace
-from models.analysis.metrics import evaluate_split
+from models.training.validate import evaluate_split
 
 
 def test_step_stats_match_direct_computations(tiny_run, mnist_small):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from models.checkpoint import read_exported
+from models.domains import spec
 from models.families import get
 from tests.test_app import app, get as widget  # noqa: F401  (the app fixture)
 from ui import export
@@ -30,7 +31,8 @@ def test_slug():
 
 def test_model_file_reads_back_as_the_same_model(tmp_path):
     family = get("drsae")
-    model = family.new(family.config(hidden=16, unroll=3), torch.rand(64, 784), 1, None).eval()
+    model = family.new(family.fit(family.config(hidden=16, unroll=3), spec().layout()), torch.rand(64, 784), 1,
+                       None).eval()
     path = tmp_path / "m.safetensors"
     path.write_bytes(export.model_file(model, "a label"))
     back, meta = read_exported(path)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.checkpoint import load_model
+from models.domains import get as domain
 from models.families import Capabilities, Family, all_families, get, register, unregister
 from models.families.base import SparseModel, UnitWeights, as_array
 from models.services import jobs
@@ -21,6 +22,7 @@ from models.training import run_folder
 from models.training.config import TrainConfig
 from models.training.loop import train
 from tests.test_app import get as widget, server_navigation
+from tests.data import DIGITS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +95,7 @@ def test_the_app_opens_a_new_family_on_the_pages_it_can_fill(tiny_trained, monke
     shutil.copytree(out, jobs.RUNS_ROOT / "tiny-run")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.selectbox(key="model-group").set_value(("run", "tiny", 12, 1)).run()
+    at.selectbox(key="model-group").set_value(("run", "tiny", 12, 1, DIGITS)).run()
     assert not at.exception, at.exception
     assert "Tiny auto-encoder" in at.title[0].value
     assert not [s for s in at.slider if "Unroll" in s.label]  # no recurrent steps: no unroll slider
@@ -143,11 +145,13 @@ def test_trainer_starts_from_a_config_file_and_flags_override(tmp_path, capsys):
            "train": {"epochs": 7, "lr": 0.01}}
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     saved = _read_config_file(str(tmp_path / "config.json"))
-    mc, tc = _configs(get("drsae"), saved, {"epochs": 9, "hidden": 30})
+    digits = domain("digits")
+    mc, tc, data = _configs(get("drsae"), digits, saved, {"epochs": 9, "hidden": 30})
     assert (mc.hidden, mc.unroll, mc.sparsity) == (30, 3, 0.2)
     assert (tc.epochs, tc.lr) == (9, 0.01)
     assert tc.ema == 0.0  # a saved config without the average is a run that had none
-    mc, tc = _configs(get("drsae"), {}, {"hidden": 30})  # no file: today's defaults
+    assert data.domain is digits and (mc.n_input, mc.n_classes) == (784, 10)  # a file without a domain: digits
+    mc, tc, _ = _configs(get("drsae"), digits, {}, {"hidden": 30})  # no file: today's defaults
     assert tc.ema == TrainConfig().ema and mc.unroll == 11
 
 
@@ -200,20 +204,43 @@ def _code_and_strings(path: Path) -> tuple[str, list[str]]:
 
 
 def _family_names_in(path: Path) -> list[str]:
-    """A family's classes in a file's code, and a family's name as a whole string literal."""
-    classes = {f.config.__name__ for f in all_families()} | {f.create.__name__ for f in all_families()}
+    """A family's or a domain's classes in a file's code, its module imported, and its name as a whole string
+    literal."""
+    from models.domains import all_domains
+
+    families, domains = all_families(), all_domains()
+    classes = ({f.config.__name__ for f in families} | {f.create.__name__ for f in families}
+               | {d.config.__name__ for d in domains})
     in_code = re.compile(r"\b(" + "|".join(map(re.escape, classes)) + r")\b")
-    as_name = re.compile(r"^[rbuf]*[\"'](" + "|".join(re.escape(f.name) for f in all_families()) + r")[\"']$")
+    names = [f.name for f in families] + [d.name for d in domains]
+    as_name = re.compile(r"^[rbuf]*[\"'](" + "|".join(map(re.escape, names)) + r")[\"']$")
+    own = {f.create.__module__ for f in families} | {f.config.__module__ for f in families} | \
+        {d.config.__module__ for d in domains}  # models.families.drsae, models.families.rg_vae.model, ...
+    packages = {m.rsplit(".", 1)[0] for m in own} - {"models.families", "models.domains"}  # a family's package
+    imported = [m for m in _imports(path) if m in own | packages or any(m.startswith(p + ".") for p in packages)]
     code, strings = _code_and_strings(path)
-    return [m.group() for m in in_code.finditer(code)] + [s for s in strings if as_name.match(s)]
+    return [m.group() for m in in_code.finditer(code)] + [s for s in strings if as_name.match(s)] + imported
 
 
-def test_pages_and_ui_name_no_family(tmp_path):
-    """No family's classes in the code of app.py, pages/ and ui/, and no family's name as a string there (text
-    may speak of ISTA the algorithm: "equivalent ISTA iterations" is a measurement, not a family branch)."""
-    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
+LAYERS_THAT_ASK = ("pages", "ui", "models/analysis", "models/services", "models/training")
+
+
+def test_pages_ui_analysis_services_and_training_name_no_family_and_no_domain(tmp_path):
+    """No family's or domain's classes or modules in the code of app.py, pages/, ui/ and models/analysis, services
+    and training, and no family's or domain's name as a string there: they ask capabilities and layouts. (Text may
+    speak of ISTA the algorithm: "equivalent ISTA iterations" is a measurement, not a family branch.)"""
+    files = [ROOT / "app.py", *(p for d in LAYERS_THAT_ASK for p in (ROOT / d).glob("*.py"))]
+    assert len(files) > 50  # the walk found the tree
     found = [(p.name, n) for p in files for n in _family_names_in(p)]
     assert not found, found
     planted = tmp_path / "page.py"
-    planted.write_text('# ISTA in a comment\nx = ISTA(cfg) if sel.family.name == "lista" else "ISTA steps"\n')
-    assert _family_names_in(planted) == ["ISTA", '"lista"']
+    planted.write_text('# ISTA in a comment\nimport models.domains.patches\nx = ISTA(cfg) if sel.family.name == '
+                       '"lista" else "ISTA steps"\ny = "digits" if PatchesConfig else "the digits"\n')
+    assert _family_names_in(planted) == ["ISTA", "PatchesConfig", '"lista"', '"digits"', "models.domains.patches"]
+
+
+def test_training_imports_nothing_from_analysis():
+    """Training sits below analysis: what an epoch measures lives in models/training/validate.py and models/kinds.py."""
+    found = [(p.name, m) for p in (ROOT / "models" / "training").glob("*.py") for m in _imports(p)
+             if m.startswith("models.analysis") or m.startswith("ui")]
+    assert not found, found

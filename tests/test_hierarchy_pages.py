@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models.analysis.hierarchy import hierarchy
-from models.analysis.likelihood import likelihood
-from models.assets import sample_digits
+from models.families.rg_vae.hierarchy import hierarchy
+from models.families.rg_vae.likelihood import likelihood
+from models.domains.digits import sample
 from models.checkpoint import load_model
 from models.data import intensities
 from models.families import get as family
@@ -16,8 +16,9 @@ from models.services import jobs
 from tests.test_app import ROOT, app, charts, get, server_navigation  # noqa: F401  (app: the fixture)
 from tests.test_composition_pages import titles
 from ui import nav
+from tests.data import DIGITS
 
-GROUP = ("run", "rg-vae", 36, 1)
+GROUP = ("run", "rg-vae", 36, 1, DIGITS)
 
 
 def open_vae(at, vae_run, name="vae"):
@@ -41,7 +42,7 @@ def test_overview_shows_the_bound(app, vae_run):
     open_vae(app, vae_run)
     assert not app.error, [e.value for e in app.error]
     model, _ = load_model(vae_run[0])
-    want = likelihood(model, sample_digits(intensities), 100, 200)
+    want = likelihood(model, sample().arrays.split(intensities), 100, 200)
     assert get(app, "metric", "Test ELBO").value == f"{want.elbo:.2f}"
     assert get(app, "metric", "Importance-weighted bound").value == f"{want.iwae:.2f}"
     table = app.dataframe[0].value
@@ -71,7 +72,7 @@ def test_hierarchy_page_layers_and_one_unit(app, vae_run):
     app.switch_page("pages/hierarchy.py").run()
     assert not app.exception and not app.error
     model, _ = load_model(vae_run[0])
-    h = hierarchy(model, sample_digits(intensities).x)
+    h = hierarchy(model, sample().arrays.split(intensities).x)
     top = h.layers[1]
     assert captions(app)[0] == [str(u) for u in np.argsort(-top.activity, kind="stable")]  # most active first
     app.radio(key="hi-layer").set_value(1).run()
@@ -148,7 +149,7 @@ def test_the_embedded_vae_shows_how_it_was_trained(app):
     app.switch_page("pages/training.py").run()
     app.selectbox(key="tr-embedded").set_value("default:rg-vae").run()
     assert not app.exception
-    assert titles(app) == ["Negative ELBO (nats)", "KL of each layer (nats)", "Units not exactly 0, per digit"]
+    assert titles(app) == ["Negative ELBO (nats)", "KL of each layer (nats)", "Units not exactly 0, per sample"]
     command = app.code[0].value
     assert "--family rg-vae" in command and "--train-on all" in command
     kl = [c for c in charts(app) if c["layout"]["title"]["text"].startswith("KL")][0]

@@ -8,6 +8,8 @@ import pytest
 from models.services import jobs
 from models.training import run_folder as runs
 from models.checkpoint import load_model
+from models.domains import spec
+from models.families import get
 from models.families.drsae import DrSAEConfig
 from models.training.config import TrainConfig
 
@@ -36,7 +38,7 @@ def test_job_runs_in_background_and_is_polled_to_done(tmp_path):
     assert [r["epoch"] for r in rows] == [0, 1, 2] and rows[-1]["val_error"] < 90
     assert [x.name for x in jobs.list_jobs(tmp_path)] == [j.name]
     model, _ = load_model(j.run)
-    assert model.cfg == mc and model.C.norm(dim=0).max() <= 5 + 1e-4
+    assert model.cfg == get("drsae").fit(mc, spec().layout()) and model.C.norm(dim=0).max() <= 5 + 1e-4
     assert runs.read_config(j.run)["data"]["n_train"] == 2000  # train_on reached the trainer
     with pytest.raises(jobs.JobError, match="already finished"):
         jobs.start(mc, tc, root=tmp_path)

@@ -18,7 +18,7 @@ def numpy_nonneg_ista(D, x, lam, a, steps):
 
 def test_ista_start_equals_numpy_ista():
     torch.manual_seed(0)
-    cfg = DrSAEConfig(n_input=50, hidden=30, unroll=8, sparsity=0.05)
+    cfg = DrSAEConfig(n_input=50, n_classes=10, hidden=30, unroll=8, sparsity=0.05)
     model = DrSAE(cfg).double()
     a = model.ista_init_()
     x = torch.rand(4, 50, dtype=torch.float64)
@@ -35,7 +35,7 @@ def test_ista_start_equals_numpy_ista():
 
 
 def test_step_size_respects_convergence_and_encoder_bound():
-    model = DrSAE(DrSAEConfig(n_input=50, hidden=30, unroll=11))
+    model = DrSAE(DrSAEConfig(n_input=50, n_classes=10, hidden=30, unroll=11))
     a = model.ista_step_size()
     lip = torch.linalg.matrix_norm(model.D.detach(), ord=2).item() ** 2
     assert a <= 1 / lip + 1e-9 and a <= 1.25 / 10 + 1e-12
@@ -43,7 +43,7 @@ def test_step_size_respects_convergence_and_encoder_bound():
 
 
 def test_encode_other_unroll_and_forward_shapes():
-    model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=3))
+    model = DrSAE(DrSAEConfig(n_input=20, n_classes=10, hidden=16, unroll=3))
     x = torch.rand(5, 20)
     assert model.encode(x).shape == (3, 5, 16)
     long = model.encode(x, unroll=9)
@@ -57,7 +57,7 @@ def test_code_is_the_last_step_with_the_same_gradients():
     """`code` (z_T alone, in-place ReLU) against the recurrence written out here, out of place: same values,
     same gradients for every parameter."""
     torch.manual_seed(1)
-    model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=4)).double()
+    model = DrSAE(DrSAEConfig(n_input=20, n_classes=10, hidden=16, unroll=4)).double()
     with torch.no_grad():
         model.S.add_(0.1 * torch.randn(16, 16, dtype=torch.float64))
         model.b.fill_(-0.05)  # most units active, so the ReLUs matter both ways
@@ -83,7 +83,7 @@ def test_code_is_the_last_step_with_the_same_gradients():
 
 
 def test_classifier_uses_direction_only_and_survives_silence():
-    model = DrSAE(DrSAEConfig(n_input=20, hidden=16, unroll=3))
+    model = DrSAE(DrSAEConfig(n_input=20, n_classes=10, hidden=16, unroll=3))
     z = torch.rand(2, 16)
     torch.testing.assert_close(model.classify(z), model.classify(7.0 * z))
     assert torch.isfinite(model.classify(torch.zeros(1, 16))).all()
@@ -91,7 +91,7 @@ def test_classifier_uses_direction_only_and_survives_silence():
 
 @pytest.mark.parametrize("c_bound, dim", [("unit", 0), ("class", 1)])
 def test_projection_bounds(c_bound, dim):
-    cfg = DrSAEConfig(n_input=20, hidden=16, unroll=5, c_bound=c_bound)
+    cfg = DrSAEConfig(n_input=20, n_classes=10, hidden=16, unroll=5, c_bound=c_bound)
     model = DrSAE(cfg)
     with torch.no_grad():
         for p in model.parameters():

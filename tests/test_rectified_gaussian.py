@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.families import rectified_gaussian as rg
+import models.families.rg_vae.rectified_gaussian as rg
 
 CASES = [(0.0, 1.0), (1.5, 0.5), (-2.0, 0.7), (0.3, 3.0), (-6.0, 1.0)]
 

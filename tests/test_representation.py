@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from models.analysis import representation as rep
+from models.probe import linear_probe
 
 
 def test_density_l0_dead_dense():
@@ -61,9 +62,9 @@ def test_linear_probe():
     y = rng.integers(0, 3, 600)
     centres = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]])
     z = centres[y] + rng.normal(0, 0.5, (600, 3))
-    assert rep.linear_probe(z[:300], y[:300], z[300:], y[300:]) == 0.0  # separable clusters
+    assert linear_probe(z[:300], y[:300], z[300:], y[300:]) == 0.0  # separable clusters
     shuffled = rng.permutation(y)
-    err = rep.linear_probe(z[:300], shuffled[:300], z[300:], shuffled[300:])  # labels unrelated to the codes
+    err = linear_probe(z[:300], shuffled[:300], z[300:], shuffled[300:])  # labels unrelated to the codes
     assert 50 < err < 80  # chance is 2/3
 
 
@@ -76,7 +77,7 @@ def test_the_model_numbers_agree_with_the_pages_step_statistics(tiny_run, mnist_
     digits = mnist_small.test.head(600)
     r = rep.representation(model, digits, model.trained_unroll)
     stats = step_stats(model, digits, model.trained_unroll)
-    assert r.digits == 600 and r.l0 == pytest.approx(stats.active, rel=1e-6)
+    assert r.samples == 600 and r.l0 == pytest.approx(stats.active, rel=1e-6)
     x = digits.x.double().numpy()
     spread = ((x - x.mean(0)) ** 2).sum()
     assert r.fvu == pytest.approx(2 * 600 * stats.recon / spread, rel=1e-4)  # recon is the mean of ½‖x − x̂‖²
@@ -89,7 +90,7 @@ def test_training_watches_dead_dense_and_kinds(tiny_run, mnist_small):
     row's counts are the saved model's."""
     import torch
 
-    from models.analysis.kinds import kind_counts
+    from models.kinds import kind_counts
     from models.analysis.units import unit_table
     from models.checkpoint import load_model
 

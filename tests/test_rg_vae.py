@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.analysis.hierarchy import carried_down, hierarchy, layer_code, samples, traversal
-from models.analysis.likelihood import importance_weighted, likelihood
+import models.families.rg_vae.rectified_gaussian as rg
+from models.families.rg_vae.hierarchy import carried_down, hierarchy, layer_code, samples, traversal
+from models.families.rg_vae.likelihood import importance_weighted, likelihood
 from models.checkpoint import load_model
 from models.data import binarized, intensities
-from models.families import get, rectified_gaussian as rg
+from models.families import get
 from models.families.rg_vae import RGVAE, RGVAEConfig
 
 
@@ -55,13 +56,13 @@ def test_the_bounds_against_an_exact_log_likelihood(posterior):
 
 
 def test_the_structured_posterior_weighs_prior_and_evidence_by_precision():
-    m = RGVAE(RGVAEConfig(layers="2", width=4))
+    m = RGVAE(RGVAEConfig(n_input=784, layers="2", width=4))
     prior = (torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 2.0]]))
     evidence = (torch.tensor([[3.0, 4.0]]), torch.tensor([[1.0, 1.0]]))
     mu, sigma = m.posterior(prior, evidence)
     assert torch.allclose(mu, torch.tensor([[2.0, 3.2]]))  # (1·1 + 3·1)/2; (0·¼ + 4·1)/1.25
     assert torch.allclose(sigma, torch.tensor([[0.5 ** 0.5, 0.8 ** 0.5]]))
-    mf = RGVAE(RGVAEConfig(layers="2", width=4, posterior="mean-field"))
+    mf = RGVAE(RGVAEConfig(n_input=784, layers="2", width=4, posterior="mean-field"))
     assert mf.posterior(prior, evidence) is evidence
 
 
@@ -78,7 +79,7 @@ def test_binarisation_is_fixed_by_its_seed_and_keeps_the_intensity():
 
 def test_the_kl_warm_up_weighs_the_training_objective():
     torch.manual_seed(0)
-    m = RGVAE(RGVAEConfig(layers="8,4", width=8, warmup=4.0)).train()
+    m = RGVAE(RGVAEConfig(n_input=784, layers="8,4", width=8, warmup=4.0)).train()
     m.schedule_(0.0)
     assert m.kl_weight == 0.25
     out = m.losses(torch.rand(16, 784), reduce=False)

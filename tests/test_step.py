@@ -3,14 +3,14 @@ import copy
 import pytest
 import torch
 
-from models.training.digit_clip import digit_grad_norms
+from models.families.digit_clip import digit_grad_norms
 from models.families import get
 from models.families.drsae import DrSAE, DrSAEConfig
 from models.training.update import Diverged, Updater
 from models.training.config import TrainConfig
 from models.training.optim import make_optimizer
 
-MC = DrSAEConfig(hidden=40, unroll=4, sparsity=0.1)
+MC = DrSAEConfig(n_input=784, n_classes=10, hidden=40, unroll=4, sparsity=0.1)
 
 
 def _batches(n, bs, seed=0):

@@ -8,10 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from models import cli
+from models.domains import spec
 from models.families import get
 from models.services import catalog, jobs, sweep
 from models.training import run_folder as runs
-from models.training.config import TrainConfig
+from models.training.config import TrainConfig, train_config
 from tests.test_app import ROOT, server_navigation
 from tests.test_jobs import MC, wait_for
 
@@ -26,7 +27,7 @@ def test_values_and_grid():
     family = get("drsae")
     configs = sweep.grid(family, {"hidden": 16, "unroll": 2}, {"epochs": 3}, [0.05, 0.1], [0, 1, 2])
     assert [(m.sparsity, t.seed) for m, t in configs] == [(lam, s) for lam in (0.05, 0.1) for s in (0, 1, 2)]
-    assert all(m.hidden == 16 and t.epochs == 3 and t.lr == family.train_config().lr for m, t in configs)
+    assert all(m.hidden == 16 and t.epochs == 3 and t.lr == train_config(family).lr for m, t in configs)
     with pytest.raises(ValueError, match="at most 100"):
         sweep.grid(family, {}, {}, [0.01 * k for k in range(1, 12)], list(range(10)))
     with pytest.raises(ValueError):  # a λ outside the setting's bounds
@@ -36,7 +37,7 @@ def test_values_and_grid():
 def entry(key, lam, seed, hidden=16, state="done"):
     settings = {"model.hidden": hidden, "model.sparsity": lam, "train.seed": seed, "train.epochs": 2,
                 "data.source": f"/somewhere/{key}"}  # not a setting: never splits a curve
-    return catalog.Entry(f"run:{key}", key, Path(key), "drsae", hidden, 2, lam, state, settings)
+    return catalog.Entry(f"run:{key}", key, Path(key), "drsae", hidden, 2, lam, state, spec(), settings)
 
 
 def test_series_pool_seeds_and_name_what_differs():

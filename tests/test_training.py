@@ -12,7 +12,7 @@ import torch
 from models.training import run_folder as runs
 from models.checkpoint import CHECKPOINT, load_model, load_training_state
 from models.families.drsae import DrSAEConfig
-from models.analysis.metrics import evaluate_split
+from models.training.validate import evaluate_split
 from models.training.config import TrainConfig
 from models.training.loop import RunConflict, check_config, train
 from models.training.update import Diverged, Updater

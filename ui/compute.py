@@ -1,13 +1,12 @@
 """The one compute path of the pages: cached functions over models/, each returning a dataclass.
 
-Cached by (model file, its mtime, settings), so a rerun or a slider move only indexes arrays. Nothing here
+Cached by (model file, its mtime, the data it was trained on, settings), so a rerun or a slider move only indexes arrays. Nothing here
 draws; pages render what these return.
 """
 from __future__ import annotations
 
-import os
+import json
 from dataclasses import astuple, dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -16,56 +15,81 @@ import torch
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.compare import Comparison, Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
-from models.analysis.hierarchy import Hierarchy, LayerCode, Samples, hierarchy, layer_code, samples, traversal
+from models.analysis.gabor import GaborFits, fit_filters
+from models.analysis.recovery import Recovery, RecoveryOverTraining, over_training, recovery
 from models.analysis.intervene import (
     CellUnits, Intervention, SetAblations, UnitAblations, cell_units, intervened_trace, set_ablations, unit_ablations,
     unit_runs,
 )
-from models.analysis.likelihood import Likelihood, likelihood
 from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, representation
 from models.analysis.staging import Staging, run_staging
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
-from models.assets import DIGITS_FROM, sample_images
 from models.checkpoint import load_model
-from models.data import DataError, Split, load_test, normalize
-from models.families import Family, get, of_model
+from models.data import Split
+from models.domains import Domain, Layout, Shown, Truth, spec_of
+from models.families import Family, capabilities, get, of_model
 from models.families.base import UnitWeights
 from models.training import run_folder, snapshots
 
 
 @dataclass
-class TestDigits:
-    split: Split  # normalised inputs and labels
-    images: np.ndarray  # (n, 28, 28) uint8, as the dataset holds them
-    name: str  # what captions call them
-    class_means: np.ndarray  # (10, 784) mean normalised digit of each class
+class TestSamples:
+    """The test samples a model's pages show: its data's (models/domains), as its family reads them."""
+    split: Split  # inputs as the family reads them, labels where the data has them
+    name: str  # what captions call them: "1,000 embedded test samples"
     fingerprint: str  # of the test set they are (or were drawn from): models/data.py
-    warning: str = ""  # why the configured dataset could not be used
+    domain: Domain
+    layout: Layout
+    class_means: np.ndarray | None  # (classes, d) mean input of each class (None: no labels)
+    truth: Truth | None  # the generating dictionary, where the data has one
+    warning: str = ""  # why the configured data could not be used
+
+    @property
+    def noun(self) -> str:
+        return self.domain.noun
+
+    @property
+    def nouns(self) -> str:
+        return self.domain.nouns
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """How one sample is shown: an image of this shape, or None for a vector (a bar strip)."""
+        return self.layout.image
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.layout.classes or ()
 
 
-@st.cache_resource(show_spinner="Loading test digits…")
-def test_digits() -> TestDigits:
-    """The configured dataset's test set ($SPARSELAB_DATA), else the embedded sample."""
-    warning = ""
-    if os.environ.get("SPARSELAB_DATA"):
-        try:
-            test = load_test(download=False)
-            return _digits(test.images, test.labels, f"{len(test.labels):,} test digits of {Path(test.source).name}",
-                           test.fingerprint)
-        except DataError as e:
-            warning = f"{e} Using the embedded sample of 1,000 test digits instead."
-    images, labels = sample_images()
-    return _digits(images, labels, f"{len(labels):,} embedded test digits", DIGITS_FROM, warning)
+@st.cache_resource(max_entries=8, show_spinner="Loading the test samples…")
+def shown_for(data: str) -> Shown:
+    """`data`: a models.domains.DataSpec's key. What its domain shows: its test split (digits: $SPARSELAB_DATA's,
+    else the embedded sample)."""
+    spec = spec_of({"domain": json.loads(data)})
+    return spec.domain.test_samples(spec.cfg)
 
 
-def _digits(images, labels, name, source_fingerprint, warning="") -> TestDigits:
-    split = Split(normalize(images), torch.from_numpy(labels.astype(np.int64)))
-    means = np.stack([split.x[split.y == c].mean(0).numpy() if (split.y == c).any() else np.zeros(784)
-                      for c in range(10)])
-    return TestDigits(split, images, name, means, source_fingerprint, warning)
+@st.cache_resource(max_entries=8, show_spinner=False)
+def samples_for(data: str, family_name: str) -> TestSamples:
+    """The data's test samples as the family reads them (its input transform of the raw samples)."""
+    spec = spec_of({"domain": json.loads(data)})
+    shown = shown_for(data)
+    split = shown.arrays.split(get(family_name).inputs)
+    means = None
+    if split.y is not None:
+        y = split.y.numpy()
+        means = np.stack([split.x[split.y == c].mean(0).numpy() if (y == c).any() else np.zeros(split.x.shape[1])
+                          for c in range(spec.layout().n_classes)])
+    return TestSamples(split, shown.name, shown.fingerprint, spec.domain, spec.layout(), means, shown.truth,
+                       shown.warning)
+
+
+def _samples(path: str, version: float, data: str) -> TestSamples:
+    return samples_for(data, of_model(model_for(path, version)).name)
 
 
 @dataclass
@@ -91,45 +115,45 @@ class ModelView:
     hidden: int
     weights: UnitWeights | None  # per-unit filters (a model with the `filters` capability)
     units: UnitTable | None  # angles and kinds (likewise)
-    stats: StepStats  # per-step numbers over the test digits
+    stats: StepStats  # per-step numbers over the test samples
 
 
-@st.cache_resource(max_entries=24, show_spinner="Running the model over the test digits…")
-def view_for(path: str, version: float, max_steps: int) -> ModelView:
+@st.cache_resource(max_entries=24, show_spinner="Running the model over the test samples…")
+def view_for(path: str, version: float, data: str, max_steps: int) -> ModelView:
     model = model_for(path, version)
     family = of_model(model)
-    caps = family.capabilities
+    caps = capabilities(model)
     weights = None
     if caps.filters:  # float32 for display: half the JSON of float64, and the precision a figure shows
         w = model.unit_weights()
         weights = UnitWeights(*(None if a is None else a.astype(np.float32) for a in astuple(w)))
     return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None,
-                     step_stats(model, test_digits().split, max_steps))
+                     step_stats(model, _samples(path, version, data).split, max_steps))
 
 
-@st.cache_resource(max_entries=256, show_spinner="Measuring the runs on the test digits…")
-def summary_for(path: str, version: float, steps: int) -> tuple[float, float | None, float | None]:
+@st.cache_resource(max_entries=256, show_spinner="Measuring the runs on the test samples…")
+def summary_for(path: str, version: float, data: str, steps: int) -> tuple[float, float | None, float | None]:
     """(active units, test error %, reconstruction) at `steps` steps, for the sweep's trade-off."""
-    stats = step_stats(model_for(path, version), test_digits().split, steps)
+    stats = step_stats(model_for(path, version), _samples(path, version, data).split, steps)
     last = lambda a: None if a is None else float(a[-1])  # noqa: E731
     return float(stats.active[-1]), last(stats.error), last(stats.recon)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Measuring the codes at every step (sparsity, information, probes)…")
-def representation_for(path: str, version: float, steps: int) -> Representation:
-    return representation(model_for(path, version), test_digits().split, steps)
+def representation_for(path: str, version: float, data: str, steps: int) -> Representation:
+    return representation(model_for(path, version), _samples(path, version, data).split, steps)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def trace_for(path: str, version: float, steps: int, x: bytes) -> Trace:
-    """One input (float32 bytes of its normalised pixels) through `steps` steps."""
+    """One input (float32 bytes of the family's inputs) through `steps` steps."""
     model = model_for(path, version)
     return trace(model, torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy()), steps)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Encoding the test digits…")
-def codes_for(path: str, version: float, steps: int) -> Codes:
-    return codes(model_for(path, version), test_digits().split, steps)
+@st.cache_resource(max_entries=8, show_spinner="Encoding the test samples…")
+def codes_for(path: str, version: float, data: str, steps: int) -> Codes:
+    return codes(model_for(path, version), _samples(path, version, data).split, steps)
 
 
 @st.cache_resource(max_entries=96, show_spinner=False)
@@ -142,19 +166,19 @@ def figure(builder: str, *args, **kwargs):
     return getattr(figures, builder)(*args, **kwargs)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test digits…")
-def analysis_for(path: str, version: float) -> UnitAnalysis:
-    return analyse(model_for(path, version), test_digits().split)
+@st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test samples…")
+def analysis_for(path: str, version: float, data: str) -> UnitAnalysis:
+    return analyse(model_for(path, version), _samples(path, version, data).split)
 
 
-COMPARE_DIGITS = 500  # test digits the Compare page measures each model on (the CLI: all of them)
-COMPARE_REFERENCE = 200  # of those, the digits ISTA's objective curve runs on (1,000 iterations)
+COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (the CLI: all of them)
+COMPARE_REFERENCE = 200  # of those, the samples ISTA's objective curve runs on (1,000 iterations)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Measuring the model (objective, ISTA iterations, noise, "
                    "attack)…")
-def comparison_for(path: str, version: float) -> Comparison:
-    split = test_digits().split.head(COMPARE_DIGITS)
+def comparison_for(path: str, version: float, data: str) -> Comparison:
+    split = _samples(path, version, data).split.head(COMPARE_SAMPLES)
     return compare_model(model_for(path, version), split.x, split.y, reference_digits=COMPARE_REFERENCE)
 
 
@@ -179,9 +203,37 @@ def matching_for(path_a: str, version_a: float, path_b: str, version_b: float) -
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def composition_for(path: str, version: float) -> Composition:
+def composition_for(path: str, version: float, data: str) -> Composition:
     model = model_for(path, version)
-    return composition(model.unit_weights(), unit_table(model).kind)
+    return composition(model.unit_weights(), unit_table(model).kind, _samples(path, version, data).shape)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Fitting a Gabor to every decoder…")
+def gabor_for(path: str, version: float, data: str) -> GaborFits:
+    """A 2-D Gabor fitted to each unit's decoder column (a model trained on images)."""
+    return fit_filters(model_for(path, version).unit_weights().decoder, _samples(path, version, data).shape)
+
+
+@dataclass
+class RecoveryView:
+    """How a model trained on data with a known dictionary recovered it, now and over training."""
+    now: Recovery
+    training: RecoveryOverTraining | None  # None: the run kept no filter snapshots (or they cannot be read)
+    truth: Truth
+    note: str = ""  # why there is no `training`
+
+
+@st.cache_resource(max_entries=8, show_spinner="Matching the true atoms to the decoders…")
+def recovery_for(path: str, version: float, data: str) -> RecoveryView:
+    truth = _samples(path, version, data).truth
+    now = recovery(truth.dictionary, model_for(path, version).unit_weights().decoder, truth.parents)
+    try:
+        strip = snapshots.read(path)
+    except snapshots.SnapshotError as e:
+        return RecoveryView(now, None, truth, f"The filter snapshots cannot be read: {e}.")
+    if strip is None:
+        return RecoveryView(now, None, truth, "This model's run kept no filter snapshots.")
+    return RecoveryView(now, over_training(truth.dictionary, strip.epochs, strip.decoder), truth)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -204,37 +256,37 @@ def filmstrip_for(path: str, version: float) -> FilmstripView:
         return FilmstripView(None, f"The filter snapshots cannot be shown: {e}.")
 
 
-MEANING_DIGITS = 2000  # test digits each model's kinds are judged on
+MEANING_SAMPLES = 2000  # test samples each model's kinds are judged on
 
 
 @st.cache_resource(max_entries=16, show_spinner="Measuring what each model's units answer…")
-def meaning_for(path: str, version: float) -> KindMeaning:
+def meaning_for(path: str, version: float, data: str) -> KindMeaning:
     model = model_for(path, version)
-    split = test_digits().split.head(MEANING_DIGITS)
+    split = _samples(path, version, data).split.head(MEANING_SAMPLES)
     z = codes(model, split, model.trained_unroll).z
     return kind_meaning(unit_table(model).kind, z, split.y.numpy(), model.unit_weights().classifier,
                         getattr(model.cfg, "sparsity", None))
 
 
-@st.cache_resource(max_entries=32, show_spinner="Ablating the units on the test digits…")
-def set_ablations_for(path: str, version: float, steps: int, sets: tuple) -> SetAblations:
+@st.cache_resource(max_entries=32, show_spinner="Ablating the units on the test samples…")
+def set_ablations_for(path: str, version: float, data: str, steps: int, sets: tuple) -> SetAblations:
     """`sets`: (name, units) pairs (intervene.kind_sets for the kinds), each ablated on its own."""
-    return set_ablations(model_for(path, version), test_digits().split, steps, sets)
+    return set_ablations(model_for(path, version), _samples(path, version, data).split, steps, sets)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def unit_runs_for(path: str, version: float, steps: int) -> int:
-    return unit_runs(model_for(path, version), test_digits().split, steps)
+def unit_runs_for(path: str, version: float, data: str, steps: int) -> int:
+    return unit_runs(model_for(path, version), _samples(path, version, data).split, steps)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Ablating every unit alone on the test digits…")
-def unit_ablations_for(path: str, version: float, steps: int) -> UnitAblations:
-    return unit_ablations(model_for(path, version), test_digits().split, steps)
+@st.cache_resource(max_entries=8, show_spinner="Ablating every unit alone on the test samples…")
+def unit_ablations_for(path: str, version: float, data: str, steps: int) -> UnitAblations:
+    return unit_ablations(model_for(path, version), _samples(path, version, data).split, steps)
 
 
-@st.cache_resource(max_entries=64, show_spinner="Ablating each unit on these digits…")
-def cell_units_for(path: str, version: float, steps: int, idx: tuple[int, ...]) -> CellUnits:
-    return cell_units(model_for(path, version), test_digits().split, np.array(idx, dtype=np.int64), steps)
+@st.cache_resource(max_entries=64, show_spinner="Ablating each unit on these samples…")
+def cell_units_for(path: str, version: float, data: str, steps: int, idx: tuple[int, ...]) -> CellUnits:
+    return cell_units(model_for(path, version), _samples(path, version, data).split, np.array(idx, dtype=np.int64), steps)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -243,54 +295,42 @@ def intervened_trace_for(path: str, version: float, steps: int, x: bytes, iv: In
     return intervened_trace(model, torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy()), steps, iv)
 
 
-# -- a generative hierarchy (the `layers` capability) ----------------------------------------------------------
+# -- a generative hierarchy (the `layers` capability: the model's own likelihood, hierarchy, samples...) ----------
 
-LIKELIHOOD_DIGITS = 2000  # test digits the app measures a bound on (the CLI: all of them)
-APP_IWAE_K, APP_IWAE_DIGITS = 100, 200  # the app's importance-weighted bound (the CLI: k = 1,000 on 1,000)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def inputs_for(family_name: str) -> Split:
-    """The test digits as this family reads them (its input transform of the dataset's images)."""
-    digits = test_digits()
-    return Split(get(family_name).inputs(digits.images), digits.split.y)
+LIKELIHOOD_SAMPLES = 2000  # test samples the app measures a bound on (the CLI: all of them)
+APP_IWAE_K, APP_IWAE_SAMPLES = 100, 200  # the app's importance-weighted bound (the CLI: k = 1,000 on 1,000)
 
 
-def _inputs(model) -> Split:
-    return inputs_for(of_model(model).name)
-
-
-@st.cache_resource(max_entries=8, show_spinner="Measuring the bound on the test digits (ELBO, an importance-weighted "
+@st.cache_resource(max_entries=8, show_spinner="Measuring the bound on the test samples (ELBO, an importance-weighted "
                    "estimate, each layer)…")
-def likelihood_for(path: str, version: float) -> Likelihood:
-    model = model_for(path, version)
-    return likelihood(model, _inputs(model).head(LIKELIHOOD_DIGITS), APP_IWAE_K, APP_IWAE_DIGITS)
+def likelihood_for(path: str, version: float, data: str):
+    return model_for(path, version).likelihood(_samples(path, version, data).split.head(LIKELIHOOD_SAMPLES), APP_IWAE_K,
+                                               APP_IWAE_SAMPLES)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Carrying every unit down to the pixels…")
-def hierarchy_for(path: str, version: float) -> Hierarchy:
-    model = model_for(path, version)
-    return hierarchy(model, _inputs(model).x)
+def hierarchy_for(path: str, version: float, data: str):
+    return model_for(path, version).hierarchy(_samples(path, version, data).split.x)
 
 
 def _vector(x: bytes | None) -> torch.Tensor | None:
     return None if x is None else torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy())
 
 
-SAMPLES = 24  # samples a depth shows
+DRAWS = 24  # samples a depth shows
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def samples_for(path: str, version: float, x: bytes | None, seed: int) -> Samples:
+def draws_for(path: str, version: float, x: bytes | None, seed: int):
     """For one input (float32 bytes of the family's inputs; None: fresh samples), every depth at once."""
-    return samples(model_for(path, version), _vector(x), SAMPLES, seed)
+    return model_for(path, version).samples(_vector(x), DRAWS, seed)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def traversal_for(path: str, version: float, x: bytes | None, unit: int, values: tuple[float, ...]) -> np.ndarray:
-    return traversal(model_for(path, version), _vector(x), unit, np.array(values))
+    return model_for(path, version).traversal(_vector(x), unit, np.array(values))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def layer_code_for(path: str, version: float, x: bytes) -> LayerCode:
-    return layer_code(model_for(path, version), _vector(x))
+def layer_code_for(path: str, version: float, x: bytes):
+    return model_for(path, version).layer_code(_vector(x))

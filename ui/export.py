@@ -70,6 +70,6 @@ def download_csv(where, label: str, text_or_call, file_name: str, key: str) -> N
                           icon=":material/download:")
 
 
-def model_file(model, label: str) -> bytes:
-    """The model as the app's embedded models are stored: float16 weights, family and config in the header."""
-    return exported_bytes(model, {"exported_from": label})
+def model_file(model, label: str, domain: dict | None = None) -> bytes:
+    """The model as the app's embedded models are stored: float16 weights, family, config and data in the header."""
+    return exported_bytes(model, {"exported_from": label}, domain=domain)

@@ -10,14 +10,46 @@ import io
 import numpy as np
 import plotly.graph_objects as go
 
-from models.analysis.kinds import CATEGORICAL_MIN, COLORS as KIND_COLORS, PART_MAX
+from models.kinds import CATEGORICAL_MIN, PART_MAX
 
 GREY = [[0, "white"], [1, "black"]]
+KIND_COLORS = {"categorical": "#d62728", "intermediate": "#7f7f7f", "part": "#1f77b4"}  # the same on every page
 DIVERGING = "RdBu_r"
 
 
+STRIP = 96  # a vector shown as a bar strip: at most this many bars (more values are pooled into a bar each)
+STRIP_HALF = 8  # pixels above (and below) a strip's middle line: a bar's full height
+
+
+def pictures(vectors, shape: tuple[int, int] | None, signed: bool = True) -> np.ndarray:
+    """Samples or filters (n, d) as pictures (n, h, w), each on its own scale: signed in [−1, 1], else in [0, 1].
+    `shape`: (h, w) when each is an image; None draws each vector as a strip of bars (value k the k-th bar, up
+    from a middle line when positive, down when negative; a non-negative one drawn unsigned rises from the bottom)."""
+    v = np.stack([np.asarray(x, dtype=np.float32).reshape(-1) for x in vectors])
+    if shape is not None:
+        imgs = v.reshape(len(v), *shape)
+        if signed:
+            return imgs / np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
+        lo = np.minimum(imgs.reshape(len(imgs), -1).min(1), 0)[:, None, None]  # ink on paper; negative values darker
+        return (imgs - lo) / (imgs.max((1, 2), keepdims=True) - lo).clip(1e-12)
+    d = v.shape[1]
+    bars = min(d, STRIP)
+    edges = np.linspace(0, d, bars + 1).astype(int)  # each bar the value of largest size in its slice
+    pooled = np.stack([v[:, a:b][np.arange(len(v)), np.abs(v[:, a:b]).argmax(1)] for a, b in zip(edges, edges[1:])], 1)
+    pooled = pooled / np.abs(pooled).max(1, keepdims=True).clip(1e-12)
+    rows = np.arange(2 * STRIP_HALF)[:, None]  # 0 at the top
+    if not signed and (pooled >= 0).all():
+        height = np.round(pooled * 2 * STRIP_HALF)[:, None, :]
+        return ((2 * STRIP_HALF - rows)[None] <= height).astype(np.float32)
+    height = np.round(pooled * STRIP_HALF)[:, None, :]  # signed: up from the middle line, or down
+    up = (rows[None] >= STRIP_HALF - height) & (rows[None] < STRIP_HALF) & (height > 0)
+    down = (rows[None] >= STRIP_HALF) & (rows[None] < STRIP_HALF - height) & (height < 0)
+    out = up.astype(np.float32) - down.astype(np.float32)
+    return out if signed else (out + 1) / 2
+
+
 def mosaic(images: np.ndarray, cols: int, pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Tile (n, 28, 28) images into one array (NaN gaps) and a same-shaped map of image indices."""
+    """Tile (n, h, w) images into one array (NaN gaps) and a same-shaped map of image indices."""
     n = len(images)
     rows = max(1, -(-n // cols))
     h, w = images.shape[1:]
@@ -71,39 +103,48 @@ def _image_layout(title: str, shape, height: int | None, top: int = 30, **extra)
                 yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"), plot_bgcolor="white", **extra)
 
 
+def _columns(cols: int, h: int, w: int) -> int:
+    """Tiles per row: `cols` for square tiles, fewer for wide ones (bar strips)."""
+    return max(1, min(cols, int(round(cols * 2 * h / w)))) if w > 2 * h else cols
+
+
 def filter_grid(vectors: np.ndarray, labels: list[str], cols: int = 20, title: str = "", signed: bool = True,
-                height: int | None = None) -> go.Figure:
-    """Each row of `vectors` (n, 784) as a 28x28 tile, each tile scaled to its own range; hover names it.
-    Drawn as one PNG with an invisible marker per tile for the hover text: a heatmap of 400 tiles with a label
-    per pixel is 20 MB of JSON, this is a few hundred KB."""
-    imgs = vectors.reshape(-1, 28, 28).astype(np.float32)
-    scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
-    grid, _ = mosaic(imgs / scale, cols)
-    step = 29  # tile and gap
+                height: int | None = None, shape: tuple[int, int] | None = None) -> go.Figure:
+    """Each row of `vectors` (n, d) as a tile (an image of `shape`, or a bar strip for a vector), each tile scaled
+    to its own range; hover names it. Drawn as one PNG with an invisible marker per tile for the hover text: a
+    heatmap of 400 tiles with a label per pixel is 20 MB of JSON, this is a few hundred KB."""
+    imgs = pictures(vectors, shape, signed)
+    h, w = imgs.shape[1:]
+    cols = _columns(cols, h, w)
+    grid, _ = mosaic(imgs, cols)
     k = np.arange(len(imgs))
     data = [dict(type="image", source=_png(_rgb(grid, signed)), hoverinfo="skip"),
-            dict(type="scatter", x=(k % cols) * step + 13.5, y=(k // cols) * step + 13.5, mode="markers", text=labels,
-                 marker=dict(size=18, opacity=0), hovertemplate="%{text}<extra></extra>", showlegend=False)]
+            dict(type="scatter", x=(k % cols) * (w + 1) + (w - 1) / 2, y=(k // cols) * (h + 1) + (h - 1) / 2,
+                 mode="markers", text=labels, marker=dict(size=18, opacity=0), hovertemplate="%{text}<extra></extra>",
+                 showlegend=False)]
     return go.Figure(data=data, layout=_image_layout(title, grid.shape, height))
 
 
-def tiles(vectors, signed: bool = True, zoom: int = 3) -> list[np.ndarray]:
-    """Each 784-vector as a 28x28 RGB image (each scaled to its own range, `zoom` x larger, pixels kept sharp):
-    for st.image, which sends small pictures far more cheaply than a Plotly figure each."""
-    imgs = np.stack([np.asarray(v, dtype=np.float32).reshape(28, 28) for v in vectors])
-    scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
-    rgb = _rgb(imgs / scale, signed)
+def tiles(vectors, signed: bool = True, zoom: int = 3, shape: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """Each vector as an RGB picture (an image of `shape`, or a bar strip), each scaled to its own range, `zoom`
+    times larger for images whose side is 28, as large for smaller ones (pixels kept sharp): for st.image, which
+    sends small pictures far more cheaply than a Plotly figure each."""
+    imgs = pictures(vectors, shape, signed)
+    zoom = max(1, int(round(zoom * 28 / max(imgs.shape[1:])))) if shape is not None else max(1, zoom // 2)
+    rgb = _rgb(imgs, signed)
     return list(rgb.repeat(zoom, axis=1).repeat(zoom, axis=2))
 
 
-def digit_row(images: list[np.ndarray], titles: list[str], title: str = "", cols: int | None = None) -> go.Figure:
-    """28x28 images in rows of `cols` (default: one row), a caption above each, each scaled to its own range."""
-    imgs = np.stack([im.reshape(28, 28) for im in images]).astype(np.float32)
-    scale = np.abs(imgs).reshape(len(imgs), -1).max(1).clip(1e-12)[:, None, None]
+def sample_row(images: list[np.ndarray], titles: list[str], title: str = "", cols: int | None = None,
+               shape: tuple[int, int] | None = None) -> go.Figure:
+    """Samples as pictures (images of `shape`, or bar strips) in rows of `cols` (default: one row), a caption above
+    each, each scaled to its own range."""
+    imgs = pictures(images, shape)
+    h, w = imgs.shape[1:]
     cols = cols or len(imgs)
-    pad = 8  # room for the captions between rows
-    grid, _ = mosaic(imgs / scale, cols=cols, pad=pad)
-    notes = [dict(x=(k % cols) * (28 + pad) + 14, y=(k // cols) * (28 + pad) - 4, text=t, showarrow=False,
+    pad = max(4, h // 3)  # room for the captions between rows
+    grid, _ = mosaic(imgs, cols=cols, pad=pad)
+    notes = [dict(x=(k % cols) * (w + pad) + w / 2, y=(k // cols) * (h + pad) - pad / 2, text=t, showarrow=False,
                   font=dict(size=11)) for k, t in enumerate(titles)]
     rows = -(-len(imgs) // cols)
     layout = _image_layout(title, grid.shape, 60 + rows * (100 if cols > 4 else 160), top=50, annotations=notes)
@@ -196,11 +237,13 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
 
 
 def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int = 280, color=None,
-         every_x: bool = False, series: dict | None = None) -> go.Figure:
-    """`every_x`: a tick at every x (class numbers). `series`: {name: y} drawn as grouped bars instead of `y`."""
+         every_x: bool = False, series: dict | None = None, colors: dict | None = None) -> go.Figure:
+    """`every_x`: a tick at every x (class numbers). `series`: {name: y} drawn as grouped bars instead of `y`, in
+    `colors` {name: colour} where given."""
     layout = dict(title=dict(text=title), height=height, margin=_margin(), barmode="group",
                   xaxis=dict(title=dict(text=xtitle), dtick=1 if every_x else None), yaxis=dict(title=dict(text=ytitle)))
-    data = ([dict(type="bar", x=x, y=v, name=k) for k, v in series.items()] if series is not None else
+    data = ([dict(type="bar", x=x, y=v, name=k, marker_color=(colors or {}).get(k)) for k, v in series.items()]
+            if series is not None else
             [dict(type="bar", x=x, y=y, marker_color=color)])
     return go.Figure(data=data, layout=layout)
 
@@ -293,3 +336,24 @@ def composition_graph(graph, part_units: np.ndarray, favoured: np.ndarray | None
                   title=dict(text="Which part units excite each categorical unit through S (the links carrying 90 %)"),
                   xaxis=dict(visible=False, range=[-0.15, 1.15]), yaxis=dict(visible=False))
     return go.Figure(data=data, layout=layout)
+
+
+def histogram(values: np.ndarray, title: str, xtitle: str, bins: int = 20, range_: tuple | None = None,
+              height: int = 280) -> go.Figure:
+    """One number per unit, counted in `bins` equal bins (over `range_`, else the values' own range)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    lo, hi = range_ if range_ is not None else ((float(v.min()), float(v.max())) if len(v) else (0.0, 1.0))
+    size = (hi - lo) / bins or 1.0
+    data = [dict(type="histogram", x=v, xbins=dict(start=lo, end=hi + 1e-9, size=size), marker=dict(color="#1f77b4"))]
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), bargap=0.05,
+                  xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text="units")))
+    return go.Figure(data=data, layout=layout)
+
+
+def gabor_picture(g, shape: tuple[int, int]) -> np.ndarray:
+    """A fitted Gabor (models.analysis.gabor.Gabor) drawn as the filter it stands for, flattened."""
+    from models.analysis.gabor import gabor_image
+
+    p = np.array([g.x0, g.y0, g.theta, g.frequency, g.phase, g.sigma_x, g.sigma_y, g.amplitude, g.offset])
+    return gabor_image(p, shape).ravel()

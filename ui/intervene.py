@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from models.analysis.intervene import Intervention
-from models.analysis.kinds import KINDS
+from models.kinds import KINDS
 from ui.state import keep
 
 TARGETS = ("a kind", "chosen units")

@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from models.checkpoint import CheckpointError
+from models.data import DataError
 from models.families import get
 from models.services import catalog, jobs
 from models.training import run_folder
@@ -45,7 +46,7 @@ def _train_other_sparsity(entry: catalog.Entry, family) -> None:
         if st.button("Train in the background", key="new-lambda-go"):
             try:
                 mc = family.config.from_dict({**cfg["model"], "sparsity": float(sparsity)})
-                j = jobs.start(mc, TrainConfig.from_dict(cfg["train"]))
+                j = jobs.start(mc, TrainConfig.from_dict(cfg["train"]), data=entry.data)
                 st.success(f"{j.name} is training: see the Training page. It appears under 'Your runs'.")
             except (jobs.JobError, ValueError) as e:
                 st.error(str(e))
@@ -102,10 +103,17 @@ def _draw() -> Selection | None:
         return None
     if opened.restored_from:
         sb.warning(f"Its latest checkpoint is damaged: showing the one before it ({Path(opened.restored_from).name}).")
-    trained, shown = entry.settings.get("data.test_fingerprint"), compute.test_digits()
+    try:
+        shown = compute.shown_for(entry.data.key)
+    except (DataError, ValueError) as e:  # its data is gone (a vectors file moved), or cannot be read
+        sb.error(f"{entry.label} cannot be shown: its data cannot be loaded ({e}).")
+        return None
+    trained = entry.settings.get("data.test_fingerprint")
     if trained and trained != shown.fingerprint:
         sb.warning(f"This model was trained with another dataset than the {shown.name} shown here: "
                    "its errors on them measure a transfer, not the model.")
+    if shown.warning:
+        sb.warning(shown.warning)
     T = entry.unroll
     if not family.capabilities.steps:
         url.share(model=entry.key, T=None)

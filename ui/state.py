@@ -24,12 +24,24 @@ class Selection:
     max_unroll: int
 
     @property
-    def key(self) -> tuple[str, float]:
+    def model_key(self) -> tuple[str, float]:
+        """What the model's own cached views are keyed by: its file and that file's version."""
         return str(self.entry.path), self.entry.version()
 
     @property
+    def key(self) -> tuple[str, float, str]:
+        """What its views over the test samples are keyed by: the model, and the data it was trained on."""
+        return (*self.model_key, self.entry.data.key)
+
+    @property
     def caps(self):
-        return self.family.capabilities
+        """What the model can do (its family, less a classifier it lacks) and what its data has (labels, images,
+        a ground truth): what the pages ask."""
+        return self.family.capabilities_of(self.model().cfg).with_data(self.entry.data.layout())
+
+    def samples(self) -> compute.TestSamples:
+        """The test samples of the model's data, as its family reads them."""
+        return compute.samples_for(self.entry.data.key, self.family.name)
 
     @property
     def trained_unroll(self) -> int:
@@ -37,19 +49,20 @@ class Selection:
 
     def model(self):
         """The model itself (cached per file and version)."""
-        return compute.model_for(*self.key)
+        return compute.model_for(*self.model_key)
 
     def view(self) -> compute.ModelView:
         """All steps up to the slider's maximum, computed once per model."""
         return compute.view_for(*self.key, self.max_unroll)
 
     def trace(self, x) -> Trace:
-        """One normalised input through the slider's steps."""
-        return compute.trace_for(*self.key, self.unroll, np.asarray(x, dtype=np.float32).tobytes())
+        """One input (as the family reads it) through the slider's steps."""
+        return compute.trace_for(*self.model_key, self.unroll, np.asarray(x, dtype=np.float32).tobytes())
 
     def intervened(self, x, iv: Intervention) -> Trace:
         """The same input through the slider's steps with units held (an intervention)."""
-        return compute.intervened_trace_for(*self.key, self.unroll, np.asarray(x, dtype=np.float32).tobytes(), iv)
+        return compute.intervened_trace_for(*self.model_key, self.unroll, np.asarray(x, dtype=np.float32).tobytes(),
+                                            iv)
 
     def codes(self) -> Codes:
         return compute.codes_for(*self.key, self.unroll)

@@ -79,4 +79,5 @@ def link(label: str = "Link to this view") -> None:
     query = urlencode({k: st.query_params[k] for k in st.query_params}, safe=":,")
     with st.popover(label, icon=":material/link:"):
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-        st.caption("Opened in any browser with this app, the link shows this model, step, digit and units.")
+        st.caption("Opened in any browser with this app, the link shows this model and this view (its step, sample "
+                   "and units).")

@@ -1,4 +1,4 @@
-"""The paper's analysis of categorical and part units, from the units' activity on a set of digits."""
+"""The paper's analysis of categorical and part units, from the units' activity on a set of samples."""
 from __future__ import annotations
 
 import copy
@@ -7,28 +7,29 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from models.analysis.kinds import KINDS, kind_counts
+from models.kinds import KINDS, kind_counts
+from models.analysis.representation import class_means, selectivity
 from models.analysis.units import UnitTable, unit_table
 from models.data import Split
 
 
 @dataclass
 class UnitActivity:
-    """Per unit, over the digits, at the trained T."""
+    """Per unit, over the samples, at the trained T."""
     first_step_mean: np.ndarray  # mean step at which the unit switched on, where it ends active (NaN: never)
     p_late_start: np.ndarray  # P(z_1 = 0, z_2 > 0)
     active_fraction: np.ndarray  # P(z_T > 0)
     recon_share: np.ndarray  # the unit's share of sum_i |D_i z_i|
-    selectivity: np.ndarray  # (best class mean - mean of the others) / their sum
-    preferred_class: np.ndarray  # the class with the largest mean z_T
+    selectivity: np.ndarray | None  # (best class mean - mean of the others) / their sum (None: no labels)
+    preferred_class: np.ndarray | None  # the class with the largest mean z_T
 
 
 @dataclass
 class UnitAnalysis:
     units: UnitTable  # from the weights
-    activity: UnitActivity  # from the digits
-    first_step_hist: np.ndarray  # (hidden, T) over digits where the unit ends active: the step it switched on
-    class_means: np.ndarray  # (10, hidden) mean z_T per class
+    activity: UnitActivity  # from the samples
+    first_step_hist: np.ndarray  # (hidden, T) over samples where the unit ends active: the step it switched on
+    class_means: np.ndarray | None  # (classes, hidden) mean z_T per class (None: no labels)
     step_decoders: np.ndarray  # (T, 784, hidden) least-squares decoder of z_t, for every step t
     step_decoder_error: np.ndarray  # (T,) mean 1/2||x - D^t z_t||^2 with those decoders
     s_blocks: dict | None  # mean S_ij by (to-kind, from-kind), i != j; None without recurrent weights
@@ -43,18 +44,17 @@ class UnitAnalysis:
 
 
 @torch.no_grad()
-def analyse(model, digits: Split, ridge: float = 1e-6) -> UnitAnalysis:
-    """Weights and activity of every unit over `digits` at the trained T (for a model with filters)."""
+def analyse(model, samples: Split, ridge: float = 1e-6) -> UnitAnalysis:
+    """Weights and activity of every unit over `samples` at the trained T (for a model with filters)."""
     model = copy.deepcopy(model).double().eval()  # a copy: the caller's model may be shared (a cached one)
     T, H = model.trained_unroll, model.cfg.hidden
-    x = digits.x.double()
+    x = samples.x.double()
     zs = model.encode(x).cpu()  # (T, n, H)
-    y = digits.y.numpy()
     on = (zs > 0).numpy()
     t = unit_table(model)
     w = model.unit_weights()
 
-    # first step each unit is on, among digits where it is on at the end (off-then-on counts its last switch-on)
+    # first step each unit is on, among samples where it is on at the end (off-then-on counts its last switch-on)
     first = np.full(on.shape[1:], -1)
     for step in range(T - 1, -1, -1):
         first = np.where(on[step:].all(0), step, first)
@@ -66,10 +66,8 @@ def analyse(model, digits: Split, ridge: float = 1e-6) -> UnitAnalysis:
     zT = zs[-1].numpy()
     contrib = zT * np.linalg.norm(w.decoder, axis=1)  # |D_i z_i|: each unit's part of the reconstruction
     share = contrib.sum(0) / max(contrib.sum(), 1e-12)
-    class_means = np.stack([zT[y == c].mean(0) if (y == c).any() else np.zeros(H) for c in range(10)])
-    top = class_means.max(0)
-    rest = (class_means.sum(0) - top) / 9
-    selectivity = np.where(top + rest > 0, (top - rest) / np.maximum(top + rest, 1e-12), 0.0)
+    y = None if samples.y is None else samples.y.numpy()
+    means = None if y is None else class_means(zT, y)
 
     decoders, errors = [], []
     for step in range(T):
@@ -89,8 +87,9 @@ def analyse(model, digits: Split, ridge: float = 1e-6) -> UnitAnalysis:
                 mask = rows[:, None] != cols[None, :]
                 blocks[(to, frm)] = float(block[mask].mean()) if mask.any() else float("nan")
 
-    activity = UnitActivity(mean_first, late, on[-1].mean(0), share, selectivity, class_means.argmax(0))
-    return UnitAnalysis(t, activity, hist, class_means, np.stack(decoders), np.array(errors), blocks, len(y))
+    activity = UnitActivity(mean_first, late, on[-1].mean(0), share, None if y is None else selectivity(zT, y),
+                            None if means is None else means.argmax(0))
+    return UnitAnalysis(t, activity, hist, means, np.stack(decoders), np.array(errors), blocks, len(x))
 
 
 def summary(a: UnitAnalysis) -> dict:

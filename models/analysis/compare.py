@@ -1,13 +1,13 @@
-"""Recurrent sparse encoders measured on the same digits: error, sparse-coding objective against ISTA's, how many
+"""Recurrent sparse encoders measured on the same samples: error, sparse-coding objective against ISTA's, how many
 ISTA iterations each is worth, conditioning, and sensitivity to noise and to an attack.
 
 Works for any model with steps and per-unit filters (E, S and D); the error needs a classifier. Definitions:
-- objective: ½‖x − D z_T‖² + λ‖z_T‖₁ on the model's own decoder D and λ (mean over digits); the reference is
+- objective: ½‖x − D z_T‖² + λ‖z_T‖₁ on the model's own decoder D and λ (mean over samples); the reference is
   its minimum over z ≥ 0 on the same D (FISTA, `REFERENCE_ITERATIONS`).
 - equivalent ISTA iterations: the fewest iterations of ISTA (a = 1/‖D‖², from z = 0) whose mean objective is
   at most the model's; None when `max_iterations` do not reach it.
-- conditioning: per digit, the condition number σ_max / σ_min of S restricted to the units active in z_T (the
-  step map's Jacobian there); the median over digits.
+- conditioning: per sample, the condition number σ_max / σ_min of S restricted to the units active in z_T (the
+  step map's Jacobian there); the median over samples.
 - sensitivity: mean ‖z_T(x + δ) − z_T(x)‖ / ‖δ‖ for Gaussian δ with ‖δ‖ = level · ‖x‖.
 - attack: L2 projected gradient ascent on the classifier's loss, 10 steps, ‖δ‖ ≤ ε‖x‖.
 """
@@ -32,7 +32,7 @@ TARGET_ERROR = 2.0  # % validation error, for "epochs to reach"
 
 @dataclass
 class Comparison:
-    """One model's numbers on a set of digits (None where the model cannot have it)."""
+    """One model's numbers on a set of samples (None where the model cannot have it)."""
     error: float | None  # % test error
     recon: float  # mean ½‖x − x̂‖²
     l0: float  # mean active units
@@ -87,15 +87,15 @@ def equivalent_iterations(curve: list[float], value: float) -> int | None:
 
 
 @torch.no_grad()
-def active_condition(S: torch.Tensor, z: torch.Tensor, digits: int = 300) -> float:
-    """Median over digits of cond(S[A, A]), A the units active in that digit's z (digits with none skipped)."""
+def active_condition(S: torch.Tensor, z: torch.Tensor, samples: int = 300) -> float:
+    """Median over samples of cond(S[A, A]), A the units active in that sample's z (samples with none skipped)."""
     conds = []
-    for row in z[:digits]:
+    for row in z[:samples]:
         A = torch.nonzero(row > 0).flatten()
         if len(A) == 0:
             continue
         s = torch.linalg.svdvals(S[A][:, A].double())
-        conds.append(math.inf if s[-1] <= 0 else (s[0] / s[-1]).item())  # one sync a digit: 300 at most
+        conds.append(math.inf if s[-1] <= 0 else (s[0] / s[-1]).item())  # one sync a sample: 300 at most
     return float(np.median(conds)) if conds else math.nan
 
 
@@ -134,7 +134,7 @@ def attack_error(model, x: torch.Tensor, y: torch.Tensor, unroll: int, eps: floa
 
 def compare_model(model, x: torch.Tensor, y: torch.Tensor, unroll: int | None = None,
                   max_iterations: int = MAX_ITERATIONS, reference_digits: int = 2000) -> Comparison:
-    """All of the module's numbers for one model with steps and a decoder, on digits (x, y)."""
+    """All of the module's numbers for one model with steps and a decoder, on samples (x, y)."""
     model = model.float().eval()
     T = model.trained_unroll if unroll is None else unroll
     lam = model.sparsity

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.analysis.kinds import KINDS
+from models.kinds import KINDS
 from models.families.base import UnitWeights
 
 ENERGY = 0.9
-SIDE = 28  # filters are SIDE × SIDE images
 
 
 def support(w: np.ndarray, energy: float = ENERGY) -> np.ndarray:
@@ -28,11 +27,11 @@ def support(w: np.ndarray, energy: float = ENERGY) -> np.ndarray:
     return np.where(total[:, 0] > 0, (frac < energy - 1e-12).sum(1) + 1, 0)
 
 
-def radius_of_gyration(w: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """(units, side²) -> per unit, sqrt(Σ m r² / Σ m) with mass m = w² and r the distance (in pixels) from the
-    filter's centre of mass: small for a local stroke, large for a whole-digit template."""
+def radius_of_gyration(w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(units, h·w) filters of images of `shape` -> per unit, sqrt(Σ m r² / Σ m) with mass m = w² and r the distance
+    (in pixels) from the filter's centre of mass: small for a local stroke, large for a whole-image template."""
     m = np.asarray(w, dtype=np.float64) ** 2
-    rows, cols = np.divmod(np.arange(side * side), side)
+    rows, cols = np.divmod(np.arange(shape[0] * shape[1]), shape[1])
     total = np.maximum(m.sum(1), 1e-300)
     cr, cc = (m @ rows) / total, (m @ cols) / total
     second = (m @ (rows ** 2 + cols ** 2)) / total
@@ -66,19 +65,19 @@ class Composition:
     kind: np.ndarray  # (hidden,)
     encoder_support: np.ndarray  # (hidden,) pixels
     decoder_support: np.ndarray
-    encoder_radius: np.ndarray  # (hidden,) pixels
-    decoder_radius: np.ndarray
+    encoder_radius: np.ndarray | None  # (hidden,) pixels (None: the samples are not images)
+    decoder_radius: np.ndarray | None
     graph: list[Parts] | None  # one per categorical unit (None without recurrent weights)
 
     def by_kind(self) -> dict[str, dict[str, float]]:
         """Median support and radius of each kind's encoders and decoders."""
         out = {}
+        names = ("encoder_support", "decoder_support") + (() if self.encoder_radius is None else
+                                                          ("encoder_radius", "decoder_radius"))
         for k in KINDS:
             m = self.kind == k
             if m.any():
-                out[k] = {"units": int(m.sum()),
-                          **{name: float(np.median(getattr(self, name)[m])) for name in
-                             ("encoder_support", "decoder_support", "encoder_radius", "decoder_radius")}}
+                out[k] = {"units": int(m.sum()), **{name: float(np.median(getattr(self, name)[m])) for name in names}}
         return out
 
     def in_degrees(self) -> np.ndarray:
@@ -88,7 +87,8 @@ class Composition:
         return next((p for p in self.graph or [] if p.unit == unit), None)
 
 
-def composition(w: UnitWeights, kind: np.ndarray, energy: float = ENERGY) -> Composition:
+def composition(w: UnitWeights, kind: np.ndarray, shape: tuple[int, int] | None, energy: float = ENERGY) -> Composition:
+    """`shape`: the samples' image shape (None: vectors, whose filters have support but no radius)."""
     graph = None
     if w.recurrent is not None:
         part = np.flatnonzero(kind == "part")
@@ -99,5 +99,6 @@ def composition(w: UnitWeights, kind: np.ndarray, energy: float = ENERGY) -> Com
             order = np.argsort(-s, kind="stable")
             order = order[s[order] > 0]
             graph.append(Parts(int(i), js[order], s[order], carriers(s, energy)))
-    return Composition(kind, support(w.encoder, energy), support(w.decoder, energy),
-                       radius_of_gyration(w.encoder), radius_of_gyration(w.decoder), graph)
+    radius = (lambda f: None) if shape is None else (lambda f: radius_of_gyration(f, shape))  # noqa: E731
+    return Composition(kind, support(w.encoder, energy), support(w.decoder, energy), radius(w.encoder),
+                       radius(w.decoder), graph)

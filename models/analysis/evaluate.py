@@ -5,25 +5,35 @@ import time
 
 import torch
 
-from models.analysis.likelihood import likelihood
-from models.analysis.metrics import evaluate_split
-
-from models.assets import DIGITS_FROM, default_model_path, sample_digits
+from models.assets import default_model_path
 from models.checkpoint import load_model
-from models.data import Split, load_test, normalize
-from models.families import of_model
+from models.data import Split, normalize
+from models.domains import DataSpec, Shown, spec_of, test_set
+from models.families import capabilities, of_model
 from models.training import run_folder
+from models.training.validate import evaluate_split
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def test_digits(data_dir=None, sample: bool = False, inputs=normalize) -> tuple[Split, str, str]:
-    """The digits, what to call them, and the fingerprint of their test set: the dataset's test set (its test
-    files alone), or the embedded sample. `inputs`: the model family's input transform."""
-    if sample:
-        return sample_digits(inputs), "embedded sample of 1,000 test digits", DIGITS_FROM
-    test = load_test(data_dir, inputs=inputs)
-    return test.split, f"test set of {test.source}", test.fingerprint
+def data_of(source, meta: dict) -> DataSpec:
+    """The data a model was trained on: its file's header or checkpoint (`meta`, from load_model), else its run
+    folder's config.json, else digits (models saved before domains)."""
+    if meta.get("domain") is not None:
+        return spec_of(meta)
+    try:
+        return spec_of(run_folder.read_config(run_folder.folder_of(source)) or {})
+    except run_folder.DamagedRun:
+        return spec_of({})
+
+
+def test_samples(data: DataSpec, data_dir=None, sample: bool = False, inputs=normalize) -> tuple[Split, str, str]:
+    """The samples, what to call them, and the fingerprint of their test set: the data's test set, or (`sample`) the
+    test samples its domain ships in assets/ (digits: 1,000 of them), where it ships some. `inputs`: the family's
+    transform."""
+    shipped = sample and data.domain.sample is not None
+    shown: Shown = data.domain.sample(data.cfg) if shipped else test_set(data, data_dir)
+    return shown.arrays.split(inputs), shown.name, shown.fingerprint
 
 
 def trained_on(source) -> str | None:
@@ -40,7 +50,7 @@ def mismatch(source, fingerprint: str) -> str:
     """A warning when the model was trained with another dataset than the one it is measured on, else ''."""
     trained = trained_on(source)
     if trained and trained != fingerprint:
-        return (f"the model was trained with another dataset (test set {trained}) than these digits ({fingerprint}): "
+        return (f"the model was trained with another dataset (test set {trained}) than these samples ({fingerprint}): "
                 "its numbers here measure a transfer, not the model")
     return ""
 
@@ -52,22 +62,24 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     source = source or default_model_path()
-    model, _ = load_model(source)
+    model, meta = load_model(source)
     family = of_model(model)
+    data = data_of(source, meta)
     if family.capabilities.likelihood:  # its bound is measured on the CPU in float32 (CPU-seeded samples)
         if device not in (None, "cpu") or dtype != "float32":
             raise ValueError(f"{family.short} models are evaluated on the CPU in float32 (drop --device and --dtype)")
         device = "cpu"
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device, DTYPES[dtype])
-    test, data_name, fingerprint = test_digits(data_dir, sample, family.inputs)
+    test, data_name, fingerprint = test_samples(data, data_dir, sample, family.inputs)
     t0 = time.time()
     common = {
-        "model": str(source), "architecture": family.name, "data": data_name, "n_test": len(test),
+        "model": str(source), "architecture": family.name, "domain": data.describe(), "data": data_name,
+        "n_test": len(test),
         "data_fingerprint": fingerprint, "trained_on": trained_on(source), "warning": mismatch(source, fingerprint),
         "hidden": model.cfg.hidden}
-    if family.capabilities.likelihood:
-        r = likelihood(model, test, iwae_k, iwae_digits)
+    if capabilities(model).likelihood:
+        r = model.likelihood(test, iwae_k, iwae_digits)
         layers = {f"layer_{i + 1}_{k}": v for i, la in enumerate(r.layers)
                   for k, v in (("units", la.units), ("kl", la.kl), ("zero_fraction", la.zero_fraction),
                                ("active_units", la.active), ("probe_error", la.probe_error))}

@@ -1,9 +1,9 @@
 """Interventions on the units: hold one unit, a set or a whole kind at 0 (ablate) or at a value (clamp) at every
-step from a chosen step on, and see what the digits' codes, reconstructions and classes do.
+step from a chosen step on, and see what the samples' codes, reconstructions and classes do.
 
-Over a set of digits: the error and reconstruction with each kind ablated, and with each single unit ablated (a
-ranked table: which units the classifier depends on most). Ablating a unit changes nothing on a digit where it is
-silent at every step, so each unit's ablation is run only on the digits where it fires: the same numbers as
+Over a set of samples: the error and reconstruction with each kind ablated, and with each single unit ablated (a
+ranked table: which units the classifier depends on most). Ablating a unit changes nothing on a sample where it is
+silent at every step, so each unit's ablation is run only on the samples where it fires: the same numbers as
 running all of them, at a fraction of the cost.
 """
 from __future__ import annotations
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.analysis.kinds import KINDS
+from models.kinds import KINDS
 from models.analysis.steps import Trace
 from models.data import Split
-from models.families import of_model
+from models.families import capabilities
 from models.families.base import Hold
 
-ROWS = 4096  # digits × units per batch of single-unit ablations
+ROWS = 4096  # samples × units per batch of single-unit ablations
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,16 @@ class Intervention:
 
 @torch.no_grad()
 def intervened_trace(model, x: torch.Tensor, steps: int, iv: Intervention) -> Trace:
-    """One digit through `steps` steps with the intervention (compare steps.trace, the same without)."""
+    """One sample through `steps` steps with the intervention (compare steps.trace, the same without)."""
     model.eval()
-    caps = of_model(model).capabilities
+    caps = capabilities(model)
     zs = model.encode(x.reshape(1, -1), steps, iv.hold(model.cfg.hidden))[:, 0]
     return Trace(x.reshape(-1).numpy(), zs.numpy(), model.decode(zs).numpy() if caps.decoder else None,
                  torch.softmax(model.classify(zs), -1).numpy() if caps.classifier else None)
 
 
 def _outcome(model, x: torch.Tensor, z: torch.Tensor, caps) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Per digit: the predicted class and ½‖x − x̂‖² from its final code z."""
+    """Per sample: the predicted class and ½‖x − x̂‖² from its final code z."""
     pred = model.classify(z).argmax(-1).numpy() if caps.classifier else None
     recon = (0.5 * (x - model.decode(z)).pow(2).sum(-1)).numpy() if caps.decoder else None
     return pred, recon
@@ -54,7 +54,7 @@ def _outcome(model, x: torch.Tensor, z: torch.Tensor, caps) -> tuple[np.ndarray 
 
 @dataclass
 class SetAblations:
-    """Over a set of digits at `steps` steps: nothing ablated, then each named set of units ablated from step 1."""
+    """Over a set of samples at `steps` steps: nothing ablated, then each named set of units ablated from step 1."""
     steps: int
     n_digits: int
     error: float | None  # % with nothing ablated (None: no classifier)
@@ -70,36 +70,36 @@ def kind_sets(kind: np.ndarray) -> tuple[tuple[str, tuple[int, ...]], ...]:
 
 
 @torch.no_grad()
-def set_ablations(model, digits: Split, steps: int, sets: tuple[tuple[str, tuple[int, ...]], ...],
+def set_ablations(model, samples: Split, steps: int, sets: tuple[tuple[str, tuple[int, ...]], ...],
                   batch: int = 1000) -> SetAblations:
     """`sets`: (name, units) pairs, each ablated on its own."""
     model.eval()
-    caps = of_model(model).capabilities
+    caps = capabilities(model)
     H = model.cfg.hidden
-    y = digits.y.numpy()
+    y = None if samples.y is None else samples.y.numpy()
     holds = {None: None, **{name: Intervention(units).hold(H) for name, units in sets}}
     preds, recons = {k: [] for k in holds}, {k: [] for k in holds}
-    for i in range(0, len(digits), batch):
-        x = digits.x[i:i + batch]
+    for i in range(0, len(samples), batch):
+        x = samples.x[i:i + batch]
         for k, hold in holds.items():
             p, r = _outcome(model, x, model.code(x, steps, hold), caps)
             preds[k].append(p), recons[k].append(r)
     err = {k: None if v[0] is None else float(100 * (np.concatenate(v) != y).mean()) for k, v in preds.items()}
     rec = {k: None if v[0] is None else float(np.concatenate(v).mean()) for k, v in recons.items()}
-    return SetAblations(steps, len(digits), err.pop(None), rec.pop(None), err, rec,
+    return SetAblations(steps, len(samples), err.pop(None), rec.pop(None), err, rec,
                         {name: len(units) for name, units in sets})
 
 
 @dataclass
 class UnitAblations:
-    """Over a set of digits at `steps` steps, each unit alone ablated from step 1."""
+    """Over a set of samples at `steps` steps, each unit alone ablated from step 1."""
     steps: int
     n_digits: int
     error: np.ndarray | None  # (hidden,) % error with the unit ablated (None: no classifier)
-    flips: np.ndarray | None  # (hidden,) digits whose prediction changes
+    flips: np.ndarray | None  # (hidden,) samples whose prediction changes
     recon: np.ndarray | None  # (hidden,) mean ½‖x − x̂‖² with it ablated (None: no decoder)
-    active: np.ndarray  # (hidden,) digits on which the unit fires at some step (the only ones it can change)
-    runs: int  # digit × unit runs it took
+    active: np.ndarray  # (hidden,) samples on which the unit fires at some step (the only ones it can change)
+    runs: int  # sample × unit runs it took
 
     def ranked(self) -> np.ndarray:
         """Units, those whose ablation costs the classifier most first (else the reconstruction)."""
@@ -109,7 +109,7 @@ class UnitAblations:
 
 
 def _each_unit_ablated(model, x: torch.Tensor, fires: torch.Tensor, steps: int):
-    """For every (digit d, unit u) with u firing on d (`fires`: (digits, hidden)), z_T of digit d with u alone held at
+    """For every (sample d, unit u) with u firing on d (`fires`: (samples, hidden)), z_T of sample d with u alone held at
     0; yielded in chunks of ROWS as (d, u, z_T)."""
     d_idx, u_idx = (t.numpy() for t in torch.nonzero(fires, as_tuple=True))
     for s in range(0, len(d_idx), ROWS):
@@ -119,18 +119,18 @@ def _each_unit_ablated(model, x: torch.Tensor, fires: torch.Tensor, steps: int):
         yield d, u, model.code(x[d], steps, Hold(mask))
 
 
-def unit_runs(model, digits: Split, steps: int, batch: int = 1000) -> int:
-    """How many digit × unit runs unit_ablations takes: the digits on which each unit fires, summed."""
+def unit_runs(model, samples: Split, steps: int, batch: int = 1000) -> int:
+    """How many sample × unit runs unit_ablations takes: the samples on which each unit fires, summed."""
     with torch.no_grad():
-        return int(sum((model.encode(digits.x[i:i + batch], steps) > 0).any(0).sum() for i in range(0, len(digits), batch)))
+        return int(sum((model.encode(samples.x[i:i + batch], steps) > 0).any(0).sum() for i in range(0, len(samples), batch)))
 
 
 @torch.no_grad()
-def unit_ablations(model, digits: Split, steps: int, batch: int = 1000) -> UnitAblations:
+def unit_ablations(model, samples: Split, steps: int, batch: int = 1000) -> UnitAblations:
     model.eval()
-    caps = of_model(model).capabilities
-    H, n = model.cfg.hidden, len(digits)
-    x_all, y = digits.x, digits.y.numpy()
+    caps = capabilities(model)
+    H, n = model.cfg.hidden, len(samples)
+    x_all, y = samples.x, None if samples.y is None else samples.y.numpy()
     base_pred, base_recon, fires = [], [], []
     for i in range(0, n, batch):
         x = x_all[i:i + batch]
@@ -158,9 +158,9 @@ def unit_ablations(model, digits: Split, steps: int, batch: int = 1000) -> UnitA
 
 @dataclass
 class CellUnits:
-    """For a set of digits (a confusion cell): what ablating each unit does to their predictions."""
-    digits: np.ndarray  # their indices
-    flips: np.ndarray  # (hidden,) of those digits, how many change prediction with the unit ablated
+    """For a set of samples (a confusion cell): what ablating each unit does to their predictions."""
+    samples: np.ndarray  # their indices
+    flips: np.ndarray  # (hidden,) of those samples, how many change prediction with the unit ablated
     to_true: np.ndarray  # (hidden,) how many of those changes are to their true class
 
     def ranked(self) -> np.ndarray:
@@ -168,11 +168,11 @@ class CellUnits:
 
 
 @torch.no_grad()
-def cell_units(model, digits: Split, idx: np.ndarray, steps: int) -> CellUnits:
-    """Ablate each unit that fires on any of the digits `idx`, alone, and count the changed predictions."""
+def cell_units(model, samples: Split, idx: np.ndarray, steps: int) -> CellUnits:
+    """Ablate each unit that fires on any of the samples `idx`, alone, and count the changed predictions."""
     model.eval()
     H = model.cfg.hidden
-    x, y = digits.x[idx], digits.y.numpy()[idx]
+    x, y = samples.x[idx], samples.y.numpy()[idx]
     zs = model.encode(x, steps)
     base = model.classify(zs[-1]).argmax(-1).numpy()
     flips, to_true = np.zeros(H, dtype=np.int64), np.zeros(H, dtype=np.int64)

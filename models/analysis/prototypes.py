@@ -2,7 +2,7 @@
 
 The angle thresholds (kinds.py) were read off the default model. At a larger λ far more units cross them, so the
 question is whether the name still means the same. A unit is a *prototype* here when it answers one class
-(selectivity ≥ SELECTIVE on the digits) and its classifier weights favour that same class (argmax_k C_ki is the
+(selectivity ≥ SELECTIVE on the samples) and its classifier weights favour that same class (argmax_k C_ki is the
 class with its largest mean activity). Compared across models, kind by kind.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.analysis.kinds import KINDS
+from models.kinds import KINDS
 from models.analysis.representation import class_means, selectivity
 
 SELECTIVE = 0.5  # (top class mean − mean of the others) / their sum: the top class at least 3× the others
@@ -26,7 +26,7 @@ class KindMeaning:
     prototypes: dict[str, int]  # of each kind's units, those that are prototypes
     selectivity: dict[str, float]  # median selectivity of each kind's live units
     agreement: dict[str, float]  # share of each kind's live units whose C favours the class they answer most
-    dead: dict[str, int]  # units of each kind active on none of the digits
+    dead: dict[str, int]  # units of each kind active on none of the samples
 
     def share(self, kind: str) -> float:
         return self.prototypes[kind] / self.counts[kind] if self.counts.get(kind) else float("nan")
@@ -34,7 +34,7 @@ class KindMeaning:
 
 def kind_meaning(kind: np.ndarray, z: np.ndarray, y: np.ndarray, classifier: np.ndarray | None,
                  sparsity: float | None = None) -> KindMeaning:
-    """`kind` (units,), `z` (digits, units) final codes, `y` labels, `classifier` C (classes, units) or None."""
+    """`kind` (units,), `z` (samples, units) final codes, `y` labels, `classifier` C (classes, units) or None."""
     sel = selectivity(z, y)
     preferred = class_means(z, y).argmax(0)
     live = (z > 0).any(0)

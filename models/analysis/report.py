@@ -12,26 +12,27 @@ import numpy as np
 from models.analysis.activity import UnitAnalysis, analyse
 from models.analysis.composition import ENERGY, composition
 from models.analysis.intervene import kind_sets, set_ablations, unit_ablations
-from models.analysis.kinds import KINDS
-from models.analysis.metrics import evaluate_split
-from models.analysis.representation import DENSE, representation
+from models.kinds import KINDS
+from models.training.validate import evaluate_split
+from models.analysis.representation import class_means, representation
+from models.training.validate import DENSE
 from models.analysis.staging import SETTLE, run_staging
 from models.data import Split
-from models.families import of_model
+from models.families import capabilities, of_model
 
 NEEDS = ("steps", "classifier", "filters")  # and recurrent weights S: the claims are about E, D, S and C
 
 
-def prototype_similarity(model, digits: Split) -> np.ndarray:
-    """Per unit: the best cosine between its decoder column and a class-mean digit."""
-    means = np.stack([digits.x[digits.y == c].double().mean(0).numpy() for c in range(10)])
+def prototype_similarity(model, samples: Split) -> np.ndarray:
+    """Per unit: the best cosine between its decoder column and a class-mean sample."""
+    means = class_means(samples.x.double().numpy(), samples.y.numpy())
     means /= np.linalg.norm(means, axis=1, keepdims=True)
     D = model.unit_weights().decoder.T
     D = D / np.maximum(np.linalg.norm(D, axis=0, keepdims=True), 1e-12)
     return (means @ D).max(0)
 
 
-def claims(model, a: UnitAnalysis, digits: Split) -> list[dict]:
+def claims(model, a: UnitAnalysis, samples: Split) -> list[dict]:
     t, kind = a.per_unit(), a.units.kind
     cat, part = kind == "categorical", kind == "part"
 
@@ -65,7 +66,7 @@ def claims(model, a: UnitAnalysis, digits: Split) -> list[dict]:
     rows.append({"claim": "Categorical units inhibit each other", "paper": "strong mutual inhibition between categorical units",
                  "ours": f"mean S between categorical units {cc:.4f}; between part units {pp:.4f}",
                  "holds": bool(cc < 0 and cc < pp)})
-    bound = getattr(model.cfg, "c_row_max", None) or float(np.max(t["c_norm"]))  # the bound on ‖C‖
+    bound = model.classifier_bound or float(np.max(t["c_norm"]))  # the bound on ‖C‖
     strong = np.asarray(t["c_norm"]) > bound / 2
     n_strong = int(strong.sum())
     classes = len(set(np.asarray(t["c_class"])[strong].tolist()))
@@ -75,50 +76,51 @@ def claims(model, a: UnitAnalysis, digits: Split) -> list[dict]:
                  "ours": f"{n_strong} units with ‖C_i‖ > {bound / 2:g} (half its bound), favouring "
                          f"{classes} classes, mean angle {strong_angle:.2f} rad",
                  "holds": bool(0 < n_strong <= 0.25 * len(kind) and classes >= 8 and strong_angle > 0.7)})
-    sim = prototype_similarity(model, digits)
+    sim = prototype_similarity(model, samples)
     c_sim, p_sim = (float(sim[m].mean()) if m.any() else float("nan") for m in (cat, part))
-    rows.append({"claim": "Categorical decoders look like whole digits", "paper": "decoders of categorical units are prototypes of a class",
-                 "ours": f"best cosine with a class-mean digit: categorical {c_sim:.3f} vs part {p_sim:.3f}",
+    rows.append({"claim": "Categorical decoders look like class prototypes", "paper": "decoders of categorical units are prototypes of a class",
+                 "ours": f"best cosine with a class-mean sample: categorical {c_sim:.3f} vs part {p_sim:.3f}",
                  "holds": bool(c_sim > p_sim)})
     return rows
 
 
 def missing(model) -> list[str]:
     """What the model lacks for the report (capability names, or 'recurrent weights')."""
-    out = of_model(model).capabilities.missing(*NEEDS)
+    out = capabilities(model).missing(*NEEDS)
     return out or ([] if model.unit_weights().recurrent is not None else ["recurrent weights"])
 
 
-def render(source: str, model, digits: Split, data_name: str) -> str:
-    a = analyse(model, digits)
-    ev = evaluate_split(model, digits)
-    rows = claims(model, a, digits)
+def render(source: str, model, samples: Split, data_name: str, shape: tuple[int, int] | None = None) -> str:
+    """`shape`: the samples' image shape, for the filters' radius (None: vectors)."""
+    a = analyse(model, samples)
+    ev = evaluate_split(model, samples)
+    rows = claims(model, a, samples)
     held = sum(r["holds"] for r in rows)
     lines = [
         f"# Categorical and part units: the paper's claims on `{source}`", "",
         f"Model: {of_model(model).title}, {model.cfg.hidden} hidden units, T = {model.trained_unroll}, "
         f"λ = {model.sparsity:g}. "
-        f"Digits: {data_name} ({len(digits)}). Generated {date.today()} by `python -m models report`.", "",
+        f"Samples: {data_name} ({len(samples)}). Generated {date.today()} by `python -m models report`.", "",
         f"Test error {ev['error']:.2f} %, reconstruction ½‖x − Dz‖² {ev['recon']:.4f}, "
-        f"{ev['active']:.1f} active units per digit.", "",
+        f"{ev['active']:.1f} active units per sample.", "",
         f"**{held} of {len(rows)} claims hold.**", "",
         "| claim | paper | ours | holds |", "|---|---|---|---|",
     ]
     lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {'yes' if r['holds'] else '**no**'} |" for r in rows]
     lines += ["", "Per-step optimal decoders (least squares D^t for z_t): ½‖x − D^t z_t‖² = " +
               ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(a.step_decoder_error)), ""]
-    return "\n".join(lines + representation_table(model, digits) + composition_lines(model, a)
-                     + staging_lines(source) + ablation_lines(model, digits, a))
+    return "\n".join(lines + representation_table(model, samples) + composition_lines(model, a, shape)
+                     + staging_lines(source) + ablation_lines(model, samples, a))
 
 
-def representation_table(model, digits: Split) -> list[str]:
+def representation_table(model, samples: Split) -> list[str]:
     """The representation metrics at every step (models/analysis/representation.py), as markdown lines."""
-    r = representation(model, digits, model.trained_unroll)
+    r = representation(model, samples, model.trained_unroll)
     fvu = r.fvu if r.fvu is not None else [float("nan")] * len(r.l0)
     lines = ["## The code as a representation, step by step", "",
-             f"On the first {r.digits:,} digits; the linear probe is fitted on the first half and tested on the "
-             f"second. Dense: active on more than {DENSE:.0%} of digits. FVU: the variance the reconstruction leaves. "
-             "Sparseness: Treves–Rolls across units, mean over digits. MIG: the mutual-information gap with the "
+             f"On the first {r.samples:,} samples; the linear probe is fitted on the first half and tested on the "
+             f"second. Dense: active on more than {DENSE:.0%} of samples. FVU: the variance the reconstruction leaves. "
+             "Sparseness: Treves–Rolls across units, mean over samples. MIG: the mutual-information gap with the "
              "classes as factors.", "",
              "| step | L0 | dead | dense | FVU | sparseness | MIG | probe error (%) |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {t + 1} | {r.l0[t]:.1f} | {int(r.dead[t])} | {int(r.dense[t])} | {fvu[t]:.3f} | "
@@ -126,17 +128,20 @@ def representation_table(model, digits: Split) -> list[str]:
     return lines + [""]
 
 
-def composition_lines(model, a: UnitAnalysis) -> list[str]:
-    """How local each kind is, and the composition graph's in-degrees (models/analysis/composition.py)."""
-    c = composition(model.unit_weights(), a.units.kind)
+def composition_lines(model, a: UnitAnalysis, shape: tuple[int, int] | None) -> list[str]:
+    """How local each kind is, and the composition graph's in-degrees (models/analysis/composition.py). `shape`: the
+    samples' image shape (None: vectors, without a radius)."""
+    c = composition(model.unit_weights(), a.units.kind, shape)
     by = c.by_kind()
+    radius = shape is not None
     lines = ["## Composition", "",
-             f"Medians per kind. Support: the fewest pixels holding {ENERGY:.0%} of a filter's squared weight; radius "
-             "of gyration in pixels.", "",
-             "| kind | units | encoder support | decoder support | encoder radius | decoder radius |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {k} | {v['units']} | {v['encoder_support']:.0f} | {v['decoder_support']:.0f} | "
-              f"{v['encoder_radius']:.2f} | {v['decoder_radius']:.2f} |" for k, v in by.items()]
+             f"Medians per kind. Support: the fewest values holding {ENERGY:.0%} of a filter's squared weight"
+             + ("; radius of gyration in pixels." if radius else "."), "",
+             "| kind | units | encoder support | decoder support |" + (" encoder radius | decoder radius |" if radius
+                                                                      else ""),
+             "|---|---|---|---|" + ("---|---|" if radius else "")]
+    lines += [f"| {k} | {v['units']} | {v['encoder_support']:.0f} | {v['decoder_support']:.0f} |"
+              + (f" {v['encoder_radius']:.2f} | {v['decoder_radius']:.2f} |" if radius else "") for k, v in by.items()]
     deg = c.in_degrees()
     if len(deg):
         counts = np.bincount(deg)
@@ -159,18 +164,18 @@ def staging_lines(source: str) -> list[str]:
             "|---|---|---|---|", *rows, ""]
 
 
-def ablation_lines(model, digits: Split, a: UnitAnalysis, top: int = 10) -> list[str]:
+def ablation_lines(model, samples: Split, a: UnitAnalysis, top: int = 10) -> list[str]:
     """Test error and reconstruction with each kind ablated, and the units whose ablation alone costs most."""
     T = model.trained_unroll
-    sa = set_ablations(model, digits, T, kind_sets(a.units.kind))
-    ua = unit_ablations(model, digits, T)
+    sa = set_ablations(model, samples, T, kind_sets(a.units.kind))
+    ua = unit_ablations(model, samples, T)
     lines = ["## Interventions", "",
-             f"Units held at 0 at every step (T = {T}), on the {len(digits):,} digits.", "",
+             f"Units held at 0 at every step (T = {T}), on the {len(samples):,} samples.", "",
              "| ablated | units | test error (%) | reconstruction |", "|---|---|---|---|",
              f"| nothing | 0 | {sa.error:.2f} | {sa.recon:.4f} |"]
     lines += [f"| all {k} units | {sa.set_units[k]} | {sa.set_error[k]:.2f} | {sa.set_recon[k]:.4f} |" for k in KINDS]
     order = ua.ranked()[:top]
-    lines += ["", f"The {top} units whose ablation alone costs the classifier most ({ua.runs:,} digit × unit runs):", "",
+    lines += ["", f"The {top} units whose ablation alone costs the classifier most ({ua.runs:,} sample × unit runs):", "",
               "| unit | kind | test error (%) | predictions changed |", "|---|---|---|---|"]
     lines += [f"| {u} | {a.units.kind[u]} | {ua.error[u]:.2f} | {ua.flips[u]} |" for u in order]
     return lines + [""]

@@ -1,5 +1,5 @@
-"""What a sparse code looks like as a representation, step by step: how many units a digit uses (L0), units that
-never or too often fire, Treves–Rolls sparseness per unit and per digit, the variance the reconstruction leaves,
+"""What a sparse code looks like as a representation, step by step: how many units a sample uses (L0), units that
+never or too often fire, Treves–Rolls sparseness per unit and per sample, the variance the reconstruction leaves,
 how selective and informative each unit is about the class, a disentanglement score in the MIG form, and a linear
 probe's error from the code at each step (how class information emerges over the steps).
 
@@ -14,15 +14,16 @@ import numpy as np
 import torch
 
 from models.data import Split
-from models.families import of_model
+from models.families import capabilities
+from models.probe import linear_probe
+from models.training.validate import DENSE
 
-DENSE = 0.1  # a unit active on more than this share of digits is "dense"
 BINS = 8  # bins of a unit's positive activity (plus one for exactly zero) for the information measures
-MAX_DIGITS = 2000  # digits the page's metrics use: steps × digits × units floats are kept
+MAX_SAMPLES = 2000  # samples the page's metrics use: steps × samples × units floats are kept
 
 
 def density(z: np.ndarray) -> np.ndarray:
-    """(digits, units) -> each unit's share of digits on which it is active (z > 0)."""
+    """(samples, units) -> each unit's share of samples on which it is active (z > 0)."""
     return (z > 0).mean(0)
 
 
@@ -37,13 +38,15 @@ def treves_rolls(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def fvu(x: np.ndarray, x_hat: np.ndarray) -> float:
-    """Fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖² (0: perfect; 1: no better than the mean digit)."""
+    """Fraction of variance unexplained: Σ‖x − x̂‖² / Σ‖x − x̄‖² (0: perfect; 1: no better than the mean sample)."""
     x = np.asarray(x, dtype=np.float64)
     return float(((x - x_hat) ** 2).sum() / ((x - x.mean(0)) ** 2).sum())
 
 
-def class_means(z: np.ndarray, y: np.ndarray, classes: int = 10) -> np.ndarray:
-    """(classes, units): each unit's mean activity over the digits of each class (0 for a class with none)."""
+def class_means(z: np.ndarray, y: np.ndarray, classes: int | None = None) -> np.ndarray:
+    """(classes, units): each unit's mean activity over the samples of each class (0 for a class with none;
+    classes: by default up to the largest label)."""
+    classes = int(y.max()) + 1 if classes is None else classes
     return np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1]) for c in range(classes)])
 
 
@@ -58,7 +61,7 @@ def selectivity(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def discretise(z: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """(digits, units) -> integer codes per unit: 0 for exactly zero, then `bins` equal-width bins of (0, max]."""
+    """(samples, units) -> integer codes per unit: 0 for exactly zero, then `bins` equal-width bins of (0, max]."""
     top = z.max(0, keepdims=True)
     scaled = np.where(top > 0, z / np.where(top > 0, top, 1), 0.0)
     return np.where(z > 0, 1 + np.minimum((scaled * bins).astype(int), bins - 1), 0)
@@ -72,7 +75,7 @@ def entropy(labels: np.ndarray) -> float:
 
 
 def mutual_information(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """I(code_j; label) in bits for each column j of integer `codes` (digits, units)."""
+    """I(code_j; label) in bits for each column j of integer `codes` (samples, units)."""
     n, units = codes.shape
     k = int(labels.max()) + 1
     v = int(codes.max()) + 1
@@ -88,10 +91,11 @@ def mutual_information(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return terms.sum((1, 2))
 
 
-def mig(codes: np.ndarray, y: np.ndarray, classes: int = 10) -> tuple[float, np.ndarray]:
+def mig(codes: np.ndarray, y: np.ndarray, classes: int | None = None) -> tuple[float, np.ndarray]:
     """A disentanglement score in the MIG form, over the classes as factors: for each class k (the binary factor
     "is it a k"), the gap between the two units most informative about it, over its entropy; the score is the
     mean gap. 1: each class has a unit of its own that tells it apart; 0: no unit stands out."""
+    classes = int(y.max()) + 1 if classes is None else classes
     gaps = np.zeros(classes)
     for k in range(classes):
         factor = (y == k).astype(int)
@@ -103,46 +107,21 @@ def mig(codes: np.ndarray, y: np.ndarray, classes: int = 10) -> tuple[float, np.
     return float(gaps.mean()), gaps
 
 
-def linear_probe(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test: np.ndarray,
-                 iterations: int = 100, weight_decay: float = 1e-4) -> float:
-    """Test error (%) of a multinomial logistic regression fitted on (z_fit, y_fit), each unit standardised on
-    the fitted codes (LBFGS, a small L2 penalty)."""
-    zf, zt = (torch.as_tensor(a, dtype=torch.float64) for a in (z_fit, z_test))
-    mean, std = zf.mean(0), zf.std(0).clamp_min(1e-6)
-    zf, zt = (zf - mean) / std, (zt - mean) / std
-    yf = torch.as_tensor(y_fit, dtype=torch.long)
-    k = int(max(y_fit.max(), y_test.max())) + 1
-    W = torch.zeros(zf.shape[1], k, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], max_iter=iterations, line_search_fn="strong_wolfe")
-
-    def loss():
-        opt.zero_grad()
-        value = torch.nn.functional.cross_entropy(zf @ W + b, yf) + weight_decay * W.pow(2).sum()
-        value.backward()
-        return value
-
-    opt.step(loss)
-    with torch.no_grad():
-        pred = (zt @ W + b).argmax(1).numpy()
-    return float(100 * (pred != np.asarray(y_test)).mean())
-
-
 @dataclass
 class Representation:
-    """Every metric at steps 1..steps (index t − 1), on `digits` digits; per-unit arrays are (steps, units)."""
-    digits: int
-    l0: np.ndarray  # (steps,) mean active units per digit
-    dead: np.ndarray  # (steps,) units active on no digit
-    dense: np.ndarray  # (steps,) units active on more than DENSE of the digits
+    """Every metric at steps 1..steps (index t − 1), on `samples` samples; per-unit arrays are (steps, units)."""
+    samples: int
+    l0: np.ndarray  # (steps,) mean active units per sample
+    dead: np.ndarray  # (steps,) units active on no sample
+    dense: np.ndarray  # (steps,) units active on more than DENSE of the samples
     density: np.ndarray  # (steps, units)
-    lifetime: np.ndarray  # (steps, units) Treves–Rolls over digits (NaN for a dead unit)
-    population: np.ndarray  # (steps,) mean over digits of Treves–Rolls over units
+    lifetime: np.ndarray  # (steps, units) Treves–Rolls over samples (NaN for a dead unit)
+    population: np.ndarray  # (steps,) mean over samples of Treves–Rolls over units
     fvu: np.ndarray | None  # (steps,) without a decoder: None
-    selectivity: np.ndarray  # (steps, units)
-    information: np.ndarray  # (steps, units) I(unit; class) in bits
-    mig: np.ndarray  # (steps,)
-    probe_error: np.ndarray  # (steps,) % on the second half of the digits, fitted on the first
+    selectivity: np.ndarray | None  # (steps, units); the class measures are None without labels
+    information: np.ndarray | None  # (steps, units) I(unit; class) in bits
+    mig: np.ndarray | None  # (steps,)
+    probe_error: np.ndarray | None  # (steps,) % on the second half of the samples, fitted on the first
 
 
 @torch.no_grad()
@@ -151,14 +130,15 @@ def _codes(model, x: torch.Tensor, steps: int, batch: int = 1000) -> np.ndarray:
     return torch.cat([model.encode(x[i:i + batch], steps) for i in range(0, len(x), batch)], dim=1).numpy()
 
 
-def representation(model, digits: Split, steps: int, max_digits: int = MAX_DIGITS) -> Representation:
-    """The metrics of the model's codes at steps 1..steps on the first `max_digits` digits (a model without
-    recurrent steps has one)."""
-    caps = of_model(model).capabilities
+def representation(model, samples: Split, steps: int, max_samples: int = MAX_SAMPLES) -> Representation:
+    """The metrics of the model's codes at steps 1..steps on the first `max_samples` samples (a model without
+    recurrent steps has one). Without labels, the class measures (selectivity, information, MIG, probe) are None."""
+    caps = capabilities(model)
     steps = steps if caps.steps else 1
-    x, y = digits.x[:max_digits], digits.y[:max_digits].numpy()
+    x = samples.x[:max_samples]
+    y = None if samples.y is None else samples.y[:max_samples].numpy()
     zs = _codes(model, x, steps)  # (steps, n, units)
-    half = len(y) // 2
+    half = len(x) // 2
     rows = {k: [] for k in ("l0", "dead", "dense", "density", "lifetime", "population", "fvu", "selectivity",
                             "information", "mig", "probe_error")}
     for z in zs:
@@ -174,9 +154,10 @@ def representation(model, digits: Split, steps: int, max_digits: int = MAX_DIGIT
         if caps.decoder:
             with torch.no_grad():
                 rows["fvu"].append(fvu(x.numpy(), model.decode(torch.from_numpy(z)).numpy()))
-        rows["selectivity"].append(selectivity(z, y))
-        rows["information"].append(mutual_information(codes, y))
-        rows["mig"].append(mig(codes, y)[0])
-        rows["probe_error"].append(linear_probe(z[:half], y[:half], z[half:], y[half:]))
+        if y is not None:
+            rows["selectivity"].append(selectivity(z, y))
+            rows["information"].append(mutual_information(codes, y))
+            rows["mig"].append(mig(codes, y)[0])
+            rows["probe_error"].append(linear_probe(z[:half], y[:half], z[half:], y[half:]))
     arr = {k: (np.asarray(v, dtype=np.float64) if v else None) for k, v in rows.items()}
-    return Representation(len(y), **arr)
+    return Representation(len(x), **arr)

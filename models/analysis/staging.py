@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.analysis.kinds import KINDS, kinds
+from models.kinds import KINDS, kinds
 from models.training import run_folder
 
 SETTLE = 0.05  # radians

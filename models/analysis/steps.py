@@ -1,4 +1,4 @@
-"""What the pages show per recurrent step, computed once per (model, digits, max steps).
+"""What the pages show per recurrent step, computed once per (model, samples, max steps).
 
 Sliders then index into these arrays instead of running the model again.
 """
@@ -9,48 +9,50 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.analysis.kinds import KINDS
 from models.data import Split
-from models.families import of_model
+from models.families import capabilities as capabilities_of
+from models.kinds import KINDS
 
 
 @dataclass
 class StepStats:
-    """Per-step summaries over a set of digits; step t (1-based) is index t - 1. A model without a classifier
+    """Per-step summaries over a set of samples; step t (1-based) is index t - 1. A model without a classifier
     has no predictions (None), one without a decoder no reconstruction."""
-    labels: np.ndarray  # (n,)
+    labels: np.ndarray | None  # (n,); None for unlabelled samples
     active: np.ndarray  # (steps,) mean number of active units
-    preds: np.ndarray | None  # (steps, n) int8: predicted class after each step
+    preds: np.ndarray | None  # (steps, n) int16: predicted class after each step
     confidence: np.ndarray | None  # (steps, n) float32: probability of the predicted class
     error: np.ndarray | None  # (steps,) classification error (%)
     recon: np.ndarray | None  # (steps,) mean 1/2||x - x_hat(z_t)||^2
+    classes: int = 0  # the classifier's classes (0: none)
 
     @property
     def steps(self) -> int:
         return len(self.active)
 
     def confusion(self, step: int) -> np.ndarray:
-        """10x10 counts, rows the true class, columns the prediction after `step` steps."""
-        m = np.zeros((10, 10), dtype=np.int64)
+        """classes × classes counts, rows the true class, columns the prediction after `step` steps."""
+        m = np.zeros((self.classes, self.classes), dtype=np.int64)
         np.add.at(m, (self.labels, self.preds[step - 1]), 1)
         return m
 
 
 @torch.no_grad()
-def step_stats(model, digits: Split, steps: int, batch: int = 1000) -> StepStats:
+def step_stats(model, samples: Split, steps: int, batch: int = 1000) -> StepStats:
     """`steps` is the most steps any view needs; a model without recurrent steps has one."""
     model.eval()
-    capabilities = of_model(model).capabilities
+    capabilities = capabilities_of(model)
     steps = steps if capabilities.steps else 1
-    n = len(digits)
+    n = len(samples)
     active = np.zeros(steps)
-    preds = np.zeros((steps, n), dtype=np.int8) if capabilities.classifier else None
+    classes = getattr(model.cfg, "n_classes", 0) if capabilities.classifier else 0
+    preds = np.zeros((steps, n), dtype=np.int16) if capabilities.classifier else None
     conf = np.zeros((steps, n), dtype=np.float32) if capabilities.classifier else None
     recon = np.zeros(steps) if capabilities.decoder else None
     D = torch.from_numpy(model.unit_weights().decoder.T).float() if capabilities.filters else None
     G = None if D is None else D.T @ D  # ||x - Dz||^2 = ||x||^2 - 2 z.(D^T x) + z.(G z): no decode per step
     for i in range(0, n, batch):
-        x = digits.x[i:i + batch]
+        x = samples.x[i:i + batch]
         zs = model.encode(x, steps)  # (steps, b, hidden)
         active += (zs > 0).sum((1, 2)).double().numpy()
         if preds is not None:
@@ -62,25 +64,25 @@ def step_stats(model, digits: Split, steps: int, batch: int = 1000) -> StepStats
             else:
                 sq = (x - model.decode(zs)).pow(2).sum(-1)
             recon += (0.5 * sq.clamp_min(0)).sum(-1).double().numpy()
-    labels = digits.y.numpy()
-    error = None if preds is None else 100.0 * (preds != labels[None]).mean(1)
+    labels = None if samples.y is None else samples.y.numpy()
+    error = None if preds is None or labels is None else 100.0 * (preds != labels[None]).mean(1)
     k = max(n, 1)
-    return StepStats(labels, active / k, preds, conf, error, None if recon is None else recon / k)
+    return StepStats(labels, active / k, preds, conf, error, None if recon is None else recon / k, classes)
 
 
 @dataclass
 class Trace:
-    """One digit through `steps` steps."""
-    x: np.ndarray  # (784,) the normalised input
+    """One sample through `steps` steps."""
+    x: np.ndarray  # (d,) the input as the family reads it
     z: np.ndarray  # (steps, hidden)
-    recon: np.ndarray | None  # (steps, 784): the reconstruction from z_t
-    probs: np.ndarray | None  # (steps, 10)
+    recon: np.ndarray | None  # (steps, d): the reconstruction from z_t
+    probs: np.ndarray | None  # (steps, classes)
 
 
 @torch.no_grad()
 def trace(model, x: torch.Tensor, steps: int) -> Trace:
     model.eval()
-    capabilities = of_model(model).capabilities
+    capabilities = capabilities_of(model)
     zs = model.encode(x.reshape(1, -1), steps if capabilities.steps else 1)[:, 0]
     return Trace(x.reshape(-1).numpy(), zs.numpy(),
                  model.decode(zs).numpy() if capabilities.decoder else None,
@@ -94,15 +96,18 @@ def group_activity(z: np.ndarray, kind: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass
 class Codes:
-    """z_T of every digit and each unit's mean z_T per class."""
+    """z_T of every sample and, where they have labels, each unit's mean z_T per class."""
     z: np.ndarray  # (n, hidden)
-    per_class: np.ndarray  # (10, hidden)
+    per_class: np.ndarray | None  # (classes, hidden)
 
 
 @torch.no_grad()
-def codes(model, digits: Split, steps: int, batch: int = 1000) -> Codes:
+def codes(model, samples: Split, steps: int, batch: int = 1000) -> Codes:
     model.eval()
-    z = torch.cat([model.code(digits.x[i:i + batch], steps) for i in range(0, len(digits), batch)]).numpy()
-    y = digits.y.numpy()
-    per_class = np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1]) for c in range(10)])
+    z = torch.cat([model.code(samples.x[i:i + batch], steps) for i in range(0, len(samples), batch)]).numpy()
+    if samples.y is None:
+        return Codes(z, None)
+    y = samples.y.numpy()
+    per_class = np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1])
+                          for c in range(int(y.max()) + 1)])
     return Codes(z, per_class)

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.analysis.kinds import kinds
-from models.families.base import UnitWeights
+from models.kinds import angles, kinds
 
 
 @dataclass
@@ -22,17 +21,10 @@ class UnitTable:
         return len(self.angle)
 
 
-def angles(w: UnitWeights) -> np.ndarray:
-    """Angle between E_i and D_i: ISTA ties E to D^T (angle 0); categorical units drift far from it."""
-    E, D = w.encoder, w.decoder
-    cos = (E * D).sum(1) / np.maximum(np.linalg.norm(E, axis=1) * np.linalg.norm(D, axis=1), 1e-12)
-    return np.arccos(np.clip(cos, -1, 1))
-
-
 def unit_table(model) -> UnitTable:
     """From a model with filters; the recurrent and classifier columns where it has those weights."""
     w = model.unit_weights()
-    theta = angles(w)
+    theta = angles(w.encoder, w.decoder)  # ISTA ties E to Dᵀ (angle 0); categorical units drift far from it
     S, C = w.recurrent, w.classifier
     return UnitTable(
         angle=theta, kind=kinds(theta),

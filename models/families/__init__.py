@@ -4,6 +4,6 @@ Adding a family: one module here that builds a `Family` and calls `register`, an
 """
 from models.families import drsae, ista, lista, structured, rg_vae  # noqa: F401  (registers, in the pickers' order)
 from models.families.registry import (  # noqa: F401
-    DEFAULT, NEEDS, Capabilities, Family, UnknownFamily, all_families, architecture, get, of_config, of_model,
-    of_saved, register, unregister,
+    DEFAULT, NEEDS, Capabilities, Curve, Family, UnknownFamily, all_families, architecture, capabilities, get,
+    of_config, of_model, of_saved, register, unregister,
 )

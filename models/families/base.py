@@ -62,6 +62,13 @@ class SparseModel(nn.Module):
     def unit_weights(self) -> UnitWeights:
         raise NotImplementedError(f"{type(self).__name__} has no per-unit filters")
 
+    classifier_bound: float | None = None  # the bound on each unit's or class's classifier weights, where one holds
+
+    def digit_grad_norms(self, x, per_digit_loss, steps, x_hat, logits) -> torch.Tensor:
+        """(batch,) each digit's gradient norm over all weights, for the per-digit clip (a model with
+        `per_digit_clip`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-digit gradient norms")
+
     def project_(self) -> None:
         """Constraints on the weights, applied after every optimizer update (none by default)."""
 

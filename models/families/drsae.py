@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.families.recurrent import (
-    RecurrentEncoder, clip_norm_, initial_dictionary, ista_operators, lipschitz, random_dictionary,
+    INITS, RecurrentEncoder, clip_norm_, ista_operators, lipschitz, random_dictionary, start_dictionary,
 )
 from models.families.registry import Capabilities, Family, register
 from models.settings import Config, setting
@@ -23,12 +23,12 @@ C_BOUNDS = {"unit": 0, "class": 1}  # the dim of C (classes x hidden) whose norm
 
 @dataclass(frozen=True)
 class DrSAEConfig(Config):
-    n_input: int = 784
+    n_input: int = 0  # from the data (Family.fit)
     hidden: int = setting(400, "Hidden units", "units of the code z", min=1, max=4096)
     unroll: int = setting(11, "Unroll T", "recurrent steps z_1..z_T", min=1, max=100)
     sparsity: float = setting(0.025, "Sparsity λ", "weight of the L1 term λ‖z‖₁ (chosen on the validation split: "
                               "docs/results.md)", min=0.0, max=10.0)
-    n_classes: int = 10
+    n_classes: int = 0  # from the data's labels: 0, no classifier (L_U alone)
     d_col_max: float = 1.0
     c_row_max: float = 5.0  # the bound on C's norms: per class (the paper's "rows of C") or per unit
     # "class": each class's row C[k, :] (the paper's words); its budget then piles onto one unit per class and
@@ -38,6 +38,11 @@ class DrSAEConfig(Config):
                            "weights C[:, i]", choices={"class": "each class's weights C[k, :]",
                                                        "unit": "each unit's weights C[:, i]"}, advanced=True)
     e_row_scale: float = 1.25  # rows of E bounded by e_row_scale / (T - 1)
+    init: str = setting("samples", "Decoder starts from", "the dictionary D the encoder starts as ISTA on",
+                        choices=INITS, advanced=True)
+    decoder_lr: float = setting(1.0, "Decoder lr ×", "D's lr is this times lr (the paper's code divides each "
+                                "matrix's lr by how often it repeats in the unrolled network: D once, E and S T times)",
+                                min=0.0, max=1e4, advanced=True)
 
     @property
     def e_row_max(self) -> float:
@@ -100,10 +105,21 @@ class DrSAE(RecurrentEncoder):
 
     def classify(self, z: torch.Tensor) -> torch.Tensor:
         """Logits C z / ||z||."""
+        if self.cfg.n_classes == 0:
+            raise NotImplementedError("a DrSAE trained without labels has no classifier")
         return F.linear(self.direction(z), self.C)
 
-    def classifier_weights(self) -> torch.Tensor:
-        return self.C
+    def classifier_weights(self) -> torch.Tensor | None:
+        return self.C if self.cfg.n_classes else None
+
+    @property
+    def classifier_bound(self) -> float:
+        return self.cfg.c_row_max
+
+    def digit_grad_norms(self, x, per_digit_loss, steps, x_hat, logits) -> torch.Tensor:
+        from models.families.digit_clip import digit_grad_norms
+
+        return digit_grad_norms(self, x, per_digit_loss, steps, x_hat, logits)
 
 
 def lr_scales(model: DrSAE, tc) -> dict[str, float]:
@@ -113,20 +129,23 @@ def lr_scales(model: DrSAE, tc) -> dict[str, float]:
     scale and C its bound 5. (Adam trains faster but lifts every unit's tiny supervised gradient to a
     full step: the encoder leaves ISTA everywhere and the part/categorical split blurs; SGD keeps it.)"""
     if tc.optimizer == "sgd":
-        return {"E": 1.0, "b": 1.0, "S": 1.0, "D": 1.0, "C": tc.c_lr_scale}
+        return {"E": 1.0, "b": 1.0, "S": 1.0, "D": model.cfg.decoder_lr, "C": tc.c_lr_scale}
     e = min(model.cfg.e_row_max, 1.0)
-    return {"E": e, "b": e, "S": 1.0, "D": 1.0, "C": model.cfg.c_row_max}
+    return {"E": e, "b": e, "S": 1.0, "D": model.cfg.decoder_lr, "C": model.cfg.c_row_max}
 
 
 FAMILY = register(Family(
     name="drsae",
     short="DrSAE",
     title="Discriminative Recurrent Sparse Auto-Encoder",
-    summary="A DrSAE encodes a digit by running `z_{t+1} = ReLU(E x + S z_t − b)` for T steps from `z_0 = 0`, "
-            "reconstructs it as `D z_T` and classifies it from `C z_T / ‖z_T‖` (Rolfe & LeCun, ICLR 2013).",
+    summary="A DrSAE encodes an input by running `z_{t+1} = ReLU(E x + S z_t − b)` for T steps from `z_0 = 0`, "
+            "reconstructs it as `D z_T` and, where the data has labels, classifies it from `C z_T / ‖z_T‖` (Rolfe & "
+            "LeCun, ICLR 2013).",
     config=DrSAEConfig,
     create=DrSAE,
     capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
-    initialise=lambda cfg, train_x, seed, load: DrSAE(cfg, initial_dictionary(train_x, cfg.hidden, seed), seed),
+    initialise=lambda cfg, train_x, seed, load, layout: DrSAE(
+        cfg, start_dictionary(train_x, cfg.hidden, seed, cfg.init, layout), seed),
     lr_scales=lr_scales,
+    compared=True,
 ))

@@ -29,7 +29,9 @@ POWER_STEPS = 3  # per update, warm-started: ‖D‖₂ moves little in one upda
 
 @dataclass(frozen=True)
 class SparseCodingConfig(Config):
-    n_input: int = 784
+    LEGACY = {"dictionary_lr": 1.0}  # runs written before the setting learned D at the plain lr
+
+    n_input: int = 0  # from the data (Family.fit)
     hidden: int = setting(400, "Hidden units", "atoms of the dictionary D, units of the code z", min=1, max=4096)
     unroll: int = setting(11, "Iterations T", "encoder steps z_1..z_T", min=1, max=1000)
     sparsity: float = setting(0.025, "Sparsity λ", "weight of the L1 term λ‖z‖₁ (the DrSAE's default)",
@@ -38,7 +40,11 @@ class SparseCodingConfig(Config):
                                   "(and LISTA's targets) use: near convergence", min=1, max=5000, advanced=True)
     dictionary: str | None = setting(None, "Dictionary from", "a trained model (run folder or .safetensors) whose "
                                      "decoder is used as D, fixed (empty: learn D)", kind=str, optional=True)
-    n_classes: int = 10
+    # D's gradient, (x − D z*) z*ᵀ averaged over a batch, is small: at the plain lr the dictionary barely leaves its
+    # start in the default epochs (docs/results.md, "Dictionary learning's step")
+    dictionary_lr: float = setting(100.0, "Dictionary lr ×", "sgd: dictionary learning's step is this times lr",
+                                   min=0.0, max=1e5, advanced=True)
+    n_classes: int = 0  # from the data's labels: 0, no classifier
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,15 @@ class CodingModel(RecurrentEncoder):
 
     def classify(self, z: torch.Tensor) -> torch.Tensor:
         """Logits for codes (..., hidden): every step's at once too."""
+        if self.cfg.n_classes == 0:
+            raise NotImplementedError("a model trained without labels has no classifier")
         u = z / (z.norm(dim=-1, keepdim=True) + EPS)
         return F.linear(self.standardise(u.reshape(-1, u.shape[-1])).reshape(u.shape), self.C, self.c0)
 
-    def classifier_weights(self) -> torch.Tensor:
+    def classifier_weights(self) -> torch.Tensor | None:
         """C on z / ‖z‖ itself: each unit's weights divided by its standard deviation."""
+        if self.cfg.n_classes == 0:
+            return None
         return self.C / (self.standardise.running_var + self.standardise.eps).sqrt()
 
     def targets(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,27 +137,31 @@ class ISTA(CodingModel):
         return self.dictionary_loss(x, self.targets(x))
 
 
-def new(cfg: SparseCodingConfig, train_x: torch.Tensor, seed: int, load, cls=ISTA):
+def new(cfg: SparseCodingConfig, train_x: torch.Tensor, seed: int, load, layout=None, cls=ISTA):
     D = initial_dictionary(train_x, cfg.hidden, seed) if cfg.dictionary is None else load_dictionary(cfg, load)
     return cls(cfg, D, seed)
 
 
 def lr_scales(model: CodingModel, tc) -> dict[str, float]:
-    """The classifier reads standardised inputs: 3 × lr suits it (30 × learns no better, docs/results.md)."""
-    return {"C": CLASSIFIER_LR_SCALE, "c0": CLASSIFIER_LR_SCALE} if tc.optimizer == "sgd" else {}
+    """The classifier reads standardised inputs: 3 × lr suits it (30 × learns no better, docs/results.md); the
+    dictionary takes its own step (`dictionary_lr`)."""
+    if tc.optimizer != "sgd":
+        return {}
+    return {"C": CLASSIFIER_LR_SCALE, "c0": CLASSIFIER_LR_SCALE, "D": model.cfg.dictionary_lr}
 
 
 FAMILY = register(Family(
     name="ista",
     short="ISTA",
     title="Non-negative ISTA (sparse coding)",
-    summary="ISTA encodes a digit by gradient steps on the sparse-coding objective ½‖x − Dz‖² + λ‖z‖₁ (z ≥ 0): "
+    summary="ISTA encodes an input by gradient steps on the sparse-coding objective ½‖x − Dz‖² + λ‖z‖₁ (z ≥ 0): "
             "`z_{t+1} = ReLU(a Dᵀx + (I − a DᵀD) z_t − aλ)`, a = 1/‖D‖². Only the dictionary D is learned "
-            "(sparse dictionary learning), and a classifier on the codes.",
+            "(sparse dictionary learning), and, where the data has labels, a classifier on the codes.",
     config=ISTAConfig,
     create=ISTA,
     capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
     initialise=new,
     lr_scales=lr_scales,
     train_defaults=TRAIN_DEFAULTS,
+    compared=True,
 ))

@@ -44,11 +44,13 @@ FAMILY = register(Family(
     title="Learned ISTA",
     summary="LISTA runs ISTA's recurrence `z_{t+1} = ReLU(E x + S z_t − b)` with E, S, b learned so that T steps "
             "land on the converged sparse codes of its dictionary D (Gregor & LeCun, 2010); no labels reach the "
-            "encoder. A classifier is trained on its codes.",
+            "encoder. Where the data has labels, a classifier is trained on its codes.",
     config=LISTAConfig,
     create=LISTA,
     capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
-    initialise=lambda cfg, train_x, seed, load: new(cfg, train_x, seed, load, LISTA),
+    initialise=lambda cfg, train_x, seed, load, layout: new(cfg, train_x, seed, load, layout, LISTA),
     lr_scales=lr_scales,
     train_defaults=TRAIN_DEFAULTS,
+    compared=True,
+    dictionary_from="ista",
 ))

@@ -65,15 +65,57 @@ def random_dictionary(n_input: int, hidden: int, g: torch.Generator) -> torch.Te
     return D / D.norm(dim=0, keepdim=True)
 
 
+INITS = {"samples": "random training samples minus the mean sample",
+         "windows": "centred windows of random training samples, the rest 0: local pieces (images only)",
+         "random": "random unit columns"}
+WINDOW = 0.36  # a window's side, of the image's shorter side: 10 pixels of a 28 × 28 digit, about a stroke
+
+
 def initial_dictionary(train_x: torch.Tensor, hidden: int, seed: int) -> torch.Tensor:
-    """Random training digits minus the mean digit, as unit decoder columns. Random columns would leave
+    """Random training samples minus the mean sample, as unit decoder columns. Random columns would leave
     every unit below threshold (|D_i^T x| ~ 0.04 < lambda): a silent ReLU network gets no gradient.
     Raw digits all overlap (a = 1/||D||^2 ~ 0.006, a stalled ISTA); centred ones give a ~ 0.025."""
     g = torch.Generator().manual_seed(seed)
     cols = train_x[torch.randperm(len(train_x), generator=g)[:hidden]] - train_x.mean(0)
-    if len(cols) < hidden:  # fewer digits than units: pad with noise
+    if len(cols) < hidden:  # fewer samples than units: pad with noise
         cols = torch.cat([cols, torch.randn(hidden - len(cols), train_x.shape[1], generator=g)])
     return (cols / cols.norm(dim=1, keepdim=True).clamp_min(1e-8)).T.contiguous()
+
+
+def window_dictionary(train_x: torch.Tensor, hidden: int, seed: int, shape: tuple[int, int]) -> torch.Tensor:
+    """Decoder columns each a window of a random training image (its mean removed, the rest of the image 0), of
+    side WINDOW × the image's: local pieces of strokes to start from. Windows holding under a third of their image's
+    norm (mostly background) are skipped."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = shape
+    side = max(2, round(WINDOW * min(h, w)))
+    imgs = train_x.reshape(-1, h, w)
+    cols, tries = [], 0
+    while len(cols) < hidden:
+        i = int(torch.randint(len(imgs), (1,), generator=g))
+        r = int(torch.randint(h - side + 1, (1,), generator=g))
+        c = int(torch.randint(w - side + 1, (1,), generator=g))
+        piece = imgs[i, r:r + side, c:c + side]
+        tries += 1
+        if piece.norm() < imgs[i].norm() / 3 and tries < 100 * hidden:
+            continue
+        col = torch.zeros(h, w)
+        col[r:r + side, c:c + side] = piece - piece.mean()
+        cols.append(col.reshape(-1) / col.norm().clamp_min(1e-8))
+    return torch.stack(cols, 1)
+
+
+def start_dictionary(train_x: torch.Tensor, hidden: int, seed: int, init: str = "samples",
+                     layout=None) -> torch.Tensor:
+    """The decoder a model starts from, by its `init` setting (INITS); `layout`: its data's (models/domains),
+    whose image shape the windows need."""
+    if init == "windows":
+        if layout is None or layout.image is None:
+            raise ValueError("--init windows needs samples that are images (this data is a plain vector)")
+        return window_dictionary(train_x, hidden, seed, layout.image)
+    if init == "random":
+        return random_dictionary(train_x.shape[1], hidden, torch.Generator().manual_seed(seed))
+    return initial_dictionary(train_x, hidden, seed)
 
 
 class RecurrentEncoder(SparseModel):

@@ -7,7 +7,7 @@ model, and its capabilities, which are all the pages and analyses ever ask about
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from models.data import normalize
 
@@ -20,6 +20,9 @@ NEEDS = {  # a capability, as a page says what it needs
     "likelihood": "a likelihood bound",
     "filters": "per-unit encoder and decoder filters",
     "layers": "a hierarchy of stochastic layers",
+    "labels": "labelled data",
+    "image": "samples that are images",
+    "ground_truth": "data with a known generating dictionary",
 }
 
 
@@ -30,10 +33,54 @@ class Capabilities:
     classifier: bool = False  # classify(z) gives class logits
     likelihood: bool = False  # a bound on log p(x)
     filters: bool = False  # unit_weights(): each unit's encoder row and decoder column (a linear code)
-    layers: bool = False  # a generative hierarchy of stochastic layers: run(), generate(), log_weights()
+    layers: bool = False  # a generative hierarchy of stochastic layers: run(), generate(), log_weights(), and
+    # likelihood(), hierarchy(), samples(), traversal(), layer_code() (what its pages show)
+    # what the data it was trained on has (models/domains: a domain's Layout)
+    labels: bool = False  # class labels
+    image: bool = False  # each sample is an image (filters are shown as images, Gabors fitted)
+    ground_truth: bool = False  # a known generating dictionary and true codes
 
     def missing(self, *needs: str) -> list[str]:
         return [n for n in needs if not getattr(self, n)]
+
+    def with_data(self, layout) -> "Capabilities":
+        """These capabilities, with what the data (a models.domains.Layout) has."""
+        return replace(self, labels=layout.classes is not None, image=layout.image is not None,
+                       ground_truth=layout.ground_truth)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One chart of a run's per-epoch metrics on the Training page: a line per (label, metrics key)."""
+    key: str  # the chart's name on the page
+    title: str
+    series: dict[str, str]
+    ytitle: str = ""
+    caption: str = ""
+    log_y: bool = False
+
+
+def code_curves(rows: list[dict], held_out: bool = True) -> list[Curve]:
+    """A sparse code's training: its losses, its validation error where it classifies, and its units (a series
+    named after a unit kind takes that kind's colour). `held_out`: the validation samples were not trained on."""
+    units = {"active per sample (L0)": "val_active", "dead": "val_dead", "dense": "val_dense",
+             "categorical": "units_categorical", "part": "units_part"}
+    return [
+        Curve("loss", "Losses", {"L_U train": "train_unsup", "L_U val": "val_unsup", "L_S train": "train_sup",
+                         "L_S val": "val_sup"}, "loss", "L_U: reconstruction + λ‖z‖₁; L_S: the classifier's "
+              "cross-entropy (log scale). Train and validation apart: overfitting.", log_y=True),
+        Curve("err", "Validation error" if held_out else "Error on the validation samples (trained on)",
+              {"validation error (%)": "val_error"}, "error (%)", "After each epoch, on samples the update never "
+              "saw (unless the run is a final fit).", log_y=True),
+        Curve("active", "Units over the epochs", units, "units", "On the validation samples after each epoch: L0, the units "
+              "active on none (dead) or on more than a tenth of them (dense), and the units of each kind. A run "
+              "collapsing to a few active units shows here in its first epochs."),
+    ]
+
+
+CODE_PROGRESS = (("L_U", "train_unsup", "{:.4f}"), ("L_S", "train_sup", "{:.4f}"), ("val err", "val_error", "{:.2f}%"))
+# the number a running run is watched by: the first of these its last metrics row has
+CODE_HEADLINE = (("Validation error", "val_error", "{:.2f} %"), ("Validation reconstruction", "val_recon", "{:.4f}"))
 
 
 @dataclass(frozen=True)
@@ -45,24 +92,26 @@ class Family:
     config: type  # a models.settings.Config dataclass, this family's own (its type names the family)
     create: Callable  # (config) -> an untrained model, to load weights into
     capabilities: Capabilities
-    initialise: Callable | None = None  # (config, training inputs (n, d), seed, load) -> a model ready to
-    # train; load(path) -> (model, meta) reads a saved model, for a family that starts from one
+    initialise: Callable | None = None  # (config, training inputs (n, d), seed, load, layout) -> a model ready to
+    # train; load(path) -> (model, meta) reads a saved model, for a family that starts from one; layout: the data's
+    # (models/domains), for a start that needs its shape
     update: Callable | None = None  # (model, optimizer, train config, graph) -> its training update (default:
     # models.training.update.Updater, which any model with `losses` and `project_` can use)
     lr_scales: Callable | None = None  # (model, train config) -> {parameter name: lr multiplier}
     train_defaults: dict | None = None  # training settings whose default differs for this family
-    inputs: Callable = normalize  # uint8 images (n, 28, 28) -> the float rows (n, 784) this family reads
+    inputs: Callable = normalize  # a domain's raw samples (n, ...) -> the float rows (n, d) this family reads
     validate: Callable | None = None  # (model, split, device) -> a training row's validation numbers (default:
-    # models.analysis.metrics.evaluate_split)
+    # models.training.validate.evaluate_split)
+    curves: Callable = code_curves  # (metrics rows, held out) -> the Training page's charts of a run
+    progress: tuple = CODE_PROGRESS  # (label, metrics key, format): the trainer's line per epoch
+    headline: tuple = CODE_HEADLINE  # (label, metrics key, format): the Training page's number, the first there
+    binary_data: bool = False  # its likelihood models each value as a Bernoulli probability: data in [0, 1] only
+    compared: bool = False  # one of the encoders `python -m models compare` trains and measures side by side
+    dictionary_from: str | None = None  # in that comparison, the family whose run of the same seed gives its
+    # dictionary (LISTA regresses ISTA's codes on ISTA's own D)
 
-    def train_config(self, **given):
-        """The training settings for this family: `given` over its defaults over everyone's."""
-        from models.training.config import TrainConfig  # the registry is below training
-
-        return TrainConfig(**{**(self.train_defaults or {}), **given})
-
-    def new(self, cfg, train_x, seed: int, load: Callable | None = None):
-        return self.initialise(cfg, train_x, seed, load) if self.initialise else self.create(cfg)
+    def new(self, cfg, train_x, seed: int, load: Callable | None = None, layout=None):
+        return self.initialise(cfg, train_x, seed, load, layout) if self.initialise else self.create(cfg)
 
     def describe(self, cfg) -> str:
         """A short name for a model of this family: '400×11 λ 0.025'."""
@@ -74,6 +123,26 @@ class Family:
     @property
     def has_sparsity(self) -> bool:
         return any(f.name == "sparsity" for f in fields(self.config))
+
+    def capabilities_of(self, cfg) -> Capabilities:
+        """A model's own: a family with a classifier has none where its data had no labels (n_classes 0)."""
+        return replace(self.capabilities, classifier=self.capabilities.classifier and getattr(cfg, "n_classes", 1) > 0)
+
+    def fit(self, cfg, layout):
+        """`cfg` for data of this layout (models/domains): its input size and classes from the data. A config that
+        already names other sizes is refused in one line."""
+        if self.binary_data and not layout.unit_interval:
+            raise ValueError(f"{self.short} models treat every value as a probability in [0, 1] (a Bernoulli "
+                             "likelihood); this data has values outside [0, 1]: choose data in [0, 1] (patches "
+                             "without whitening, say)")
+        names = {f.name for f in fields(cfg)}
+        wanted = {"n_input": layout.dimension, "n_classes": layout.n_classes}
+        for k, v in wanted.items():
+            have = getattr(cfg, k, None)
+            if k in names and have not in (0, v):
+                raise ValueError(f"a {self.short} model with {k.replace('n_', '')} {have} cannot train on data with "
+                                 f"{v} ({'values a sample' if k == 'n_input' else 'classes'})")
+        return replace(cfg, **{k: v for k, v in wanted.items() if k in names})
 
 
 class UnknownFamily(ValueError):
@@ -122,3 +191,8 @@ def of_config(cfg) -> Family:
 
 def of_model(model) -> Family:
     return of_config(model.cfg)
+
+
+def capabilities(model) -> Capabilities:
+    """What this model can do (its family's capabilities, less a classifier it was trained without)."""
+    return of_model(model).capabilities_of(model.cfg)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from models.families.drsae import C_BOUNDS, DrSAE, DrSAEConfig, lr_scales as drsae_lr_scales
-from models.families.recurrent import clip_norm_, initial_dictionary, ista_operators
+from models.families.recurrent import clip_norm_, ista_operators, start_dictionary
 from models.families.registry import Capabilities, Family, register
 from models.settings import setting
 
@@ -92,6 +92,8 @@ FAMILY = register(Family(
     config=StructuredConfig,
     create=StructuredDrSAE,
     capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
-    initialise=lambda cfg, train_x, seed, load: StructuredDrSAE(cfg, initial_dictionary(train_x, cfg.hidden, seed), seed),
+    initialise=lambda cfg, train_x, seed, load, layout: StructuredDrSAE(
+        cfg, start_dictionary(train_x, cfg.hidden, seed, cfg.init, layout), seed),
     lr_scales=lr_scales,
+    compared=True,
 ))

@@ -1,16 +1,18 @@
 """The models a user can open: the embedded defaults and every run folder with a checkpoint."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.assets import default_models
 from models.checkpoint import CHECKPOINT, EXPORTED, PREVIOUS
+from models.domains import DEFAULT as DEFAULT_DOMAIN, DataSpec, UnknownDomain, spec_of
 from models.families import UnknownFamily, get, of_saved
 from models.settings import flag, settings
 from models.services import jobs
 from models.training import run_folder
-from models.training.config import TrainConfig
+from models.training.config import TrainConfig, train_config
 
 SOURCES = {"default": "Embedded", "run": "Your runs"}
 
@@ -25,6 +27,7 @@ class Entry:
     unroll: int  # the trained T (1 for a family without recurrent steps)
     sparsity: float | None  # None for a family without a sparsity setting
     state: str  # embedded | running | stopped | done | failed | interrupted
+    data: DataSpec  # what it was trained on (models/domains): its test samples are what the pages show
     settings: dict = field(default_factory=dict, compare=False, hash=False)  # "model.hidden": 400, ... (flattened)
 
     @property
@@ -33,9 +36,9 @@ class Entry:
         return self.path if self.path.is_dir() else self.path.parent
 
     @property
-    def group(self) -> tuple[str, str, int, int]:
-        """Models that differ only in sparsity: the sparsity slider moves inside a group."""
-        return (self.key.split(":")[0], self.architecture, self.hidden, self.unroll)
+    def group(self) -> tuple[str, str, int, int, str]:
+        """Models that differ only in sparsity (on the same data): the sparsity slider moves inside a group."""
+        return (self.key.split(":")[0], self.architecture, self.hidden, self.unroll, self.data.key)
 
     def version(self) -> float:
         """Changes whenever the weights on disk change: part of every cache key."""
@@ -49,11 +52,11 @@ class Entry:
         return max(stamps, default=-1.0)
 
 
-def group_label(group: tuple[str, str, int, int]) -> str:
-    source, arch, hidden, unroll = group
+def group_label(group: tuple[str, str, int, int, str]) -> str:
+    source, arch, hidden, unroll, data = group
     family = get(arch)
     size = f"{hidden}×{unroll}" if family.capabilities.steps else f"{hidden} units"
-    return f"{SOURCES[source]} · {family.short} {size}"
+    return f"{SOURCES[source]} · {family.short} {size} · {spec_of({'domain': json.loads(data)}).describe()}"
 
 
 def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> Entry | None:
@@ -63,13 +66,15 @@ def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> En
         family = of_saved(cfg)
         m = family.config.from_dict(cfg["model"])
         t = TrainConfig.from_dict(cfg["train"])
-    except (UnknownFamily, ValueError, TypeError):
-        return None  # damaged, a family this version does not know, or settings it refuses: nothing to open
-    settings = {f"model.{k}": v for k, v in m.to_dict().items()} | {f"train.{k}": v for k, v in t.to_dict().items()}
+        data = spec_of(cfg)
+    except (UnknownFamily, UnknownDomain, ValueError, TypeError):
+        return None  # damaged, a family or domain this version does not know, or settings it refuses: nothing to open
+    settings = ({f"model.{k}": v for k, v in m.to_dict().items()} | {f"train.{k}": v for k, v in t.to_dict().items()}
+                | {"domain.name": data.domain.name} | {f"domain.{k}": v for k, v in data.cfg.to_dict().items()})
     if isinstance(cfg.get("data"), dict):
         settings |= {f"data.{k}": v for k, v in cfg["data"].items()}
     return Entry(key, label, path, family.name, int(m.hidden), int(getattr(m, "unroll", 1)),
-                 getattr(m, "sparsity", None), state, settings)
+                 getattr(m, "sparsity", None), state, data, settings)
 
 
 def entries(root: Path | None = None) -> list[Entry]:
@@ -92,8 +97,8 @@ def command(entry: Entry) -> str:
     """The training command that reproduces an entry: its family, and each setting it has that differs from that
     family's default (settings left at None have no flag)."""
     family = get(entry.architecture)
-    defaults = {"model": family.config(), "train": family.train_config()}
-    flags = []
+    defaults = {"model": family.config(), "train": train_config(family), "domain": entry.data.domain.config()}
+    flags = [] if entry.data.domain.name == DEFAULT_DOMAIN else [f"--domain {entry.data.domain.name}"]
     for part, cfg in defaults.items():
         for f, _ in settings(type(cfg)):
             value = entry.settings.get(f"{part}.{f.name}")

@@ -22,10 +22,16 @@ from models.analysis.compare import (
     ATTACK_EPS, MAX_ITERATIONS, NOISE_LEVELS, TARGET_ERROR, Comparison, Training, compare_model, training_numbers,
 )
 from models.checkpoint import EXPORTED, CheckpointError, atomic_write, load_model
-from models.families import get, of_model
+from models.domains import DataSpec, dataset, spec as data_spec, test_set
+from models.families import all_families, get, of_model
 from models.training import run_folder
+from models.training.config import train_config
 
-COMPARED = ("ista", "lista", "drsae", "structured-drsae")
+
+def compared() -> list[str]:
+    """The families the comparison trains, a family after the one that gives it its dictionary."""
+    names = [f.name for f in all_families() if f.compared]
+    return sorted(names, key=lambda n: (get(n).dictionary_from is not None, names.index(n)))
 
 
 @dataclass
@@ -36,24 +42,27 @@ class Planned:
     model: dict  # model settings given (over the family's defaults)
 
 
-def plan(out: Path, families=COMPARED, seeds=(0, 1), hidden: int = 400, unroll: int = 11,
+def plan(out: Path, families=None, seeds=(0, 1), hidden: int = 400, unroll: int = 11,
          sparsity: float | None = None) -> list[Planned]:
-    """The runs, in the order they can be trained: an ISTA run before the LISTA run that takes its dictionary."""
-    unknown = [f for f in families if f not in COMPARED]
+    """The runs, in the order they can be trained: a run that gives a dictionary before the run that takes it."""
+    known = compared()
+    families = known if families is None else families
+    unknown = [f for f in families if f not in known]
     if unknown:
-        raise ValueError(f"--families: {', '.join(unknown)} cannot be compared (choose from {', '.join(COMPARED)})")
+        raise ValueError(f"--families: {', '.join(unknown)} cannot be compared (choose from {', '.join(known)})")
     out, runs = Path(out), []
-    for name in sorted(families, key=COMPARED.index):
+    for name in sorted(families, key=known.index):
+        source = get(name).dictionary_from
         for seed in seeds:
             model = {"hidden": hidden, "unroll": unroll, **({} if sparsity is None else {"sparsity": sparsity})}
-            if name == "lista" and "ista" in families:  # LISTA regresses ISTA's codes on ISTA's own dictionary
-                model["dictionary"] = str(out / f"ista-s{seed}")
+            if source in families:  # e.g. LISTA regresses ISTA's codes on ISTA's own dictionary
+                model["dictionary"] = str(out / f"{source}-s{seed}")
             runs.append(Planned(name, seed, out / f"{name}-s{seed}", model))
     return runs
 
 
 def train_all(runs: list[Planned], train: dict, data=None, data_dir=None, device=None, progress=None,
-              graph: bool | None = None, should_stop=lambda: False) -> bool:
+              graph: bool | None = None, should_stop=lambda: False, spec: DataSpec | None = None) -> bool:
     """Train each run to its end (a finished run is only read). `train`: training settings for every run, over each
     family's defaults. Returns False if `should_stop` stopped a run (it checkpointed; the same call resumes)."""
     from models.training.loop import train as train_run
@@ -62,8 +71,8 @@ def train_all(runs: list[Planned], train: dict, data=None, data_dir=None, device
         family = get(r.family)
         if progress:
             progress.stream.write(f"== {r.folder.name}\n")
-        train_run(family.config(**r.model), family.train_config(**train, seed=r.seed), r.folder, data=data,
-                  data_dir=data_dir, device=device, progress=progress, graph=graph, should_stop=should_stop)
+        train_run(family.config(**r.model), train_config(family, **train, seed=r.seed), r.folder, data=data,
+                  data_dir=data_dir, device=device, progress=progress, graph=graph, should_stop=should_stop, spec=spec)
         if should_stop():
             return False
     return True
@@ -171,7 +180,7 @@ def write(out: Path, measured: list[Measured], unroll: int, max_iterations: int,
     rows = [{**asdict(m), "objective_gap": m.comparison.objective_gap} for m in measured]
     for r in rows:
         r["comparison"].pop("ista_curve")  # 1,000 numbers a model: in the app, not the file
-    atomic_write(out / "compare.json", json.dumps({"digits": source, "unroll": unroll, "seconds": seconds,
+    atomic_write(out / "compare.json", json.dumps({"samples": source, "unroll": unroll, "seconds": seconds,
                                                    "models": rows}, indent=1, default=str).encode())
     atomic_write(out / "compare.md", (f"Test digits: {source}.\n\n" + text).encode())
     return text
@@ -179,26 +188,27 @@ def write(out: Path, measured: list[Measured], unroll: int, max_iterations: int,
 
 def run(out: Path, families, seeds, hidden: int, unroll: int, train: dict, data_dir=None, device=None,
         progress=None, digits: int | None = None, max_iterations: int = MAX_ITERATIONS, sparsity: float | None = None,
-        models: list[Path] | None = None, graph: bool | None = None, should_stop=lambda: False) -> str | None:
-    """Train what `plan` names (or take the given `models`: run folders or model files), measure, write. None if
-    `should_stop` stopped the training."""
-    from models.data import load_mnist, load_test
-
+        models: list[Path] | None = None, graph: bool | None = None, should_stop=lambda: False,
+        spec: DataSpec | None = None) -> str | None:
+    """Train what `plan` names on `spec`'s data (default: digits), or take the given `models` (run folders or model
+    files), measure, write. None if `should_stop` stopped the training. (Every compared family reads the domain's
+    samples as unit-norm rows: one loaded dataset serves them all.)"""
+    spec = spec or data_spec()
     if models:
         sources = [Path(m) for m in models]
-        test = load_test(data_dir)
-        split, name = test.split, test.source
+        test = test_set(spec, data_dir)
+        split, name = test.arrays.split(), test.name
     else:
         runs = plan(out, families, seeds, hidden, unroll, sparsity)
-        data = load_mnist(data_dir)
+        data, _ = dataset(spec, data_dir)
         if not train_all(runs, train, data=data, device=device, progress=progress, graph=graph,
-                         should_stop=should_stop):
+                         should_stop=should_stop, spec=spec):
             return None
-        sources, split, name = [r.folder for r in runs], data.test, data.source
+        sources, split, name = [r.folder for r in runs], data.test, None
     split = split.head(digits)
     t0 = time.time()
     measured = measure(sources, split.x, split.y, max_iterations, device=device)
     if not measured:
         raise ValueError("no model to measure")
-    source = f"{len(split)} test digits of {name}"
+    source = f"{len(split)} of the {name}" if name else f"{len(split)} test {spec.domain.nouns} of {data.source}"
     return write(Path(out), measured, unroll, max_iterations, source, time.time() - t0)

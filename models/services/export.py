@@ -9,21 +9,25 @@ from pathlib import Path
 
 import numpy as np
 
-from models.analysis.kinds import KINDS
+from models.kinds import KINDS
 from models.analysis.units import unit_table
 from models.checkpoint import EXPORTED, export_model, load_model
+from models.domains import spec_of
 from models.training import run_folder, snapshots
 
 
 def snapshot_units(kind: np.ndarray, angle: np.ndarray, n: int) -> np.ndarray:
-    """n units for a smaller filmstrip: a third of each kind (all of a kind with fewer), spread evenly over the
-    kind's angles, in unit order."""
-    picked = []
-    for k in KINDS:
-        units = np.flatnonzero(kind == k)
-        units = units[np.argsort(angle[units])]
-        take = min(len(units), n // len(KINDS))
-        picked += units[np.round(np.linspace(0, len(units) - 1, take)).astype(int)].tolist() if take else []
+    """n units for a smaller filmstrip: an equal share for each kind the model has (all of a kind with fewer, its
+    unused share going to the others), spread evenly over the kind's angles, in unit order."""
+    groups = [units[np.argsort(angle[units])] for k in KINDS if len(units := np.flatnonzero(kind == k))]
+    takes, left = [0] * len(groups), min(n, len(kind))
+    while left > 0:  # one unit at a time to each kind that still has some: equal shares
+        open_ = [i for i, g in enumerate(groups) if takes[i] < len(g)]
+        for i in open_[:left]:
+            takes[i] += 1
+        left -= len(open_[:left])
+    picked = [u for g, take in zip(groups, takes) if take
+              for u in g[np.round(np.linspace(0, len(g) - 1, take)).astype(int)].tolist()]
     return np.array(sorted(set(picked)), dtype=np.int64)
 
 
@@ -32,11 +36,12 @@ def export_run(run: str | Path, out: str | Path, snapshot_count: int | None = No
     model's smaller copy)."""
     run, out = Path(run), Path(out)
     model, progress = load_model(run)
+    data = spec_of(run_folder.read_config(run) or {})
     out.mkdir(parents=True, exist_ok=True)
     history = run_folder.read_metrics(run)
     meta = {"source_run": run.name, "epochs": progress.get("epoch"),
-            "val_error": history[-1]["val_error"] if history else None}
-    export_model(model, out / EXPORTED, meta)
+            "val_error": history[-1].get("val_error") if history else None}
+    export_model(model, out / EXPORTED, meta, domain=data.to_dict())
     for name in (run_folder.CONFIG, run_folder.METRICS):
         if (run / name).is_file():
             shutil.copyfile(run / name, out / name)

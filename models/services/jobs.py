@@ -20,10 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.data import DataError
+from models.domains import DataSpec, spec as data_spec, spec_of
 from models.families import of_config, of_saved
 from models.training import run_folder as runs
 from models.training.config import TrainConfig
-from models.training.loop import run_config
+from models.training.run_folder import run_config
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: the trainer runs from it
 RUNS_ROOT = Path(os.environ.get("SPARSELAB_RUNS", ROOT / "runs"))
@@ -34,12 +36,26 @@ class JobError(RuntimeError):
     pass
 
 
-def run_name(mc, tc: TrainConfig) -> str:
-    """The same settings always name the same folder: that is what stops duplicate runs."""
+def fitted(mc, data: DataSpec | None):
+    """The data (default: digits), and the model's settings with its input size and classes from that data; bad
+    data or a family that cannot model it raise JobError in one line."""
+    data = data or data_spec()
+    try:
+        return data, of_config(mc).fit(mc, data.layout())
+    except (ValueError, DataError) as e:  # a missing file, values the family cannot model...
+        raise JobError(str(e)) from None
+
+
+def run_name(mc, tc: TrainConfig, data: DataSpec | None = None) -> str:
+    """The same settings always name the same folder: that is what stops duplicate runs. (Runs on digits keep the
+    names they had before domains.)"""
     family = of_config(mc)
-    digest = hashlib.sha1(json.dumps([mc.to_dict(), tc.to_dict()], sort_keys=True).encode()).hexdigest()[:6]
+    on_digits = data is None or data.domain.name == data_spec().domain.name
+    parts = [mc.to_dict(), tc.to_dict()] + ([] if on_digits else [data.to_dict()])
+    digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:6]
     size = re.sub(r"[^A-Za-z0-9_.-]+", "-", family.describe(mc).replace("×", "x").replace(" λ ", "-l"))
-    return f"{family.name}-{size}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
+    on = "" if on_digits else f"{data.domain.name}-"
+    return f"{family.name}-{on}{size}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -85,7 +101,7 @@ def job(run: Path) -> Job:
         cfg = runs.read_config(run)
         if cfg is not None:  # settings this version can train with (a known family, values in bounds)
             try:
-                of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"])
+                of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), spec_of(cfg)
             except (TypeError, ValueError) as e:
                 raise runs.DamagedRun(f"{run / runs.CONFIG} holds settings that cannot be used: {e}") from None
         st = runs.read_status(run)
@@ -182,10 +198,12 @@ def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epoch
 
 
 def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
-          name: str | None = None) -> Job:
-    """Start (or resume) the run for these settings; if it is already running, return it untouched."""
+          name: str | None = None, data: DataSpec | None = None) -> Job:
+    """Start (or resume) the run for these settings on `data` (default: digits); if it is already running, return
+    it untouched."""
+    data, mc = fitted(mc, data)
     root = Path(root or RUNS_ROOT)
-    name = name or run_name(mc, tc)
+    name = name or run_name(mc, tc, data)
     if not NAME_RE.match(name):
         raise JobError(f"run name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     run = root / name
@@ -198,15 +216,17 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
         if current.state == "done":
             more = " or train it longer" if extendable(run) else ""
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
-        cfg = runs.read_config(run) or run_config(mc, tc)
+        cfg = runs.read_config(run) or run_config(mc, tc, data)
         return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
 
 
-def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None) -> Job:
+def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
+            data: DataSpec | None = None) -> Job:
     """Queue the run for these settings: it starts when a trainer is free. A run already queued, running or done
     is returned untouched; a stopped or interrupted one goes back in the queue to resume."""
+    data, mc = fitted(mc, data)
     root = Path(root or RUNS_ROOT)
-    run = root / run_name(mc, tc)
+    run = root / run_name(mc, tc, data)
     with _locked(root):
         current = job(run)
         if current.state == "damaged":
@@ -214,7 +234,7 @@ def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None 
         if current.state in ("running", "queued", "done"):
             return current
         try:
-            _folder(run, run_config(mc, tc))
+            _folder(run, run_config(mc, tc, data))
             runs.write_status(run, state="queued", queued_at=time.time(), data_dir=data_dir, pid=None,
                               total_epochs=current.total_epochs or tc.total_epochs, message="waiting for a trainer")
         except OSError as e:
@@ -295,9 +315,10 @@ def resume(run: Path, data_dir: str | None = None) -> Job:
     cfg = _config(run)
     try:
         mc, tc = of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"])
+        data = spec_of(cfg)
     except ValueError as e:
         raise JobError(f"{Path(run).name} cannot be resumed: {e}") from None
-    return start(mc, tc, Path(run).parent, data_dir, name=Path(run).name)
+    return start(mc, tc, Path(run).parent, data_dir, name=Path(run).name, data=data)
 
 
 def stop(run: Path) -> None:

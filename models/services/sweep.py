@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from models.services import catalog, jobs
+from models.training.config import train_config
 
 MAX_RUNS = 100  # in one sweep
 LABEL_SETTINGS = 3  # settings named in a curve's label
@@ -34,12 +35,13 @@ def grid(family, model: dict, train: dict, sparsities: list[float], seeds: list[
     out = []
     for lam in sparsities:
         for seed in seeds:
-            out.append((family.config(**{**model, "sparsity": lam}), family.train_config(**{**train, "seed": seed})))
+            out.append((family.config(**{**model, "sparsity": lam}), train_config(family, **{**train, "seed": seed})))
     return out
 
 
-def queue(configs: list[tuple], root=None, data_dir: str | None = None) -> list[jobs.Job]:
-    return [jobs.enqueue(mc, tc, root, data_dir) for mc, tc in configs]
+def queue(configs: list[tuple], root=None, data_dir: str | None = None, data=None) -> list[jobs.Job]:
+    """Every run of the grid in the registry's queue, on `data` (a models.domains.DataSpec; default: digits)."""
+    return [jobs.enqueue(mc, tc, root, data_dir, data) for mc, tc in configs]
 
 
 @dataclass

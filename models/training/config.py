@@ -68,3 +68,8 @@ class TrainConfig(Config):
     def extendable(self) -> bool:
         """A steady lr does not depend on the run's length, so more epochs continue the run; a cosine does."""
         return self.min_lr_ratio == 1.0
+
+
+def train_config(family, **given) -> TrainConfig:
+    """The training settings for a family (models/families): `given` over its defaults over everyone's."""
+    return TrainConfig(**{**(family.train_defaults or {}), **given})

@@ -14,24 +14,23 @@ from pathlib import Path
 
 import torch
 
-from models.analysis.kinds import kind_counts, kinds
-from models.analysis.metrics import evaluate_split
-from models.analysis.units import angles
 from models.checkpoint import CHECKPOINT, PREVIOUS, load_model, load_training_state, save_training_state
-from models.data import MNIST, load_mnist
-from models.families import architecture, get, of_config, of_model
+from models.data import Dataset
+from models.domains import DataSpec, dataset, spec as data_spec, spec_of
+from models.families import architecture, capabilities, get, of_config
 from models.families.base import UnitWeights
+from models.kinds import angles, kind_counts, kinds
 from models.training import run_folder, snapshots
-from models.training.run_folder import DamagedRun
 from models.training.config import TrainConfig
 from models.training.optim import lr_at, make_optimizer
+from models.training.run_folder import DamagedRun, run_config
 from models.training.update import COUNT, Diverged, Updater
+from models.training.validate import evaluate_split
 
 EPOCH_SAVE_GAP = 1.0  # seconds
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE = {"checkpoint_every"}
-CHANCE_ERROR = 90.0  # % error of a guess among ten classes
 
 
 class RunConflict(RuntimeError):
@@ -40,11 +39,6 @@ class RunConflict(RuntimeError):
 
 class Collapsed(RuntimeError):
     """A run that finished but learned nothing usable (it ends "failed", with the reason)."""
-
-
-def run_config(mc, tc: TrainConfig) -> dict:
-    """What a run folder's config.json holds before its data is known."""
-    return {"architecture": of_config(mc).name, "model": mc.to_dict(), "train": tc.to_dict()}
 
 
 def check_config(have: dict | None, wanted: dict, where: Path) -> bool:
@@ -61,12 +55,18 @@ def check_config(have: dict | None, wanted: dict, where: Path) -> bool:
     family = get(wanted["architecture"])
     try:
         have_tc = TrainConfig.from_dict(have["train"])
+        have_data = spec_of(have)
         have = {"model": family.config.from_dict(have["model"]).to_dict(),  # fills settings added since
-                "train": have_tc.to_dict()}
+                "train": have_tc.to_dict(), "domain": have_data.cfg.to_dict()}
     except (ValueError, TypeError) as e:
         raise DamagedRun(f"{where} holds settings that cannot be read: {e}") from None
+    wanted_data = spec_of(wanted)  # a request without a domain asks for digits, as a saved run without one had
+    if have_data.domain.name != wanted_data.domain.name:
+        raise RunConflict(f"{run} holds a run on {have_data.domain.name}, not on {wanted_data.domain.name}. "
+                          "Use another --out.")
+    wanted = {**wanted, "domain": wanted_data.cfg.to_dict()}
     diffs, extends = [], False
-    for part in ("model", "train"):
+    for part in ("model", "train", "domain"):
         for k in set(have[part]) | set(wanted[part]):
             if k in RESUMABLE:
                 continue
@@ -85,12 +85,13 @@ def check_config(have: dict | None, wanted: dict, where: Path) -> bool:
     return extends
 
 
-def collapsed(row: dict, tc: TrainConfig) -> str | None:
+def collapsed(row: dict, tc: TrainConfig, classes: int) -> str | None:
     """Why a finished run is no use, if it is not: no unit active, or a classifier no better than chance."""
     if row["val_active"] < 0.01:
-        return f"no unit is active on the validation digits (mean {row['val_active']:.3f} active units)"
-    if row["val_error"] is not None and tc.epochs > 0 and row["val_error"] >= CHANCE_ERROR - 2:
-        return f"the validation error, {row['val_error']:.1f} %, is at chance level ({CHANCE_ERROR:.0f} %)"
+        return f"no unit is active on the validation samples (mean {row['val_active']:.3f} active units)"
+    chance = 100.0 * (1 - 1 / max(classes, 1))
+    if row.get("val_error") is not None and tc.epochs > 0 and classes > 1 and row["val_error"] >= chance - 2:
+        return f"the validation error, {row['val_error']:.1f} %, is at chance level ({chance:.0f} %)"
     return None
 
 
@@ -100,6 +101,7 @@ class Progress:
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
         self.tty, self.last = self.stream.isatty(), 0.0
+        self.fields = ()  # (label, metrics key, format) per number on an epoch's line: the family's `progress`
 
     def update(self, epoch: int, total: int, phase: str, frac: float, eta: float, loss: float) -> None:
         now = time.time()
@@ -113,11 +115,8 @@ class Progress:
     def epoch(self, row: dict) -> None:
         if self.tty:
             self.stream.write("\r" + " " * 100 + "\r")
-        if "val_elbo" in row:  # a likelihood model: its bound (L_U is −ELBO) and no classifier
-            losses = f"-ELBO {row['train_unsup']:.2f} val ELBO {row['val_elbo']:.2f} "
-        else:
-            losses = f"L_U {row['train_unsup']:.4f} L_S {row['train_sup']:.4f} "
-            losses += "" if row["val_error"] is None else f"val err {row['val_error']:.2f}% "
+        losses = "".join(f"{label} {fmt.format(row[key])} " for label, key, fmt in self.fields
+                         if row.get(key) is not None)
         self.stream.write(f"epoch {row['epoch'] + 1} {row['phase']}: {losses}active {row['val_active']:.1f} "
                           f"({row['epoch_time']:.1f}s)\n")
         self.stream.flush()
@@ -128,35 +127,42 @@ def _hms(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_dir=None,
+def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, data_dir=None,
           device: str | None = None, progress: Progress | None = None, should_stop=lambda: False,
-          graph: bool | None = None, update=None) -> list[dict]:
-    """Train a model of `mc`'s family into run folder `out`, resuming from its checkpoint if one is there.
-    Returns the metrics rows. `update`: (model, optimizer, tc, graph) -> the training update (default: the
-    family's, else Updater). `graph`: replay the update as a CUDA graph (default: on CUDA with SGD)."""
+          graph: bool | None = None, update=None, spec: DataSpec | None = None) -> list[dict]:
+    """Train a model of `mc`'s family on `spec`'s data (default: digits) into run folder `out`, resuming from its
+    checkpoint if one is there. `data`: those samples already loaded (as the family reads them). Returns the metrics
+    rows. `update`: (model, optimizer, tc, graph) -> the training update (default: the family's, else Updater).
+    `graph`: replay the update as a CUDA graph (default: on CUDA with SGD)."""
     family = of_config(mc)
+    spec = spec or data_spec()
+    layout = spec.layout()
+    mc = family.fit(mc, layout)  # its input size and classes from the data
     out = Path(out)
-    wanted = run_config(mc, tc)
+    wanted = run_config(mc, tc, spec)
+    if progress is not None:
+        progress.fields = family.progress
     # Check the request against all that the folder holds before anything is written to it.
     have = run_folder.read_config(out)
     st = load_training_state(out / CHECKPOINT) if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() else None
     extends = check_config(have, wanted, out / run_folder.CONFIG)
     if st is not None and "train_config" in st:
-        saved = {"architecture": architecture(st), "model": st["config"], "train": st["train_config"]}
+        saved = {"architecture": architecture(st), "domain": st.get("domain"), "model": st["config"],
+                 "train": st["train_config"]}
         extends = check_config(saved, wanted, out / CHECKPOINT) or extends
         if st["progress"]["epoch"] >= tc.total_epochs:  # nothing to do: a finished run is read, not written
             if progress:
                 progress.stream.write(f"{out} has finished its {tc.total_epochs} epochs already\n")
-            return _finish(out, list(st["history"]), tc)
+            return _finish(out, list(st["history"]), tc, layout.n_classes)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    data = load_mnist(data_dir, limit=tc.limit, inputs=family.inputs) if data is None else data.head(tc.limit)
+    data = dataset(spec, data_dir, tc.limit, family.inputs)[0] if data is None else data.head(tc.limit)
     if tc.train_on == "all":
         data = data.all_training()
     wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
                       "val_held_out": tc.train_on == "split", "test_fingerprint": data.fingerprint}
     torch.manual_seed(tc.seed)
     resuming = st is not None
-    model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed, load_model)).to(device)
+    model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed, load_model, layout)).to(device)
     opt = make_optimizer(model, tc)
     gen = torch.Generator().manual_seed(tc.seed)
     epoch, batch, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
@@ -179,8 +185,9 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
         run_folder.write_json(out / run_folder.CONFIG, wanted)
     if resuming:
         run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
-    x_tr, y_tr = data.train.x.to(device), data.train.y.to(device)
-    n, bs = len(y_tr), tc.batch_size
+    x_tr = data.train.x.to(device)
+    y_tr = None if data.train.y is None else data.train.y.to(device)
+    n, bs = len(x_tr), tc.batch_size
     n_batches = math.ceil(n / bs)
     updater.reset(acc)
     if resuming and updater.average is not None:
@@ -190,7 +197,8 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     def save(state_epoch, state_batch, state_perm, total_elapsed, acc=None):
         updater.health()  # raises Diverged: a diverged model is never checkpointed
         save_training_state(out / CHECKPOINT, {
-            "architecture": family.name, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "architecture": family.name, "domain": spec.to_dict(), "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
             "generator": gen.get_state(), "config": mc.to_dict(), "train_config": tc.to_dict(), "history": history,
             "perm": state_perm, "acc": acc,
             **({} if updater.average is None else {"average": updater.average.state_dict(),
@@ -211,7 +219,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     try:
         while epoch < tc.total_epochs:
             phase = ("pretrain" if epoch < tc.pretrain_epochs else
-                     "supervised" if family.capabilities.classifier else "train")
+                     "supervised" if family.capabilities_of(mc).classifier else "train")
             if perm is None:
                 perm, batch = torch.randperm(n, generator=gen), 0
                 updater.reset()
@@ -227,7 +235,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                 lr = lr_at(tc, epoch, batch / n_batches)
                 idx = perm_dev[batch * bs:(batch + 1) * bs]
                 model.schedule_(epoch + batch / n_batches)
-                updater(x_tr[idx], y_tr[idx], lr, phase == "supervised")
+                updater(x_tr[idx], None if y_tr is None else y_tr[idx], lr, phase == "supervised")
                 batch += 1
                 now = time.time()
                 if now - last_check > 0.5:  # a sync twice a second: the bar, and divergence found early
@@ -256,7 +264,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
                 raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
             row = {"epoch": epoch, "phase": phase, "lr": lr,
                    "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
-                   "train_sup": sup, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
+                   "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
                    "elapsed": time.time() - t_run0, **updater.grad_norm_stats()}
             history.append(row)
             run_folder.append_metrics(out, row)
@@ -279,12 +287,12 @@ def train(mc, tc: TrainConfig, out: str | Path, data: MNIST | None = None, data_
     except Exception as e:  # whatever stops the trainer, the run must not stay "running"
         run_folder.write_status(out, state="failed", message=f"{type(e).__name__}: {e}")
         raise
-    return _finish(out, history, tc)
+    return _finish(out, history, tc, layout.n_classes)
 
 
 def unit_weights(model) -> UnitWeights | None:
     """A family with filters: its units' weights now (None for one without)."""
-    return model.unit_weights() if of_model(model).capabilities.filters else None
+    return model.unit_weights() if capabilities(model).filters else None
 
 
 def unit_columns(weights: UnitWeights | None) -> dict:
@@ -292,7 +300,7 @@ def unit_columns(weights: UnitWeights | None) -> dict:
     epochs, and when each unit settled into its kind (models/analysis/staging.py)."""
     if weights is None:
         return {}
-    theta = angles(weights)
+    theta = angles(weights.encoder, weights.decoder)
     return {**{f"units_{k}": n for k, n in kind_counts(kinds(theta)).items()},
             "unit_angles": [round(float(a), 4) for a in theta]}
 
@@ -303,10 +311,10 @@ def snapshot(out: Path, weights: UnitWeights | None, epoch: int, total_epochs: i
         snapshots.record(out, epoch, total_epochs, weights.encoder, weights.decoder)
 
 
-def _finish(out: Path, history: list[dict], tc: TrainConfig) -> list[dict]:
+def _finish(out: Path, history: list[dict], tc: TrainConfig, classes: int) -> list[dict]:
     """The final status of a run that trained all its epochs: done, or failed if it learned nothing usable.
     Written only where the status file says otherwise, so a finished run on a read-only disk can be read."""
-    why = collapsed(history[-1], tc) if history else None
+    why = collapsed(history[-1], tc, classes) if history else None
     msg = f"Training ended but learned nothing usable: {why}. Try a lower --lr or --sparsity." if why else "finished"
     final = {"state": "failed" if why else "done", "message": msg}
     try:

@@ -1,6 +1,7 @@
 """The run folder: one place that knows its layout, for the trainer that writes it and the pages that poll it.
 
-    runs/NAME/config.json     architecture (the family), model and training settings (fixed at the start)
+    runs/NAME/config.json     architecture (the family), domain (the data and its settings), model and training
+                              settings (fixed at the start)
     runs/NAME/metrics.jsonl   one JSON object per finished epoch (with every unit's encoder–decoder angle)
     runs/NAME/snapshots.safetensors   the filters at a few epochs (training/snapshots.py)
     runs/NAME/status.json     state (running/stopped/done/failed), progress, message; rewritten atomically
@@ -14,8 +15,15 @@ import time
 from pathlib import Path
 
 from models.checkpoint import CHECKPOINT, atomic_write
+from models.families import of_config
 
 CONFIG, METRICS, STATUS, LOG, STOP = "config.json", "metrics.jsonl", "status.json", "train.log", "STOP"
+
+
+def run_config(mc, tc, data) -> dict:
+    """What a run folder's config.json holds before its data is loaded: the family, the data (a
+    models.domains.DataSpec), the model's and the training settings."""
+    return {"architecture": of_config(mc).name, "domain": data.to_dict(), "model": mc.to_dict(), "train": tc.to_dict()}
 
 
 def write_json(path: Path, obj: dict) -> None:

@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from models.training.digit_clip import clip_weights, digit_grad_norms
+from models.families.digit_clip import clip_weights
 
 # acc holds, since the last reset: sums of recon, l1, sup over batches, the batch count, the largest loss
 RECON, L1, SUP, COUNT, MAX = range(5)
@@ -58,7 +58,7 @@ class Updater:
         per_digit = L["objective"] if w is None or sup is None else L["objective"] + w * sup
         loss = per_digit
         if self.tc.digit_clip > 0:
-            norms = digit_grad_norms(self.model, x, per_digit, L["steps"], L["x_hat"], L["logits"])
+            norms = self.model.digit_grad_norms(x, per_digit, L["steps"], L["x_hat"], L["logits"])
             loss = per_digit * clip_weights(norms, self.tc.digit_clip)
         loss = loss.mean()
         penalty = self.model.penalty()
@@ -73,7 +73,7 @@ class Updater:
         self._update()
         self.model.project_()
         with torch.no_grad():
-            if self.average is not None:  # a mean of points inside the norm balls stays inside them
+            if self.average is not None:
                 # Warm-up: decay (1+n)/(10+n) until it reaches ema, so a short run averages its last ~10 %
                 # rather than keeping its random start.
                 self.averaged += 1
@@ -81,7 +81,9 @@ class Updater:
                 for a, p in zip(self.average.parameters(), self.model.parameters()):
                     a.lerp_(p, weight)
                 for a, b in zip(self.average.buffers(), self.model.buffers()):  # what follows the weights
-                    a.copy_(b)  # (ISTA's step follows D: the model's, within a hair of the average's)
+                    a.copy_(b)
+                # and the model's constraints: a mean of unit columns is not unit (ISTA's D; its step follows it)
+                self.average.project_()
             d = per_digit.detach().mean().double()
             parts = [L["recon"], L["l1"], L["recon"].new_zeros(()) if sup is None else sup]
             self.acc[:COUNT] += torch.stack([v.detach().mean() for v in parts]).double()
@@ -112,7 +114,7 @@ class Updater:
 
     # -- public ----------------------------------------------------------------------------------
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, lr: float, supervised: bool) -> None:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, lr: float, supervised: bool) -> None:
         w = self.tc.sup_weight if supervised else 0.0
         self.lr.fill_(lr)
         if not self.sgd:
@@ -125,7 +127,8 @@ class Updater:
                 self._w.fill_(w)
                 self._w_value = w
             self.x.copy_(x)
-            self.y.copy_(y)
+            if y is not None:  # unlabelled data: no labels to copy
+                self.y.copy_(y)
             self.graph.replay()
             self.grad_norms.append(self.grad_norm.clone())
             return
@@ -159,7 +162,7 @@ class Updater:
 
     def _capture(self, x, y) -> None:
         """Warm up on a side stream (as CUDA graphs need), put the weights back, then capture one update."""
-        self.x, self.y = x.clone(), y.clone()
+        self.x, self.y = x.clone(), None if y is None else y.clone()
         for g in self.opt.param_groups:  # a zero buffer gives the same first update as torch's clone of grad
             for p in g["params"]:
                 self.opt.state[p].setdefault("momentum_buffer", torch.zeros_like(p))

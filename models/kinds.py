@@ -1,7 +1,9 @@
-"""Unit kinds (the paper's section 4): their names, the angle thresholds that tell them apart, their colours.
+"""Unit kinds (the DrSAE paper's section 4): the encoder–decoder angle, its thresholds and the kinds' names.
 
 A unit whose encoder row E_i points where its decoder column D_i does (ISTA ties E to Dᵀ: angle 0) is a *part*
-unit; one whose encoder drifted far from its decoder is *categorical*; in between, *intermediate*.
+unit; one whose encoder drifted far from its decoder is *categorical*; in between, *intermediate*. Training records
+every unit's angle and the kind counts each epoch, and the analyses read the same definitions: they live here, below
+both.
 """
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import numpy as np
 
 PART_MAX, CATEGORICAL_MIN = 0.5, 0.7  # radians, between encoder row E_i and decoder column D_i
 KINDS = ("categorical", "intermediate", "part")
-COLORS = {"categorical": "#d62728", "intermediate": "#7f7f7f", "part": "#1f77b4"}
+
+
+def angles(encoder: np.ndarray, decoder: np.ndarray) -> np.ndarray:
+    """(units, n_input) each -> the angle between E_i and D_i per unit (radians)."""
+    E, D = np.asarray(encoder, dtype=np.float64), np.asarray(decoder, dtype=np.float64)
+    cos = (E * D).sum(1) / np.maximum(np.linalg.norm(E, axis=1) * np.linalg.norm(D, axis=1), 1e-12)
+    return np.arccos(np.clip(cos, -1, 1))
 
 
 def kinds(theta: np.ndarray) -> np.ndarray:

@@ -20,19 +20,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.data import binarized, intensities
-import models.families.rectified_gaussian as rg
+import models.families.rg_vae.rectified_gaussian as rg
+import models.families.rg_vae.hierarchy as hierarchy
+import models.families.rg_vae.likelihood as likelihood
 from models.families.base import SparseModel
-from models.families.registry import Capabilities, Family, register
+from models.families.registry import Capabilities, Curve, Family, register
 from models.settings import Config, setting
 
 MIN_SIGMA = 1e-3  # keeps every σ, and so every log density, finite
-POSTERIORS = {"structured": "structured: q(z_l | z_{l+1}, x), the prior's top-down belief and the digit's evidence "
-                            "combined", "mean-field": "mean-field: q(z_l | x), from the digit alone"}
+POSTERIORS = {"structured": "structured: q(z_l | z_{l+1}, x), the prior's top-down belief and the sample's "
+                            "evidence combined", "mean-field": "mean-field: q(z_l | x), from the sample alone"}
 
 
 @dataclass(frozen=True)
 class RGVAEConfig(Config):
-    n_input: int = 784
+    n_input: int = 0  # from the data (Family.fit)
     layers: str = setting("300,200,100,50", "Stochastic layers (bottom to top)", "units in each rectified-Gaussian "
                           "layer, from the one next to the pixels to the top")
     width: int = setting(160, "Block width", "units of the deterministic block (linear, batch norm, ELU) between "
@@ -200,33 +202,22 @@ class RGVAE(SparseModel):
         """The digits as every evaluation sees them: binarised once with the model's seed."""
         return binarized(x, self.cfg.test_seed)
 
+    # -- what the `layers` capability's pages and measurements ask (likelihood.py, hierarchy.py) -----------
 
-@dataclass
-class Totals:
-    """Sums over digits of one posterior sample each (bottom layer first)."""
-    digits: int
-    recon: float  # of −log p(x | z_1)
-    kl: list[float]  # of each layer's log q − log p
-    on: list[float]  # of each layer's units not exactly 0
-    p_zero: list[np.ndarray]  # of each unit's posterior probability of being exactly 0
+    def likelihood(self, split, iwae_k: int = 1000, iwae_digits: int = 1000, probe: bool = True):
+        return likelihood.likelihood(self, split, iwae_k, iwae_digits, probe)
 
+    def hierarchy(self, x: torch.Tensor):
+        return hierarchy.hierarchy(self, x)
 
-@torch.no_grad()
-def sampled_totals(model: RGVAE, x: torch.Tensor, generator: torch.Generator, batch: int = 2000) -> Totals:
-    """The one sampled pass behind a training row's validation numbers and the test-set evaluation: `x` as
-    evaluated (binarised), batches moved to the model's device, `generator` on that device."""
-    device = next(model.parameters()).device
-    L = len(model.cfg.sizes)
-    recon, kl, on, p_zero = 0.0, [0.0] * L, [0.0] * L, [0.0] * L
-    for i in range(0, len(x), batch):
-        xb = x[i:i + batch].to(device)
-        ps = model.run(xb, sample=True, generator=generator)
-        recon += F.binary_cross_entropy_with_logits(ps.logits, xb, reduction="sum").item()
-        for l in range(L):  # noqa: E741
-            kl[l] += ps.kl[l].sum().item()
-            on[l] += float((ps.z[l] > 0).sum())
-            p_zero[l] = p_zero[l] + rg.p_zero(*ps.q[l]).sum(0).double().cpu().numpy()
-    return Totals(len(x), recon, kl, on, p_zero)
+    def samples(self, x: torch.Tensor | None, n: int, seed: int = 0):
+        return hierarchy.samples(self, x, n, seed)
+
+    def traversal(self, x: torch.Tensor | None, unit: int, values: np.ndarray) -> np.ndarray:
+        return hierarchy.traversal(self, x, unit, values)
+
+    def layer_code(self, x: torch.Tensor):
+        return hierarchy.layer_code(self, x)
 
 
 def validate(model: RGVAE, split, device=None, batch: int = 2000) -> dict:
@@ -236,7 +227,7 @@ def validate(model: RGVAE, split, device=None, batch: int = 2000) -> dict:
     was = model.training
     model.eval()
     g = torch.Generator(device=device).manual_seed(model.cfg.test_seed)
-    t = sampled_totals(model, model.evaluation_inputs(split.x), g, batch)
+    t = likelihood.sampled_totals(model, model.evaluation_inputs(split.x), g, batch)
     model.train(was)
     n = max(t.digits, 1)
     recon, kl, on = t.recon / n, [k / n for k in t.kl], [a / n for a in t.on]  # plain floats: a checkpoint's
@@ -245,19 +236,39 @@ def validate(model: RGVAE, split, device=None, batch: int = 2000) -> dict:
             **{f"kl_{l + 1}": k for l, k in enumerate(kl)}, **{f"active_{l + 1}": a for l, a in enumerate(on)}}
 
 
+def curves(rows: list[dict], held_out: bool = True) -> list[Curve]:
+    """The bound and each layer's KL and active units over the epochs."""
+    layers = sorted({int(k.rsplit("_", 1)[1]) for r in rows for k in r if k.startswith("val_kl_")})
+    return [
+        Curve("loss", "Negative ELBO (nats)", {"−ELBO train": "train_unsup", "−ELBO val": "val_unsup",
+                                               "−log p(x | z) val": "val_recon"}, "nats",
+              "The bound's negative, lower is better: training samples (binarised afresh; the KL warm-up's weight "
+              "while it lasts) and the validation samples (binarised once)."),
+        Curve("err", "KL of each layer (nats)", {f"layer {n}": f"val_kl_{n}" for n in layers}, "nats",
+              "log q − log p of each stochastic layer (1 next to the pixels) on the validation samples: a layer at 0 "
+              "carries nothing about the sample."),
+        Curve("active", "Units not exactly 0, per sample", {f"layer {n}": f"val_active_{n}" for n in layers}, "units",
+              "Mean units of each layer that are not exactly zero in a sample from the posterior."),
+    ]
+
+
 FAMILY = register(Family(
     name="rg-vae",
     short="RG-VAE",
     title="Structured VAE with rectified-Gaussian units",
     summary="A deep generative model whose units are rectified Gaussians, exactly zero with probability Φ(−μ/σ): "
-            "stochastic layers (by default 300, 200, 100, 50 units, bottom to top) generate a binarised digit "
-            "top-down, and a structured posterior infers them from the digit while keeping the prior's top-down dependence "
+            "stochastic layers (by default 300, 200, 100, 50 units, bottom to top) generate a binarised sample "
+            "top-down, and a structured posterior infers them from the sample while keeping the prior's top-down dependence "
             "(Salimans, 2016). It is trained on the evidence lower bound (ELBO) of log p(x), without labels.",
     config=RGVAEConfig,
     create=RGVAE,
     capabilities=Capabilities(likelihood=True, layers=True),
     inputs=intensities,
+    binary_data=True,
     validate=validate,
+    curves=curves,
+    progress=(("-ELBO", "train_unsup", "{:.2f}"), ("val ELBO", "val_elbo", "{:.2f}")),
+    headline=(("Validation ELBO", "val_elbo", "{:.2f}"),),
     train_defaults={"pretrain_epochs": 0, "epochs": 80, "batch_size": 100, "lr": 0.002, "optimizer": "adamax",
                     "grad_clip": 0.0, "ema": 0.0},
 ))

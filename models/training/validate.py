@@ -1,11 +1,13 @@
-"""Numbers about a model on a set of digits: error, losses, activity; one pass, batched, no gradients."""
+"""What a training epoch measures on the validation samples (and evaluation on the test set): error, losses, activity;
+one pass, batched, no gradients."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from models.analysis.representation import DENSE
 from models.data import Split
+
+DENSE = 0.1  # a unit active on more than this share of the samples is "dense"
 
 
 @torch.no_grad()
@@ -21,12 +23,13 @@ def evaluate_split(model, split: Split, unroll: int | None = None, device: str |
     was_training = model.training
     model.eval()
     sums = torch.zeros(5, dtype=torch.float64)
-    per_unit = None  # digits on which each unit is active
+    per_unit = None  # samples on which each unit is active
     classifier = False
     for i in range(0, len(split), batch):
-        x, y = split.x[i:i + batch].to(device), split.y[i:i + batch].to(device)
+        x = split.x[i:i + batch].to(device)
+        y = None if split.y is None else split.y[i:i + batch].to(device)
         z, x_hat, logits = (None if t is None else t.float() for t in model(x.to(param.dtype), unroll))
-        classifier = logits is not None
+        classifier = logits is not None and y is not None
         zero = torch.zeros((), device=device)
         sums += torch.stack([
             0.5 * (x - x_hat).pow(2).sum(1).sum() if x_hat is not None else zero,

@@ -12,13 +12,43 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from models.analysis.representation import linear_probe
+from models.probe import linear_probe
 from models.data import Split
-from models.families.rg_vae import sampled_totals
+import models.families.rg_vae.rectified_gaussian as rg
 
 ACTIVE_COVARIANCE = 0.01  # a unit is active when its posterior mean varies over digits by more (Burda et al.)
 SEED = 0  # the samples' seed: the same model and digits give the same numbers
+
+
+@dataclass
+class Totals:
+    """Sums over digits of one posterior sample each (bottom layer first)."""
+    digits: int
+    recon: float  # of −log p(x | z_1)
+    kl: list[float]  # of each layer's log q − log p
+    on: list[float]  # of each layer's units not exactly 0
+    p_zero: list[np.ndarray]  # of each unit's posterior probability of being exactly 0
+
+
+@torch.no_grad()
+def sampled_totals(model, x: torch.Tensor, generator: torch.Generator, batch: int = 2000) -> Totals:
+    """The one sampled pass behind a training row's validation numbers and the test-set evaluation: `x` as
+    evaluated (binarised), batches moved to the model's device, `generator` on that device."""
+    device = next(model.parameters()).device
+    L = len(model.cfg.sizes)
+    recon, kl, on, p_zero = 0.0, [0.0] * L, [0.0] * L, [0.0] * L
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].to(device)
+        ps = model.run(xb, sample=True, generator=generator)
+        recon += F.binary_cross_entropy_with_logits(ps.logits, xb, reduction="sum").item()
+        for l in range(L):  # noqa: E741
+            kl[l] += ps.kl[l].sum().item()
+            on[l] += float((ps.z[l] > 0).sum())
+            p_zero[l] = p_zero[l] + rg.p_zero(*ps.q[l]).sum(0).double().cpu().numpy()
+    return Totals(len(x), recon, kl, on, p_zero)
+
 
 
 @torch.no_grad()
@@ -95,12 +125,13 @@ def likelihood(model, split: Split, iwae_k: int = 1000, iwae_digits: int = 1000,
     kl = np.array(t.kl)
     n = max(len(x), 1)
     means = posterior_means(model, x, batch)
-    y = split.y.numpy()
+    y = None if split.y is None else split.y.numpy()
     half = n // 2
     layers = []
     for l, size in enumerate(model.cfg.sizes):  # noqa: E741
         activity = means[l].var(0)
-        err = linear_probe(means[l][:half], y[:half], means[l][half:], y[half:]) if probe and half >= 10 else None
+        err = (linear_probe(means[l][:half], y[:half], means[l][half:], y[half:]) if probe and y is not None
+               and half >= 10 else None)
         active = int((activity > ACTIVE_COVARIANCE).sum())
         layers.append(Layer(size, float(kl[l] / n), float(1 - t.on[l] / (n * size)), active, err,
                             np.asarray(t.p_zero[l]) / n, activity))

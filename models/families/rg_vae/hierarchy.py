@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.families import rectified_gaussian as rg
+import models.families.rg_vae.rectified_gaussian as rg
 
 TOP_DIGITS = 12
 ON_QUANTILE = 0.99  # a unit switched on alone takes the value it reaches on the top 1 % of digits
