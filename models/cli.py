@@ -583,8 +583,9 @@ def recovery(argv: list[str]) -> int:
           f"cosine ≥ {RECOVERED}; mean best cosine {out['mean_best_cosine']:.3f} (a random dictionary of this size: "
           f"{r.chance:.3f})")
     if strip is not None:
-        pairs = ", ".join(f"epoch {e}: {100 * s:.0f} %" for e, s in zip(out["snapshot_epochs"],
-                                                                        out["share_recovered_by_epoch"]))
+        shown = np.unique(np.round(np.linspace(0, len(strip.epochs) - 1, min(12, len(strip.epochs)))).astype(int))
+        pairs = ", ".join(f"epoch {out['snapshot_epochs'][i]}: {100 * out['share_recovered_by_epoch'][i]:.0f} %"
+                          for i in shown)
         print(f"  recovered over training ({out['units_in_snapshots']} units kept in the snapshots): {pairs}")
     return 0
 

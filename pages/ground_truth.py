@@ -35,7 +35,7 @@ m[3].metric("A random dictionary's", f"{r.chance:.3f}", help=f"the mean best cos
 
 left, right = st.columns(2)
 chart(left, figures.histogram(r.best, "Each true atom's best cosine", "cosine with the closest unit", bins=20,
-                              range_=(-1.0, 1.0)), key="gt-best",
+                              range_=(-1.0, 1.0), ytitle="atoms"), key="gt-best",
       caption=f"Atoms to the right of {RECOVERED} were found; the random-dictionary level is {r.chance:.2f}.")
 order = np.argsort(-r.best)
 if r.parents:
@@ -75,7 +75,7 @@ else:
                   f"at cosine ≥ {RECOVERED}.")
     if len(found):
         chart(right, figures.histogram(found, "Epoch from which each atom stayed recovered", "epoch",
-                                       bins=min(20, len(t.epochs))), key="gt-when",
+                                       bins=min(20, len(t.epochs)), ytitle="atoms"), key="gt-when",
               caption="Staged learning, where the constituents are known: atoms found early sit left.")
         quart = np.percentile(found, [25, 50, 75])
         st.markdown(f"{len(found)} of {K} atoms were recovered for good during training: a quarter of them by epoch "

@@ -13,8 +13,7 @@ sel = require(__file__)
 caps = sel.caps
 st.title(f"sparselab · {sel.family.title}")
 samples = sel.samples()
-st.caption(f"Trained on {sel.entry.data.domain.title.lower()}: {sel.entry.data.describe()}. "
-           f"{sel.entry.data.domain.summary}")
+st.caption(f"**Data**: {sel.entry.data.domain.title} ({sel.entry.data.describe()}). {sel.entry.data.domain.summary}")
 
 
 def bound_overview():

@@ -38,14 +38,16 @@ def pictures(vectors, shape: tuple[int, int] | None, signed: bool = True) -> np.
     pooled = np.stack([v[:, a:b][np.arange(len(v)), np.abs(v[:, a:b]).argmax(1)] for a, b in zip(edges, edges[1:])], 1)
     pooled = pooled / np.abs(pooled).max(1, keepdims=True).clip(1e-12)
     rows = np.arange(2 * STRIP_HALF)[:, None]  # 0 at the top
+    widen = max(1, STRIP // bars)  # short vectors: wider bars, a strip about STRIP pixels wide
     if not signed and (pooled >= 0).all():
         height = np.round(pooled * 2 * STRIP_HALF)[:, None, :]
-        return ((2 * STRIP_HALF - rows)[None] <= height).astype(np.float32)
+        return ((2 * STRIP_HALF - rows)[None] <= height).astype(np.float32).repeat(widen, axis=2)
     height = np.round(pooled * STRIP_HALF)[:, None, :]  # signed: up from the middle line, or down
     up = (rows[None] >= STRIP_HALF - height) & (rows[None] < STRIP_HALF) & (height > 0)
     down = (rows[None] >= STRIP_HALF) & (rows[None] < STRIP_HALF - height) & (height < 0)
     out = up.astype(np.float32) - down.astype(np.float32)
-    return out if signed else (out + 1) / 2
+    out = out if signed else (out + 1) / 2
+    return out.repeat(widen, axis=2)
 
 
 def mosaic(images: np.ndarray, cols: int, pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -271,7 +273,7 @@ def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380) ->
                          marker=dict(size=6, color=color, opacity=0.45, symbol="circle-open"),
                          hovertemplate="%{text}<br>L0 %{x:.1f}<br>" + ytitle + " %{y:.4g}<extra>click to open</extra>"))
     layout = dict(title=dict(text=title), height=height, margin=_margin(), clickmode="event+select",
-                  xaxis=dict(title=dict(text="active units per digit (L0)")), yaxis=dict(title=dict(text=ytitle)),
+                  xaxis=dict(title=dict(text="active units per sample (L0)")), yaxis=dict(title=dict(text=ytitle)),
                   legend=dict(orientation="h", y=-0.25))
     return go.Figure(data=data, layout=layout)
 
@@ -339,15 +341,16 @@ def composition_graph(graph, part_units: np.ndarray, favoured: np.ndarray | None
 
 
 def histogram(values: np.ndarray, title: str, xtitle: str, bins: int = 20, range_: tuple | None = None,
-              height: int = 280) -> go.Figure:
-    """One number per unit, counted in `bins` equal bins (over `range_`, else the values' own range)."""
+              height: int = 280, ytitle: str = "units") -> go.Figure:
+    """One number per unit (or per `ytitle`), counted in `bins` equal bins (over `range_`, else the values' own
+    range)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     lo, hi = range_ if range_ is not None else ((float(v.min()), float(v.max())) if len(v) else (0.0, 1.0))
     size = (hi - lo) / bins or 1.0
     data = [dict(type="histogram", x=v, xbins=dict(start=lo, end=hi + 1e-9, size=size), marker=dict(color="#1f77b4"))]
     layout = dict(title=dict(text=title), height=height, margin=_margin(), bargap=0.05,
-                  xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text="units")))
+                  xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text=ytitle)))
     return go.Figure(data=data, layout=layout)
 
 

@@ -14,7 +14,7 @@ HOW = ("at 0 (ablate)", "at a value (clamp)")
 
 def intervention_controls(hidden: int, kind: np.ndarray, T: int, z: np.ndarray, key: str,
                           default_units: list[int] | None = None) -> Intervention | None:
-    """`z`: (steps, hidden) the digit's untouched codes (the chosen units' default: its most active ones; the clamp
+    """`z`: (steps, hidden) the sample's untouched codes (the chosen units' default: its most active ones; the clamp
     value's: its largest activity). None while no unit is chosen."""
     c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
     target = c1.radio("Hold", TARGETS, key=f"{key}-target")

@@ -85,7 +85,7 @@ def _draw() -> Selection | None:
         if sparsity is not None:
             sb.caption(f"Sparsity λ = {sparsity:g} (train another λ on the Training page)")
     at = [e for e in members if e.sparsity == sparsity]
-    if len(at) > 1:  # runs that differ in something else: seed, epochs, digits...
+    if len(at) > 1:  # runs that differ in something else: seed, epochs, data...
         labels = catalog.differences(at)
         key = sb.selectbox("Run", [e.key for e in at], format_func=labels.get, key=f"run-{group}-{sparsity}",
                            help="Models of this size and λ that differ in other settings")

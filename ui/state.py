@@ -68,7 +68,7 @@ class Selection:
         return compute.codes_for(*self.key, self.unroll)
 
     def analysis(self) -> UnitAnalysis:
-        """The paper's per-unit analysis at the trained T (activity over the test digits)."""
+        """The paper's per-unit analysis at the trained T (activity over the test samples)."""
         return compute.analysis_for(*self.key)
 
 
