@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from models.data import DataError, Dataset, Split, normalize
+from models.registry import Registry
 from models.settings import Config
 
 DEFAULT = "digits"  # saved runs without a `domain` entry were all written before domains: digits
@@ -108,23 +109,8 @@ class UnknownDomain(ValueError):
     pass
 
 
-_DOMAINS: dict[str, Domain] = {}
-
-
-def register(domain: Domain) -> Domain:
-    _DOMAINS[domain.name] = domain
-    return domain
-
-
-def get(name: str) -> Domain:
-    try:
-        return _DOMAINS[name]
-    except KeyError:
-        raise UnknownDomain(f"unknown data domain {name!r} (this version knows {', '.join(_DOMAINS)})") from None
-
-
-def all_domains() -> list[Domain]:
-    return list(_DOMAINS.values())
+_DOMAINS: Registry[Domain] = Registry("data domain", UnknownDomain)
+register, get, all_domains = _DOMAINS.register, _DOMAINS.get, _DOMAINS.all
 
 
 @dataclass(frozen=True)

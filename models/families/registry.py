@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from models.data import normalize
+from models.registry import Registry
 
 DEFAULT = "drsae"  # saved files without an `architecture` key were all written before families: DrSAEs
 
@@ -149,27 +150,8 @@ class UnknownFamily(ValueError):
     pass
 
 
-_FAMILIES: dict[str, Family] = {}
-
-
-def register(family: Family) -> Family:
-    _FAMILIES[family.name] = family
-    return family
-
-
-def unregister(name: str) -> None:
-    _FAMILIES.pop(name, None)
-
-
-def get(name: str) -> Family:
-    try:
-        return _FAMILIES[name]
-    except KeyError:
-        raise UnknownFamily(f"unknown model family {name!r} (this version knows {', '.join(_FAMILIES)})") from None
-
-
-def all_families() -> list[Family]:
-    return list(_FAMILIES.values())
+_FAMILIES: Registry[Family] = Registry("model family", UnknownFamily)
+register, unregister, get, all_families = _FAMILIES.register, _FAMILIES.unregister, _FAMILIES.get, _FAMILIES.all
 
 
 def architecture(saved: dict) -> str:
@@ -183,7 +165,7 @@ def of_saved(saved: dict) -> Family:
 
 def of_config(cfg) -> Family:
     """The family whose config class `cfg` is."""
-    for f in _FAMILIES.values():
+    for f in _FAMILIES.all():
         if type(cfg) is f.config:  # exactly: one family's config may extend another's
             return f
     raise UnknownFamily(f"no registered family has the config class {type(cfg).__name__}")
