@@ -7,11 +7,14 @@ L0, dead units and the unexplained variance on 5,000 validation digits, and save
     .venv/bin/python bench/pretrain_probe.py --data-dir DIR --out runs/probe30 [--variants digits,random-b0,...]
 
 Variants (their initial D; E, S, b then as ISTA on it, E = a Dᵀ, S = I − a DᵀD, b = aλ):
-- digits: random training digits minus the mean digit (today's initial_dictionary);
+- digits: random training digits minus the mean digit (today's default, `--init samples`);
 - random-b0: random unit columns, b = 0 at the start (every unit above threshold: a lowered threshold);
 - random-warmup: random unit columns, λ rising linearly from 0 to its value over the first 5 epochs;
-- ista: a dictionary learned by sparse coding (FISTA codes, 10 epochs) from random unit columns;
-- patches: centred 10 × 10 windows of random training digits (a stroke-sized piece of a digit, the rest 0).
+- ista: a dictionary learned by sparse coding (FISTA codes, 10 epochs, the ISTA family's dictionary step) from random
+  unit columns;
+- patches: centred 10 × 10 windows of random training digits (a stroke-sized piece of a digit, the rest 0: `--init
+  windows`).
+`--decoder-lr K` gives D K times the lr (the DrSAE's setting); the default 1 is the recipe's.
 Prints one line per measurement and writes OUT/probe.json (appended per variant, so a killed probe resumes).
 """
 from __future__ import annotations
@@ -32,7 +35,8 @@ SHAPE = (28, 28)
 from models.domains import dataset, spec  # noqa: E402
 from models.families.drsae import DrSAE, DrSAEConfig  # noqa: E402
 from models.families.ista import ISTA, ISTAConfig  # noqa: E402
-from models.families.recurrent import initial_dictionary, random_dictionary  # noqa: E402
+from models.domains import spec as data_spec  # noqa: E402
+from models.families.recurrent import random_dictionary, start_dictionary  # noqa: E402
 from models.training.config import TrainConfig  # noqa: E402
 from models.training.optim import make_optimizer  # noqa: E402
 from models.training.update import Updater  # noqa: E402
@@ -42,27 +46,10 @@ WARMUP_EPOCHS = 5
 VAL_DIGITS = 5000
 
 
-def patch_dictionary(train_x: torch.Tensor, hidden: int, seed: int, window: int = 10) -> torch.Tensor:
-    """Columns: a window × window piece of a random training digit (inked windows only), centred, the rest 0."""
-    g = torch.Generator().manual_seed(seed)
-    imgs = train_x.reshape(-1, 28, 28)
-    cols = []
-    while len(cols) < hidden:
-        i = int(torch.randint(len(imgs), (1,), generator=g))
-        r, c = (int(v) for v in torch.randint(2, 28 - window - 2, (2,), generator=g))
-        piece = imgs[i, r:r + window, c:c + window]
-        if piece.norm() < 0.3 * imgs[i].norm():  # mostly background: no stroke in it
-            continue
-        col = torch.zeros(28, 28)
-        col[r:r + window, c:c + window] = piece - piece.mean()
-        cols.append(col.reshape(-1) / col.norm().clamp_min(1e-8))
-    return torch.stack(cols, 1)
-
-
 def ista_dictionary(train_x: torch.Tensor, hidden: int, seed: int, epochs: int, sparsity: float) -> torch.Tensor:
     """Sparse dictionary learning (the ISTA family's update) from random unit columns."""
     g = torch.Generator().manual_seed(seed)
-    cfg = ISTAConfig(hidden=hidden, sparsity=sparsity, n_classes=10)
+    cfg = ISTAConfig(n_input=784, hidden=hidden, sparsity=sparsity, n_classes=10)
     model = ISTA(cfg, random_dictionary(784, hidden, g), seed)
     tc = TrainConfig(pretrain_epochs=epochs, epochs=0, ema=0.0)
     up = Updater(model, make_optimizer(model, tc), tc, graph=False)
@@ -105,19 +92,20 @@ def save_grid(model: DrSAE, path: Path, n: int = 100) -> None:
     Image.fromarray(grid).resize((cols * 29 * 2, cols * 29 * 2), Image.NEAREST).save(path)
 
 
-def run_variant(name: str, train_x, train_y, val_x, out: Path, seed: int, lam: float, at: tuple[int, ...]) -> list[dict]:
+def run_variant(name: str, train_x, train_y, val_x, out: Path, seed: int, lam: float, at: tuple[int, ...],
+                decoder_lr: float = 1.0) -> list[dict]:
     torch.manual_seed(seed)
     t0 = time.time()
-    cfg = DrSAEConfig(hidden=400, unroll=11, sparsity=lam)
+    cfg = DrSAEConfig(n_input=784, n_classes=10, hidden=400, unroll=11, sparsity=lam, decoder_lr=decoder_lr)
     g = torch.Generator().manual_seed(seed)
     if name == "digits":
-        D = initial_dictionary(train_x, 400, seed)
+        D = start_dictionary(train_x, 400, seed, "samples")
     elif name in ("random-b0", "random-warmup"):
         D = random_dictionary(784, 400, g)
     elif name == "ista":
         D = ista_dictionary(train_x, 400, seed, 10, lam)
     elif name == "patches":
-        D = patch_dictionary(train_x, 400, seed)
+        D = start_dictionary(train_x, 400, seed, "windows", data_spec().layout())
     else:
         raise ValueError(name)
     model = DrSAE(cfg, D, seed)
@@ -139,8 +127,9 @@ def run_variant(name: str, train_x, train_y, val_x, out: Path, seed: int, lam: f
         if epoch + 1 in at:
             rows.append({"variant": name, "epoch": epoch + 1, "seconds": time.time() - t0, **measure(model, val_x)})
             print(json.dumps(rows[-1]), flush=True)
-            save_grid(model, out / f"{name}-e{epoch + 1}.png")
-            torch.save(model.state_dict(), out / f"{name}-e{epoch + 1}.pt")
+            tag = name + ("" if decoder_lr == 1 else f"-dlr{decoder_lr:g}")
+            save_grid(model, out / f"{tag}-e{epoch + 1}.png")
+            torch.save(model.state_dict(), out / f"{tag}-e{epoch + 1}.pt")
     return rows
 
 
@@ -154,6 +143,7 @@ def main() -> int:
     p.add_argument("--sparsity", type=float, default=0.025)
     p.add_argument("--at", default="5,20,50", help="epochs after which to measure (default: %(default)s)")
     p.add_argument("--limit", type=int, help="training digits (a quick look)")
+    p.add_argument("--decoder-lr", type=float, default=1.0, help="D's lr × (default: %(default)s, the recipe's)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -162,12 +152,12 @@ def main() -> int:
     done_file = out / "probe.json"
     done = json.loads(done_file.read_text()) if done_file.is_file() else {}
     for name in a.variants.split(","):
-        key = f"{name}-s{a.seed}-l{a.sparsity:g}"
+        key = f"{name}-s{a.seed}-l{a.sparsity:g}" + (f"-dlr{a.decoder_lr:g}" if a.decoder_lr != 1 else "")
         if key in done:
             continue
         at = tuple(int(e) for e in a.at.split(","))
         done[key] = run_variant(name, data.train.x[:a.limit], data.train.y[:a.limit], data.val.x[:VAL_DIGITS], out,
-                                a.seed, a.sparsity, at)
+                                a.seed, a.sparsity, at, a.decoder_lr)
         done_file.write_text(json.dumps(done, indent=1))
     for key, rows in done.items():
         for r in rows:

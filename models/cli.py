@@ -370,13 +370,15 @@ def export(argv: list[str]) -> int:
                                 description="A run as a compact model folder (float16 safetensors, config, metrics).")
     p.add_argument("run")
     p.add_argument("--out", required=True)
-    p.add_argument("--snapshot-units", type=int, help="keep the filter snapshots of this many units, a third of "
-                   "each kind (default: all)")
+    p.add_argument("--snapshot-units", type=int, help="keep the filter snapshots of this many units, an equal share "
+                   "of each kind (0: none; default: all)")
+    p.add_argument("--without-unit-angles", action="store_true", help="the metrics without every unit's angle per "
+                   "epoch (a smaller copy; its Composition page then shows no staged learning)")
     a = p.parse_args(argv)
     try:
-        if a.snapshot_units is not None and a.snapshot_units < 3:
-            raise ValueError(f"--snapshot-units must be at least 3 (one per kind), got {a.snapshot_units}")
-        path = export_run(a.run, a.out, a.snapshot_units)
+        if a.snapshot_units is not None and 0 < a.snapshot_units < 3:
+            raise ValueError(f"--snapshot-units must be 0 or at least 3 (one per kind), got {a.snapshot_units}")
+        path = export_run(a.run, a.out, a.snapshot_units, unit_angles=not a.without_unit_angles)
     except ERRORS as e:
         return _fail(e)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

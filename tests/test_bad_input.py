@@ -240,7 +240,7 @@ def test_evaluate_warns_when_model_and_dataset_differ(tiny_run, tmp_path, capsys
 def test_export_refuses_too_few_snapshot_units(finished, tmp_path, capsys):
     run, _ = finished
     code, err = run_cli(["export", str(run), "--out", str(tmp_path / "out"), "--snapshot-units", "2"], capsys)
-    assert code == 2 and "--snapshot-units must be at least 3" in one_line(err)
+    assert code == 2 and "--snapshot-units must be 0 or at least 3" in one_line(err)
     assert not (tmp_path / "out").exists()
 
 

@@ -235,3 +235,8 @@ def test_export_keeps_an_equal_share_of_each_kind_in_the_snapshots(tiny_run, tmp
     t = unit_table(model)
     assert strip.units.tolist() == snapshot_units(t.kind, t.angle, 9).tolist() and len(strip.units) <= 9
     assert len(run_folder.read_metrics(tmp_path / "small")[0]["unit_angles"]) == 64
+    export_run(tiny_run[0], tmp_path / "smaller", snapshot_count=0, unit_angles=False)  # a λ group's copy
+    assert not (tmp_path / "smaller" / snapshots.SNAPSHOTS).exists()
+    rows = run_folder.read_metrics(tmp_path / "smaller")
+    assert len(rows) == len(run_folder.read_metrics(tiny_run[0])) and "unit_angles" not in rows[0]
+    assert rows[-1]["val_error"] == run_folder.read_metrics(tiny_run[0])[-1]["val_error"]

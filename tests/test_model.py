@@ -118,3 +118,29 @@ def test_c_bound_setting_and_older_configs():
     del old["c_bound"]  # saved before the setting existed: those models were trained with the class bound
     assert DrSAEConfig.from_dict(old).c_bound == "class"
     assert DrSAEConfig.from_dict(DrSAEConfig(c_bound="unit").to_dict()).c_bound == "unit"
+
+
+def test_the_decoder_can_start_from_windows_of_the_samples_and_take_its_own_step():
+    from models.domains import spec
+    from models.families import get
+    from models.families.drsae import lr_scales
+    from models.families.recurrent import WINDOW, start_dictionary
+    from models.training.config import TrainConfig
+
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand(50, 784, generator=rng)
+    x = x / x.norm(dim=1, keepdim=True)
+    D = start_dictionary(x, 30, 0, "windows", spec().layout())
+    side = round(WINDOW * 28)
+    assert D.shape == (784, 30) and torch.allclose(D.norm(dim=0), torch.ones(30), atol=1e-5)
+    for col in D.T.reshape(30, 28, 28):
+        rows, cols = torch.nonzero(col, as_tuple=True)
+        assert rows.max() - rows.min() < side and cols.max() - cols.min() < side  # inside one side × side window
+        assert abs(col.sum().item()) < 1e-4  # its mean removed
+    vectors = spec("synthetic").layout()  # not images: whole samples, as "samples"
+    assert torch.equal(start_dictionary(x, 30, 0, "windows", vectors), start_dictionary(x, 30, 0, "samples"))
+    cfg = get("drsae").fit(get("drsae").config(hidden=8), spec().layout())
+    assert (cfg.init, cfg.decoder_lr) == ("windows", 11.0)  # the recipe: docs/results.md
+    assert lr_scales(DrSAE(cfg), TrainConfig())["D"] == 11.0
+    old = DrSAEConfig.from_dict({"n_input": 784, "hidden": 8})  # a run from before the settings: its recipe
+    assert (old.init, old.decoder_lr) == ("samples", 1.0)

@@ -199,15 +199,23 @@ def _marker(x: float | None) -> list[dict]:
     return [dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(dash="dot", color="black"))]
 
 
+PALETTE = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#bcbd22", "#000000"]  # not a kind's
+
+
 def lines(x, series: dict[str, np.ndarray], title: str = "", xtitle: str = "", ytitle: str = "",
           marker_x: float | None = None, height: int = 320, colors: dict | None = None, log_y: bool = False) -> go.Figure:
+    """A line per series; `colors` {name: colour} where given, the others from PALETTE (never a kind's colour, so a
+    series is never mistaken for a kind of unit); the legend under the x axis's title."""
     mode = "lines+markers" if len(x) < 40 else "lines"
-    data = [dict(type="scatter", x=x, y=y, name=name, mode=mode, line=dict(color=(colors or {}).get(name)))
+    colors = dict(colors or {})
+    free = iter([c for c in PALETTE if c not in colors.values()] * 2)
+    data = [dict(type="scatter", x=x, y=y, name=name, mode=mode, line=dict(color=colors.get(name) or next(free)))
             for name, y in series.items()]
-    layout = dict(title=dict(text=title), height=height, margin=_margin(),
-                  xaxis=dict(title=dict(text=xtitle)),
+    legend = len(data) > 1
+    layout = dict(title=dict(text=title), height=height + (40 if legend else 0),
+                  margin=dict(_margin(), b=70 if legend else 10), xaxis=dict(title=dict(text=xtitle)),
                   yaxis=dict(title=dict(text=ytitle), type="log" if log_y else None),
-                  legend=dict(orientation="h", y=-0.25), showlegend=len(data) > 1, shapes=_marker(marker_x))
+                  legend=dict(orientation="h", y=-0.3, yanchor="top"), showlegend=legend, shapes=_marker(marker_x))
     return go.Figure(data=data, layout=layout)
 
 

@@ -66,7 +66,8 @@ def random_dictionary(n_input: int, hidden: int, g: torch.Generator) -> torch.Te
 
 
 INITS = {"samples": "random training samples minus the mean sample",
-         "windows": "centred windows of random training samples, the rest 0: local pieces (images only)",
+         "windows": "centred windows of random training samples, the rest 0: local pieces (samples that are not "
+                    "images: whole samples, as 'samples')",
          "random": "random unit columns"}
 WINDOW = 0.36  # a window's side, of the image's shorter side: 10 pixels of a 28 × 28 digit, about a stroke
 
@@ -109,9 +110,7 @@ def start_dictionary(train_x: torch.Tensor, hidden: int, seed: int, init: str = 
                      layout=None) -> torch.Tensor:
     """The decoder a model starts from, by its `init` setting (INITS); `layout`: its data's (models/domains),
     whose image shape the windows need."""
-    if init == "windows":
-        if layout is None or layout.image is None:
-            raise ValueError("--init windows needs samples that are images (this data is a plain vector)")
+    if init == "windows" and layout is not None and layout.image is not None:
         return window_dictionary(train_x, hidden, seed, layout.image)
     if init == "random":
         return random_dictionary(train_x.shape[1], hidden, torch.Generator().manual_seed(seed))

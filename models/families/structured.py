@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from models.families.drsae import C_BOUNDS, DrSAE, DrSAEConfig, lr_scales as drsae_lr_scales
-from models.families.recurrent import clip_norm_, ista_operators, start_dictionary
+from models.families.recurrent import INITS, clip_norm_, ista_operators, start_dictionary
 from models.families.registry import Capabilities, Family, register
 from models.settings import setting
 
@@ -26,6 +26,10 @@ class StructuredConfig(DrSAEConfig):
                                      "(large: ISTA tied to its decoder; 0: free residuals)", min=0.0, max=1e4)
     residual_rank: int = setting(0, "Residual rank", "rank of R_E and R_S as products U Vᵀ (0 = full rank)",
                                  min=0, max=4096, advanced=True)
+    # the DrSAE's starting dictionary and decoder step of before: the recipe this family was measured with
+    init: str = setting("samples", "Decoder starts from", "the dictionary D the encoder starts as ISTA on",
+                        choices=INITS, advanced=True)
+    decoder_lr: float = setting(1.0, "Decoder lr ×", "D's lr is this times lr", min=0.0, max=1e4, advanced=True)
 
 
 class Residual(nn.Module):

@@ -31,9 +31,10 @@ def snapshot_units(kind: np.ndarray, angle: np.ndarray, n: int) -> np.ndarray:
     return np.array(sorted(set(picked)), dtype=np.int64)
 
 
-def export_run(run: str | Path, out: str | Path, snapshot_count: int | None = None) -> Path:
-    """`snapshot_count`: keep that many units' filter snapshots (snapshot_units) instead of all (an embedded
-    model's smaller copy)."""
+def export_run(run: str | Path, out: str | Path, snapshot_count: int | None = None, unit_angles: bool = True) -> Path:
+    """`snapshot_count`: keep that many units' filter snapshots (snapshot_units) instead of all (0: none), and
+    `unit_angles` False: the metrics rows without every unit's angle (no staged learning for it): an embedded
+    model's smaller copy."""
     run, out = Path(run), Path(out)
     model, progress = load_model(run)
     data = spec_of(run_folder.read_config(run) or {})
@@ -42,10 +43,14 @@ def export_run(run: str | Path, out: str | Path, snapshot_count: int | None = No
     meta = {"source_run": run.name, "epochs": progress.get("epoch"),
             "val_error": history[-1].get("val_error") if history else None}
     export_model(model, out / EXPORTED, meta, domain=data.to_dict())
-    for name in (run_folder.CONFIG, run_folder.METRICS):
-        if (run / name).is_file():
-            shutil.copyfile(run / name, out / name)
-    if (run / snapshots.SNAPSHOTS).is_file():
+    if (run / run_folder.CONFIG).is_file():
+        shutil.copyfile(run / run_folder.CONFIG, out / run_folder.CONFIG)
+    if unit_angles and (run / run_folder.METRICS).is_file():
+        shutil.copyfile(run / run_folder.METRICS, out / run_folder.METRICS)
+    elif history:
+        run_folder.write_metrics(out, [{k: v for k, v in r.items() if k != "unit_angles"} for r in history])
+    (out / snapshots.SNAPSHOTS).unlink(missing_ok=True)  # a copy made before keeps none of its old frames
+    if (run / snapshots.SNAPSHOTS).is_file() and snapshot_count != 0:
         if snapshot_count is None:
             shutil.copyfile(run / snapshots.SNAPSHOTS, out / snapshots.SNAPSHOTS)
         else:
