@@ -13,6 +13,7 @@ from models.checkpoint import EXPORTED
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MODELS = ASSETS / "models"
+BENCHMARKS = ASSETS / "benchmarks"  # benchmark folders (models/services/benchmark.py), NAME/benchmark.json
 DEFAULT_NAME = "drsae-400x11"  # the 400-unit, T = 11 model at the default lambda
 
 
@@ -20,6 +21,10 @@ def default_models() -> list[Path]:
     """Folders of the embedded models, the default first."""
     found = sorted(p for p in MODELS.glob("*") if (p / EXPORTED).is_file())
     return sorted(found, key=lambda p: p.name != DEFAULT_NAME)
+
+
+def embedded_benchmarks() -> list[Path]:
+    return sorted(p for p in BENCHMARKS.glob("*") if (p / "benchmark.json").is_file())
 
 
 def default_model_path() -> Path:

@@ -10,6 +10,7 @@
     python -m models posteriors --out runs/posteriors [--epochs N]   (the RG-VAE: structured vs mean-field)
     python -m models gabor    [MODEL] [--json]   (a model on image patches: Gabors fitted to its filters)
     python -m models recovery [MODEL] [--json]   (a model on synthetic data: the true dictionary recovered?)
+    python -m models benchmark --out DIR [--domain D] [--families ...] [--sparsity FAMILY=v,v ...] [--seeds 0,1]
 
 MODEL is a run folder, a checkpoint.pt or an exported .safetensors; without it, the embedded default.
 `train --help` lists every setting of a family (`train --family NAME --help` for another one).
@@ -110,12 +111,14 @@ def sweep(argv: list[str]) -> int:
         family, domain, saved = _family_and_saved(argv)
     except ERRORS as e:
         return _fail(e)
+    sym = family.sparsity_symbol
     p = argparse.ArgumentParser(prog="python -m models train sweep", description=f"Queue {family.title} runs, one "
-                                "per λ and seed, in the job registry (the app's Training page shows them); as many "
+                                f"per {sym} and seed, in the job registry (the app's Training page shows them); as many "
                                 "train at once as allowed, the others wait, and the queue goes on after a restart.")
     p.add_argument("--family", choices=[f.name for f in all_families()], default=family.name)
     p.add_argument("--config", help="a run's config.json: start every run from its settings")
-    p.add_argument("--sparsity", required=True, help="comma-separated λ values")
+    p.add_argument("--sparsity", required=True, help=f"comma-separated values of {family.short}'s sparsity setting "
+                   f"({sym}, --{family.sparsity_field.replace('_', '-')})")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default: %(default)s)")
     p.add_argument("--trainers", type=int, help="trainers at once, kept for the registry (default: its setting, "
                    "else one per two cores)")
@@ -123,7 +126,7 @@ def sweep(argv: list[str]) -> int:
     p.add_argument("--data-dir", help="folder with the four MNIST-format idx files (else $SPARSELAB_DATA)")
     p.add_argument("--wait", action="store_true", help="print progress until every run has ended")
     _data_flags(p, domain)
-    _add_settings(p, family.config, f"{family.short} settings", skip=("sparsity",))
+    _add_settings(p, family.config, f"{family.short} settings", skip=(family.sparsity_field,))
     _add_settings(p, TrainConfig, "training settings", family.train_defaults, skip=("seed",))
     a = p.parse_args(argv)
     root = Path(a.runs) if a.runs else jobs.RUNS_ROOT
@@ -131,18 +134,18 @@ def sweep(argv: list[str]) -> int:
                                                            "data_dir", "wait")}
     try:
         if not family.has_sparsity:
-            raise ValueError(f"{family.title} models have no sparsity λ to sweep")
+            raise ValueError(f"{family.title} models have no sparsity setting to sweep")
         lams, seeds = sweeps.values(a.sparsity, float, "--sparsity"), sweeps.values(a.seeds, int, "--seeds")
-        mc, tc, data = _configs(family, domain, saved, {**given, "sparsity": lams[0], "seed": seeds[0]})
+        mc, tc, data = _configs(family, domain, saved, {**family.with_sparsity(given, lams[0]), "seed": seeds[0]})
         configs = sweeps.grid(family, mc.to_dict(), tc.to_dict(), lams, seeds)  # flags over the file
         if a.trainers is not None:
             jobs.set_max_trainers(a.trainers, root)
         queued = sweeps.queue(configs, root, a.data_dir, data)
     except (jobs.JobError, *ERRORS) as e:
         return _fail(e)
-    grid = [(m.sparsity, t.seed) for m, t in configs]
+    grid = [(family.sparsity_of(m), t.seed) for m, t in configs]
     for (lam, seed), j in zip(grid, queued):
-        print(f"{j.name}  λ {lam:g} seed {seed}: {j.state}")
+        print(f"{j.name}  {family.sparsity_label(lam)} seed {seed}: {j.state}")
     print(f"{len(queued)} runs in {root}; {jobs.max_trainers(root)} train at once.")
     if not a.wait:
         return 0
@@ -592,8 +595,79 @@ def recovery(argv: list[str]) -> int:
     return 0
 
 
+def benchmark(argv: list[str]) -> int:
+    """Train what is missing of a family × sparsity × seed grid on one domain (the job registry), measure every run
+    the same way, write one table (md + json) and the figures."""
+    import time
+
+    from models.services import benchmark as bench, jobs
+    from models.services.benchmark_figures import write_html
+
+    try:
+        _, domain, _ = _family_and_saved(argv)
+    except ERRORS as e:
+        return _fail(e)
+    p = argparse.ArgumentParser(prog="python -m models benchmark", description="Train (through the job registry: a "
+                                "second call trains only what is missing) and measure every family × sparsity × "
+                                "seed on one domain; write OUT/benchmark.md, benchmark.json and the frontier "
+                                "figures. The Benchmark page opens OUT.")
+    p.add_argument("--out", required=True, help="folder for the table and the figures")
+    p.add_argument("--families", default=",".join(bench.default_families()), help="comma-separated (default: "
+                   "%(default)s)")
+    p.add_argument("--sparsity", nargs="+", help="FAMILY=v1,v2,... per family (or v1,v2,... for all); a family "
+                   "not named takes its own three values (its λ or k)")
+    p.add_argument("--seeds", default="0,1", help="comma-separated seeds (default: %(default)s)")
+    p.add_argument("--hidden", type=int, help="units of every grid run (default: each family's)")
+    p.add_argument("--sizes", default=",".join(map(str, bench.SIZES)), help="dictionary sizes for feature "
+                   "splitting, at each family's middle sparsity and first seed ('none': no chain; default: "
+                   "%(default)s)")
+    p.add_argument("--runs", help=f"the registry folder (default: {jobs.RUNS_ROOT})")
+    p.add_argument("--trainers", type=int, help="trainers at once, kept for the registry (default: its setting, "
+                   "else one per two cores)")
+    p.add_argument("--data-dir")
+    for name in ("epochs", "batch_size", "limit"):
+        p.add_argument(flag(name), dest=name, type=int, help="for every run (default: each family's)")
+    _data_flags(p, domain)
+    a = p.parse_args(argv)
+    root = Path(a.runs) if a.runs else jobs.RUNS_ROOT
+    train = {k: getattr(a, k) for k in ("epochs", "batch_size", "limit") if getattr(a, k) is not None}
+    stop = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
+    try:
+        data = DataSpec(domain, domain.config(**{f.name: getattr(a, f.name) for f, _ in settings(domain.config)
+                                                 if hasattr(a, f.name)}))
+        families = bench.families_of([f.strip() for f in a.families.split(",") if f.strip()])
+        sparsity = bench.parse_sparsity(a.sparsity, families)
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        sizes = () if a.sizes.strip() == "none" else tuple(int(s) for s in a.sizes.split(",") if s.strip())
+        if not seeds:
+            raise ValueError("--seeds: give at least one seed")
+        planned = bench.plan(data, families, sparsity, seeds, root, a.hidden, sizes, train)
+        if a.trainers is not None:
+            jobs.set_max_trainers(a.trainers, root)
+        print(f"{len(planned)} runs on {data.describe()} in {root}; {jobs.max_trainers(root)} train at once.")
+        t0 = time.time()
+        states = bench.train_missing(planned, data, root, a.data_dir, should_stop=lambda: stop["flag"])
+        if stop["flag"]:
+            print(f"stopped waiting; the trainers go on in the background, and the same command picks them up",
+                  file=sys.stderr)
+            return 130
+        print(f"trained in {time.time() - t0:.0f} s; measuring")
+        result, shown = bench.measure(planned, states, data, a.data_dir)
+        result.created = time.strftime("%Y-%m-%d")
+        result.command = "python -m models benchmark " + " ".join(argv)
+        paths = bench.write(result, shown, Path(a.out)) + write_html(result.to_dict(), Path(a.out))
+    except (jobs.JobError, *ERRORS) as e:
+        return _fail(e)
+    print(bench.markdown(result))
+    print("wrote " + ", ".join(str(p_) for p_ in paths))
+    return 0 if all(s == "done" for s in states.values()) else 1
+
+
 COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export,
-            "compare": compare, "posteriors": posteriors, "gabor": gabor, "recovery": recovery}
+            "compare": compare, "posteriors": posteriors, "gabor": gabor, "recovery": recovery,
+            "benchmark": benchmark}
 
 
 def main(argv: list[str] | None = None) -> int:

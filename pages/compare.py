@@ -42,7 +42,8 @@ by_key = {e.key: e for e in found}
 
 def name(e: catalog.Entry) -> str:
     """'Embedded · LISTA 400×11 · λ 0.025', and a run's name for a run."""
-    parts = [catalog.group_label(e.group)] + ([f"λ {e.sparsity:g}"] if e.sparsity is not None else [])
+    label = get(e.architecture).sparsity_label
+    parts = [catalog.group_label(e.group)] + ([label(e.sparsity)] if e.sparsity is not None else [])
     return " · ".join(parts + ([e.key.split(":", 1)[1]] if e.state != "embedded" else []))
 
 
@@ -50,7 +51,8 @@ def short(e: catalog.Entry) -> str:
     """'LISTA λ 0.025' (a run: its name instead of λ), for table columns and legends."""
     family = get(e.architecture).short
     return f"{family} {e.key.split(':', 1)[1]}" if e.state != "embedded" else \
-        f"{family} {e.hidden}×{e.unroll}" + (f" λ {e.sparsity:g}" if e.sparsity is not None else "")
+        f"{family} {e.hidden}×{e.unroll}" + (f" {get(e.architecture).sparsity_label(e.sparsity)}"
+                                              if e.sparsity is not None else "")
 
 
 # Default: the model in the sidebar, then one embedded model of each other family.

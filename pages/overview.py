@@ -76,7 +76,7 @@ def code_overview():
         metrics += [("Categorical units", counts["categorical"]), ("Part units", counts["part"])]
     for col, (label, value) in zip(st.columns(len(metrics)), metrics):
         col.metric(label, value)
-    sparsity = "" if sel.entry.sparsity is None else f", λ = {sel.entry.sparsity:g}"
+    sparsity = "" if sel.entry.sparsity is None else f", {sel.family.sparsity_symbol} = {sel.entry.sparsity:g}"
     trained = f", trained with T = {sel.trained_unroll}" if caps.steps else ""
     st.caption(f"On the {samples.name}. Model: {sel.entry.label}{sparsity}{trained}.")
     if caps.steps:

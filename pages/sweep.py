@@ -19,8 +19,8 @@ if "sw-family" not in st.session_state or st.session_state["sw-family"] not in n
     st.session_state["sw-family"] = sel.family.name if sel is not None and sel.family.name in names else names[0]
 family = get(st.selectbox("Family", names, format_func=lambda n: get(n).title, key="sw-family"))
 st.caption(f"Every {family.short} model there is (embedded, and your runs with a checkpoint), each measured on the "
-           "test samples of its own data at its trained T. Models that differ only in λ and seed (on the same data) "
-           "form one curve: a point per λ at "
+           f"test samples of its own data at its trained T. Models that differ only in {family.sparsity_symbol} and "
+           f"seed (on the same data) form one curve: a point per {family.sparsity_symbol} at "
            "the mean over seeds, the bars one standard deviation across seeds; the faint circles are the runs — "
            "click one to open it. Queue a sweep on the Training page, or `python -m models train sweep`.")
 
@@ -43,7 +43,8 @@ plots = ([("error", "test error (%)")] if has_error else []) + ([("recon", "reco
                                                                 if caps.decoder else [])
 events = []
 for col, (y, ytitle) in zip(st.columns(len(plots)), plots):
-    events.append(chart(col, figures.tradeoff(series, y, ytitle, f"{family.short}: {ytitle} against sparsity"),
+    events.append(chart(col, figures.tradeoff(series, y, ytitle, f"{family.short}: {ytitle} against sparsity",
+                                              symbol=family.sparsity_symbol),
                         key=f"sw-{y}", on_select="rerun", selection_mode="points"))
 for ev in events:
     for p in (ev or {}).get("selection", {}).get("points", []):
@@ -52,7 +53,7 @@ for ev in events:
 
 runs = [r for s in series for r in s.runs]
 table = {"run": [r.name for r in runs], "curve": [s.label for s in series for _ in s.runs],
-         "λ": [r.sparsity for r in runs], "seed": [r.seed for r in runs], "L0": [round(r.l0, 2) for r in runs],
+         family.sparsity_symbol: [r.sparsity for r in runs], "seed": [r.seed for r in runs], "L0": [round(r.l0, 2) for r in runs],
          "test error (%)": [r.error for r in runs], "reconstruction": [r.recon for r in runs]}
 st.dataframe(table, hide_index=True, width="stretch")
 download_csv(st, "The runs (CSV)", csv_text(table), f"sparselab-sweep-{family.name}.csv", key="sw-csv")

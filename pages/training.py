@@ -37,10 +37,12 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
     train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}", labels=relabelled)
     submitted = st.form_submit_button("Start training", type="primary")
     if family.has_sparsity:
-        st.markdown("**Or a sweep**: one run per λ and seed, the settings above otherwise; they wait in a queue "
+        sym = family.sparsity_symbol
+        st.markdown(f"**Or a sweep**: one run per {sym} and seed, the settings above otherwise; they wait in a queue "
                     "and train as trainers come free (the queue goes on if the app stops).")
         c = st.columns([3, 2, 2], vertical_alignment="bottom")
-        sweep_lams = c[0].text_input("λ values", placeholder="0.0125, 0.025, 0.05, 0.1", key="sweep-lams")
+        sweep_lams = c[0].text_input(f"{sym} values", placeholder=family.sparsity_examples,
+                                     key="sweep-lams")
         sweep_seeds = c[1].text_input("Seeds", "0, 1", key="sweep-seeds")
         swept = c[2].form_submit_button("Queue the sweep")
     else:
@@ -57,7 +59,8 @@ if submitted:
 if swept:
     try:
         data = DataSpec(domain, domain.config(**data_values))
-        configs = sweeps.grid(family, model_values, train_values, sweeps.values(sweep_lams, float, "λ values"),
+        configs = sweeps.grid(family, model_values, train_values,
+                              sweeps.values(sweep_lams, float, f"{family.sparsity_symbol} values"),
                               sweeps.values(sweep_seeds, int, "Seeds"))
         queued = sweeps.queue(configs, data=data)
         states = [j.state for j in queued]

@@ -334,3 +334,24 @@ def traversal_for(path: str, version: float, x: bytes | None, unit: int, values:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def layer_code_for(path: str, version: float, x: bytes):
     return model_for(path, version).layer_code(_vector(x))
+
+
+@dataclass
+class BenchmarkView:
+    """A benchmark folder as its page shows it (models/services/benchmark.py)."""
+    saved: object  # benchmark.Saved: the result dict and the decoders
+    rows: list[dict]  # a row per family × sparsity, seeds averaged
+    claims: list[dict]  # the published claims it can check
+    shape: tuple[int, int] | None  # the decoders' thumbnails' shape (None: bar strips)
+    frontier: dict  # metric -> its frontier figure
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the benchmark…")
+def benchmark_for(folder: str, version: float) -> BenchmarkView:
+    from models.services import benchmark
+    from models.services.benchmark_figures import frontier
+
+    saved = benchmark.read(folder)
+    image = saved.result.get("image")
+    figs = {y: frontier(saved.result, y) for y in ("fvu", "recon")}
+    return BenchmarkView(saved, saved.rows, benchmark.claims(saved.result), tuple(image) if image else None, figs)

@@ -258,10 +258,10 @@ def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int 
     return go.Figure(data=data, layout=layout)
 
 
-def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380) -> go.Figure:
-    """A sparsity sweep's trade-off: per series (models.services.sweep.Series) its mean over seeds at each λ, with
-    the seeds' standard deviation as error bars on both axes, joined in λ order; each run a small point whose
-    customdata is its catalog key (click one to open it)."""
+def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380, symbol: str = "λ") -> go.Figure:
+    """A sparsity sweep's trade-off: per series (models.services.sweep.Series) its mean over seeds at each sparsity
+    value (`symbol`: the family's λ or k), with the seeds' standard deviation as error bars on both axes, joined in
+    that order; each run a small point whose customdata is its catalog key (click one to open it)."""
     data = []
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
     for k, s in enumerate(series):
@@ -269,7 +269,7 @@ def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380) ->
         runs = [r for r in s.runs if getattr(r, y) is not None]
         if not runs:
             continue
-        lam = [f"λ {v:g}" for v in s.sparsity]
+        lam = [f"{symbol} {v:g}" for v in s.sparsity]
         data.append(dict(type="scatter", x=s.mean["l0"], y=s.mean[y], name=s.label, mode="lines+markers+text",
                          text=lam, textposition="top right", textfont=dict(size=10, color=color),
                          error_x=dict(type="data", array=s.spread["l0"], visible=True, thickness=1),
@@ -277,7 +277,7 @@ def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380) ->
                          line=dict(color=color), marker=dict(size=9), hoverinfo="skip"))
         data.append(dict(type="scatter", x=[r.l0 for r in runs], y=[getattr(r, y) for r in runs], mode="markers",
                          name=f"{s.label}: each run", showlegend=False, customdata=[r.key for r in runs],
-                         text=[f"{r.name}<br>λ {r.sparsity:g}, seed {r.seed}" for r in runs],
+                         text=[f"{r.name}<br>{symbol} {r.sparsity:g}, seed {r.seed}" for r in runs],
                          marker=dict(size=6, color=color, opacity=0.45, symbol="circle-open"),
                          hovertemplate="%{text}<br>L0 %{x:.1f}<br>" + ytitle + " %{y:.4g}<extra>click to open</extra>"))
     layout = dict(title=dict(text=title), height=height, margin=_margin(), clickmode="event+select",

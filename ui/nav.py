@@ -33,6 +33,7 @@ PAGES = [
     PageSpec("pages/traversal.py", "Traversal", ":material/tune:", ("layers",)),
     PageSpec("pages/layers.py", "Layers", ":material/stacked_bar_chart:", ("layers",)),
     PageSpec("pages/compare.py", "Compare", ":material/compare:", None),
+    PageSpec("pages/benchmark.py", "Benchmark", ":material/leaderboard:", None),
 ]
 
 

@@ -34,18 +34,24 @@ def draw() -> Selection | None:
 
 
 def _train_other_sparsity(entry: catalog.Entry, family) -> None:
-    """Queue this model's recipe at a new λ; it joins this group's slider when its first epoch lands."""
+    """Queue this model's recipe at a new sparsity (λ or k); it joins this group's slider when its first epoch
+    lands."""
     try:
         cfg = run_folder.read_config(entry.folder)
     except run_folder.DamagedRun:
         cfg = None
     if not cfg or not family.has_sparsity:
         return
-    with st.sidebar.expander("Train this model at another λ"):
-        sparsity = st.number_input("λ", 0.0, 5.0, round(entry.sparsity * 2, 4), 0.01, format="%.3f", key="new-lambda")
+    symbol = family.sparsity_symbol
+    with st.sidebar.expander(f"Train this model at another {symbol}"):
+        if isinstance(entry.sparsity, int):  # a count of active latents
+            sparsity = st.number_input(symbol, 1, 4096, entry.sparsity * 2, 1, key="new-lambda")
+        else:
+            sparsity = st.number_input(symbol, 0.0, 5.0, round(entry.sparsity * 2, 4), 0.01, format="%.3f",
+                                       key="new-lambda")
         if st.button("Train in the background", key="new-lambda-go"):
             try:
-                mc = family.config.from_dict({**cfg["model"], "sparsity": float(sparsity)})
+                mc = family.config.from_dict(family.with_sparsity(cfg["model"], sparsity))
                 j = jobs.start(mc, TrainConfig.from_dict(cfg["train"]), data=entry.data)
                 st.success(f"{j.name} is training: see the Training page. It appears under 'Your runs'.")
             except (jobs.JobError, ValueError) as e:
@@ -76,14 +82,15 @@ def _draw() -> Selection | None:
                          label_visibility="collapsed")
     members = catalog.members(group, all_entries)  # the embedded default first in its group
     values = sorted({e.sparsity for e in members}, key=lambda v: -1 if v is None else v)
+    symbol = get(members[0].architecture).sparsity_symbol
     if len(values) > 1:
         keep(f"sparsity-{group}", members[0].sparsity)  # a link's λ, else the group's default model's
-        sparsity = sb.select_slider("Sparsity λ (a training setting: each value is its own model)", options=values,
-                                    key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
+        sparsity = sb.select_slider(f"Sparsity {symbol} (a training setting: each value is its own model)",
+                                    options=values, key=f"sparsity-{group}", format_func=lambda v: f"{v:g}")
     else:
         sparsity = values[0]
         if sparsity is not None:
-            sb.caption(f"Sparsity λ = {sparsity:g} (train another λ on the Training page)")
+            sb.caption(f"Sparsity {symbol} = {sparsity:g} (train another {symbol} on the Training page)")
     at = [e for e in members if e.sparsity == sparsity]
     if len(at) > 1:  # runs that differ in something else: seed, epochs, data...
         labels = catalog.differences(at)

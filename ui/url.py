@@ -59,6 +59,15 @@ def integer(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def choice(options, why: str = "is not among the choices here") -> Callable[[str], str]:
+    """A parser of one of `options` (names)."""
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError(why)
+        return raw
+    return parse
+
+
 def integers(lo: int, hi: int, most: int) -> Callable[[str], list[int]]:
     """A parser of up to `most` distinct whole numbers in [lo, hi], comma-separated."""
     one = integer(lo, hi)

@@ -77,12 +77,22 @@ class SparseModel(nn.Module):
         return None
 
     def fit_loss(self, x: torch.Tensor, out: dict) -> torch.Tensor | None:
-        """Per digit, what training minimises without labels, if not L_U (`out`: the losses below). Called in
-        training mode only."""
+        """Per digit, what training minimises without labels, if not L_U (`out`: the losses below, per digit, with
+        the code z and the reconstruction x_hat). Called in training mode only."""
         return None
 
     def schedule_(self, epochs_done: float) -> None:
         """Settings of the objective that follow training's progress (a KL warm-up); called before each update."""
+
+    def after_epoch_(self, epoch: int, train_x: torch.Tensor, optimizer, generator: torch.Generator) -> dict:
+        """Upkeep at the end of training epoch `epoch` (0-based), before it is validated: a sparse autoencoder
+        resamples its dead latents here. Returns columns for the epoch's metrics row (none by default); draws only
+        from `generator`, which the checkpoint keeps, so a resumed run does the same."""
+        return {}
+
+    def code_cost(self, z: torch.Tensor) -> torch.Tensor:
+        """Per sample, what the sparsity weight multiplies in L_U: ‖z‖₁ by default."""
+        return z.abs().sum(dim=-1)
 
     @property
     def unsup_weight(self) -> float:
@@ -132,8 +142,8 @@ class SparseModel(nn.Module):
         x_hat = self._maybe(self.decode, z)
         logits = self._maybe(self.classify, z if self.labels_train_encoder else z.detach())
         recon = 0.5 * (x - x_hat).pow(2).sum(dim=1) if x_hat is not None else torch.zeros(len(x), device=x.device)
-        l1 = z.abs().sum(dim=1)
-        out = {"recon": recon, "l1": l1, "z": z, "logits": logits, "unsup": recon + self.sparsity * l1}
+        l1 = self.code_cost(z)
+        out = {"recon": recon, "l1": l1, "z": z, "x_hat": x_hat, "logits": logits, "unsup": recon + self.sparsity * l1}
         if y is not None and logits is not None:
             out["sup"] = F.cross_entropy(logits, y, reduction="none")
         fit = self.fit_loss(x, out) if self.training else None
@@ -141,5 +151,5 @@ class SparseModel(nn.Module):
         if reduce:
             out.update({k: out[k].mean() for k in ("recon", "l1", "sup", "unsup", "objective") if k in out})
         else:
-            out.update(steps=steps, x_hat=x_hat)
+            out.update(steps=steps)
         return out

@@ -85,6 +85,18 @@ CODE_HEADLINE = (("Validation error", "val_error", "{:.2f} %"), ("Validation rec
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A published claim about a family, against another, that a benchmark can check (models/services/benchmark.py):
+    its `metric` is lower than `than`'s ("lower"), or not above it ("at most"); "fvu" is compared at equal L0 along
+    both frontiers, "absorption" at each sparsity value both trained."""
+    text: str
+    source: str
+    than: str  # the other family's name
+    metric: str = "fvu"
+    how: str = "lower"
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     short: str  # on screen where space is short: "DrSAE"
@@ -110,6 +122,13 @@ class Family:
     compared: bool = False  # one of the encoders `python -m models compare` trains and measures side by side
     dictionary_from: str | None = None  # in that comparison, the family whose run of the same seed gives its
     # dictionary (LISTA regresses ISTA's codes on ISTA's own D)
+    # the setting that sets how sparse its codes are (the sidebar's slider, sweeps, benchmarks) and its symbol:
+    # an L1 or L0 weight λ, or the count k of active latents
+    sparsity_field: str = "sparsity"
+    sparsity_symbol: str = "λ"
+    sparsity_examples: str = "0.0125, 0.025, 0.05, 0.1"  # a sweep's values, as the Training form suggests them
+    benchmarked: bool = False  # one of the families `python -m models benchmark` trains by default
+    claims: tuple = ()  # Claim: what its paper says of it against another family
 
     def new(self, cfg, train_x, seed: int, load: Callable | None = None, layout=None):
         return self.initialise(cfg, train_x, seed, load, layout) if self.initialise else self.create(cfg)
@@ -119,11 +138,27 @@ class Family:
         if hasattr(cfg, "describe"):
             return cfg.describe()
         size = f"{cfg.hidden}" + (f"×{cfg.unroll}" if self.capabilities.steps else "")
-        return size + (f" λ {cfg.sparsity:g}" if hasattr(cfg, "sparsity") else "")
+        value = self.sparsity_of(cfg)
+        return size + ("" if value is None else f" {self.sparsity_symbol} {value:g}")
 
     @property
     def has_sparsity(self) -> bool:
-        return any(f.name == "sparsity" for f in fields(self.config))
+        return any(f.name == self.sparsity_field for f in fields(self.config))
+
+    def sparsity_of(self, cfg) -> float | None:
+        """The value of its sparsity setting (None: the family has none)."""
+        return getattr(cfg, self.sparsity_field, None) if self.has_sparsity else None
+
+    def sparsity_label(self, value) -> str:
+        """'λ 0.025', 'k 16'."""
+        return f"{self.sparsity_symbol} {value:g}"
+
+    def with_sparsity(self, cfg_values: dict, value) -> dict:
+        """Config values with the sparsity setting at `value` (an int setting takes a whole number only)."""
+        kind = next(f.type for f in fields(self.config) if f.name == self.sparsity_field)
+        if kind in (int, "int") and float(value) != int(float(value)):
+            raise ValueError(f"{self.short}'s {self.sparsity_symbol} is a whole number, got {value:g}")
+        return {**cfg_values, self.sparsity_field: int(float(value)) if kind in (int, "int") else float(value)}
 
     def capabilities_of(self, cfg) -> Capabilities:
         """A model's own: a family with a classifier has none where its data had no labels (n_classes 0)."""

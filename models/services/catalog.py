@@ -25,10 +25,11 @@ class Entry:
     architecture: str  # the family's name
     hidden: int
     unroll: int  # the trained T (1 for a family without recurrent steps)
-    sparsity: float | None  # None for a family without a sparsity setting
+    sparsity: float | int | None  # its family's sparsity setting (λ, or k); None for a family without one
     state: str  # embedded | running | stopped | done | failed | interrupted
     data: DataSpec  # what it was trained on (models/domains): its test samples are what the pages show
     settings: dict = field(default_factory=dict, compare=False, hash=False)  # "model.hidden": 400, ... (flattened)
+    origin: str = ""  # the run folder these settings train into (jobs.run_name): an embedded copy's run
 
     @property
     def folder(self) -> Path:
@@ -74,7 +75,7 @@ def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> En
     if isinstance(cfg.get("data"), dict):
         settings |= {f"data.{k}": v for k, v in cfg["data"].items()}
     return Entry(key, label, path, family.name, int(m.hidden), int(getattr(m, "unroll", 1)),
-                 getattr(m, "sparsity", None), state, data, settings)
+                 family.sparsity_of(m), state, data, settings, jobs.run_name(m, t, data))
 
 
 def entries(root: Path | None = None) -> list[Entry]:
@@ -91,6 +92,14 @@ def entries(root: Path | None = None) -> list[Entry]:
             e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run, j.config, j.state)
             out.append(e) if e else None
     return out
+
+
+def by_run(run_name: str, all_entries: list[Entry]) -> Entry | None:
+    """The model a run name stands for: that run, else an embedded copy of a run with the same settings."""
+    for e in all_entries:
+        if e.key == f"run:{run_name}":
+            return e
+    return next((e for e in all_entries if e.origin == run_name), None)
 
 
 def command(entry: Entry) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from models.families import get
 from models.services import catalog, jobs
 from models.training.config import train_config
 
 MAX_RUNS = 100  # in one sweep
 LABEL_SETTINGS = 3  # settings named in a curve's label
-POOLED = {"model.sparsity", "train.seed"}  # what varies inside one series of the trade-off
+POOLED = {"train.seed"}  # what varies inside one series of the trade-off, besides the family's sparsity setting
 NOT_A_SETTING = catalog.IGNORED | {"data.fingerprint", "data.test_fingerprint", "data.val_held_out"}
 
 
@@ -26,16 +27,17 @@ def values(text: str, kind, name: str) -> list:
 
 
 def grid(family, model: dict, train: dict, sparsities: list[float], seeds: list[int]) -> list[tuple]:
-    """(model config, train config) for every λ and seed, over the given settings (over the family's defaults);
-    bad values raise ValueError."""
+    """(model config, train config) for every sparsity value (the family's λ or k) and seed, over the given settings
+    (over the family's defaults); bad values raise ValueError."""
     if not family.has_sparsity:
-        raise ValueError(f"{family.title} models have no sparsity λ to sweep")
+        raise ValueError(f"{family.title} models have no sparsity setting to sweep")
     if len(sparsities) * len(seeds) > MAX_RUNS:
         raise ValueError(f"{len(sparsities) * len(seeds)} runs: a sweep holds at most {MAX_RUNS}")
     out = []
     for lam in sparsities:
         for seed in seeds:
-            out.append((family.config(**{**model, "sparsity": lam}), train_config(family, **{**train, "seed": seed})))
+            out.append((family.config(**family.with_sparsity(model, lam)),
+                        train_config(family, **{**train, "seed": seed})))
     return out
 
 
@@ -67,7 +69,8 @@ class Series:
 
 
 def _settings_key(e: catalog.Entry) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in e.settings.items() if k not in POOLED | NOT_A_SETTING))
+    pooled = POOLED | {f"model.{get(e.architecture).sparsity_field}"}
+    return tuple(sorted((k, repr(v)) for k, v in e.settings.items() if k not in pooled | NOT_A_SETTING))
 
 
 def _stats(vs: list) -> tuple:

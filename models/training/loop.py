@@ -258,6 +258,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                 raise Diverged(f"{e} in epoch {epoch + 1}") from None
             a = updater.acc.tolist()
             recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
+            upkeep = model.after_epoch_(epoch, x_tr, opt, gen)  # e.g. dead latents resampled
             val = (family.validate or evaluate_split)(updater.output, data.val, device=device)
             weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
             if not all(math.isfinite(v) for v in val.values() if v is not None):
@@ -265,7 +266,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
             row = {"epoch": epoch, "phase": phase, "lr": lr,
                    "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
                    "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
-                   "elapsed": time.time() - t_run0, **updater.grad_norm_stats()}
+                   "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
             history.append(row)
             run_folder.append_metrics(out, row)
             epoch, perm = epoch + 1, None

@@ -33,7 +33,7 @@ def evaluate_split(model, split: Split, unroll: int | None = None, device: str |
         zero = torch.zeros((), device=device)
         sums += torch.stack([
             0.5 * (x - x_hat).pow(2).sum(1).sum() if x_hat is not None else zero,
-            z.abs().sum(),
+            model.code_cost(z).sum(),
             F.cross_entropy(logits, y, reduction="sum") if classifier else zero,
             (logits.argmax(1) != y).sum() if classifier else zero,
             (z > 0).sum(),

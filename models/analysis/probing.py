@@ -1,0 +1,53 @@
+"""Sparse probing (SAEBench's, Karvonen et al. 2025): can a few latents tell a class from the rest? For each class
+c, a one-against-the-rest task: the k latents whose mean activation differs most between samples of c and the others
+(on the fitting samples) feed a logistic regression, scored on held-out samples. Lower error is better.
+
+The score is the balanced error, the mean of the errors on the class and on the rest (chance: 50 %), averaged over
+the classes; the classes are a tenth of the samples each, so a plain error would reward answering "the rest".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KS = (1, 2, 5)  # latents per probe
+
+
+def top_latents(z: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
+    """The k latents with the largest mean activation on the positive samples minus that on the others."""
+    diff = z[positive].mean(0) - z[~positive].mean(0)
+    return np.argsort(-diff, kind="stable")[:k]
+
+
+def balanced_error(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean of the error on the positive samples and that on the negative ones (%)."""
+    parts = [np.mean(predicted[truth == v] != v) for v in (True, False) if (truth == v).any()]
+    return float(100 * np.mean(parts))
+
+
+def probe_error(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test: np.ndarray, cls: int, k: int) -> float:
+    """Balanced test error (%) of a logistic regression on the k latents that best tell class `cls` apart."""
+    from sklearn.linear_model import LogisticRegression
+
+    pos_fit, pos_test = y_fit == cls, y_test == cls
+    if pos_fit.all() or not pos_fit.any():
+        return float("nan")
+    keep = top_latents(z_fit, pos_fit, k)
+    scale = z_fit[:, keep].std(0).clip(1e-8)
+    clf = LogisticRegression(class_weight="balanced", max_iter=1000)
+    clf.fit(z_fit[:, keep] / scale, pos_fit)
+    return balanced_error(pos_test, clf.predict(z_test[:, keep] / scale))
+
+
+@dataclass
+class SparseProbing:
+    error: dict[int, float]  # k -> balanced test error (%), mean over the classes; lower is better
+    per_class: dict[int, np.ndarray]  # k -> (classes,) each class's
+
+
+def sparse_probing(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test: np.ndarray,
+                   ks: tuple[int, ...] = KS) -> SparseProbing:
+    classes = np.unique(np.concatenate([y_fit, y_test]))
+    per = {k: np.array([probe_error(z_fit, y_fit, z_test, y_test, int(c), k) for c in classes]) for k in ks}
+    return SparseProbing({k: float(np.nanmean(v)) for k, v in per.items()}, per)
