@@ -625,6 +625,8 @@ def benchmark(argv: list[str]) -> int:
     p.add_argument("--trainers", type=int, help="trainers at once, kept for the registry (default: its setting, "
                    "else one per two cores)")
     p.add_argument("--data-dir")
+    p.add_argument("--compact", action="store_true", help="a small copy to ship (assets/benchmarks/): no HTML "
+                   "figures, and of the seed pairs only the decoders at each family's middle sparsity")
     for name in ("epochs", "batch_size", "limit"):
         p.add_argument(flag(name), dest=name, type=int, help="for every run (default: each family's)")
     _data_flags(p, domain)
@@ -653,13 +655,20 @@ def benchmark(argv: list[str]) -> int:
             print(f"stopped waiting; the trainers go on in the background, and the same command picks them up",
                   file=sys.stderr)
             return 130
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # measuring writes nothing until its end: stop at once
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         print(f"trained in {time.time() - t0:.0f} s; measuring")
-        result, shown = bench.measure(planned, states, data, a.data_dir)
+        result, shown = bench.measure(planned, states, data, a.data_dir, compact=a.compact)
         result.created = time.strftime("%Y-%m-%d")
         result.command = "python -m models benchmark " + " ".join(argv)
-        paths = bench.write(result, shown, Path(a.out)) + write_html(result.to_dict(), Path(a.out))
+        paths = bench.write(result, shown, Path(a.out))
+        if not a.compact:
+            paths += write_html(result.to_dict(), Path(a.out))
     except (jobs.JobError, *ERRORS) as e:
         return _fail(e)
+    except KeyboardInterrupt:
+        print("stopped while measuring; the same command measures again (nothing is trained again)", file=sys.stderr)
+        return 130
     print(bench.markdown(result))
     print("wrote " + ", ".join(str(p_) for p_ in paths))
     return 0 if all(s == "done" for s in states.values()) else 1

@@ -57,12 +57,17 @@ entries = catalog.entries()
 for ev in events:
     for p in (ev or {}).get("selection", {}).get("points", []):
         key = p.get("customdata")
-        if isinstance(key, str):
-            entry = catalog.by_run(key.split(":", 1)[1], entries)
-            if entry is None:
-                st.info(f"{key.split(':', 1)[1]} is not on this machine: the benchmark's command trains it.")
-            else:
-                sidebar.open_model(entry.key)
+        if not isinstance(key, str):
+            continue
+        clicked = next((r for r in result["runs"] if r["key"] == key), None)
+        # the run, else another seed of the same setting (seeds overlap on the frontier; an embedded copy keeps one)
+        twins = [clicked] + [r for r in result["runs"] if clicked and r is not clicked and r["role"] == "grid"
+                             and (r["family"], r["sparsity"]) == (clicked["family"], clicked["sparsity"])]
+        entry = next((e for r in twins if r and (e := catalog.by_run(r["run"], entries))), None)
+        if entry is None:
+            st.info(f"{key.split(':', 1)[1]} is not on this machine: the benchmark's command trains it.")
+        else:
+            sidebar.open_model(entry.key)
 
 # -- the table ---------------------------------------------------------------------------------
 st.subheader("Every number")
@@ -130,7 +135,7 @@ else:
     ev = chart(st, figures.bars([str(u) for u in order], counts[order].tolist(),
                                 f"Children of each of the {s['sizes'][0]} units at {s['sizes'][1]} units",
                                 f"unit of the {s['sizes'][0]}-unit dictionary (most children first)",
-                                f"children (cosine ≥ {SPLIT_COSINE})"),
+                                f"children (cosine ≥ {SPLIT_COSINE})", in_order=True),
                key="bm-children", on_select="rerun", selection_mode="points",
                caption=f"Click a bar to see that unit's children. "
                        + ", ".join(f"{lv['split_share']:.0%} of the {n}-unit dictionary split at {lv['size']}"
@@ -167,9 +172,14 @@ if not result["pairs"]:
     st.info("This benchmark trained one seed: there is nothing to match.")
 else:
     options = list(range(len(result["pairs"])))
-    i = st.selectbox("Family and sparsity", options, key="bm-pair", format_func=lambda i: get(
-        result["pairs"][i]["family"]).short + ", " + get(result["pairs"][i]["family"]).sparsity_label(
-        result["pairs"][i]["sparsity"]))
+    def describe(i: int) -> str:
+        f = get(result["pairs"][i]["family"])
+        return f"{f.short}, {f.sparsity_label(result['pairs'][i]['sparsity'])}"
+
+    shows = [k for k in options if all(decoders(r) is not None for r in result["pairs"][k]["runs"])]
+    if st.session_state.get("bm-pair") not in options:  # first open, or another benchmark: one with its filters
+        st.session_state["bm-pair"] = shows[0] if shows else 0
+    i = st.selectbox("Family and sparsity", options, key="bm-pair", format_func=describe)
     p = result["pairs"][i]
     cosine = np.asarray(p["cosine"])
     partner = np.asarray(p["partner"])
@@ -188,7 +198,10 @@ else:
         order = np.argsort(-cosine if which == "most alike" else cosine, kind="stable")[:PAIRS_SHOWN]
         a, b = decoders(p["runs"][0]), decoders(p["runs"][1])
         if a is None or b is None:
-            st.info("This benchmark folder holds no decoders (decoders.npz): only the numbers.")
+            with_filters = [describe(k) for k, q in enumerate(result["pairs"]) if all(decoders(r) is not None
+                                                                                     for r in q["runs"])]
+            st.info("This benchmark folder does not keep these two runs' decoders (a compact copy keeps those at each "
+                    "family's middle sparsity" + (f": {', '.join(with_filters)}" if with_filters else "") + ").")
         else:
             pictures(a[order], [f"seed {p['seeds'][0]} · unit {u}" for u in order])
             pictures(b[partner[order]], [f"seed {p['seeds'][1]} · {partner[u]} · cos {cosine[u]:.2f}" for u in order])

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from models.analysis.activity import analyse, summary
@@ -60,6 +61,15 @@ def test_numbers_match_direct_computations(tiny_run, mnist_small):
     assert checked  # the tiny model has at least one group of two or more units
     s = summary(a)
     assert sum(s["counts"].values()) == 64 and s["n_digits"] == 1500
+
+
+def test_late_share_pools_the_activations_of_a_set_of_units():
+    from models.analysis.activity import late_share
+
+    hist = np.array([[3, 1, 0], [0, 0, 4], [5, 0, 0]])  # per unit: samples on at T by the step it switched on
+    assert late_share(hist, np.array([True, True, False])) == pytest.approx(1 - 3 / 8)  # not the mean of 1/4, 1
+    assert late_share(hist, np.array([False, False, True])) == 0.0
+    assert np.isnan(late_share(np.zeros((2, 3)), np.array([True, True])))
 
 
 def test_report_states_each_claim(tiny_run, mnist_small):

@@ -271,3 +271,41 @@ def test_the_embedded_patches_model_shows_its_gabors_and_synthetic_its_atoms(pag
     wait_idle(page)
     assert page.locator('[data-testid="stMetric"]', has_text="MCC").count()
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_the_benchmark_page_opens_a_run_and_a_parents_children(page, tmp_path):
+    """The embedded benchmark at first open: its frontier (a run's point opens that model when it is here, the
+    embedded TopK SAE), and a bar of the splitting chart shows that unit's children."""
+    go(page, "Benchmark", "The frontier: sparsity against reconstruction")
+    page.wait_for_selector("text=Feature splitting across dictionary sizes", timeout=60_000)
+    wait_idle(page)
+    traces = plot_data(page, 0)
+    families = [t["name"] for t in traces if t.get("customdata") is None]
+    assert len(families) == 5, families
+    bars = next(i for i in range(page.locator(".js-plotly-plot").count())
+                if "Children of each" in (page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{i}]"
+                                                         ".layout.title.text") or ""))
+    page.locator(".js-plotly-plot").nth(bars).scroll_into_view_if_needed()
+    unit = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{bars}]._fullData[0].x[2]")
+    box = page.locator(".js-plotly-plot").nth(bars).locator(".bars .point").nth(2).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)  # through Plotly's drag layer
+    page.wait_for_selector(f"text=unit {unit} (64 units)", timeout=60_000)  # that parent, then its children
+    wait_idle(page)
+    assert "cos" in page.locator('[data-testid="stMain"]').inner_text()
+    page.screenshot(path=str(Path(os.environ.get("SPARSELAB_SCREENSHOTS") or tmp_path) / "benchmark.png"),
+                    full_page=True)
+    page.locator(".js-plotly-plot").nth(0).scroll_into_view_if_needed()
+    embedded = page.evaluate("""() => {
+        const div = document.querySelectorAll('.js-plotly-plot')[0];
+        const t = div._fullData.find(d => d.name && d.name.startsWith('TopK SAE: each run'));
+        const fl = div._fullLayout, box = div.getBoundingClientRect();
+        const i = t.customdata.findIndex(k => k.includes('-k-16-'));
+        return [box.left + fl.xaxis._offset + fl.xaxis.l2p(fl.xaxis.d2l(t.x[i])),
+                box.top + fl.yaxis._offset + fl.yaxis.l2p(fl.yaxis.d2l(t.y[i]))];
+    }""")
+    page.mouse.click(*embedded)
+    page.wait_for_selector("text=Active units", timeout=60_000)  # the Overview of the embedded TopK SAE
+    wait_idle(page)
+    assert "TopK sparse autoencoder" in page.locator('[data-testid="stMain"]').inner_text()
+    assert "model=default%3Atopk-sae-128" in page.url
+    assert not page.locator('[data-testid="stException"]').count()

@@ -108,19 +108,20 @@ def test_evaluate_cli_errors_clearly(tmp_path):
 
 def test_saved_files_name_their_family_and_older_files_load_as_drsae(tiny_run, tmp_path):
     from safetensors import safe_open
+    from safetensors.torch import save_file
 
-    from models.assets import MODELS
     from models.families import of_model
 
-    older = MODELS / "drsae-400x11-l0.05" / "model.safetensors"
-    with safe_open(str(older), framework="pt") as f:
-        assert "architecture" not in f.metadata()  # written before families existed
+    out, _ = tiny_run
+    model, _ = load_model(out)
+    older = tmp_path / "older.safetensors"  # as files were written before families existed: no architecture
+    save_file({k: v.half().contiguous() for k, v in model.state_dict().items()}, str(older),
+              metadata={"config": json.dumps(model.cfg.to_dict()), "meta": "{}"})
     old, _ = load_model(older)
     assert of_model(old).name == "drsae"
     export_model(old, tmp_path / "m.safetensors")
     with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as f:
         assert f.metadata()["architecture"] == "drsae"
-    out, _ = tiny_run
     assert json.loads((out / "config.json").read_text())["architecture"] == "drsae"
     assert torch.load(out / CHECKPOINT, weights_only=True)["architecture"] == "drsae"
     (tmp_path / "odd").mkdir()

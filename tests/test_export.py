@@ -65,3 +65,11 @@ def test_download_buttons(app):  # noqa: F811
     assert labels()[:2] == ["This model (float16 safetensors)", "The paper's claims checked (markdown)"]
     app.switch_page("pages/training.py").run()
     assert "Metrics (CSV, a row per epoch)" in labels()  # the embedded model's curves
+
+
+def test_the_embedded_assets_stay_under_15_mb():
+    """The app works at once, offline, from assets/: models, sample data and a benchmark, under 15 MB in all."""
+    from models.assets import ASSETS
+
+    total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())
+    assert 5e6 < total < 15e6, total

@@ -34,7 +34,8 @@ def captions(at) -> list[list[str]]:
 
 def test_the_pages_a_generative_hierarchy_is_offered():
     titles_ = [p.title for p in nav.offered(family("rg-vae").capabilities)]
-    assert titles_ == ["Overview", "Training", "Sweep", "Samples", "Hierarchy", "Traversal", "Layers", "Compare"]
+    assert titles_ == ["Overview", "Training", "Sweep", "Samples", "Hierarchy", "Traversal", "Layers", "Compare",
+                       "Benchmark"]
     assert not {"Samples", "Hierarchy"} & {p.title for p in nav.offered(family("drsae").capabilities)}
 
 

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from models.analysis.steps import step_stats
 from models.checkpoint import load_model
+from models.services import jobs
 from models.families import capabilities, get
 from models.families.jumprelu_sae import rectangle
 from models.families.matryoshka_sae import prefix_sizes
@@ -152,11 +154,12 @@ def test_resampling_restarts_dead_latents_on_badly_reconstructed_inputs():
 
 @pytest.fixture(scope="module")
 def sae_runs(tmp_path_factory, mnist_small):
-    """Each family trained 2 epochs on 3,000 digits, 32 latents."""
+    """Each family trained 2 epochs on 3,000 digits, 32 latents, in one runs folder."""
     out = {}
+    root = tmp_path_factory.mktemp("sae")
     for name in SAES:
         f = get(name)
-        run = tmp_path_factory.mktemp("sae") / name
+        run = root / name
         tc = train_config(f, epochs=2, limit=3000, batch_size=100)
         history = train(f.config(hidden=32, resample_every=1), tc, run, data=mnist_small, device="cpu")
         out[name] = (run, history)
@@ -176,5 +179,42 @@ def test_each_family_trains_saves_and_loads(sae_runs, name, mnist_small):
     assert z.shape == (200, 32) and (z >= 0).all()
     w = model.unit_weights()
     assert w.encoder.shape == w.decoder.shape == (32, 784)
-    if get(name).sparsity_field == "k" and name == "topk-sae":
+    if name == "topk-sae":
         assert ((z > 0).sum(1) <= model.cfg.k).all()
+    x = mnist_small.test.x[:200]
+    direct = 0.5 * (x - model.decode(model.code(x))).pow(2).sum(1).mean().item()
+    assert step_stats(model, mnist_small.test.head(200), 1).recon[0] == pytest.approx(direct, rel=1e-4)  # with b_d
+
+
+def test_the_new_families_open_on_the_pages_they_can_fill(sae_runs, monkeypatch):
+    """No family-specific page code: a TopK SAE (k 16 of 32 latents) on Overview, Filters, Reconstructions, Units,
+    Representation and Training; the sidebar's sparsity is its k; no recurrent steps or classifier pages."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.data import DIGITS
+    from tests.test_app import ROOT, server_navigation
+
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", sae_runs["topk-sae"][0].parent)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="model-group").set_value(("run", "topk-sae", 32, 1, DIGITS)).run()
+    assert not at.exception, at.exception
+    assert "TopK sparse autoencoder" in at.title[0].value
+    assert any(c.value.startswith("Sparsity k = 16") for c in at.sidebar.caption)
+    for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py",
+                 "pages/representation.py", "pages/training.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert not at.error, (page, [e.value for e in at.error])
+        if page != "pages/training.py":
+            assert at.get("plotly_chart"), f"{page} shows no figure"
+    for page in ("pages/dynamics.py", "pages/confusion.py"):
+        with pytest.raises(Exception, match="Known pages"):
+            at.switch_page(page)
+    at.switch_page("pages/training.py").run()
+    [w for w in at.selectbox if w.label == "Model family"][0].set_value("topk-sae").run()
+    assert not at.exception
+    assert [w.value for w in at.number_input if w.label == "Active latents k"] == [16]
+    assert [w for w in at.text_input if w.label == "k values"]  # a sweep over k

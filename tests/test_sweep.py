@@ -77,7 +77,7 @@ def test_a_sweep_queues_runs_to_completion_and_the_page_shows_them(tmp_path, mon
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     runs_trace = [d for d in spec["data"] if d.get("customdata") and str(d["customdata"][0]).startswith("run:")]
     assert len(runs_trace) == 1 and len(runs_trace[0]["x"]) == 2  # both runs, clickable
-    assert sorted(at.dataframe[0].value["λ"]) == [0.025, 0.05, 0.05, 0.1, 0.1, 0.2]  # four embedded, two runs
+    assert sorted(at.dataframe[0].value["λ"]) == [0.025, 0.05, 0.05, 0.1, 0.1]  # three embedded, two runs
 
 
 def test_the_queue_goes_on_after_everything_was_killed(tmp_path, monkeypatch):

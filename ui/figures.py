@@ -247,11 +247,13 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
 
 
 def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int = 280, color=None,
-         every_x: bool = False, series: dict | None = None, colors: dict | None = None) -> go.Figure:
+         every_x: bool = False, series: dict | None = None, colors: dict | None = None,
+         in_order: bool = False) -> go.Figure:
     """`every_x`: a tick at every x (class numbers). `series`: {name: y} drawn as grouped bars instead of `y`, in
-    `colors` {name: colour} where given."""
+    `colors` {name: colour} where given. `in_order`: the bars in the order given, even where x are numbers."""
     layout = dict(title=dict(text=title), height=height, margin=_margin(), barmode="group",
-                  xaxis=dict(title=dict(text=xtitle), dtick=1 if every_x else None), yaxis=dict(title=dict(text=ytitle)))
+                  xaxis=dict(title=dict(text=xtitle), dtick=1 if every_x else None,
+                             type="category" if in_order else None), yaxis=dict(title=dict(text=ytitle)))
     data = ([dict(type="bar", x=x, y=v, name=k, marker_color=(colors or {}).get(k)) for k, v in series.items()]
             if series is not None else
             [dict(type="bar", x=x, y=y, marker_color=color)])

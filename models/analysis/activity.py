@@ -92,6 +92,13 @@ def analyse(model, samples: Split, ridge: float = 1e-6) -> UnitAnalysis:
     return UnitAnalysis(t, activity, hist, means, np.stack(decoders), np.array(errors), blocks, len(x))
 
 
+def late_share(first_step_hist: np.ndarray, units: np.ndarray) -> float:
+    """Of these units' activations (a unit on at T, on a sample), the share that switched on after step 1, pooled:
+    how often they are off at step 1. NaN for units never on."""
+    h = first_step_hist[units]
+    return float(1 - h[:, 0].sum() / h.sum()) if h.sum() else float("nan")
+
+
 def summary(a: UnitAnalysis) -> dict:
     """Group means of every per-unit number, and the counts: what the report and the CLI print."""
     kind = a.units.kind

@@ -1,6 +1,7 @@
 """Sparse probing (SAEBench's, Karvonen et al. 2025): can a few latents tell a class from the rest? For each class
-c, a one-against-the-rest task: the k latents whose mean activation differs most between samples of c and the others
-(on the fitting samples) feed a logistic regression, scored on held-out samples. Lower error is better.
+c, a one-against-the-rest task on balanced samples (all of c's fitting samples and as many others, drawn with a fixed
+seed): the k latents whose mean activation differs most between the two sides feed a logistic regression, scored on
+the held-out samples. Lower error is better.
 
 The score is the balanced error, the mean of the errors on the class and on the rest (chance: 50 %), averaged over
 the classes; the classes are a tenth of the samples each, so a plain error would reward answering "the rest".
@@ -33,9 +34,12 @@ def probe_error(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test
     pos_fit, pos_test = y_fit == cls, y_test == cls
     if pos_fit.all() or not pos_fit.any():
         return float("nan")
+    pos, neg = np.flatnonzero(pos_fit), np.flatnonzero(~pos_fit)
+    rows = np.concatenate([pos, np.random.default_rng(cls).permutation(neg)[:len(pos)]])  # balanced
+    z_fit, pos_fit = z_fit[rows], pos_fit[rows]
     keep = top_latents(z_fit, pos_fit, k)
     scale = z_fit[:, keep].std(0).clip(1e-8)
-    clf = LogisticRegression(class_weight="balanced", max_iter=1000)
+    clf = LogisticRegression(max_iter=1000)
     clf.fit(z_fit[:, keep] / scale, pos_fit)
     return balanced_error(pos_test, clf.predict(z_test[:, keep] / scale))
 
@@ -48,6 +52,9 @@ class SparseProbing:
 
 def sparse_probing(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test: np.ndarray,
                    ks: tuple[int, ...] = KS) -> SparseProbing:
+    from threadpoolctl import threadpool_limits
+
     classes = np.unique(np.concatenate([y_fit, y_test]))
-    per = {k: np.array([probe_error(z_fit, y_fit, z_test, y_test, int(c), k) for c in classes]) for k in ks}
+    with threadpool_limits(1):  # tiny fits: BLAS threads only wait on each other (9× slower beside a trainer)
+        per = {k: np.array([probe_error(z_fit, y_fit, z_test, y_test, int(c), k) for c in classes]) for k in ks}
     return SparseProbing({k: float(np.nanmean(v)) for k, v in per.items()}, per)

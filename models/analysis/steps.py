@@ -51,6 +51,8 @@ def step_stats(model, samples: Split, steps: int, batch: int = 1000) -> StepStat
     recon = np.zeros(steps) if capabilities.decoder else None
     D = torch.from_numpy(model.unit_weights().decoder.T).float() if capabilities.filters else None
     G = None if D is None else D.T @ D  # ||x - Dz||^2 = ||x||^2 - 2 z.(D^T x) + z.(G z): no decode per step
+    # a linear decoder's offset, x_hat(0) (a sparse autoencoder's b_d): the identity holds for x − x_hat(0)
+    offset = model.decode(torch.zeros(1, model.cfg.hidden))[0].float() if D is not None else None
     for i in range(0, n, batch):
         x = samples.x[i:i + batch]
         zs = model.encode(x, steps)  # (steps, b, hidden)
@@ -60,7 +62,8 @@ def step_stats(model, samples: Split, steps: int, batch: int = 1000) -> StepStat
             preds[:, i:i + batch], conf[:, i:i + batch] = k.numpy(), c.numpy()
         if recon is not None:
             if G is not None:
-                sq = x.pow(2).sum(-1) - 2 * (zs * (x @ D)).sum(-1) + (zs * (zs @ G)).sum(-1)  # (steps, b)
+                r = x - offset
+                sq = r.pow(2).sum(-1) - 2 * (zs * (r @ D)).sum(-1) + (zs * (zs @ G)).sum(-1)  # (steps, b)
             else:
                 sq = (x - model.decode(zs)).pow(2).sum(-1)
             recon += (0.5 * sq.clamp_min(0)).sum(-1).double().numpy()

@@ -19,7 +19,7 @@ from torch import nn
 
 from models.families.base import Hold, SparseModel, UnitWeights, as_array
 from models.families.recurrent import random_dictionary
-from models.families.registry import Capabilities, code_curves
+from models.families.registry import Capabilities, Curve, code_curves
 from models.settings import Config, setting
 
 # Adam at a steady lr, no weight average, no pre-training: how these are trained (batches of a few hundred on the
@@ -161,8 +161,14 @@ def initialise(cls):
 
 
 def curves(rows: list[dict], held_out: bool = True):
-    """The Training page's charts: the losses and the units (dead, dense, L0) as for any code, without the error."""
-    return [c for c in code_curves(rows, held_out) if c.key != "err"]
+    """The Training page's charts: the losses and the units (dead, dense, L0) as for any code, without the error; and
+    the dead latents resampled, where the run resamples them."""
+    out = [c for c in code_curves(rows, held_out) if c.key != "err"]
+    if any("resampled" in r for r in rows):
+        out.append(Curve("resampled", "Dead latents resampled", {"resampled": "resampled"}, "latents",
+                         "After each resampling epoch, the latents that had not fired for the dead window and were "
+                         "restarted on inputs reconstructed worst."))
+    return out
 
 
 PROGRESS = (("loss", "train_unsup", "{:.4f}"), ("val recon", "val_recon", "{:.4f}"), ("dead", "val_dead", "{}"))

@@ -46,7 +46,7 @@ from models.training.config import train_config
 
 RESULT, TABLE, DECODERS = "benchmark.json", "benchmark.md", "decoders.npz"
 SIZES = (64, 128, 256, 512)  # dictionary sizes of the feature-splitting chain
-FIT_SAMPLES = 10_000  # training samples whose codes the probes are fitted on
+FIT_SAMPLES = 5_000  # training samples whose codes the probes are fitted on
 ENDED = ("done", "failed", "stopped", "interrupted", "damaged")
 
 # Every number of a run, what it is, and which way is better (SAEBench #73: say it each time).
@@ -244,8 +244,9 @@ def quantised(decoder: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measure(planned: list[Planned], states: dict[str, str], data: DataSpec, data_dir=None,
-            log: Callable[[str], None] = print) -> tuple[Result, dict[str, np.ndarray]]:
-    """Every finished run measured, the seed pairs and the size chains; and the decoders the page shows."""
+            log: Callable[[str], None] = print, compact: bool = False) -> tuple[Result, dict[str, np.ndarray]]:
+    """Every finished run measured, the seed pairs and the size chains; and the decoders the page shows (`compact`:
+    of the seed pairs, only those at each family's middle sparsity, the one its size chain uses)."""
     result = Result(data.to_dict(), data.describe())
     image = data.layout().image
     loaded: dict[str, tuple[Dataset, object]] = {}
@@ -273,35 +274,50 @@ def measure(planned: list[Planned], states: dict[str, str], data: DataSpec, data
     shown: dict[str, np.ndarray] = {}
     for f in dict.fromkeys(p.family for p in planned):
         mine = [p for p in planned if p.family == f and p.run in decoders]
-        for value in dict.fromkeys(p.sparsity for p in mine if p.role == "grid"):
-            seeds = [p for p in mine if p.role == "grid" and p.sparsity == value]
-            if len(seeds) >= 2:
-                a, b = seeds[0], seeds[1]
-                m = seed_match(decoders[a.run], decoders[b.run])
-                result.pairs.append({"family": f, "sparsity": value, "seeds": [a.seed, b.seed], "hidden": a.hidden,
-                                     "runs": [a.run.name, b.run.name], "mcc": m.mcc, "shared": m.shared,
-                                     "partner": m.pairs[:, 1].tolist(), "cosine": m.cosine.round(4).tolist()})
-                for p_ in (a, b):
-                    shown[p_.run.name] = decoders[p_.run]
-        grid = [p for p in mine if p.role == "grid"]
-        if grid:
-            first = grid[0].seed
-            values = list(dict.fromkeys(p.sparsity for p in grid))
-            middle = values[len(values) // 2]
-            chain = sorted((p for p in mine if p.sparsity == middle and p.seed == first), key=lambda p: p.hidden)
-            if len(chain) >= 2:
-                tree = split_tree([decoders[p.run] for p in chain])
-                result.splitting.append({
-                    "family": f, "sparsity": middle, "seed": first, "runs": [p.run.name for p in chain],
-                    "sizes": tree.sizes,
-                    "levels": [{"size": lv.size, "parent": lv.parent.tolist(), "cosine": lv.cosine.round(4).tolist(),
-                                "split_share": lv.split_share(n, SPLIT_COSINE), "mean_cosine": float(lv.cosine.mean())}
-                               for n, lv in zip(tree.sizes, tree.levels)]})
-                for p_ in chain:
-                    shown[p_.run.name] = decoders[p_.run]
+        named = {p.run.name: decoders[p.run] for p in mine}
+        pairs, chain = seed_pairs(mine, decoders), size_chain(mine, decoders)
+        result.pairs += pairs
+        result.splitting += [chain] if chain else []
+        kept = [p for p in pairs if not compact or (chain and p["sparsity"] == chain["sparsity"])]
+        for runs in [p["runs"] for p in kept] + ([chain["runs"]] if chain else []):
+            shown.update({name: named[name] for name in runs})
     thumbs = {name: thumbnails(dec, image) for name, dec in shown.items()}
     result.image = next((list(s) for _, s in thumbs.values() if s is not None), None)
     return result, {name: t for name, (t, _) in thumbs.items()}
+
+
+def seed_pairs(mine: list[Planned], decoders: dict[Path, np.ndarray]) -> list[dict]:
+    """One family's consistency across seeds: at each sparsity value, its first two seeds' units matched."""
+    out = []
+    for value in dict.fromkeys(p.sparsity for p in mine if p.role == "grid"):
+        seeds = [p for p in mine if p.role == "grid" and p.sparsity == value]
+        if len(seeds) < 2:
+            continue
+        a, b = seeds[0], seeds[1]
+        m = seed_match(decoders[a.run], decoders[b.run])
+        out.append({"family": a.family, "sparsity": value, "seeds": [a.seed, b.seed], "hidden": a.hidden,
+                    "runs": [a.run.name, b.run.name], "mcc": m.mcc, "shared": m.shared,
+                    "partner": m.pairs[:, 1].tolist(), "cosine": m.cosine.round(4).tolist()})
+    return out
+
+
+def size_chain(mine: list[Planned], decoders: dict[Path, np.ndarray]) -> dict | None:
+    """One family's feature splitting: its runs at the middle sparsity and first seed, smallest first (None: no
+    chain of two sizes)."""
+    grid = [p for p in mine if p.role == "grid"]
+    if not grid:
+        return None
+    values = list(dict.fromkeys(p.sparsity for p in grid))
+    middle, first = values[len(values) // 2], grid[0].seed
+    chain = sorted((p for p in mine if p.sparsity == middle and p.seed == first), key=lambda p: p.hidden)
+    if len(chain) < 2:
+        return None
+    tree = split_tree([decoders[p.run] for p in chain])
+    return {"family": chain[0].family, "sparsity": middle, "seed": first, "runs": [p.run.name for p in chain],
+            "sizes": tree.sizes,
+            "levels": [{"size": lv.size, "parent": lv.parent.tolist(), "cosine": lv.cosine.round(4).tolist(),
+                        "split_share": lv.split_share(n, SPLIT_COSINE), "mean_cosine": float(lv.cosine.mean())}
+                       for n, lv in zip(tree.sizes, tree.levels)]}
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
@@ -461,8 +477,8 @@ def claims(result: dict) -> list[dict]:
     out = []
     for a in have:
         for c in get(a).claims:
-            if c.than not in have:
-                continue
+            if c.than not in have or not any(c.metric in r for r in rows):
+                continue  # the other family is not here, or the data cannot measure it (absorption: a hierarchy)
             fa, fb = get(a), get(c.than)
             strict = c.how == "lower"
             if c.metric == "fvu":

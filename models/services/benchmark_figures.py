@@ -31,7 +31,7 @@ def frontier(result: dict, y: str = "fvu", height: int = 420) -> go.Figure:
                          line=dict(color=color), marker=dict(size=9), hoverinfo="skip"))
         runs = [r for r in result["runs"] if r["family"] == family and r["role"] == "grid" and y in r]
         data.append(dict(type="scatter", x=[r["l0"] for r in runs], y=[r[y] for r in runs], mode="markers",
-                         showlegend=False, customdata=[r["key"] for r in runs],
+                         name=f"{mine[0]['short']}: each run", showlegend=False, customdata=[r["key"] for r in runs],
                          text=[f"{r['short']} {r['symbol']} {r['sparsity']:g}, seed {r['seed']}" for r in runs],
                          marker=dict(size=6, color=color, opacity=0.45, symbol="circle-open"),
                          hovertemplate="%{text}<br>L0 %{x:.1f}<br>" + meta["label"] + " %{y:.4g}"
