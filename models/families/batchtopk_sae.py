@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from models.families.sae import CAPABILITIES, HEADLINE, PROGRESS, TRAIN_DEFAULTS, curves, initialise
-from models.families.registry import Family, register
+from models.families.registry import register
+from models.families.sae import BY_K, family
 from models.families.topk_sae import TopKConfig, TopKSAE
 
 THRESHOLD_RATE = 0.01  # after the first 100 batches, θ follows an exponential average of this rate
@@ -50,7 +50,7 @@ class BatchTopKSAE(TopKSAE):
         return z
 
 
-FAMILY = register(Family(
+FAMILY = register(family(
     name="batchtopk-sae",
     short="BatchTopK SAE",
     title="BatchTopK sparse autoencoder",
@@ -59,14 +59,5 @@ FAMILY = register(Family(
             "2024): k is the mean L0, samples may use more or fewer.",
     config=BatchTopKConfig,
     create=BatchTopKSAE,
-    capabilities=CAPABILITIES,
-    initialise=initialise(BatchTopKSAE),
-    train_defaults=TRAIN_DEFAULTS,
-    curves=curves,
-    progress=PROGRESS,
-    headline=HEADLINE,
-    sparsity_field="k",
-    sparsity_symbol="k",
-    sparsity_examples="8, 16, 32",
-    benchmarked=True,
+    **BY_K,
 ))

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from models.families.sae import (
-    CAPABILITIES, HEADLINE, PROGRESS, SAEConfig, SparseAutoencoder, TRAIN_DEFAULTS, curves, initialise,
-)
-from models.families.registry import Claim, Family, register
+from models.families.registry import Claim, register
+from models.families.sae import SAEConfig, SparseAutoencoder, family
 from models.settings import setting
 
 
@@ -89,7 +87,7 @@ class JumpReLUSAE(SparseAutoencoder):
         self.threshold.clamp_(min=1e-6)  # a threshold at or below 0 would pass every positive pre-activation
 
 
-FAMILY = register(Family(
+FAMILY = register(family(
     name="jumprelu-sae",
     short="JumpReLU SAE",
     title="JumpReLU sparse autoencoder",
@@ -97,14 +95,7 @@ FAMILY = register(Family(
             "(Rajamanoharan et al., 2024), trained on ½‖x − x̂‖² + λ‖z‖₀ through straight-through estimators.",
     config=JumpReLUConfig,
     create=JumpReLUSAE,
-    capabilities=CAPABILITIES,
-    initialise=initialise(JumpReLUSAE),
-    train_defaults=TRAIN_DEFAULTS,
-    curves=curves,
-    progress=PROGRESS,
-    headline=HEADLINE,
     sparsity_examples="0.0005, 0.001, 0.003",
-    benchmarked=True,
     claims=(Claim("JumpReLU's FVU at equal L0 is at least as low as TopK's", "Rajamanoharan et al., 2024",
                   "topk-sae", how="at most"),),
 ))

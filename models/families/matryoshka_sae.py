@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from models.families.sae import CAPABILITIES, HEADLINE, PROGRESS, TRAIN_DEFAULTS, curves, initialise
 from models.families.batchtopk_sae import BatchTopKConfig, BatchTopKSAE
-from models.families.registry import Claim, Family, register
+from models.families.registry import Claim, register
+from models.families.sae import BY_K, family
 from models.settings import setting
 
 
@@ -35,12 +35,11 @@ class MatryoshkaSAE(BatchTopKSAE):
         return [0.5 * (x - F.linear(z[:, :m], self.W_dec[:, :m], self.b_dec)).pow(2).sum(1)
                 for m in prefix_sizes(self.cfg.hidden, self.cfg.prefixes)]
 
-    def fit_loss(self, x: torch.Tensor, out: dict) -> torch.Tensor:
-        loss = torch.stack(self.prefix_losses(x, out["z"])).sum(0)
-        return loss + self.cfg.aux_weight * self.aux_k_loss(x, out["x_hat"]) if self.cfg.aux_weight else loss
+    def reconstruction_loss(self, x: torch.Tensor, out: dict) -> torch.Tensor:
+        return torch.stack(self.prefix_losses(x, out["z"])).sum(0)
 
 
-FAMILY = register(Family(
+FAMILY = register(family(
     name="matryoshka-sae",
     short="Matryoshka SAE",
     title="Matryoshka sparse autoencoder",
@@ -48,16 +47,7 @@ FAMILY = register(Family(
             "(Bussmann et al., 2025): general features in the first latents, specific ones later.",
     config=MatryoshkaConfig,
     create=MatryoshkaSAE,
-    capabilities=CAPABILITIES,
-    initialise=initialise(MatryoshkaSAE),
-    train_defaults=TRAIN_DEFAULTS,
-    curves=curves,
-    progress=PROGRESS,
-    headline=HEADLINE,
-    sparsity_field="k",
-    sparsity_symbol="k",
-    sparsity_examples="8, 16, 32",
-    benchmarked=True,
+    **BY_K,
     claims=(Claim("Matryoshka lowers absorption (against BatchTopK, the same code unnested)",
                   "Bussmann et al., 2025", "batchtopk-sae", metric="absorption"),),
 ))

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from models.families.sae import (
-    CAPABILITIES, HEADLINE, PROGRESS, SAEConfig, SparseAutoencoder, TRAIN_DEFAULTS, curves, initialise,
-)
-from models.families.registry import Family, register
+from models.families.registry import register
+from models.families.sae import SAEConfig, SparseAutoencoder, family
 from models.settings import setting
 
 
@@ -37,7 +35,7 @@ class ReluSAE(SparseAutoencoder):
         return (z * self.W_dec.norm(dim=0).to(z.dtype)).sum(-1)
 
 
-FAMILY = register(Family(
+FAMILY = register(family(
     name="relu-sae",
     short="ReLU SAE",
     title="ReLU sparse autoencoder (L1)",
@@ -45,12 +43,5 @@ FAMILY = register(Family(
             "λ Σ z_i ‖W_d[:, i]‖ (the L1 penalty weighted by each latent's decoder norm, Anthropic 2024).",
     config=ReluSAEConfig,
     create=ReluSAE,
-    capabilities=CAPABILITIES,
-    initialise=initialise(ReluSAE),
-    train_defaults=TRAIN_DEFAULTS,
-    curves=curves,
-    progress=PROGRESS,
-    headline=HEADLINE,
     sparsity_examples="0.02, 0.04, 0.08",
-    benchmarked=True,
 ))

@@ -19,7 +19,7 @@ from torch import nn
 
 from models.families.base import Hold, SparseModel, UnitWeights, as_array
 from models.families.recurrent import random_dictionary
-from models.families.registry import Capabilities, Curve, code_curves
+from models.families.registry import Capabilities, Curve, Family, code_curves
 from models.settings import Config, setting
 
 # Adam at a steady lr, no weight average, no pre-training: how these are trained (batches of a few hundred on the
@@ -173,3 +173,12 @@ def curves(rows: list[dict], held_out: bool = True):
 
 PROGRESS = (("loss", "train_unsup", "{:.4f}"), ("val recon", "val_recon", "{:.4f}"), ("dead", "val_dead", "{}"))
 HEADLINE = (("Validation reconstruction", "val_recon", "{:.4f}"), ("Active per sample", "val_active", "{:.1f}"))
+BY_K = {"sparsity_field": "k", "sparsity_symbol": "k", "sparsity_examples": "8, 16, 32"}  # a family whose k sets L0
+
+
+def family(name: str, short: str, title: str, summary: str, config: type, create: type, **more) -> Family:
+    """A sparse autoencoder's Family: what all five share (capabilities, start, training, curves, a benchmark's
+    default), and `more` (its sparsity setting, its paper's claims)."""
+    return Family(name=name, short=short, title=title, summary=summary, config=config, create=create,
+                  capabilities=CAPABILITIES, initialise=initialise(create), train_defaults=TRAIN_DEFAULTS,
+                  curves=curves, progress=PROGRESS, headline=HEADLINE, benchmarked=True, **more)

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from models.families.sae import (
-    AUX_K_COEF, CAPABILITIES, HEADLINE, PROGRESS, SAEConfig, SparseAutoencoder, TRAIN_DEFAULTS, curves, initialise,
-)
-from models.families.registry import Claim, Family, register
+from models.families.registry import Claim, register
+from models.families.sae import AUX_K_COEF, BY_K, SAEConfig, SparseAutoencoder, family
 from models.settings import setting
 
 
@@ -36,12 +34,16 @@ class TopKSAE(SparseAutoencoder):
     def activate(self, pre: torch.Tensor) -> torch.Tensor:
         return top_k(pre, self.cfg.k)
 
+    def reconstruction_loss(self, x: torch.Tensor, out: dict) -> torch.Tensor:
+        """Per sample, what the code is trained to reconstruct by: ½‖x − x̂‖²."""
+        return out["recon"]
+
     def fit_loss(self, x: torch.Tensor, out: dict) -> torch.Tensor:
-        loss = out["recon"]
+        loss = self.reconstruction_loss(x, out)
         return loss + self.cfg.aux_weight * self.aux_k_loss(x, out["x_hat"]) if self.cfg.aux_weight else loss
 
 
-FAMILY = register(Family(
+FAMILY = register(family(
     name="topk-sae",
     short="TopK SAE",
     title="TopK sparse autoencoder",
@@ -50,15 +52,6 @@ FAMILY = register(Family(
             "residual through an auxiliary loss.",
     config=TopKConfig,
     create=TopKSAE,
-    capabilities=CAPABILITIES,
-    initialise=initialise(TopKSAE),
-    train_defaults=TRAIN_DEFAULTS,
-    curves=curves,
-    progress=PROGRESS,
-    headline=HEADLINE,
-    sparsity_field="k",
-    sparsity_symbol="k",
-    sparsity_examples="8, 16, 32",
-    benchmarked=True,
+    **BY_K,
     claims=(Claim("TopK's FVU at equal L0 is lower than the ReLU SAE's", "Gao et al., 2024", "relu-sae"),),
 ))
