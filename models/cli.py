@@ -205,7 +205,10 @@ def train(argv: list[str]) -> int:
     try:
         history = train_run(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
                             should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None, spec=data)
+    except run_folder.Busy as e:  # another trainer has the folder: its status is its own
+        return _fail(e)
     except (RunConflict, Diverged, Collapsed, *ERRORS) as e:
+        _failed_while_starting(Path(a.out), e)
         return _fail(e)
     finally:
         _next_in_queue(Path(a.out))
@@ -217,6 +220,17 @@ def train(argv: list[str]) -> int:
         done = "" if err is None else f"validation error {err:.2f}% "
         print(f"done: {done}after {history[-1]['elapsed']:.0f}s", file=sys.stderr)
     return 0
+
+
+def _failed_while_starting(run: Path, e: Exception) -> None:
+    """A trainer launched for this run (its status names this process) that failed before training (no data
+    folder, a dictionary that is not a model): the run ends "failed" with the reason, not "running / starting"."""
+    try:
+        st = run_folder.read_status(run)
+        if st.get("state") == "running" and st.get("pid") == os.getpid():
+            run_folder.write_status(run, state="failed", message=str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except (run_folder.DamagedRun, OSError):
+        pass
 
 
 def _next_in_queue(run: Path) -> None:

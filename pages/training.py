@@ -68,10 +68,18 @@ if swept:
                    + ". The Sweep page plots them as they finish.")
     except (jobs.JobError, ValueError) as e:
         st.error(str(e))
-st.number_input("Trainers at once", 1, 64, jobs.max_trainers(), key="trainers-at-once",
-                on_change=lambda: jobs.set_max_trainers(st.session_state["trainers-at-once"]),
+def _set_trainers():
+    try:
+        jobs.set_max_trainers(st.session_state["trainers-at-once"])
+    except jobs.JobError as e:  # a read-only runs folder: say so, keep the page
+        st.session_state["trainers-error"] = str(e)
+
+
+st.number_input("Trainers at once", 1, 64, jobs.max_trainers(), key="trainers-at-once", on_change=_set_trainers,
                 help="How many runs train at the same time (each on its share of the cores); queued runs wait. "
                      "Kept with the runs, for every tab and after a restart.")
+if st.session_state.get("trainers-error"):
+    st.error(st.session_state.pop("trainers-error"))
 
 
 def _fmt_eta(s):
@@ -94,9 +102,7 @@ def _curves(rows: list[dict], held_out: bool, name: str, family, key: str = "tr"
 @st.fragment(run_every=2.0)
 def live():
     """Polls the run folders on disk every 2 s (AppTest skips fragments: the polling is tested in test_jobs)."""
-    all_jobs = jobs.list_jobs()
-    if any(j.state == "queued" for j in all_jobs) and jobs.dispatch():  # a trainer killed without a word frees
-        all_jobs = jobs.list_jobs()                                       # its place here
+    all_jobs = jobs.poll()
     if not all_jobs:
         st.info("No runs of yours yet: start one above. Below, how the embedded models were trained.")
         return

@@ -81,7 +81,8 @@ def test_a_sweep_queues_runs_to_completion_and_the_page_shows_them(tmp_path, mon
 
 
 def test_the_queue_goes_on_after_everything_was_killed(tmp_path, monkeypatch):
-    """A machine restart kills the trainer without a word: the app's poll (jobs.dispatch) starts the next run."""
+    """A machine restart kills the trainer without a word: the app's poll (jobs.dispatch) puts it back to train (a
+    sweep finishes its runs), and the queue goes on after it."""
     monkeypatch.delenv("SPARSELAB_MAX_TRAINERS", raising=False)
     jobs.set_max_trainers(1, tmp_path)
     long = TrainConfig(pretrain_epochs=1, epochs=30, limit=2000, batch_size=10)
@@ -93,9 +94,12 @@ def test_the_queue_goes_on_after_everything_was_killed(tmp_path, monkeypatch):
     os.kill(first.pid, signal.SIGKILL)
     assert wait_for(lambda: jobs.job(first.run).state == "interrupted")
     assert jobs.job(second.run).state == "queued"  # nobody freed the place yet
-    assert jobs.dispatch(tmp_path) == [second.name]  # what the Training page's poll does
-    assert wait_for(lambda: jobs.job(second.run).state == "done")
-    assert jobs.job(first.run).state == "interrupted"  # resumable, as any killed run
+    assert jobs.dispatch(tmp_path) == [first.name]  # the poll: a queued run killed goes back in, oldest first
+    assert runs.read_status(first.run)["restarts"] == 1
+    jobs.stop(first.run)  # a user's stop is not undone by the queue
+    assert wait_for(lambda: jobs.job(first.run).state == "stopped")
+    assert wait_for(lambda: jobs.job(second.run).state == "done")  # the stopping trainer started it as it exited
+    assert jobs.job(first.run).state == "stopped"
 
 
 def test_a_queued_run_can_leave_the_queue(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,12 +59,17 @@ def run_name(mc, tc: TrainConfig, data: DataSpec | None = None) -> str:
     return f"{family.name}-{on}{size}-e{tc.pretrain_epochs}_{tc.epochs}-{digest}"
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
+PID_MAX = 1 << 22  # Linux's largest pid: a status file's pid beyond it is garbage, not a process
+STARTING = 120.0  # seconds a launched trainer may take to take its run folder's lock
+
+
+def pid_alive(pid) -> bool:
+    """Whether `pid` (any value a status file may hold) is a live process."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < PID_MAX:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
@@ -72,6 +78,13 @@ def pid_alive(pid: int | None) -> bool:
         return done == 0
     except ChildProcessError:
         return True
+
+
+def _starting(st: dict) -> bool:
+    """A trainer just launched (its status says so) that has not taken its folder's lock yet."""
+    updated = st.get("updated")
+    return (st.get("message") == "starting" and pid_alive(st.get("pid")) and isinstance(updated, (int, float))
+            and time.time() - updated < STARTING)
 
 
 @dataclass
@@ -107,8 +120,8 @@ def job(run: Path) -> Job:
         st = runs.read_status(run)
         state = str(st.get("state", "new"))
         pid = st.get("pid")
-        if state == "running" and not pid_alive(pid if isinstance(pid, int) else None):
-            state = "interrupted"  # killed without a word (machine restart, kill -9): resumable
+        if state == "running" and not runs.trainer_running(run) and not _starting(st):
+            state = "interrupted"  # killed without a word (machine restart, kill -9), or a pid reused: resumable
         return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
                    float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid, cfg)
     except (runs.DamagedRun, TypeError, ValueError) as e:  # a ValueError: a field of the wrong kind
@@ -122,8 +135,13 @@ def list_jobs(root: Path | None = None) -> list[Job]:
 
 @contextmanager
 def _locked(root: Path):
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".jobs.lock", "w") as f:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        f = open(root / ".jobs.lock", "w")
+    except OSError as e:
+        raise JobError(f"the runs folder {root} cannot be written ({e.strerror or e}): starting or queueing runs "
+                       "needs a folder you can write; the models already there still open") from None
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)  # one start at a time across tabs and server processes
         try:
             yield
@@ -151,8 +169,11 @@ def set_max_trainers(n: int, root: Path | None = None) -> None:
     root = Path(root or RUNS_ROOT)
     if not 1 <= int(n) <= 64:
         raise JobError(f"trainers at once: {n} is outside 1 – 64")
-    root.mkdir(parents=True, exist_ok=True)
-    runs.write_json(root / REGISTRY, {"max_trainers": int(n)})
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        runs.write_json(root / REGISTRY, {"max_trainers": int(n)})
+    except OSError as e:
+        raise JobError(f"the runs folder {root} cannot be written ({e.strerror or e})") from None
 
 
 def _command(run: Path, data_dir: str | None, epochs: int | None = None) -> list[str]:
@@ -190,6 +211,7 @@ def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epoch
         with open(run / runs.LOG, "ab") as log:
             proc = subprocess.Popen(_command(run, data_dir, epochs), cwd=ROOT, stdout=log, stderr=log,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        threading.Thread(target=proc.wait, daemon=True).start()  # reaped the moment it exits: no zombie
         # Claim the run at once so a second click or tab sees it running before the trainer starts.
         runs.write_status(run, state="running", pid=proc.pid, message="starting", total_epochs=total_epochs)
     except OSError as e:
@@ -254,12 +276,40 @@ def dispatch(root: Path | None = None, exiting: Path | None = None) -> list[str]
     with _locked(root):
         all_jobs = list_jobs(root)
         busy = sum(j.state == "running" and j.run != exiting for j in all_jobs)
-        queued = sorted((j for j in all_jobs if j.state == "queued"),
+        queued = sorted((j for j in all_jobs if j.state == "queued" or _back_in_queue(j)),
                         key=lambda j: runs.read_status(j.run).get("queued_at") or 0)
         for j in queued[:max(0, max_trainers(root) - busy)]:
-            _launch(j.run, j.config, runs.read_status(j.run).get("data_dir"), j.total_epochs, exiting=exiting)
+            st = runs.read_status(j.run)
+            if j.state == "interrupted":  # a queued run killed without a word: the queue finishes it
+                runs.write_status(j.run, restarts=int(st.get("restarts") or 0) + 1)
+            _launch(j.run, j.config, st.get("data_dir"), j.total_epochs, exiting=exiting)
             started.append(j.name)
     return started
+
+
+RESTARTS = 3  # times a queued run that was killed without a word goes back in the queue
+
+
+def _back_in_queue(j: Job) -> bool:
+    """An interrupted run that came through the queue (a sweep's, a benchmark's) and has not used its restarts."""
+    if j.state != "interrupted":
+        return False
+    st = runs.read_status(j.run)
+    restarts = st.get("restarts") or 0
+    return "queued_at" in st and isinstance(restarts, int) and restarts < RESTARTS
+
+
+def poll(root: Path | None = None) -> list[Job]:
+    """The runs as the Training page shows them, after starting what the queue holds (a trainer killed without a word
+    frees its place here); a runs folder that cannot be written is only read."""
+    all_jobs = list_jobs(root)
+    if any(j.state == "queued" or _back_in_queue(j) for j in all_jobs):
+        try:
+            if dispatch(root):
+                all_jobs = list_jobs(root)
+        except JobError:
+            pass
+    return all_jobs
 
 
 def in_registry(run: Path) -> bool:

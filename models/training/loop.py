@@ -143,7 +143,9 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
     if progress is not None:
         progress.fields = family.progress
     # Check the request against all that the folder holds before anything is written to it.
+    run_folder.check_free(out)  # another trainer has it: refused before anything is loaded
     have = run_folder.read_config(out)
+    seen = stamp(out)  # the checkpoint as read, checked again once this trainer holds the folder
     st = load_training_state(out / CHECKPOINT) if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() else None
     extends = check_config(have, wanted, out / run_folder.CONFIG)
     if st is not None and "train_config" in st:
@@ -181,115 +183,134 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
 
     updater = (update or family.update or Updater)(model, opt, tc, graph=graph)  # refuses settings it cannot do
     out.mkdir(parents=True, exist_ok=True)  # all checked: from here on the run folder is written
-    if extends or have is None or "data" not in have:  # a job's folder gets its config before its data
-        run_folder.write_json(out / run_folder.CONFIG, wanted)
-    if resuming:
-        run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
-    x_tr = data.train.x.to(device)
-    y_tr = None if data.train.y is None else data.train.y.to(device)
-    n, bs = len(x_tr), tc.batch_size
-    n_batches = math.ceil(n / bs)
-    updater.reset(acc)
-    if resuming and updater.average is not None:
-        updater.average.load_state_dict(st["average"])
-        updater.averaged.fill_(st["averaged"])
+    with run_folder.trainer_lock(out):  # one trainer a folder: a second is refused (run_folder.Busy)
+        if stamp(out) != seen:
+            raise RunConflict(f"another trainer wrote {out} while this one started: run the command again")
+        if extends or have is None or "data" not in have:  # a job's folder gets its config before its data
+            run_folder.write_json(out / run_folder.CONFIG, wanted)
+        if resuming:
+            run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
+        x_tr = data.train.x.to(device)
+        y_tr = None if data.train.y is None else data.train.y.to(device)
+        n, bs = len(x_tr), tc.batch_size
+        n_batches = math.ceil(n / bs)
+        updater.reset(acc, st.get("grad_norms") if resuming else None)
+        if resuming and st.get("rng") is not None:  # checkpoints written before the generators were kept lack them
+            torch.set_rng_state(st["rng"])
+            if st.get("cuda_rng") is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(st["cuda_rng"])
+        if resuming and updater.average is not None:
+            updater.average.load_state_dict(st["average"])
+            updater.averaged.fill_(st["averaged"])
 
-    def save(state_epoch, state_batch, state_perm, total_elapsed, acc=None):
-        updater.health()  # raises Diverged: a diverged model is never checkpointed
-        save_training_state(out / CHECKPOINT, {
-            "architecture": family.name, "domain": spec.to_dict(), "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "generator": gen.get_state(), "config": mc.to_dict(), "train_config": tc.to_dict(), "history": history,
-            "perm": state_perm, "acc": acc,
-            **({} if updater.average is None else {"average": updater.average.state_dict(),
-                                                   "averaged": updater.averaged.item()}),
-            "progress": {"epoch": state_epoch, "batch": state_batch, "elapsed": total_elapsed,
-                         "total_epochs": tc.total_epochs,
-                         "val_error": history[-1]["val_error"] if history else None},
-        })
+        def save(state_epoch, state_batch, state_perm, total_elapsed, acc=None):
+            updater.health()  # raises Diverged: a diverged model is never checkpointed
+            save_training_state(out / CHECKPOINT, {
+                "architecture": family.name, "domain": spec.to_dict(), "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "config": mc.to_dict(), "train_config": tc.to_dict(), "history": history,
+                "perm": state_perm, "acc": acc,
+                # mid-epoch: this epoch's gradient norms so far, for its row's statistics
+                "grad_norms": None if acc is None else updater.grad_norm_history(),
+                # the global generators: what a family draws from them (the RG-VAE's samples and binarisation)
+                "rng": torch.get_rng_state(),
+                **({"cuda_rng": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}),
+                **({} if updater.average is None else {"average": updater.average.state_dict(),
+                                                       "averaged": updater.averaged.item()}),
+                "progress": {"epoch": state_epoch, "batch": state_batch, "elapsed": total_elapsed,
+                             "total_epochs": tc.total_epochs,
+                             "val_error": history[-1]["val_error"] if history else None},
+            })
 
-    run_folder.write_status(out, state="running", pid=os.getpid(), epoch=epoch, total_epochs=tc.total_epochs,
-                            frac=0.0, message="", device=device)
-    if not resuming:
-        snapshot(out, unit_weights(updater.output), 0, tc.total_epochs)
-    t_run0 = time.time() - elapsed
-    t_proc0, done0 = time.time(), (epoch + batch / n_batches) / tc.total_epochs  # ETA from this process's pace
-    last_save = last_check = time.time()
-    saved, loss = False, float("nan")
-    try:
-        while epoch < tc.total_epochs:
-            phase = ("pretrain" if epoch < tc.pretrain_epochs else
-                     "supervised" if family.capabilities_of(mc).classifier else "train")
-            if perm is None:
-                perm, batch = torch.randperm(n, generator=gen), 0
-                updater.reset()
-            perm_dev = perm.to(device)
-            t0 = time.time()
-            model.train()
-            while batch < n_batches:
-                if should_stop() or (out / run_folder.STOP).exists():
-                    save(epoch, batch, perm, time.time() - t_run0, updater.acc.cpu())
-                    run_folder.write_status(out, state="stopped", message="stopped; rerun to resume")
-                    (out / run_folder.STOP).unlink(missing_ok=True)  # the request is served
-                    return history
-                lr = lr_at(tc, epoch, batch / n_batches)
-                idx = perm_dev[batch * bs:(batch + 1) * bs]
-                model.schedule_(epoch + batch / n_batches)
-                updater(x_tr[idx], None if y_tr is None else y_tr[idx], lr, phase == "supervised")
-                batch += 1
-                now = time.time()
-                if now - last_check > 0.5:  # a sync twice a second: the bar, and divergence found early
-                    try:
-                        loss = updater.health()
-                    except Diverged as e:
-                        raise Diverged(f"{e} in epoch {epoch + 1}, by batch {batch}") from None
-                    last_check = now
-                done = (epoch + batch / n_batches) / tc.total_epochs
-                eta = (now - t_proc0) / max(done - done0, 1e-9) * (1 - done)
+        run_folder.write_status(out, state="running", pid=os.getpid(), epoch=epoch, total_epochs=tc.total_epochs,
+                                frac=0.0, message="", device=device)
+        if not resuming:
+            snapshot(out, unit_weights(updater.output), 0, tc.total_epochs)
+        t_run0 = time.time() - elapsed
+        t_proc0, done0 = time.time(), (epoch + batch / n_batches) / tc.total_epochs  # ETA from this process's pace
+        last_save = last_check = time.time()
+        saved, loss = False, float("nan")
+        try:
+            while epoch < tc.total_epochs:
+                phase = ("pretrain" if epoch < tc.pretrain_epochs else
+                         "supervised" if family.capabilities_of(mc).classifier else "train")
+                if perm is None:
+                    perm, batch = torch.randperm(n, generator=gen), 0
+                    updater.reset()
+                perm_dev = perm.to(device)
+                t0 = time.time()
+                model.train()
+                while batch < n_batches:
+                    if should_stop() or (out / run_folder.STOP).exists():
+                        save(epoch, batch, perm, time.time() - t_run0, updater.acc.cpu())
+                        run_folder.write_status(out, state="stopped", message="stopped; rerun to resume")
+                        (out / run_folder.STOP).unlink(missing_ok=True)  # the request is served
+                        return history
+                    lr = lr_at(tc, epoch, batch / n_batches)
+                    idx = perm_dev[batch * bs:(batch + 1) * bs]
+                    model.schedule_(epoch + batch / n_batches)
+                    updater(x_tr[idx], None if y_tr is None else y_tr[idx], lr, phase == "supervised")
+                    batch += 1
+                    now = time.time()
+                    if now - last_check > 0.5:  # a sync twice a second: the bar, and divergence found early
+                        try:
+                            loss = updater.health()
+                        except Diverged as e:
+                            raise Diverged(f"{e} in epoch {epoch + 1}, by batch {batch}") from None
+                        last_check = now
+                    done = (epoch + batch / n_batches) / tc.total_epochs
+                    eta = (now - t_proc0) / max(done - done0, 1e-9) * (1 - done)
+                    if progress:
+                        progress.update(epoch, tc.total_epochs, phase, batch / n_batches, eta, loss)
+                    if now - last_save > tc.checkpoint_every:
+                        save(epoch, batch, perm, now - t_run0, updater.acc.cpu())
+                        run_folder.write_status(out, state="running", epoch=epoch, frac=batch / n_batches, eta=eta)
+                        last_save, saved = now, True
+                try:
+                    updater.health()
+                except Diverged as e:
+                    raise Diverged(f"{e} in epoch {epoch + 1}") from None
+                a = updater.acc.tolist()
+                recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
+                upkeep = model.after_epoch_(epoch, x_tr, opt, gen)  # e.g. dead latents resampled
+                val = (family.validate or evaluate_split)(updater.output, data.val, device=device)
+                weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
+                if not all(math.isfinite(v) for v in val.values() if v is not None):
+                    raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
+                row = {"epoch": epoch, "phase": phase, "lr": lr,
+                       "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
+                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
+                       "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
+                history.append(row)
+                run_folder.append_metrics(out, row)
+                epoch, perm = epoch + 1, None
+                snapshot(out, weights, epoch, tc.total_epochs)
+                # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, and at the end
+                if epoch == tc.total_epochs or not saved or time.time() - last_save >= EPOCH_SAVE_GAP:
+                    save(epoch, 0, None, time.time() - t_run0)
+                    last_save, saved = time.time(), True
+                eta = (time.time() - t_run0) / epoch * (tc.total_epochs - epoch) if epoch else 0.0
+                run_folder.write_status(out, state="running", epoch=epoch, frac=0.0, eta=eta, val_error=val["error"])
                 if progress:
-                    progress.update(epoch, tc.total_epochs, phase, batch / n_batches, eta, loss)
-                if now - last_save > tc.checkpoint_every:
-                    save(epoch, batch, perm, now - t_run0, updater.acc.cpu())
-                    run_folder.write_status(out, state="running", epoch=epoch, frac=batch / n_batches, eta=eta)
-                    last_save, saved = now, True
-            try:
-                updater.health()
-            except Diverged as e:
-                raise Diverged(f"{e} in epoch {epoch + 1}") from None
-            a = updater.acc.tolist()
-            recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
-            upkeep = model.after_epoch_(epoch, x_tr, opt, gen)  # e.g. dead latents resampled
-            val = (family.validate or evaluate_split)(updater.output, data.val, device=device)
-            weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
-            if not all(math.isfinite(v) for v in val.values() if v is not None):
-                raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
-            row = {"epoch": epoch, "phase": phase, "lr": lr,
-                   "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
-                   "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
-                   "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
-            history.append(row)
-            run_folder.append_metrics(out, row)
-            epoch, perm = epoch + 1, None
-            snapshot(out, weights, epoch, tc.total_epochs)
-            # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, and at the end
-            if epoch == tc.total_epochs or not saved or time.time() - last_save >= EPOCH_SAVE_GAP:
-                save(epoch, 0, None, time.time() - t_run0)
-                last_save, saved = time.time(), True
-            eta = (time.time() - t_run0) / epoch * (tc.total_epochs - epoch) if epoch else 0.0
-            run_folder.write_status(out, state="running", epoch=epoch, frac=0.0, eta=eta, val_error=val["error"])
-            if progress:
-                progress.epoch(row)
-    except Diverged as e:
-        kept = ("The last good checkpoint is kept" if (out / CHECKPOINT).is_file() else
-                "No checkpoint was written (it diverged before the first)")
-        msg = f"Training diverged: {e}. {kept}; lower --lr and start again with a new --out."
-        run_folder.write_status(out, state="failed", message=msg)
-        raise Diverged(msg) from None
-    except Exception as e:  # whatever stops the trainer, the run must not stay "running"
-        run_folder.write_status(out, state="failed", message=f"{type(e).__name__}: {e}")
-        raise
-    return _finish(out, history, tc, layout.n_classes)
+                    progress.epoch(row)
+        except Diverged as e:
+            kept = ("The last good checkpoint is kept" if (out / CHECKPOINT).is_file() else
+                    "No checkpoint was written (it diverged before the first)")
+            msg = f"Training diverged: {e}. {kept}; lower --lr and start again with a new --out."
+            run_folder.write_status(out, state="failed", message=msg)
+            raise Diverged(msg) from None
+        except Exception as e:  # whatever stops the trainer, the run must not stay "running"
+            run_folder.write_status(out, state="failed", message=f"{type(e).__name__}: {e}")
+            raise
+        return _finish(out, history, tc, layout.n_classes)
 
+
+def stamp(out: Path) -> float | None:
+    """When the folder's checkpoint was last written (None: none yet)."""
+    try:
+        return (out / CHECKPOINT).stat().st_mtime
+    except OSError:
+        return None
 
 def unit_weights(model) -> UnitWeights | None:
     """A family with filters: its units' weights now (None for one without)."""

@@ -7,17 +7,77 @@
     runs/NAME/status.json     state (running/stopped/done/failed), progress, message; rewritten atomically
     runs/NAME/checkpoint.pt   full training state, rewritten atomically
     runs/NAME/train.log       the trainer's output when started in the background
+    runs/NAME/.trainer.lock   held (flock) by the one trainer writing the folder, for its whole life
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from models.checkpoint import CHECKPOINT, atomic_write
 from models.families import of_config
 
 CONFIG, METRICS, STATUS, LOG, STOP = "config.json", "metrics.jsonl", "status.json", "train.log", "STOP"
+TRAINER_LOCK = ".trainer.lock"
+
+
+class Busy(RuntimeError):
+    """Another trainer holds the run folder."""
+
+
+def _busy(run: Path, f) -> Busy:
+    f.seek(0)
+    who = f.read().strip()
+    return Busy(f"another trainer{f' (pid {who})' if who.isdigit() else ''} is training {run}: wait for it, or stop "
+                "it first")
+
+
+@contextmanager
+def trainer_lock(run: Path):
+    """Own the run folder for as long as this trainer runs: an exclusive flock that the kernel drops when the process
+    ends, however it ends. A second trainer (CLI, app, sweep, benchmark) is refused with Busy."""
+    run = Path(run)
+    f = open(run / TRAINER_LOCK, "a+")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(run, f) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
+    finally:
+        f.close()  # closing releases the lock
+
+
+def trainer_running(run: Path) -> bool:
+    """Whether a trainer holds the run folder now (its lock, not a pid that may have been reused)."""
+    try:
+        check_free(run)
+        return False
+    except Busy:
+        return True
+
+
+def check_free(run: Path) -> None:
+    """Busy (one line, with the owner's pid) if a trainer holds the run folder now: a second one is refused before it
+    loads anything."""
+    try:
+        f = open(Path(run) / TRAINER_LOCK)
+    except OSError:  # no lock file: no trainer has held this folder yet
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(run, f) from None
+        fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def run_config(mc, tc, data) -> dict:
@@ -42,6 +102,8 @@ def _read_object(path: Path) -> dict | None:
         return None
     except OSError as e:
         raise DamagedRun(f"{path} cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise DamagedRun(f"{path} holds bytes that are not text") from None
     try:
         obj = json.loads(text)
     except ValueError:
@@ -64,6 +126,9 @@ def read_config_file(path: Path) -> dict | None:
         missing = [k for k in ("model", "train") if not isinstance(cfg.get(k), dict)]
         if missing:
             raise DamagedRun(f"{path} has no {' or '.join(missing)} settings")
+        wrong = [k for k in ("data", "domain") if k in cfg and not isinstance(cfg[k], dict)]
+        if wrong or not isinstance(cfg.get("architecture", ""), str):
+            raise DamagedRun(f"{path} holds a {(wrong or ['architecture'])[0]} entry of the wrong kind")
     return cfg
 
 
@@ -85,19 +150,46 @@ def write_status(run: Path, **fields) -> dict:
     return status
 
 
+TEXT_FIELDS = {"phase"}  # a metrics row's only text; "unit_angles" is a list of numbers, every other value a number
+
+
+def _number(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == v) or isinstance(v, bool)
+
+
+def clean_row(row) -> dict | None:
+    """A metrics row as the pages may use it: None unless it is an object with a whole epoch ≥ 0; a field of the
+    wrong kind (a text where a number belongs, a list of anything but numbers) is dropped, as if never written."""
+    if not isinstance(row, dict) or not isinstance(row.get("epoch"), int) or isinstance(row["epoch"], bool) \
+            or row["epoch"] < 0:
+        return None
+    out = {}
+    for k, v in row.items():
+        if k in TEXT_FIELDS:
+            ok = isinstance(v, str)
+        elif k == "unit_angles":
+            ok = isinstance(v, list) and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
+        else:
+            ok = _number(v)
+        if ok:
+            out[k] = v
+    return out
+
+
 def read_metrics(run: Path) -> list[dict]:
-    """Finished epochs; a half-written last line (a crash mid-append) is skipped, not fatal."""
+    """Finished epochs, each cleaned (clean_row); a half-written last line (a crash mid-append), garbled bytes or a
+    line that is not a row are skipped, not fatal."""
     rows = []
     try:
-        lines = (Path(run) / METRICS).read_text().splitlines()
+        lines = (Path(run) / METRICS).read_bytes().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return rows
     for line in lines:
         try:
-            row = json.loads(line)
+            row = clean_row(json.loads(line))
         except ValueError:
             continue
-        if isinstance(row, dict):
+        if row is not None:
             rows.append(row)
     return rows
 

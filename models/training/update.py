@@ -153,12 +153,18 @@ class Updater:
                 "grad_norm_std": g.std(correction=0).item(), "grad_norm_median": g.median().item(),
                 "grad_norm_max": g.max().item()}
 
-    def reset(self, acc: torch.Tensor | None = None) -> None:
-        """Start a new epoch's sums, or carry on from those a checkpoint saved."""
+    def reset(self, acc: torch.Tensor | None = None, grad_norms: torch.Tensor | None = None) -> None:
+        """Start a new epoch's sums, or carry on from those (and the gradient norms) a checkpoint saved."""
         self.grad_norms.clear()
         self.acc.zero_()
         if acc is not None:
             self.acc[: len(acc)] = acc.to(self.device)
+        if grad_norms is not None:
+            self.grad_norms.extend(g.to(self.device) for g in grad_norms)
+
+    def grad_norm_history(self) -> torch.Tensor:
+        """This epoch's gradient norms so far, on the host (what a mid-epoch checkpoint keeps)."""
+        return torch.stack(self.grad_norms).cpu() if self.grad_norms else torch.zeros(0)
 
     def _capture(self, x, y) -> None:
         """Warm up on a side stream (as CUDA graphs need), put the weights back, then capture one update."""
