@@ -4,11 +4,16 @@ The sidebar is drawn here, once, before the page; the pages offered are those th
 """
 import streamlit as st
 
-from ui import nav, sidebar, state, url
+from ui import hosts, nav, sidebar, state, url
 
 st.set_page_config(page_title="sparselab", page_icon=":material/blur_on:", layout="wide")
 
 nav.through_app()
+if not hosts.allowed(st.context.headers.get("Host", "") if st.context.headers else "",
+                     st.get_option("server.address")):
+    st.error("This app answers to this machine's own names only (a page elsewhere may try to reach it through "
+             "another name). To share it on purpose, add that name to $SPARSELAB_ALLOWED_HOSTS.")
+    st.stop()
 state.start_run()
 url.start()
 selection = sidebar.draw()

@@ -46,12 +46,63 @@ def atomic_write(path: str | Path, data: bytes, keep: str | Path | None = None) 
         raise
 
 
+CHECKSUM = "checksum"  # a digest of everything a checkpoint (or an exported file's tensors) holds
+
+
+def digest(obj) -> str:
+    """SHA-256 of a state: every tensor's dtype, shape and bytes and every other value, in a fixed order. Bit rot
+    that a file format does not notice (a flipped byte inside a tensor) changes it."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k in sorted(o, key=str):
+                h.update(repr(k).encode())
+                walk(o[k])
+        elif isinstance(o, (list, tuple)):
+            h.update(b"[")
+            for v in o:
+                walk(v)
+            h.update(b"]")
+        elif isinstance(o, torch.Tensor):
+            t = o.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(o).encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
 def save_training_state(path: str | Path, state: dict) -> None:
-    """Atomically, keeping the checkpoint it replaces as checkpoint.prev.pt."""
+    """Atomically, keeping the checkpoint it replaces as checkpoint.prev.pt; with a checksum of all it holds."""
     path = Path(path)
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save({**state, CHECKSUM: digest(state)}, buf)
     atomic_write(path, buf.getvalue(), keep=path.with_name(PREVIOUS))
+
+
+def tidy(folder: str | Path) -> list[str]:
+    """What a killed writer left in a run folder: atomic_write's temporary files. A complete checkpoint caught
+    between its two renames (checkpoint.pt gone, the new one still a .tmp) is put in place; the rest is removed.
+    Only for a folder no trainer holds. Returns what was done, a line each."""
+    folder, done = Path(folder), []
+    for tmp in sorted(folder.glob(".*.tmp")):
+        target = folder / tmp.name[1:].rsplit(".", 2)[0]  # .checkpoint.pt.abc123.tmp -> checkpoint.pt
+        if target.name == CHECKPOINT and not target.exists():
+            try:
+                _read_state(tmp)
+                os.replace(tmp, target)
+                done.append(f"{tmp.name}: the newest checkpoint, put in place")
+                continue
+            except CheckpointError:
+                pass
+        tmp.unlink(missing_ok=True)
+        done.append(f"{tmp.name}: removed")
+    return done
 
 
 def _reason(e: Exception) -> str:
@@ -70,6 +121,9 @@ def _read_state(path: Path) -> dict:
         raise CheckpointError(f"Checkpoint {path} is corrupt or not a sparselab checkpoint: {_reason(e)}.") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"Checkpoint {path} is not a sparselab checkpoint (no model or config).")
+    saved = state.pop(CHECKSUM, None)  # checkpoints written before checksums have none
+    if saved is not None and saved != digest(state):
+        raise CheckpointError(f"Checkpoint {path} is corrupt: its contents no longer match their checksum.")
     return state
 
 
@@ -98,12 +152,30 @@ def model_from_state(config: dict, weights: dict, arch: str):
         cfg = family.config.from_dict(config)
     except ValueError as e:
         raise CheckpointError(f"Checkpoint config cannot be read: {e}") from e
+    try:  # the shapes the config declares, from a model without memory: a tiny file cannot make us allocate gigabytes
+        with torch.device("meta"):
+            declared = family.create(cfg).state_dict()
+    except RuntimeError:  # a family whose start computes on its weights: its sizes are bounded by its settings
+        declared = None
+    if declared is not None:
+        _check_fits(declared, weights)
     model = family.create(cfg)
-    try:
-        model.load_state_dict({k: v.float() for k, v in weights.items()})
-    except RuntimeError as e:
-        raise CheckpointError(f"Checkpoint weights do not fit its config {cfg}: {e}") from e
+    _check_fits(model.state_dict(), weights)
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
     return model.eval()
+
+
+def _check_fits(declared: dict, weights: dict) -> None:
+    """CheckpointError, in one line, unless the stored tensors are exactly the ones the config declares."""
+    missing = [k for k in declared if k not in weights]
+    extra = [k for k in weights if k not in declared]
+    wrong = [k for k in declared if k in weights and tuple(declared[k].shape) != tuple(weights[k].shape)]
+    if missing or extra or wrong:
+        shape = lambda t: "×".join(map(str, t.shape)) or "scalar"  # noqa: E731
+        first = (f"{wrong[0]}: {shape(declared[wrong[0]])} declared, {shape(weights[wrong[0]])} stored" if wrong else
+                 f"{missing[0]} missing" if missing else f"{extra[0]} not in the model")
+        raise CheckpointError(f"the weights do not fit the model the file declares ({len(wrong)} of another shape, "
+                              f"{len(missing)} missing, {len(extra)} unknown; first: {first})")
 
 
 def exported_bytes(model, meta: dict | None = None, dtype=torch.float16, domain: dict | None = None) -> bytes:
@@ -111,7 +183,7 @@ def exported_bytes(model, meta: dict | None = None, dtype=torch.float16, domain:
     models.domains.DataSpec's dict) and any `meta` as JSON in the header."""
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     header = {"architecture": of_model(model).name, "config": json.dumps(model.cfg.to_dict()),
-              "meta": json.dumps(meta or {})}
+              "meta": json.dumps(meta or {}), CHECKSUM: digest(tensors)}
     if domain is not None:
         header["domain"] = json.dumps(domain)
     return st_save(tensors, metadata=header)
@@ -127,6 +199,8 @@ def read_exported(path: Path) -> tuple:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
+        if CHECKSUM in header and header[CHECKSUM] != digest(tensors):
+            raise ValueError("its tensors no longer match their checksum")
         config = json.loads(header["config"])
         meta = json.loads(header.get("meta", "{}"))
         if "domain" in header:  # files written before domains hold digits models

@@ -24,9 +24,13 @@ def prepare_upload(raw: bytes, frame) -> np.ndarray:
     try:
         img = Image.open(io.BytesIO(raw))
         if img.width * img.height > MAX_PIXELS:
-            raise ImageError(f"The image is {img.width}x{img.height} pixels; at most {MAX_PIXELS} pixels.")
+            raise ImageError(f"The image is {img.width} × {img.height} pixels, too large: at most {MAX_PIXELS:,} "
+                             "pixels.")
         img.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:
+        raise ImageError(f"The image declares more pixels than it may hold (a decompression bomb), too large: at "
+                         f"most {MAX_PIXELS:,} pixels.") from None
+    except (UnidentifiedImageError, OSError) as e:
         raise ImageError("The file is not an image that can be read (PNG, JPEG, GIF or BMP).") from e
     if img.mode in ("RGBA", "LA") or "transparency" in img.info:
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))

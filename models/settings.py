@@ -23,6 +23,7 @@ class Setting:
     optional: bool = False  # None is allowed (and means "off" or "all")
     advanced: bool = False  # in the form's "More settings"
     step: float | None = None  # what a form's +/- buttons add (default: a tenth of the default's decade)
+    model: bool = False  # the value names a trained model: the CLI takes any path, a form offers the models it lists
 
 
 def setting(default, label: str, help: str, kind: type | None = None, **bounds) -> Field:

@@ -1,6 +1,7 @@
 """Training: start a run of any model family on any data domain (the form lists their settings), or queue a sweep
 over λ and seeds; each trains in its own process, owned by its run folder. Live curves, stop, resume and train
 longer; how the embedded models were trained."""
+import os
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ from models.domains import DataSpec, all_domains, get as domain_named
 from models.families import all_families, get, of_saved
 from models.services import catalog, jobs, sweep as sweeps
 from models.training import run_folder as runs
+from models.training import cost
 from models.training.config import TrainConfig, train_config
 from ui import figures, nav
 from ui.export import chart, download_csv, rows_csv
@@ -47,13 +49,46 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
         swept = c[2].form_submit_button("Queue the sweep")
     else:
         swept = False
+FORM_LIMIT = 24 * 3600.0  # seconds of estimated work one click may start (the CLI may go further, on purpose)
+CONFIRM = 2 * 3600.0  # above this, Start must be pressed twice
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds < 5400 else f"{seconds / 3600:.1f} hours"
+
+
+def _cost(configs, data) -> float:
+    """Estimated seconds of all these runs at this machine's rate (models/training/cost.py)."""
+    n = data.domain.train_size(data.cfg) if data.domain.train_size else None
+    return sum(cost.estimate(family, jobs.fitted(mc, data)[1], tc, n)[1] for mc, tc in configs)
+
+
+def _allowed(seconds: float, what: str, key: str) -> bool:
+    """Whether the form may start work of this estimated length: above FORM_LIMIT never (the CLI can), above
+    CONFIRM on a second press with the same settings."""
+    if seconds > FORM_LIMIT:
+        st.error(f"{what} would take about {_hours(seconds)} on this machine, more than the Training form starts "
+                 f"({_hours(FORM_LIMIT)}): lower the epochs or the size, or run it from the command line "
+                 "(`python -m models train --help`).")
+        return False
+    if seconds > CONFIRM and st.session_state.get("confirm-long") != key:
+        st.session_state["confirm-long"] = key
+        st.warning(f"{what} would take about {_hours(seconds)} on this machine: press the button again to start it.")
+        return False
+    st.session_state.pop("confirm-long", None)
+    return True
+
+
 if submitted:
     try:
         data = DataSpec(domain, domain.config(**data_values))
         mc = family.config(**model_values)
         tc = train_config(family, **train_values)
-        j = jobs.start(mc, tc, data=data)
-        st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running.")
+        seconds = _cost([(mc, tc)], data)
+        if _allowed(seconds, "This run", repr((mc, tc, data.key))):
+            j = jobs.start(mc, tc, data=data)
+            st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running (about "
+                       f"{_hours(seconds)} on this machine).")
     except (jobs.JobError, ValueError) as e:
         st.error(str(e))
 if swept:
@@ -62,10 +97,13 @@ if swept:
         configs = sweeps.grid(family, model_values, train_values,
                               sweeps.values(sweep_lams, float, f"{family.sparsity_symbol} values"),
                               sweeps.values(sweep_seeds, int, "Seeds"))
-        queued = sweeps.queue(configs, data=data)
-        states = [j.state for j in queued]
-        st.success(f"Sweep of {len(queued)} runs: " + ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
-                   + ". The Sweep page plots them as they finish.")
+        seconds = _cost(configs, data)
+        if _allowed(seconds, f"This sweep of {len(configs)} runs", repr((configs, data.key))):
+            queued = sweeps.queue(configs, data=data)
+            states = [j.state for j in queued]
+            st.success(f"Sweep of {len(queued)} runs (about {_hours(seconds)} of training on this machine): "
+                       + ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
+                       + ". The Sweep page plots them as they finish.")
     except (jobs.JobError, ValueError) as e:
         st.error(str(e))
 def _set_trainers():
@@ -75,7 +113,9 @@ def _set_trainers():
         st.session_state["trainers-error"] = str(e)
 
 
-st.number_input("Trainers at once", 1, 64, jobs.max_trainers(), key="trainers-at-once", on_change=_set_trainers,
+cores = os.cpu_count() or 1
+st.number_input("Trainers at once", 1, cores, min(jobs.max_trainers(), cores), key="trainers-at-once",
+                on_change=_set_trainers,
                 help="How many runs train at the same time (each on its share of the cores); queued runs wait. "
                      "Kept with the runs, for every tab and after a restart.")
 if st.session_state.get("trainers-error"):

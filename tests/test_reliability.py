@@ -92,6 +92,8 @@ DAMAGED = [
     (runs.STATUS, b'{"state": "running", "pid": 2147483648, "epoch": 3, "total_epochs": 6}'),
     (runs.STATUS, bytes(range(256))),
     (CHECKPOINT, b"\x00garbage"),  # and the one before it: nothing to fall back on
+    (runs.CONFIG, b'{"model": {"hidden": 64, "unr'),  # truncated
+    (runs.METRICS, b'{"epoch": 0, "val_error": 3.1}\n{"epoch": 1, "val_err'),  # cut mid-append
 ]
 
 
@@ -171,8 +173,9 @@ def test_a_link_is_never_read_as_markdown(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     text = at.warning[0].value
-    assert "![x](" not in text and "](http" not in text and "<img" not in text
-    assert r"\!\[x\]\(http\:" in text  # shown character for character
+    assert text.count("`") == 2  # one code span: nothing inside it is read as markdown or HTML
+    span = text.split("`")[1]
+    assert span.startswith("xˋ![x](http://127.0.0.1:9/x.png)ˋ[t]")  # the link's text, character for character
 
 
 TINY = {"hidden": 12, "unroll": 2, "layers": "12,6", "width": 16, "fit_iterations": 10}
@@ -211,3 +214,221 @@ def test_every_family_resumes_bit_for_bit_after_a_stop_mid_epoch(name, tmp_path)
     for ra, rb in zip(whole, resumed):
         assert {k: v for k, v in ra.items() if k not in timing} == {k: v for k, v in rb.items() if k not in timing}
     assert resumed[-1]["grad_norm_n"] == 6  # the cut epoch's statistics cover all its updates
+
+
+def test_a_tiny_file_declaring_a_huge_model_is_refused_without_building_it(tmp_path, capsys):
+    """104 KB declaring a 4096-wide RG-VAE of eight layers: refused in one line, no gigabytes allocated."""
+    import json as json_
+    import resource
+
+    import torch
+    from safetensors.torch import save_file
+
+    from models.checkpoint import CheckpointError, load_model
+
+    cfg = get("rg-vae").config(n_input=784, layers=",".join(["4096"] * 8), width=4096).to_dict()
+    path = tmp_path / "crafted.safetensors"
+    save_file({"x": torch.zeros(5000, 5)}, str(path), metadata={"architecture": "rg-vae", "config": json_.dumps(cfg),
+                                                                 "meta": "{}"})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match="do not fit the model the file declares"):
+        load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KB: far below the 3.5 GB of old
+    code, err = run_cli(["evaluate", str(path)], capsys)
+    assert code == 2 and "do not fit" in one_line(err)
+
+
+def test_bit_rot_in_a_checkpoint_is_found_and_the_one_before_it_is_used(tiny_run, tmp_path):
+    """30 random 16-byte overwrites of checkpoint.pt: none loads silently with other weights."""
+    import numpy as np
+
+    from models.checkpoint import digest, load_training_state
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run[0], run)
+    good = (run / CHECKPOINT).read_bytes()
+    want = digest({k: v for k, v in load_training_state(run / CHECKPOINT).items() if k != "restored_from"})
+    rng = np.random.default_rng(0)
+    fell_back = 0
+    for _ in range(30):
+        bad = bytearray(good)
+        at = int(rng.integers(0, len(bad) - 16))
+        bad[at:at + 16] = rng.integers(0, 256, 16, dtype=np.uint8).tobytes()
+        (run / CHECKPOINT).write_bytes(bytes(bad))
+        st = load_training_state(run / CHECKPOINT)  # the previous checkpoint is intact: never an error here
+        if "restored_from" in st:
+            fell_back += 1
+        else:  # the bytes hit nothing that is read (zip padding, a name's case): the same state
+            assert digest({k: v for k, v in st.items() if k != "restored_from"}) == want
+    assert fell_back >= 20
+
+
+def test_ista_on_a_fixed_dictionary_pretrains_and_its_form_picks_a_model(tiny_run, tmp_path, monkeypatch):
+    """A dictionary from a trained model: the phases with nothing to learn pass (they used to end in 'element 0 of
+    tensors does not require grad'), and the Training form offers the models here instead of a path on the server."""
+    import torch
+
+    from models.checkpoint import load_model
+    from models.training.config import train_config
+    from models.training.loop import train
+
+    ista = get("ista")
+    mc = ista.config(hidden=64, unroll=3, dictionary=str(tiny_run[0]), fit_iterations=10)
+    history = train(mc, train_config(ista, epochs=1, limit=300), tmp_path / "fixed", device="cpu")
+    assert [r["phase"] for r in history] == ["pretrain"] * 3 + ["supervised"]
+    model, _ = load_model(tmp_path / "fixed")
+    source, _ = load_model(tiny_run[0])
+    want = torch.from_numpy(source.unit_weights().decoder.T.copy()).float()
+    assert torch.allclose(model.D, want / want.norm(dim=0, keepdim=True), atol=1e-6)  # fixed: never learned
+
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/training.py").run()
+    [w for w in at.selectbox if w.label == "Model family"][0].set_value("ista").run()
+    assert not [w for w in at.text_input if w.label == "Dictionary from"]  # no path typed into the server's disk
+    picker = [w for w in at.selectbox if w.label == "Dictionary from"][0]
+    assert picker.value is None and any("ISTA" in o for o in picker.options)
+
+
+def test_the_form_bounds_the_work_one_click_starts(monkeypatch, tmp_path):
+    """4096 units × 100 steps × 100,000 epochs is refused with its estimate; a run of hours needs a second press;
+    trainers at once are at most the cores; the queue holds a bounded number of runs."""
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/training.py").run()
+
+    def number(label):
+        return [w for w in at.number_input if w.label == label][0]
+
+    assert number("Trainers at once").max == (os.cpu_count() or 1)
+    number("Hidden units").set_value(4096)
+    number("Unroll T").set_value(100)
+    number("Supervised epochs (L_U + L_S)").set_value(100_000)
+    at.button[0].click().run()  # Start training
+    assert not at.exception
+    assert any("more than the Training form starts" in e.value and "years" not in e.value for e in at.error)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    number("Hidden units").set_value(400)
+    number("Unroll T").set_value(11)
+    number("Supervised epochs (L_U + L_S)").set_value(1000)
+    at.button[0].click().run()
+    assert any("press the button again" in w.value for w in at.warning)  # hours: asked twice
+    assert not jobs.list_jobs(tmp_path / "runs")
+
+    monkeypatch.setattr(jobs, "MAX_QUEUED", 2)
+    tc = TrainConfig(pretrain_epochs=0, epochs=1, limit=100)
+    monkeypatch.setenv("SPARSELAB_MAX_TRAINERS", "1")
+    for h in (4, 5, 6, 7):  # one trains, two wait: the queue is full
+        if h == 7:
+            with pytest.raises(jobs.JobError, match="the most it holds"):
+                jobs.enqueue(get("drsae").config(hidden=h, unroll=1), tc, tmp_path / "q")
+        else:
+            jobs.enqueue(get("drsae").config(hidden=h, unroll=1), tc, tmp_path / "q")
+    for j in jobs.list_jobs(tmp_path / "q"):
+        jobs.stop(j.run)
+
+
+def test_a_run_estimate_follows_its_size():
+    from models.domains import spec
+    from models.training.config import train_config
+    from models.training.cost import estimate, flops_per_sample
+
+    f = get("drsae")
+    cfg = f.fit(f.config(hidden=10, unroll=3), spec().layout())
+    assert flops_per_sample(f, cfg) == 6 * 10 * (2 * 784 + 2 * 10)  # E and D once, S twice, forward and backward
+    sae = get("topk-sae")
+    small = sae.fit(sae.config(hidden=8), spec().layout())
+    params = 8 * 784 * 2 + 8 + 784  # W_e, W_d, b_e, b_d
+    assert flops_per_sample(sae, small) == 6 * params
+    tc = train_config(f, pretrain_epochs=1, epochs=1, limit=1000)
+    ops, seconds = estimate(f, cfg, tc, 50_000)
+    assert ops == pytest.approx(flops_per_sample(f, cfg) * 1000 * 2 * 1.2) and seconds > 0
+
+
+def test_a_killed_writers_temporary_files_are_tidied_and_a_caught_checkpoint_kept(tiny_run, tmp_path):
+    from models.checkpoint import load_training_state, tidy
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run[0], run)
+    (run / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    (run / ".status.json.def456.tmp").write_text("{")
+    assert sorted(tidy(run)) == [".checkpoint.pt.abc123.tmp: removed", ".status.json.def456.tmp: removed"]
+    good = (run / CHECKPOINT).read_bytes()
+    (run / CHECKPOINT).rename(run / ".checkpoint.pt.xyz789.tmp")  # killed between atomic_write's two renames
+    assert tidy(run) == [".checkpoint.pt.xyz789.tmp: the newest checkpoint, put in place"]
+    assert (run / CHECKPOINT).read_bytes() == good and "restored_from" not in load_training_state(run / CHECKPOINT)
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_snapshots_keep_to_their_budget_and_frames_of_the_wrong_size_are_refused(tmp_path):
+    import numpy as np
+
+    from models.training import snapshots
+
+    w = np.zeros((4096, 784), dtype=np.float32)
+    for epoch in (0, 1):
+        snapshots.record(tmp_path, epoch, 1, w, w)
+    assert (tmp_path / snapshots.SNAPSHOTS).stat().st_size <= snapshots.BUDGET  # two frames of 1,583 units
+    assert len(snapshots.read(tmp_path).units) == snapshots.kept_units(4096, 784) == 1583
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"units": torch.arange(3), "encoder.0": torch.zeros(3, 5), "decoder.0": torch.zeros(4, 5)},
+              str(tmp_path / snapshots.SNAPSHOTS))
+    with pytest.raises(snapshots.SnapshotError, match="frames of other sizes"):
+        snapshots.read(tmp_path)
+
+
+def test_a_decompression_bomb_is_called_too_large_and_an_upload_is_decoded_once(monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from models.domains import get as domain
+    from models.images import ImageError, prepare_upload
+    from ui import own_sample
+
+    buf = io.BytesIO()
+    Image.new("L", (20_000, 20_000)).save(buf, format="PNG")  # 400 M pixels in a few hundred KB
+    with pytest.raises(ImageError, match="too large"):
+        prepare_upload(buf.getvalue(), domain("digits").own_input)
+    calls = []
+    monkeypatch.setattr(own_sample, "prepare_upload", lambda raw, frame: calls.append(1) or prepare_upload(raw, frame))
+    small = io.BytesIO()
+    picture = Image.new("L", (4096, 4096), 255)
+    picture.paste(0, (1500, 1000, 2500, 3000))  # a dark bar on white paper: a "1"
+    picture.save(small, format="PNG")
+    own_sample._framed_upload.clear()
+    first = own_sample._framed_upload(small.getvalue(), "digits")
+    again = own_sample._framed_upload(small.getvalue(), "digits")  # a slider move: the same bytes
+    assert first.shape == (28, 28) and (again == first).all() and len(calls) == 1
+
+
+def test_the_app_answers_only_to_this_machines_names(monkeypatch):
+    from ui.hosts import allowed
+
+    monkeypatch.delenv("SPARSELAB_ALLOWED_HOSTS", raising=False)
+    for host in ("127.0.0.1:8501", "localhost:8501", "[::1]:8501", "LOCALHOST", ""):
+        assert allowed(host, "localhost"), host
+    assert not allowed("evil.example:8621", "localhost")  # DNS rebinding: another name for this machine
+    assert allowed("lab.example:8501", "localhost", extra="lab.example")  # shared on purpose
+    assert allowed("10.0.0.5:8501", "10.0.0.5")  # started on that address
+
+
+def test_bit_rot_in_an_exported_model_is_found(tiny_run, tmp_path):
+    from models.checkpoint import CheckpointError, export_model, load_model
+
+    model, _ = load_model(tiny_run[0])
+    path = tmp_path / "m.safetensors"
+    export_model(model, path)
+    data = bytearray(path.read_bytes())
+    data[-100:-84] = bytes(16)  # inside the last tensor's bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_model(path)

@@ -127,7 +127,9 @@ def test_training_page_queues_a_sweep(tmp_path, monkeypatch):
     at.text_input(key="sweep-seeds").set_value("0")
     next(b for b in at.button if b.label == "Queue the sweep").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert [s.value for s in at.success] == ["Sweep of 2 runs: 2 queued. The Sweep page plots them as they finish."]
+    [done] = [s.value for s in at.success]
+    assert done.startswith("Sweep of 2 runs (about ") and "minutes of training on this machine" in done
+    assert done.endswith(": 2 queued. The Sweep page plots them as they finish.")
     queued = jobs.list_jobs(tmp_path)
     assert sorted(j.config["model"]["sparsity"] for j in queued) == [0.05, 0.1]
     assert {j.state for j in queued} == {"queued"} and all(j.config["model"]["hidden"] == 400 for j in queued)

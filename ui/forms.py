@@ -8,8 +8,22 @@ import streamlit as st
 from models.settings import settings
 
 
+def _models() -> dict[str, str]:
+    """The models a form may name (a setting with `model`): path -> label, those with filters (a decoder to take)."""
+    from models.families import get
+    from models.services import catalog
+
+    return {str(e.path): f"{catalog.group_label(e.group)} · {e.key.split(':', 1)[1]}" for e in catalog.entries()
+            if not get(e.architecture).capabilities.missing("decoder", "filters")}
+
+
 def _widget(container, s, value, key: str, label: str | None = None):
     label, help = label or s.label, s.help
+    if s.model:  # a picker of the models here, never a path typed into the server's disk
+        found = _models()
+        options = [None, *found]
+        return container.selectbox(label, options, options.index(value) if value in options else 0, help=help,
+                                   key=key, format_func=lambda v: "none" if v is None else found[v])
     if s.choices is not None:
         options = list(s.choices)
         return container.selectbox(label, options, options.index(value), format_func=s.choices.get, help=help, key=key)

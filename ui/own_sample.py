@@ -41,13 +41,21 @@ def _drawn(key: str, domain) -> np.ndarray | None:
     return img
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _framed_upload(raw: bytes, domain_name: str) -> np.ndarray:
+    """An uploaded file framed as the domain's samples, decoded once: a slider move does not decode it again."""
+    from models.domains import get
+
+    return prepare_upload(raw, get(domain_name).own_input)
+
+
 def _uploaded(key: str, domain) -> np.ndarray | None:
     up = st.file_uploader(f"A {domain.noun} image (PNG, JPEG…, at most 2 MB)", type=None, key=key)
     if up is None:
         st.info(f"Upload a picture of one {domain.noun}; it is framed like the dataset's {domain.nouns}.")
         return None
     try:
-        img = prepare_upload(up.getvalue(), domain.own_input)
+        img = _framed_upload(up.getvalue(), domain.name)
     except ImageError as e:
         st.error(str(e))
         return None

@@ -31,17 +31,14 @@ def take(name: str, parse: Callable[[str], object], what: str, fallback: str):
     try:
         return parse(raw)
     except ValueError as e:
-        st.warning(f"The link's {what} {plain(repr(raw[:40]))} {plain(str(e))}: showing {fallback}.",
-                   icon=":material/link_off:")
+        st.warning(f"The link's {what} {code(raw[:40])} {e}: showing {fallback}.", icon=":material/link_off:")
         return None
 
 
-MARKDOWN = set("\\`*_{}[]()#+-.!|<>~$&:")  # what markdown, HTML or a formula could read in a user's text
-
-
-def plain(text: str) -> str:
-    """A user's text as markdown shows it, character for character: never a link, an image, a format or HTML."""
-    return "".join("\\" + c if c in MARKDOWN else c for c in text)
+def code(text: str) -> str:
+    """A user's text as a markdown code span: shown character for character (never a link, an image, a format or
+    HTML); its own backquotes, which could close the span, become a look-alike."""
+    return "`" + text.replace("`", "ˋ") + "`"
 
 
 def share(**values) -> None:

@@ -177,4 +177,5 @@ DOMAIN = register(Domain(
     own_input=mnist_like,
     load_test=load_test,
     sample=lambda cfg: sample(),
+    train_size=lambda cfg: 60_000 - N_VAL,  # a standard set: its 60,000 training digits, less the validation split
 ))

@@ -122,4 +122,5 @@ DOMAIN = register(Domain(
     layout=lambda cfg: Layout(cfg.patch_size ** 2, (cfg.patch_size, cfg.patch_size),
                               unit_interval=cfg.whitening == "none"),
     load=load,
+    train_size=lambda cfg: cfg.patches,
 ))

@@ -97,6 +97,7 @@ class Domain:
     load_test: Callable | None = None  # (config, data_dir, download) -> Shown: the test split alone, where that
     # costs less than `load`
     sample: Callable | None = None  # (config) -> Shown: test samples shipped in assets/ (no data needed)
+    train_size: Callable | None = None  # (config) -> training samples, where the settings say without loading
 
     def test_samples(self, cfg) -> Shown:
         if self.shown is not None:

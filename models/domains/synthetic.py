@@ -109,4 +109,5 @@ DOMAIN = register(Domain(
     config=SyntheticConfig,
     layout=lambda cfg: Layout(cfg.dimension, None, ground_truth=True),
     load=load,
+    train_size=lambda cfg: cfg.samples,
 ))

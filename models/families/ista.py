@@ -39,7 +39,8 @@ class SparseCodingConfig(Config):
     fit_iterations: int = setting(100, "FISTA iterations", "iterations of the codes that dictionary learning "
                                   "(and LISTA's targets) use: near convergence", min=1, max=5000, advanced=True)
     dictionary: str | None = setting(None, "Dictionary from", "a trained model (run folder or .safetensors) whose "
-                                     "decoder is used as D, fixed (empty: learn D)", kind=str, optional=True)
+                                     "decoder is used as D, fixed (empty: learn D)", kind=str, optional=True,
+                                     model=True)
     # D's gradient, (x − D z*) z*ᵀ averaged over a batch, is small: at the plain lr the dictionary barely leaves its
     # start in the default epochs (docs/results.md, "Dictionary learning's step")
     dictionary_lr: float = setting(100.0, "Dictionary lr ×", "sgd: dictionary learning's step is this times lr",

@@ -242,6 +242,9 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
         return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
 
 
+MAX_QUEUED = 200  # runs waiting at once: ten clicks of a big sweep should not queue a thousand
+
+
 def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
             data: DataSpec | None = None) -> Job:
     """Queue the run for these settings: it starts when a trainer is free. A run already queued, running or done
@@ -255,6 +258,10 @@ def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None 
             raise JobError(f"{run.name} is damaged: {current.message}")
         if current.state in ("running", "queued", "done"):
             return current
+        waiting = sum(j.state == "queued" for j in list_jobs(root))
+        if waiting >= MAX_QUEUED:
+            raise JobError(f"{waiting} runs wait in the queue already, the most it holds ({MAX_QUEUED}): let some "
+                           "finish, or take some out")
         try:
             _folder(run, run_config(mc, tc, data))
             runs.write_status(run, state="queued", queued_at=time.time(), data_dir=data_dir, pid=None,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import CHECKPOINT, PREVIOUS, load_model, load_training_state, save_training_state
+from models.checkpoint import CHECKPOINT, PREVIOUS, load_model, load_training_state, save_training_state, tidy
 from models.data import Dataset
 from models.domains import DataSpec, dataset, spec as data_spec, spec_of
 from models.families import architecture, capabilities, get, of_config
@@ -144,6 +144,9 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
         progress.fields = family.progress
     # Check the request against all that the folder holds before anything is written to it.
     run_folder.check_free(out)  # another trainer has it: refused before anything is loaded
+    for line in tidy(out) if out.is_dir() else []:  # a killed trainer's temporary files
+        if progress:
+            progress.stream.write(f"{line}\n")
     have = run_folder.read_config(out)
     seen = stamp(out)  # the checkpoint as read, checked again once this trainer holds the folder
     st = load_training_state(out / CHECKPOINT) if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() else None

@@ -20,6 +20,7 @@ from models.training import run_folder
 
 SNAPSHOTS = "snapshots.safetensors"
 BUDGET = 10_000_000  # bytes a run's snapshots may take
+HEADER = 65_536  # what a safetensors file adds to its tensors' bytes, at most (its header and alignment)
 
 
 class SnapshotError(ValueError):
@@ -37,6 +38,12 @@ def schedule(total_epochs: int, frame_bytes: int, budget: int = BUDGET) -> list[
 
 def frame_bytes(units: int, n_input: int) -> int:
     return 2 * units * n_input * 2  # encoder and decoder, float16
+
+
+def kept_units(units: int, n_input: int, budget: int = BUDGET) -> int:
+    """How many units' filters the frames keep: all, unless two frames (the start and the end) of them would not fit
+    the budget (4,096 units of 784 values: 1,583)."""
+    return max(1, min(units, (budget - HEADER) // (2 * frame_bytes(1, n_input))))
 
 
 @dataclass
@@ -62,7 +69,8 @@ def record(run: str | Path, epoch: int, total_epochs: int, encoder: np.ndarray, 
     """Add the filters after `epoch` epochs to the run's snapshots if the schedule keeps that epoch. The file is
     rewritten atomically; a damaged one is started afresh (it holds nothing the run needs)."""
     units, n_input = encoder.shape
-    if epoch not in schedule(total_epochs, frame_bytes(units, n_input)):
+    kept = kept_units(units, n_input)
+    if epoch not in schedule(total_epochs, frame_bytes(kept, n_input)):
         return False
     path = Path(run) / SNAPSHOTS
     tensors = {}
@@ -71,9 +79,9 @@ def record(run: str | Path, epoch: int, total_epochs: int, encoder: np.ndarray, 
             tensors = _read_tensors(path)
         except SnapshotError:
             tensors = {}
-    tensors["units"] = torch.arange(units)
-    tensors[f"encoder.{epoch}"] = torch.from_numpy(np.asarray(encoder, dtype=np.float16))
-    tensors[f"decoder.{epoch}"] = torch.from_numpy(np.asarray(decoder, dtype=np.float16))
+    tensors["units"] = torch.arange(kept)
+    tensors[f"encoder.{epoch}"] = torch.from_numpy(np.asarray(encoder[:kept], dtype=np.float16))
+    tensors[f"decoder.{epoch}"] = torch.from_numpy(np.asarray(decoder[:kept], dtype=np.float16))
     atomic_write(path, st_save({k: v.contiguous() for k, v in tensors.items()}))
     return True
 
@@ -87,6 +95,10 @@ def read(source: str | Path) -> Filmstrip | None:
     epochs = sorted(int(k.split(".", 1)[1]) for k in t if k.startswith("encoder."))
     if not epochs or "units" not in t or any(f"decoder.{e}" not in t for e in epochs):
         raise SnapshotError(f"{path} is incomplete (no units, or an encoder without its decoder)")
+    shapes = {tuple(t[f"{part}.{e}"].shape) for part in ("encoder", "decoder") for e in epochs}
+    if len(shapes) != 1 or t["units"].ndim != 1 or next(iter(shapes))[0] != len(t["units"]) or len(next(iter(shapes))) != 2:
+        raise SnapshotError(f"{path} holds frames of other sizes than its units ({sorted(shapes)} for "
+                            f"{len(t['units'])} units)")
     stack = lambda part: np.stack([t[f"{part}.{e}"].float().numpy() for e in epochs])  # noqa: E731
     return Filmstrip(np.array(epochs), t["units"].numpy(), stack("encoder"), stack("decoder"))
 

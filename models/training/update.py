@@ -64,6 +64,9 @@ class Updater:
         penalty = self.model.penalty()
         if penalty is not None:
             loss = loss + penalty
+        if not loss.requires_grad:  # nothing to learn in this phase (ISTA on a fixed dictionary, before labels)
+            self._tally(L, sup, per_digit, torch.zeros((), device=self.device))
+            return
         loss.backward()
         params = [p for p in self.model.parameters() if p.grad is not None]
         if self.tc.grad_clip > 0:  # the norm before clipping: its spread over training is recorded
@@ -84,12 +87,16 @@ class Updater:
                     a.copy_(b)
                 # and the model's constraints: a mean of unit columns is not unit (ISTA's D; its step follows it)
                 self.average.project_()
-            d = per_digit.detach().mean().double()
-            parts = [L["recon"], L["l1"], L["recon"].new_zeros(()) if sup is None else sup]
-            self.acc[:COUNT] += torch.stack([v.detach().mean() for v in parts]).double()
-            self.acc[COUNT] += 1
-            self.acc[MAX] = torch.maximum(self.acc[MAX], d)  # NaN propagates: health() sees it
-            self.grad_norm.copy_(norm)
+        self._tally(L, sup, per_digit, norm)
+
+    @torch.no_grad()
+    def _tally(self, L: dict, sup, per_digit: torch.Tensor, norm: torch.Tensor) -> None:
+        """The batch's losses into this epoch's sums, and its gradient norm (before clipping)."""
+        parts = [L["recon"], L["l1"], L["recon"].new_zeros(()) if sup is None else sup]
+        self.acc[:COUNT] += torch.stack([v.detach().mean() for v in parts]).double()
+        self.acc[COUNT] += 1
+        self.acc[MAX] = torch.maximum(self.acc[MAX], per_digit.detach().mean().double())  # NaN: health() sees it
+        self.grad_norm.copy_(norm)
 
     @torch.no_grad()
     def _update(self) -> None:
