@@ -216,6 +216,16 @@ def test_every_family_resumes_bit_for_bit_after_a_stop_mid_epoch(name, tmp_path)
     assert resumed[-1]["grad_norm_n"] == 6  # the cut epoch's statistics cover all its updates
 
 
+def training_page(monkeypatch, root: Path) -> AppTest:
+    """The app on an empty runs folder, on its Training page."""
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", root)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    return at.switch_page("pages/training.py").run()
+
+
 def test_a_tiny_file_declaring_a_huge_model_is_refused_without_building_it(tmp_path, capsys):
     """104 KB declaring a 4096-wide RG-VAE of eight layers: refused in one line, no gigabytes allocated."""
     import json as json_
@@ -281,12 +291,7 @@ def test_ista_on_a_fixed_dictionary_pretrains_and_its_form_picks_a_model(tiny_ru
     want = torch.from_numpy(source.unit_weights().decoder.T.copy()).float()
     assert torch.allclose(model.D, want / want.norm(dim=0, keepdim=True), atol=1e-6)  # fixed: never learned
 
-    server_navigation(monkeypatch)
-    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/training.py").run()
+    at = training_page(monkeypatch, tmp_path / "runs")
     [w for w in at.selectbox if w.label == "Model family"][0].set_value("ista").run()
     assert not [w for w in at.text_input if w.label == "Dictionary from"]  # no path typed into the server's disk
     picker = [w for w in at.selectbox if w.label == "Dictionary from"][0]
@@ -296,12 +301,7 @@ def test_ista_on_a_fixed_dictionary_pretrains_and_its_form_picks_a_model(tiny_ru
 def test_the_form_bounds_the_work_one_click_starts(monkeypatch, tmp_path):
     """4096 units × 100 steps × 100,000 epochs is refused with its estimate; a run of hours needs a second press;
     trainers at once are at most the cores; the queue holds a bounded number of runs."""
-    server_navigation(monkeypatch)
-    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/training.py").run()
+    at = training_page(monkeypatch, tmp_path / "runs")
 
     def number(label):
         return [w for w in at.number_input if w.label == label][0]
