@@ -12,6 +12,11 @@ $(BIN)/.installed: requirements.txt
 
 setup: $(BIN)/.installed
 
+# Ray Tune for sweeps across machines: the tests use it, the app does not need it
+$(BIN)/.ray: requirements-ray.txt $(BIN)/.installed
+	$(BIN)/pip install -q -r requirements-ray.txt
+	touch $@
+
 app: setup
 	$(BIN)/streamlit run app.py
 
@@ -21,5 +26,5 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "chromium not found: the browser test will be skipped (apt-get install chromium)"
 
-test: setup browser
+test: setup $(BIN)/.ray browser
 	$(BIN)/python -m pytest -q

@@ -125,19 +125,31 @@ def sweep(argv: list[str]) -> int:
     p.add_argument("--runs", default=None, help=f"the registry folder (default: {jobs.RUNS_ROOT})")
     p.add_argument("--data-dir", help="folder with the four MNIST-format idx files (else $SPARSELAB_DATA)")
     p.add_argument("--wait", action="store_true", help="print progress until every run has ended")
+    g = p.add_argument_group("Ray Tune (a sweep across machines)")
+    g.add_argument("--engine", choices=["local", "ray"], default="local", help="local: this machine's job registry "
+                   "(default); ray: trials on Ray Tune, into the same run folders (waits until they end)")
+    g.add_argument("--address", help="ray: a running cluster ('auto', or HOST:PORT of `ray start --head`); default: "
+                   "a Ray on this machine")
+    g.add_argument("--cpus-per-trial", type=int, default=1, help="ray: cores (and torch threads) a trial takes")
+    g.add_argument("--early-stop", choices=["asha"], help="ray: stop trials behind the others early (ASHA)")
+    g.add_argument("--grace-epochs", type=int, default=1, help="ray: epochs every trial trains before ASHA may stop "
+                   "it (default: %(default)s)")
     _data_flags(p, domain)
     _add_settings(p, family.config, f"{family.short} settings", skip=(family.sparsity_field,))
     _add_settings(p, TrainConfig, "training settings", family.train_defaults, skip=("seed",))
     a = p.parse_args(argv)
     root = Path(a.runs) if a.runs else jobs.RUNS_ROOT
     given = {k: v for k, v in vars(a).items() if k not in ("family", "config", "sparsity", "seeds", "trainers", "runs",
-                                                           "data_dir", "wait")}
+                                                           "data_dir", "wait", "engine", "address", "cpus_per_trial",
+                                                           "early_stop", "grace_epochs")}
     try:
         if not family.has_sparsity:
             raise ValueError(f"{family.title} models have no sparsity setting to sweep")
         lams, seeds = sweeps.values(a.sparsity, float, "--sparsity"), sweeps.values(a.seeds, int, "--seeds")
         mc, tc, data = _configs(family, domain, saved, {**family.with_sparsity(given, lams[0]), "seed": seeds[0]})
         configs = sweeps.grid(family, mc.to_dict(), tc.to_dict(), lams, seeds)  # flags over the file
+        if a.engine == "ray":
+            return _ray_sweep(configs, root, data, a)
         if a.trainers is not None:
             jobs.set_max_trainers(a.trainers, root)
         queued = sweeps.queue(configs, root, a.data_dir, data)
@@ -160,6 +172,26 @@ def sweep(argv: list[str]) -> int:
             return 0 if all(s == "done" for s in states) else 1
         jobs.dispatch(root)  # a trainer killed without a word frees its place here
         time.sleep(2)
+
+
+def _ray_sweep(configs, root: Path, data, a) -> int:
+    """The grid as Ray Tune trials (models/services/ray_sweep.py); prints each run's end; one line on a Ray error."""
+    from models.services import ray_sweep
+
+    if a.cpus_per_trial < 1 or a.grace_epochs < 1:
+        return _fail(ValueError("--cpus-per-trial and --grace-epochs must be at least 1"))
+    try:
+        states = ray_sweep.run(configs, root, data, a.data_dir, a.address, a.cpus_per_trial, a.early_stop,
+                               a.grace_epochs)
+    except (ray_sweep.RayError, *ERRORS) as e:
+        return _fail(e)
+    for name, state in states.items():
+        message = run_folder.read_status(root / name).get("message", "")
+        print(f"{name}: {state}" + (f" ({message})" if message and message != "finished" else ""))
+    ok = all(s == "done" or s == "stopped" for s in states.values())
+    print(f"{len(states)} runs in {root}: " + ", ".join(f"{list(states.values()).count(s)} {s}"
+                                                       for s in dict.fromkeys(states.values())))
+    return 0 if ok else 1
 
 
 def train(argv: list[str]) -> int:

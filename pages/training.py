@@ -178,6 +178,8 @@ def live():
                 st.error(str(err))
     if j.message and j.state == "failed":
         st.error(j.message)
+    elif j.message.startswith("stopped early"):  # a sweep engine's early stop: why it ended before its epochs
+        st.info(f"{name} {j.message}; Resume trains it on.")
     rows = runs.read_metrics(j.run)
     if rows:
         cfg = runs.read_config(j.run) or {}  # not damaged: job() read it

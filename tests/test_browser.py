@@ -35,6 +35,9 @@ def page(tmp_path):
 
 
 def go(page, name: str, marker: str) -> None:
+    more = page.locator('[data-testid="stSidebarNavViewButton"]')
+    if not page.locator('[data-testid="stSidebarNavLink"]', has_text=name).count() and more.count():
+        more.click()  # the navigation shows ten pages until asked for the rest
     page.locator('[data-testid="stSidebarNavLink"]', has_text=name).click()
     page.wait_for_selector(f"text={marker}", timeout=60_000)
     wait_idle(page)
@@ -308,4 +311,21 @@ def test_the_benchmark_page_opens_a_run_and_a_parents_children(page, tmp_path):
     wait_idle(page)
     assert "TopK sparse autoencoder" in page.locator('[data-testid="stMain"]').inner_text()
     assert "model=default%3Atopk-sae-128" in page.url
+    assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_the_runs_page_draws_a_sweeps_parallel_coordinates(page, tmp_path):
+    """The embedded models as runs: their settings on parallel axes (log axes where a setting spans a decade),
+    coloured by a number, drawn by the browser."""
+    page.goto(page.url.split("?")[0].rstrip("/") + "/runs")
+    page.wait_for_selector("text=A sweep's settings against a number", timeout=90_000)
+    page.wait_for_selector(".parcoords", timeout=60_000)
+    wait_idle(page)
+    chart = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .map(d => d.data && d.data[0]).filter(t => t && t.type === 'parcoords')[0]""")
+    assert chart and len(chart["dimensions"]) >= 3  # settings and the number
+    lines = len(chart["dimensions"][0]["values"])
+    assert lines >= 2
+    page.screenshot(path=str(Path(os.environ.get("SPARSELAB_SCREENSHOTS") or tmp_path) / "runs.png"),
+                    full_page=True)
     assert not page.locator('[data-testid="stException"]').count()

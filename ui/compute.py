@@ -30,9 +30,11 @@ from models.analysis.units import UnitTable, unit_table
 from models.checkpoint import load_model
 from models.data import Split
 from models.domains import Domain, Layout, Shown, Truth, spec_of
-from models.families import Family, capabilities, get, of_model
+from models.families import Family, capabilities, get, of_model, of_saved
 from models.families.base import UnitWeights
+from models.services import catalog, jobs
 from models.training import run_folder, snapshots
+from models.training.config import TrainConfig
 
 
 @dataclass
@@ -355,3 +357,64 @@ def benchmark_for(folder: str, version: float) -> BenchmarkView:
     image = saved.result.get("image")
     figs = {y: frontier(saved.result, y) for y in ("fvu", "recon")}
     return BenchmarkView(saved, saved.rows, benchmark.claims(saved.result), tuple(image) if image else None, figs)
+
+
+@dataclass
+class RunRow:
+    """One run (or embedded model) as the Runs page lists it."""
+    key: str  # its catalog key where it can be opened ("run:NAME", "default:NAME"), else "run:NAME"
+    values: dict  # column -> value: name, source, family, data, state, epochs, settings, final numbers
+    curves: dict  # metrics key -> (epochs, values) of every number it recorded each epoch
+    data: str  # its data's key (what Compare groups by)
+
+
+SHOWN_NUMBERS = ("val_error", "val_recon", "val_unsup", "val_active", "val_dead", "val_elbo", "elapsed")
+
+
+def _run_row(key: str, name: str, source: str, cfg: dict, state: str, rows: list[dict]) -> RunRow | None:
+    try:
+        family, data = of_saved(cfg), spec_of(cfg)
+        model = family.config.from_dict(cfg["model"]).to_dict()
+        train = TrainConfig.from_dict(cfg["train"]).to_dict()
+    except (ValueError, TypeError, KeyError):  # damaged, or a family this version does not know
+        return None
+    last = rows[-1] if rows else {}
+    values = {"run": name, "source": source, "family": family.short, "data": data.describe(), "state": state,
+              "epochs": (last.get("epoch", -1) + 1) if rows else 0}
+    values |= {f"model.{k}": v for k, v in model.items() if not isinstance(v, (list, dict))}
+    values |= {f"train.{k}": v for k, v in train.items() if not isinstance(v, (list, dict))}
+    values |= {k: last.get(k) for k in SHOWN_NUMBERS if last.get(k) is not None}
+    curves = {}
+    for k in {k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}:
+        pts = [(r["epoch"] + 1, r[k]) for r in rows if isinstance(r.get(k), (int, float))]
+        curves[k] = ([p[0] for p in pts], [p[1] for p in pts])
+    return RunRow(key, values, curves, data.key)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the runs…")
+def runs_for(stamp: tuple) -> list[RunRow]:
+    """Every run of the registry and every embedded model, with its settings and its numbers. `stamp`: the runs'
+    names and the times their metrics changed (the cache key)."""
+    out = []
+    for e in (e for e in catalog.entries() if e.state == "embedded"):
+        r = _run_row(e.key, e.folder.name, "embedded", run_folder.read_config(e.folder) or {}, "embedded",
+                     run_folder.read_metrics(e.folder))
+        out.append(r) if r else None
+    for j in jobs.list_jobs():
+        if j.config is None:
+            continue
+        r = _run_row(f"run:{j.name}", j.name, "run", j.config, j.state, run_folder.read_metrics(j.run))
+        out.append(r) if r else None
+    return out
+
+
+def runs_stamp() -> tuple:
+    """What changes when any run's metrics or state change: the Runs page's cache key."""
+    stamp = []
+    for r in run_folder.list_runs(jobs.RUNS_ROOT):
+        for name in (run_folder.METRICS, run_folder.STATUS):
+            try:
+                stamp.append((r.name, name, (r / name).stat().st_mtime))
+            except OSError:
+                pass
+    return tuple(stamp)

@@ -370,3 +370,20 @@ def gabor_picture(g, shape: tuple[int, int]) -> np.ndarray:
 
     p = np.array([g.x0, g.y0, g.theta, g.frequency, g.phase, g.sigma_x, g.sigma_y, g.amplitude, g.offset])
     return gabor_image(p, shape).ravel()
+
+
+def parallel(axes: list[tuple[str, np.ndarray, bool]], target: str, values: np.ndarray, names: list[str],
+             height: int = 420) -> go.Figure:
+    """Parallel coordinates: an axis per (name, values, log) — a log axis holds log10 of its values and shows them
+    as ticks — and a last axis for `target`, which colours the lines."""
+    dims = []
+    for name, v, log in axes:
+        dim = dict(label=name + (" (log)" if log else ""), values=v)
+        if log:
+            ticks = np.unique(np.round(v, 6))
+            dim |= dict(tickvals=ticks.tolist(), ticktext=[f"{10 ** t:g}" for t in ticks])
+        dims.append(dim)
+    dims.append(dict(label=target, values=values))
+    line = dict(color=values, colorscale="Viridis", showscale=True, colorbar=dict(title=dict(text=target)))
+    return go.Figure(data=[dict(type="parcoords", dimensions=dims, line=line, customdata=names)],
+                     layout=dict(height=height, margin=dict(l=60, r=60, t=60, b=30)))

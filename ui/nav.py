@@ -34,6 +34,7 @@ PAGES = [
     PageSpec("pages/layers.py", "Layers", ":material/stacked_bar_chart:", ("layers",)),
     PageSpec("pages/compare.py", "Compare", ":material/compare:", None),
     PageSpec("pages/benchmark.py", "Benchmark", ":material/leaderboard:", None),
+    PageSpec("pages/runs.py", "Runs", ":material/table_rows:", None),
 ]
 
 

@@ -128,6 +128,7 @@ class Family:
     sparsity_symbol: str = "λ"
     sparsity_examples: str = "0.0125, 0.025, 0.05, 0.1"  # a sweep's values, as the Training form suggests them
     benchmarked: bool = False  # one of the families `python -m models benchmark` trains by default
+    watch: tuple = ("val_unsup", "min")  # (metrics key, "min" | "max"): what a sweep's early stopping compares
     claims: tuple = ()  # Claim: what its paper says of it against another family
 
     def new(self, cfg, train_x, seed: int, load: Callable | None = None, layout=None):

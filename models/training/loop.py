@@ -20,7 +20,7 @@ from models.domains import DataSpec, dataset, spec as data_spec, spec_of
 from models.families import architecture, capabilities, get, of_config
 from models.families.base import UnitWeights
 from models.kinds import angles, kind_counts, kinds
-from models.training import run_folder, snapshots
+from models.training import run_folder, snapshots, tensorboard
 from models.training.config import TrainConfig
 from models.training.optim import lr_at, make_optimizer
 from models.training.run_folder import DamagedRun, run_config
@@ -129,11 +129,12 @@ def _hms(s: float) -> str:
 
 def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, data_dir=None,
           device: str | None = None, progress: Progress | None = None, should_stop=lambda: False,
-          graph: bool | None = None, update=None, spec: DataSpec | None = None) -> list[dict]:
+          graph: bool | None = None, update=None, spec: DataSpec | None = None, observers: tuple = ()) -> list[dict]:
     """Train a model of `mc`'s family on `spec`'s data (default: digits) into run folder `out`, resuming from its
     checkpoint if one is there. `data`: those samples already loaded (as the family reads them). Returns the metrics
     rows. `update`: (model, optimizer, tc, graph) -> the training update (default: the family's, else Updater).
-    `graph`: replay the update as a CUDA graph (default: on CUDA with SGD)."""
+    `graph`: replay the update as a CUDA graph (default: on CUDA with SGD). `observers`: callables given each epoch's
+    metrics row once it is checkpointed (a sweep engine's report)."""
     family = of_config(mc)
     spec = spec or data_spec()
     layout = spec.layout()
@@ -225,6 +226,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                              "val_error": history[-1]["val_error"] if history else None},
             })
 
+        board = tensorboard.Writer(out, epoch if resuming else None, layout.image)
         run_folder.write_status(out, state="running", pid=os.getpid(), epoch=epoch, total_epochs=tc.total_epochs,
                                 frac=0.0, message="", device=device)
         if not resuming:
@@ -276,7 +278,11 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                 a = updater.acc.tolist()
                 recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
                 upkeep = model.after_epoch_(epoch, x_tr, opt, gen)  # e.g. dead latents resampled
-                val = (family.validate or evaluate_split)(updater.output, data.val, device=device)
+                if family.validate is None:
+                    val = evaluate_split(updater.output, data.val, device=device, densities=True)
+                else:
+                    val = family.validate(updater.output, data.val, device=device)
+                density = val.pop("density", None)
                 weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
                 if not all(math.isfinite(v) for v in val.values() if v is not None):
                     raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
@@ -287,15 +293,19 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                 history.append(row)
                 run_folder.append_metrics(out, row)
                 epoch, perm = epoch + 1, None
-                snapshot(out, weights, epoch, tc.total_epochs)
-                # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, and at the end
-                if epoch == tc.total_epochs or not saved or time.time() - last_save >= EPOCH_SAVE_GAP:
+                kept = snapshot(out, weights, epoch, tc.total_epochs)
+                board.epoch(row, weights.decoder if kept and weights is not None else None, density)
+                # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, at the end, and
+                # every epoch for an observer (a sweep engine may stop the run after it)
+                if epoch == tc.total_epochs or not saved or observers or time.time() - last_save >= EPOCH_SAVE_GAP:
                     save(epoch, 0, None, time.time() - t_run0)
                     last_save, saved = time.time(), True
                 eta = (time.time() - t_run0) / epoch * (tc.total_epochs - epoch) if epoch else 0.0
                 run_folder.write_status(out, state="running", epoch=epoch, frac=0.0, eta=eta, val_error=val["error"])
                 if progress:
                     progress.epoch(row)
+                for observe in observers:  # checkpointed: whatever an observer decides, nothing is lost
+                    observe(row)
         except Diverged as e:
             kept = ("The last good checkpoint is kept" if (out / CHECKPOINT).is_file() else
                     "No checkpoint was written (it diverged before the first)")
@@ -305,6 +315,8 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
         except Exception as e:  # whatever stops the trainer, the run must not stay "running"
             run_folder.write_status(out, state="failed", message=f"{type(e).__name__}: {e}")
             raise
+        finally:
+            board.close()
         return _finish(out, history, tc, layout.n_classes)
 
 
@@ -330,10 +342,9 @@ def unit_columns(weights: UnitWeights | None) -> dict:
             "unit_angles": [round(float(a), 4) for a in theta]}
 
 
-def snapshot(out: Path, weights: UnitWeights | None, epoch: int, total_epochs: int) -> None:
-    """The filters after `epoch` epochs, where the snapshot schedule keeps that epoch."""
-    if weights is not None:
-        snapshots.record(out, epoch, total_epochs, weights.encoder, weights.decoder)
+def snapshot(out: Path, weights: UnitWeights | None, epoch: int, total_epochs: int) -> bool:
+    """The filters after `epoch` epochs, where the snapshot schedule keeps that epoch (True: kept)."""
+    return weights is not None and snapshots.record(out, epoch, total_epochs, weights.encoder, weights.decoder)
 
 
 def _finish(out: Path, history: list[dict], tc: TrainConfig, classes: int) -> list[dict]:

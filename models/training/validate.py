@@ -12,7 +12,7 @@ DENSE = 0.1  # a unit active on more than this share of the samples is "dense"
 
 @torch.no_grad()
 def evaluate_split(model, split: Split, unroll: int | None = None, device: str | None = None,
-                   batch: int = 2000) -> dict:
+                   batch: int = 2000, densities: bool = False) -> dict:
     """Mean per-digit losses, classification error (%), mean number of active units of z_T, and the units active
     on no digit (dead) or on more than DENSE of them (dense). A model without
     a classifier has no error and no L_S (None); one without a decoder a reconstruction loss of 0.
@@ -46,5 +46,8 @@ def evaluate_split(model, split: Split, unroll: int | None = None, device: str |
     error = 100.0 * sums[3].item() / n  # one rounding from the count: 1.42, not 1.4200000000000002
     dead = int((per_unit == 0).sum()) if per_unit is not None else 0
     dense = int((per_unit > DENSE * n).sum()) if per_unit is not None else 0
-    return {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.unsup_weight * l1,
-            "sup": sup if classifier else None, "active": active, "dead": dead, "dense": dense}
+    out = {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.unsup_weight * l1,
+           "sup": sup if classifier else None, "active": active, "dead": dead, "dense": dense}
+    if densities and per_unit is not None:  # each unit's activation density: the share of samples it is active on
+        out["density"] = (per_unit.double() / n).numpy()
+    return out

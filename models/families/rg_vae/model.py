@@ -269,6 +269,7 @@ FAMILY = register(Family(
     curves=curves,
     progress=(("-ELBO", "train_unsup", "{:.2f}"), ("val ELBO", "val_elbo", "{:.2f}")),
     headline=(("Validation ELBO", "val_elbo", "{:.2f}"),),
+    watch=("val_elbo", "max"),
     train_defaults={"pretrain_epochs": 0, "epochs": 80, "batch_size": 100, "lr": 0.002, "optimizer": "adamax",
                     "grad_clip": 0.0, "ema": 0.0},
 ))
