@@ -698,7 +698,7 @@ def benchmark(argv: list[str]) -> int:
         t0 = time.time()
         states = bench.train_missing(planned, data, root, a.data_dir, should_stop=lambda: stop["flag"])
         if stop["flag"]:
-            print(f"stopped waiting; the trainers go on in the background, and the same command picks them up",
+            print("stopped waiting; the trainers go on in the background, and the same command picks them up",
                   file=sys.stderr)
             return 130
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # measuring writes nothing until its end: stop at once

@@ -137,7 +137,7 @@ else:
                                 f"unit of the {s['sizes'][0]}-unit dictionary (most children first)",
                                 f"children (cosine ≥ {SPLIT_COSINE})", in_order=True),
                key="bm-children", on_select="rerun", selection_mode="points",
-               caption=f"Click a bar to see that unit's children. "
+               caption="Click a bar to see that unit's children. "
                        + ", ".join(f"{lv['split_share']:.0%} of the {n}-unit dictionary split at {lv['size']}"
                                    for n, lv in zip(s["sizes"], s["levels"])) + ".")
     picked = [int(p["x"]) for p in (ev or {}).get("selection", {}).get("points", []) if str(p.get("x", "")).isdigit()]

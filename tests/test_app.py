@@ -31,6 +31,16 @@ def server_navigation(monkeypatch):
     monkeypatch.setattr(PagesManager, "__init__", no_pages_folder)
 
 
+def open_app(monkeypatch, root: Path) -> AppTest:
+    """The app, without a data folder (its embedded samples), on the runs folder `root`, after its first run."""
+    server_navigation(monkeypatch)
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", root)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    return at
+
+
 @pytest.fixture
 def app(monkeypatch, tmp_path):
     """The app on the embedded default and its 1,000 sample digits, with an empty runs folder."""

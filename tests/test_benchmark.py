@@ -2,7 +2,6 @@
 across seeds, feature splitting, the claims), then `python -m models benchmark` end to end on a tiny synthetic
 hierarchy (trained through the job registry; a second call trains nothing) and its page through AppTest."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np

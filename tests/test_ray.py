@@ -69,16 +69,10 @@ def test_a_ray_sweep_stops_trials_early_and_resumes_after_its_driver_is_killed(r
 
 
 def test_the_sweep_page_shows_a_ray_sweeps_trials(ray_sweep, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_app import server_navigation
+    from tests.test_app import open_app
 
     root = ray_sweep[0]
-    server_navigation(monkeypatch)
-    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", root)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
+    at = open_app(monkeypatch, root)
     at.switch_page("pages/sweep.py").run()
     assert not at.exception, at.exception
     runs_ = [n for n in at.dataframe[0].value["run"] if n in states(root)]

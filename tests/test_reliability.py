@@ -16,7 +16,7 @@ from models.families import all_families, get
 from models.services import catalog, jobs
 from models.training import run_folder as runs
 from models.training.config import TrainConfig
-from tests.test_app import ROOT, server_navigation
+from tests.test_app import ROOT, open_app, server_navigation
 from tests.test_bad_input import one_line, run_cli
 
 SMALL = ["--hidden", "16", "--unroll", "2", "--pretrain-epochs", "0", "--epochs", "1", "--limit", "500"]
@@ -218,12 +218,7 @@ def test_every_family_resumes_bit_for_bit_after_a_stop_mid_epoch(name, tmp_path)
 
 def training_page(monkeypatch, root: Path) -> AppTest:
     """The app on an empty runs folder, on its Training page."""
-    server_navigation(monkeypatch)
-    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", root)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    return at.switch_page("pages/training.py").run()
+    return open_app(monkeypatch, root).switch_page("pages/training.py").run()
 
 
 def test_a_tiny_file_declaring_a_huge_model_is_refused_without_building_it(tmp_path, capsys):

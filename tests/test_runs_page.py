@@ -4,14 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from models.analysis.smoothing import smooth
 from models.families import get
-from models.services import jobs
 from models.training import run_folder as runs
 from models.training.config import TrainConfig
-from tests.test_app import ROOT, server_navigation
+from tests.test_app import open_app
 from tests.test_composition_pages import array
 
 SERIES = {"a": [1.0, 0.5, 0.25, 0.2], "b": [2.0, 1.0, 0.8, 0.7], "c": [3.0, 2.5, 2.0, 1.9]}
@@ -41,11 +39,7 @@ def page(tmp_path, monkeypatch):
         runs.write_metrics(root / name, [{"epoch": i, "phase": "supervised", "val_unsup": y, "val_error": 10 * y}
                                          for i, y in enumerate(ys)])
         runs.write_status(root / name, state="done", epoch=4, total_epochs=4)
-    server_navigation(monkeypatch)
-    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", root)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
+    at = open_app(monkeypatch, root)
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     return at
