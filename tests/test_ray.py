@@ -135,3 +135,22 @@ def test_a_resumed_run_purges_the_events_after_its_checkpoint(tmp_path, mnist_sm
     assert [e.step for e in ea.Scalars("val_recon")] == [1, 2, 3]
     assert [e.value for e in ea.Scalars("val_recon")] == [np.float32(r["val_recon"])
                                                           for r in runs.read_metrics(tmp_path / "r")]
+
+
+def test_a_failing_trial_does_not_stop_the_others(tmp_path):
+    """Two ISTA trials, one whose dictionary is not a model: it ends failed with its reason, the other trains."""
+    from models.domains import spec
+    from models.families import get
+    from models.services import ray_sweep
+    from models.training.config import train_config
+
+    ista = get("ista")
+    tc = train_config(ista, pretrain_epochs=0, epochs=1, limit=300)
+    configs = [(ista.config(hidden=8, unroll=2, fit_iterations=5), tc),
+               (ista.config(hidden=8, unroll=2, fit_iterations=5, dictionary=str(tmp_path / "nowhere")), tc)]
+    lines = []
+    got = ray_sweep.run(configs, tmp_path / "runs", spec(), log=lines.append)
+    assert sorted(got.values()) == ["done", "failed"], got
+    failed = next(n for n, s in got.items() if s == "failed")
+    assert "nowhere" in runs.read_status(tmp_path / "runs" / failed)["message"]
+    assert any(failed in line and "failed" in line for line in lines)

@@ -77,6 +77,13 @@ def reachable(address: str | None, timeout: float = 5.0) -> None:
                        "start one with `ray start --head`, or leave out --address") from None
 
 
+def why(error: BaseException) -> str:
+    """A trial's error in one line: the exception raised in the trial, not Ray's wrapping of it."""
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip()
+    return (f"{type(cause).__name__}: {text.splitlines()[0]}" if text else type(cause).__name__)[:300]
+
+
 def _finished(run: Path, saved: dict) -> None:
     """A run whose checkpoint holds all its epochs: its final status, as the loop writes it (no data is loaded)."""
     from models.training.loop import train
@@ -153,7 +160,10 @@ def run(configs: list[tuple], root: Path, data: DataSpec, data_dir: str | None =
         elif result.error is None and job.state not in ("done", "failed") and epochs_done:
             run_folder.write_status(run_dir, state="stopped", message=f"stopped early at epoch {epochs_done} (ASHA: "
                                     f"its {key} behind the others')", **{EARLY: True}, epoch=epochs_done)
-        states[run_dir.name] = jobs.job(run_dir).state
         if result.error is not None:
-            log(f"{run_dir.name}: failed ({str(result.error).splitlines()[0][:200]})")
+            reason = why(result.error)
+            if jobs.job(run_dir).state != "failed":  # it failed before the loop could say so (its setup)
+                run_folder.write_status(run_dir, state="failed", message=reason)
+            log(f"{run_dir.name}: failed ({reason})")
+        states[run_dir.name] = jobs.job(run_dir).state
     return states
