@@ -53,6 +53,10 @@ def test_main_path(page, tmp_path):
     move_slider(page, "Unroll steps", 3, "ArrowLeft")
     page.wait_for_function("() => document.querySelector('[data-testid=\"stMetric\"]').innerText.includes('T = 8')",
                            timeout=30_000)
+    wait_idle(page)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stSlider"]')]
+        .find(s => s.innerText.includes('Unroll steps')).querySelector('input[type="range"]').value === '8'""",
+                           timeout=10_000)  # the widget shows what the app computed, once its runs have settled
     assert slider_value(page, "Unroll steps") == 8
     assert marker_before == 11  # the error curve's marker follows the slider:
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[0].layout.shapes[0].x0 === 8",

@@ -35,7 +35,7 @@ def captions(at) -> list[list[str]]:
 def test_the_pages_a_generative_hierarchy_is_offered():
     titles_ = [p.title for p in nav.offered(family("rg-vae").capabilities)]
     assert titles_ == ["Overview", "Training", "Sweep", "Samples", "Hierarchy", "Traversal", "Layers", "Compare",
-                       "Benchmark"]
+                       "Benchmark", "Runs"]
     assert not {"Samples", "Hierarchy"} & {p.title for p in nav.offered(family("drsae").capabilities)}
 
 

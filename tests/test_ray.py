@@ -44,7 +44,9 @@ def ray_sweep(tmp_path_factory):
     killed = driver.poll() is None
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started: a machine's restart
     driver.wait()
-    time.sleep(2)
+    deadline = time.time() + 120  # Ray's workers stop once they find their driver gone: then no trainer holds a run
+    while time.time() < deadline and any(s == "running" for s in states(root).values()):
+        time.sleep(0.5)
     before = states(root)
     finished = {n: (root / n / CHECKPOINT).stat().st_mtime for n, s in before.items() if s == "done"}
     second = subprocess.run(sweep_command(root), cwd=ROOT, capture_output=True, text=True, timeout=600)
