@@ -647,7 +647,7 @@ def benchmark(argv: list[str]) -> int:
     import time
 
     from models.services import benchmark as bench, jobs
-    from models.services.benchmark_figures import write_html
+    from models.services.figures import write_html
 
     try:
         _, domain, _ = _family_and_saved(argv)

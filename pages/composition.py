@@ -61,8 +61,9 @@ else:
 # -- 2. the composition graph -------------------------------------------------------------------
 if c.graph is not None:
     st.header("Categorical units built from part units")
-    if not c.graph:
-        st.info("This model has no categorical unit: nothing is composed.")
+    if not c.graph or not c.in_degrees().any():  # no categorical unit, or none that any part unit excites
+        st.info(f"Nothing is composed here: this model has {int((kind == 'categorical').sum())} categorical and "
+                f"{int((kind == 'part').sum())} part units, and no part unit excites a categorical one through S.")
     else:
         deg = c.in_degrees()
         favoured = units.c_class

@@ -101,13 +101,14 @@ cards = [("Active units", int((z_now > 0).sum()))]
 if caps.classifier:
     probs = tr.probs[step - 1]
     pred = int(probs.argmax())
-    cards.insert(0, (f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}"))
+    cards.insert(0, (f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}", "off"))  # a level
 if units is not None:
     cards.append(("Categorical units active", int((z_now[units.kind == "categorical"] > 0).sum())))
 c = st.columns(len(cards) + 1)
 c[0].markdown(f"**Input**  \n{caption}")
-for col, card in zip(c[1:], cards):
-    col.metric(card[0], card[1], card[2] if len(card) > 2 else None, delta_color="off")
+for col, card in zip(c[1:], cards):  # (label, value, note, arrow): a probability is a level, not a change
+    col.metric(card[0], card[1], card[2] if len(card) > 2 else None, delta_color="off",
+               delta_arrow=card[3] if len(card) > 3 else "auto")
 
 left, right = st.columns([3, 2])
 order = unit_order(units.kind, units.angle) if units is not None else np.arange(view.hidden)
@@ -152,11 +153,11 @@ if units is not None:
         if caps.classifier:
             p_held = held.probs[step - 1]
             k = int(p_held.argmax())
-            cards.insert(0, (f"Prediction after step {step} (held)", f"{k}", f"p = {p_held[k]:.3f}"))
+            cards.insert(0, (f"Prediction after step {step} (held)", f"{k}", f"p = {p_held[k]:.3f}", "off"))
         c = st.columns(len(cards) + 1)
         c[0].markdown(f"**{what}**")
         for col, card in zip(c[1:], cards):
-            col.metric(card[0], card[1], card[2], delta_color="off")
+            col.metric(card[0], card[1], card[2], delta_color="off", delta_arrow=card[3] if len(card) > 3 else "auto")
         left, right = st.columns([3, 2])
         shown = order[(held.z[:, order] != tr.z[:, order]).any(0)]  # only the units the intervention moved
         chart(left, figures.heatmap(held.z[:, shown].T - tr.z[:, shown].T, x=list(range(1, T + 1)),

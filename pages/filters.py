@@ -16,6 +16,8 @@ FILM_UNITS = 100  # units per filmstrip frame
 GABOR_AT_ONCE = 256  # pixels a filter may have for its Gabor fit to run on opening the page (larger: on a button)
 
 sel = require(__file__)
+CLIP = 99  # percentile of |weight| the colours of S − I and C span: a few large weights blanked the rest
+
 st.title("Filters")
 view = sel.view()
 samples = sel.samples()
@@ -58,15 +60,18 @@ if w.recurrent is not None:
     chart(left, figure("heatmap", S - identity,
                                 title="Recurrent weights S − I (rows: to, columns: from; in the order above)",
                                 hover="to %{y}, from %{x}: %{z:.3f}<extra></extra>", height=520,
-                                x=[str(i) for i in shown], y=[str(i) for i in shown]), key="flt-S",
-          caption="Red: unit 'from' excites unit 'to' at the next step; blue: inhibits it.")
+                                x=[str(i) for i in shown], y=[str(i) for i in shown], clip=CLIP), key="flt-S",
+          caption=f"Red: unit 'from' excites unit 'to' at the next step; blue: inhibits it. The colours span the "
+                  f"{CLIP}th percentile of |S − I| (larger weights saturate); drag a box on the map to zoom into a "
+                  "block of units.")
     left.checkbox("Subtract the identity (sparse coding's S is I − a DᵀD)", value=True, key="flt-sub-i")
 if w.classifier is not None:
     chart(right, figure("heatmap", w.classifier[:, shown], x=[str(i) for i in shown],
                                  y=[str(k) for k in range(len(w.classifier))],
                                  title="Classifier C (rows: classes)", ytitle="class", height=520,
-                                 hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>"), key="flt-C",
-          caption="How much each unit's activity votes for each class (red for, blue against).")
+                                 hover="class %{y}, unit %{x}: %{z:.3f}<extra></extra>", clip=CLIP), key="flt-C",
+          caption=f"How much each unit's activity votes for each class (red for, blue against); the colours span the "
+                  f"{CLIP}th percentile of |C|, so the many small votes show beside the few large ones.")
 
 # -- Gabors (samples that are images) ---------------------------------------------------------------------
 if sel.caps.image:

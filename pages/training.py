@@ -13,7 +13,7 @@ from models.services import catalog, jobs, sweep as sweeps
 from models.training import run_folder as runs
 from models.training import cost
 from models.training.config import TrainConfig, train_config
-from ui import figures, nav
+from ui import figures, nav, sidebar
 from ui.export import chart, download_csv, rows_csv
 from ui.forms import settings_form
 
@@ -143,6 +143,8 @@ def _curves(rows: list[dict], held_out: bool, name: str, family, key: str = "tr"
 def live():
     """Polls the run folders on disk every 2 s (AppTest skips fragments: the polling is tested in test_jobs)."""
     all_jobs = jobs.poll()
+    if sidebar.missing_runs(sidebar.listed()):  # a run's first checkpoint: the model picker lists it from now on
+        st.rerun(scope="app")
     if not all_jobs:
         st.info("No runs of yours yet: start one above. Below, how the embedded models were trained.")
         return

@@ -53,8 +53,34 @@ for ev in events:
         st.session_state["u-sel"] = picked[:8]
         st.rerun()
 
-chosen = st.multiselect("Units to compare (click or box-select points above, or type numbers)",
-                        list(range(view.hidden)), key="u-sel", max_selections=8)
+MOST = 8  # units compared at once
+
+
+def _add_typed() -> None:
+    """The typed numbers, each exactly that unit (a multiselect's search would take 5, 50, 51… for "5")."""
+    typed, st.session_state["u-add"] = st.session_state.get("u-add", ""), ""
+    try:
+        wanted = [int(t) for t in typed.replace(",", " ").split()]
+    except ValueError:
+        st.session_state["u-note"] = f"“{typed}” is not a list of unit numbers."
+        return
+    bad = [u for u in wanted if not 0 <= u < view.hidden]
+    new = [u for u in wanted if u not in bad and u not in st.session_state["u-sel"]]
+    room = MOST - len(st.session_state["u-sel"])
+    st.session_state["u-sel"] = st.session_state["u-sel"] + new[:max(room, 0)]
+    notes = ([f"no unit {', '.join(map(str, bad))} (units 0 – {view.hidden - 1})"] if bad else []) + \
+            ([f"at most {MOST} units at once: {', '.join(map(str, new[room:]))} left out (remove some first)"]
+             if len(new) > room else [])
+    st.session_state["u-note"] = "; ".join(notes).capitalize() + "." if notes else ""
+
+
+c_sel, c_add = st.columns([4, 1], vertical_alignment="bottom")
+chosen = c_sel.multiselect(f"Units to compare (click or box-select points above; at most {MOST})",
+                           list(range(view.hidden)), key="u-sel", max_selections=MOST)
+c_add.text_input("Add units by number", key="u-add", on_change=_add_typed, placeholder="e.g. 5, 137",
+                 help="Each number is exactly that unit")
+if st.session_state.get("u-note"):
+    st.warning(st.session_state.pop("u-note"))
 if not chosen:
     st.info("Select at least one unit.")
     st.stop()

@@ -351,7 +351,7 @@ class BenchmarkView:
 @st.cache_resource(max_entries=4, show_spinner="Reading the benchmark…")
 def benchmark_for(folder: str, version: float) -> BenchmarkView:
     from models.services import benchmark
-    from models.services.benchmark_figures import frontier
+    from models.services.figures import frontier
 
     saved = benchmark.read(folder)
     image = saved.result.get("image")

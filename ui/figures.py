@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.kinds import CATEGORICAL_MIN, PART_MAX
+from models.services.figures import log_ticks
 
 GREY = [[0, "white"], [1, "black"]]
 KIND_COLORS = {"categorical": "#d62728", "intermediate": "#7f7f7f", "part": "#1f77b4"}  # the same on every page
@@ -156,10 +157,12 @@ def sample_row(images: list[np.ndarray], titles: list[str], title: str = "", col
 
 def heatmap(z: np.ndarray, x=None, y=None, title: str = "", colorscale=DIVERGING, symmetric: bool = True,
             xtitle: str = "", ytitle: str = "", height: int = 400, hover: str | None = None,
-            marker_x: float | None = None, categories: bool = False, text=None) -> go.Figure:
+            marker_x: float | None = None, categories: bool = False, text=None,
+            clip: float | None = None) -> go.Figure:
     """A heatmap; `marker_x` draws a red line there, `categories` keeps y labels in order, top to bottom;
-    `text` is printed in the cells."""
-    lim = float(np.abs(z).max()) or 1.0
+    `text` is printed in the cells. `clip`: the colours span this percentile of |z| (the rest saturate), so a few
+    large cells do not leave the others blank."""
+    lim = float(np.percentile(np.abs(z), clip) if clip is not None and np.size(z) else np.abs(z).max()) or 1.0
     trace = dict(type="heatmap", z=z, x=x, y=y, colorscale=colorscale, zmid=0 if symmetric else None,
                  zmin=-lim if symmetric else None, zmax=lim if symmetric else None, hovertemplate=hover)
     if text is not None:
@@ -212,9 +215,12 @@ def lines(x, series: dict[str, np.ndarray], title: str = "", xtitle: str = "", y
     data = [dict(type="scatter", x=x, y=y, name=name, mode=mode, line=dict(color=colors.get(name) or next(free)))
             for name, y in series.items()]
     legend = len(data) > 1
+    yaxis = dict(title=dict(text=ytitle), type="log" if log_y else None)
+    if log_y:
+        yaxis |= log_ticks(np.concatenate([np.asarray(y, dtype=float).ravel() for y in series.values()] or [[]]))
     layout = dict(title=dict(text=title), height=height + (40 if legend else 0),
                   margin=dict(_margin(), b=70 if legend else 10), xaxis=dict(title=dict(text=xtitle)),
-                  yaxis=dict(title=dict(text=ytitle), type="log" if log_y else None),
+                  yaxis=yaxis,
                   legend=dict(orientation="h", y=-0.3, yanchor="top"), showlegend=legend, shapes=_marker(marker_x))
     return go.Figure(data=data, layout=layout)
 

@@ -18,6 +18,20 @@ from ui.state import Selection, keep, publish
 _OPEN = "_open_model"
 
 
+_LAST_T = "unroll-last"  # the model and T last shown: a switch of λ keeps T
+_LISTED = "sidebar-listed"  # the catalog keys the model picker offered in its last draw
+
+
+def listed() -> set[str]:
+    """The catalog keys the model picker offered when it was last drawn."""
+    return st.session_state.get(_LISTED, set())
+
+
+def missing_runs(shown: set[str]) -> set[str]:
+    """Runs that can be opened now but that the model picker did not list (`shown`): a run started from this tab has
+    written its first checkpoint. The Training page's poll redraws the app for them."""
+    return {e.key for e in catalog.entries() if e.key.startswith("run:")} - shown
+
 def open_model(key: str, page: str = "pages/overview.py") -> None:
     """Show the model with this catalog key on `page`: the sidebar selects it in the next run."""
     st.session_state[_OPEN] = key
@@ -67,6 +81,7 @@ def _known(key: str, by_key: dict[str, catalog.Entry]) -> catalog.Entry:
 def _draw() -> Selection | None:
     sb = st.sidebar
     all_entries = catalog.entries()
+    st.session_state[_LISTED] = {e.key for e in all_entries}
     if not all_entries:
         sb.error("No model found: the embedded default is missing from assets/ and no run has a checkpoint.")
         return None
@@ -127,11 +142,15 @@ def _draw() -> Selection | None:
         return Selection(entry, family, 1, 1)
     max_unroll = max(3 * T, 3)
     linked_T = url.take("T", url.integer(1, max_unroll), "unroll T", f"the trained T = {T}")
+    last = st.session_state.get(_LAST_T)  # (model, T) the user looked at last
     if linked_T is not None:
         st.session_state[f"unroll-{entry.key}"] = linked_T
+    elif last and last[0] != entry.key and 1 <= last[1] <= max_unroll:  # another λ or run: the same T, where it can
+        st.session_state[f"unroll-{entry.key}"] = last[1]
     keep(f"unroll-{entry.key}", T)
     unroll = sb.slider("Unroll steps T", 1, max_unroll, key=f"unroll-{entry.key}",
                        help=f"Trained with T = {T}; going past it shows what the dynamics do beyond training.")
+    st.session_state[_LAST_T] = (entry.key, unroll)
     if unroll > T:
         sb.caption(f"Beyond the trained T = {T}.")
     url.share(model=entry.key, T=unroll if unroll != T else None)

@@ -6,6 +6,8 @@ Works for any model with steps and per-unit filters (E, S and D); the error need
   its minimum over z ≥ 0 on the same D (FISTA, `REFERENCE_ITERATIONS`).
 - equivalent ISTA iterations: the fewest iterations of ISTA (a = 1/‖D‖², from z = 0) whose mean objective is
   at most the model's; None when `max_iterations` do not reach it.
+- code error (Gregor & LeCun's own measure of LISTA): the mean ‖z_T − z*‖² to the optimal codes z*, and the fewest
+  ISTA and FISTA iterations whose codes are as close (lower error and fewer iterations: a better encoder).
 - conditioning: per sample, the condition number σ_max / σ_min of S restricted to the units active in z_T (the
   step map's Jacobian there); the median over samples.
 - sensitivity: mean ‖z_T(x + δ) − z_T(x)‖ / ‖δ‖ for Gaussian δ with ‖δ‖ = level · ‖x‖.
@@ -45,6 +47,9 @@ class Comparison:
     attack_error: dict[float, float | None]  # ε -> % error under the attack
     ista_curve: list[float] = field(default_factory=list)  # ISTA's mean objective after 1, 2, ... iterations
     # (up to the first that reaches the model's)
+    code_error: float | None = None  # mean ‖z_T − z*‖²
+    equivalent_ista_code: int | None = None  # ISTA iterations to codes as close to z*
+    equivalent_fista_code: int | None = None  # FISTA iterations to codes as close to z*
 
     @property
     def objective_gap(self) -> float:
@@ -75,6 +80,28 @@ def ista_objectives(D: torch.Tensor, x: torch.Tensor, sparsity: float, iteration
     while len(out) < iterations and out[-1] > stop_at:
         z = torch.addmm(drive, z, S.T).relu_()
         out.append(objective(D, x, z, sparsity).mean().item())
+    return out
+
+
+@torch.no_grad()
+def code_errors(D: torch.Tensor, x: torch.Tensor, sparsity: float, z_star: torch.Tensor, iterations: int,
+                stop_at: float = -math.inf, momentum: bool = False) -> list[float]:
+    """The mean ‖z_k − z*‖² of non-negative ISTA (FISTA with `momentum`) from z = 0 after each of 1..iterations steps,
+    stopping early at the first at most `stop_at`."""
+    E, S, b = ista_operators(D, 1.0 / lipschitz(D), sparsity)
+    drive = F.linear(x, E) - b
+    z = y = torch.zeros_like(z_star)
+    m, out = 1.0, []
+    while len(out) < iterations and (not out or out[-1] > stop_at):
+        z_next = torch.addmm(drive, y, S.T).relu_()
+        if momentum:
+            m_next = (1 + (1 + 4 * m * m) ** 0.5) / 2
+            y = z_next + ((m - 1) / m_next) * (z_next - z)
+            m = m_next
+        else:
+            y = z_next
+        z = z_next
+        out.append((z - z_star).pow(2).sum(1).mean().item())
     return out
 
 
@@ -146,8 +173,12 @@ def compare_model(model, x: torch.Tensor, y: torch.Tensor, unroll: int | None = 
         logits = _logits(model, z)
         xs, zs = x[:reference_digits], z[:reference_digits]
         own = objective(D, xs, zs, lam).mean().item()
-        reference = objective(D, xs, sparse_codes(D, xs, lam, REFERENCE_ITERATIONS), lam).mean().item()
+        z_star = sparse_codes(D, xs, lam, REFERENCE_ITERATIONS)
+        reference = objective(D, xs, z_star, lam).mean().item()
         curve = ista_objectives(D, xs, lam, max_iterations, stop_at=own)
+        code = (zs - z_star).pow(2).sum(1).mean().item()
+        ista_code = code_errors(D, xs, lam, z_star, max_iterations, stop_at=code)
+        fista_code = code_errors(D, xs, lam, z_star, max_iterations, stop_at=code, momentum=True)
     sens, noise_err = noise_numbers(model, x, y, T)
     has_classifier = logits is not None
     attacks = {eps: attack_error(model, x, y, T, eps) if has_classifier else None for eps in ATTACK_EPS}
@@ -155,7 +186,9 @@ def compare_model(model, x: torch.Tensor, y: torch.Tensor, unroll: int | None = 
         error=_error(logits, y), recon=(0.5 * (x - x_hat).pow(2).sum(1)).mean().item(),
         l0=(z > 0).float().sum(1).mean().item(), objective=own, reference_objective=reference,
         equivalent_ista=equivalent_iterations(curve, own), condition=active_condition(S, z),
-        sensitivity=sens, noise_error=noise_err, attack_error=attacks, ista_curve=curve)
+        sensitivity=sens, noise_error=noise_err, attack_error=attacks, ista_curve=curve, code_error=code,
+        equivalent_ista_code=equivalent_iterations(ista_code, code),
+        equivalent_fista_code=equivalent_iterations(fista_code, code))
 
 
 @dataclass

@@ -131,6 +131,11 @@ COLUMNS = [
     Column("gap (%)", "gap to the optimum (%)", lambda c, t: c.objective_gap, "{:.1f}"),
     Column("≡ ISTA iterations", "≡ ISTA iterations", lambda c, t: c.equivalent_ista, "{}",
            missing=f"> {MAX_ITERATIONS}"),
+    Column("‖z − z*‖²", "code error ‖z_T − z*‖² (Gregor & LeCun)", lambda c, t: c.code_error, "{:.4f}"),
+    Column("≡ ISTA (codes)", "≡ ISTA iterations by code error", lambda c, t: c.equivalent_ista_code, "{}",
+           missing=f"> {MAX_ITERATIONS}"),
+    Column("≡ FISTA (codes)", "≡ FISTA iterations by code error", lambda c, t: c.equivalent_fista_code, "{}",
+           missing=f"> {MAX_ITERATIONS}"),
     Column("cond(S_AA)", "cond(S) on the active units", lambda c, t: c.condition, "{:.1f}"),
     Column("grad CV", "gradient-norm CV over training", lambda c, t: t.grad_cv, "{:.2f}"),
     Column("grad max/median", "gradient-norm max / median", lambda c, t: t.grad_max_median, "{:.1f}"),
@@ -171,7 +176,9 @@ def table(measured: list[Measured], unroll: int, max_iterations: int) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     notes = (f"T = {unroll}. A cell is the mean over seeds, then each seed's value. '≡ ISTA iterations': the fewest "
              f"ISTA iterations reaching the model's objective on its own dictionary ('—': not within "
-             f"{max_iterations}). Definitions: models/analysis/compare.py.")
+             f"{max_iterations}); '≡ ISTA / FISTA (codes)': the fewest whose codes are as close to the optimal ones "
+             "(Gregor & LeCun's measure). The DrSAE and ISTA start from the same dictionary, so units of the two with "
+             "the same index often keep cosine ≈ 1. Definitions: models/analysis/compare.py.")
     return "\n".join(lines) + "\n\n" + notes + "\n"
 
 

@@ -1,12 +1,30 @@
-"""The benchmark's figures (Plotly, no Streamlit): the Benchmark page draws them and `python -m models benchmark`
-writes them beside its table, so both show the same picture."""
+"""Figures the command line writes as well as the pages draw (Plotly, no Streamlit): the benchmark's frontier (the
+Benchmark page and `python -m models benchmark` show the same picture), and the ticks of a log axis."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import numpy as np
 
 import plotly.graph_objects as go
 
 from models.services.benchmark import aggregate
+
+def log_ticks(values) -> dict:
+    """Ticks a reader can read on a log axis: 1, 2 and 5 in each decade the positive values span (and the numbers
+    written plainly: 0.05, 2, 100), instead of Plotly's digits 2…9 at every decade."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return {}
+    lo, hi = float(v.min()), float(v.max())
+    ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+             for m in (1, 2, 5) if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
+    if len(ticks) < 2:  # a narrow range: its ends
+        ticks = sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}")})
+    return dict(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22"]
 
@@ -38,7 +56,8 @@ def frontier(result: dict, y: str = "fvu", height: int = 420) -> go.Figure:
                                        "<extra>click to open</extra>"))
     layout = dict(title=dict(text=f"{meta['label']} against L0 ({meta['better']})"), height=height,
                   margin=dict(l=60, r=20, t=50, b=60), clickmode="event+select",
-                  xaxis=dict(title=dict(text="active latents per sample, L0 (log scale)"), type="log"),
+                  xaxis=dict(title=dict(text="active latents per sample, L0 (log scale)"), type="log",
+                             **log_ticks([r["l0"] for r in result["runs"] if r.get("l0")])),
                   yaxis=dict(title=dict(text=f"{meta['label']}: {meta['meaning']}")),
                   legend=dict(orientation="h", y=-0.2, yanchor="top"))
     return go.Figure(data=data, layout=layout)

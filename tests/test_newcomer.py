@@ -1,0 +1,129 @@
+"""What a newcomer tripped over (#35), each with its regression test: readable log axes, heatmaps whose colours do
+not leave most cells blank, a unit picker that takes exactly the typed units, T kept across λ, one colour per kind, a
+new run in the model picker without a reload, the same notice for every model with nothing composed, a probability
+without a change's arrow, and LISTA measured by Gregor & LeCun's own code error."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from models.services import catalog, jobs
+from tests.test_app import get, open_app
+from tests.test_composition_pages import array
+
+
+@pytest.fixture
+def app(monkeypatch, tmp_path):
+    return open_app(monkeypatch, tmp_path / "runs")
+
+
+def specs(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_log_axes_tick_1_2_5_and_the_training_curves_use_them(app):
+    from models.services.figures import log_ticks
+
+    assert log_ticks(np.array([1.2, 90.0]))["ticktext"] == ["1", "2", "5", "10", "20", "50", "100"]
+    assert log_ticks(np.array([0.06, 0.3]))["tickvals"] == [0.05, 0.1, 0.2]
+    assert log_ticks(np.array([0.0, -1.0])) == {}
+    app.switch_page("pages/training.py").run()
+    logs = [c["layout"]["yaxis"] for c in specs(app) if c["layout"].get("yaxis", {}).get("type") == "log"]
+    assert logs and all(set(str(t)[0] for t in y["ticktext"]) <= {"1", "2", "5", "0"} for y in logs)
+    assert all(y.get("title", {}).get("text") for y in logs)  # every axis has its title
+
+
+def test_the_heatmaps_colours_span_the_99th_percentile(app):
+    app.switch_page("pages/filters.py").run()
+    heat = [c for c in specs(app) if c["data"][0]["type"] == "heatmap" and "Recurrent" in c["layout"]["title"]["text"]]
+    z = array(heat[0]["data"][0]["z"])
+    assert heat[0]["data"][0]["zmax"] == pytest.approx(np.percentile(np.abs(z), 99), rel=1e-4)
+    assert heat[0]["data"][0]["zmax"] < np.abs(z).max()  # a few large weights saturate: the rest is visible
+
+
+def test_typing_a_unit_number_adds_exactly_that_unit_and_the_cap_is_said(app):
+    app.switch_page("pages/units.py").run()
+    before = list(app.session_state["u-sel"])
+    get(app, "text_input", "Add units by number").input("5").run()
+    assert app.session_state["u-sel"] == before + [5]  # not 50, 51…
+    get(app, "text_input", "Add units by number").input("1 2 3 4 6 7 9").run()
+    assert len(app.session_state["u-sel"]) == 8
+    assert any("at most 8 units" in w.value.lower() and "left out" in w.value for w in app.warning)
+    get(app, "text_input", "Add units by number").input("5000").run()
+    assert any("no unit 5000" in w.value.lower() for w in app.warning)
+
+
+def test_changing_lambda_keeps_t(app):
+    get(app, "slider", "Unroll steps").set_value(5).run()
+    app.sidebar.select_slider[0].set_value(0.05).run()
+    assert not app.exception
+    assert get(app, "slider", "Unroll steps").value == 5
+
+
+def test_one_colour_per_kind_everywhere(app):
+    from ui.figures import KIND_COLORS
+
+    app.switch_page("pages/training.py").run()
+    units = [c for c in specs(app) if c["layout"]["title"]["text"] == "Units over the epochs"][0]
+    colours = {t["name"]: t["line"]["color"] for t in units["data"]}
+    assert colours["categorical"] == KIND_COLORS["categorical"] and colours["part"] == KIND_COLORS["part"]
+    others = [c for name, c in colours.items() if name not in KIND_COLORS]
+    assert others and not set(others) & set(KIND_COLORS.values()) and len(set(others)) == len(others)
+    app.switch_page("pages/composition.py").run()
+    bars = [c for c in specs(app) if c["layout"]["title"]["text"] == "Units of each kind"]
+    for c in bars:
+        assert {t["name"]: t["marker"]["color"] for t in c["data"]} == {k: KIND_COLORS[k] for k in KIND_COLORS}
+
+
+def test_a_new_run_reaches_the_model_picker_without_a_reload(tiny_run, monkeypatch, tmp_path):
+    from ui import sidebar
+
+    at = open_app(monkeypatch, tmp_path / "runs")
+    shown = set(at.session_state["sidebar-listed"])
+    assert not sidebar.missing_runs(shown)
+    shutil.copytree(tiny_run[0], jobs.RUNS_ROOT / "fresh")  # a run's first checkpoint lands
+    assert sidebar.missing_runs(shown) == {"run:fresh"}  # the Training page's poll redraws the app for it
+    at.run()
+    assert "run:fresh" in at.session_state["sidebar-listed"]
+
+
+def test_nothing_composed_gets_one_notice_for_ista_and_lista(monkeypatch, tmp_path):
+    for key in ("default:ista-400x11", "default:lista-400x11"):
+        at = open_app(monkeypatch, tmp_path / "runs")
+        at.switch_page("pages/composition.py")
+        at.session_state["model-group"] = next(e for e in catalog.entries() if e.key == key).group
+        at.run()
+        assert not at.exception
+        assert any(i.value.startswith("Nothing is composed here") for i in at.info), key
+        assert not [c for c in specs(at) if "Which part units" in c["layout"]["title"]["text"]]
+
+
+def test_a_probability_has_no_arrow(app):
+    app.switch_page("pages/dynamics.py").run()
+    pred = [m for m in app.metric if m.label.startswith("Prediction after step")][0]
+    direction = pred.proto.DESCRIPTOR.fields_by_name["direction"].enum_type.values_by_number[pred.proto.direction]
+    assert pred.delta.startswith("p = ") and direction.name == "NONE"  # no arrow: a level, not a change
+
+
+def test_lista_is_measured_by_its_code_error_too():
+    import torch
+
+    from models.analysis.compare import code_errors, compare_model
+    from models.assets import MODELS
+    from models.checkpoint import load_model
+    from models.domains import spec
+    from models.families.recurrent import sparse_codes
+
+    x = spec().domain.test_samples(spec().cfg).arrays.split().x[:300]
+    ista, _ = load_model(MODELS / "ista-400x11")
+    D = ista.D.detach().float()
+    z_star = sparse_codes(D, x, ista.sparsity, 300)
+    ist = code_errors(D, x, ista.sparsity, z_star, 50)
+    fist = code_errors(D, x, ista.sparsity, z_star, 50, momentum=True)
+    assert ist[0] > ist[-1] and fist[-1] < ist[-1]  # FISTA closes in faster
+    c = compare_model(ista, x, torch.zeros(len(x), dtype=torch.long), reference_digits=300)
+    assert abs(c.equivalent_ista_code - ista.trained_unroll) <= 2  # ISTA is worth its own steps
+    lista, _ = load_model(MODELS / "lista-400x11")
+    cl = compare_model(lista, x, torch.zeros(len(x), dtype=torch.long), reference_digits=300)
+    assert cl.equivalent_ista_code > 10 * lista.trained_unroll and cl.equivalent_fista_code < cl.equivalent_ista_code
