@@ -4,6 +4,7 @@ The sidebar is drawn here, once, before the page; the pages offered are those th
 """
 import streamlit as st
 
+from models.families import NEEDS
 from ui import hosts, nav, sidebar, state, url
 
 st.set_page_config(page_title="sparselab", page_icon=":material/blur_on:", layout="wide")
@@ -18,5 +19,12 @@ state.start_run()
 url.start()
 selection = sidebar.draw()
 specs = nav.offered(selection.caps if selection else None)
+if "_first_page_checked" not in st.session_state:  # a link's page, once: one the model cannot fill is said
+    st.session_state["_first_page_checked"] = True
+    missing = nav.asked_for(st.context.url, selection.caps if selection else None)
+    if missing is not None:
+        needs = ", ".join(NEEDS[n] for n in missing.needs or ())
+        st.warning(f"The link's page {missing.title} needs {needs or 'a model'}, which this model lacks: showing the "
+                   "Overview.", icon=":material/link_off:")
 pages = [st.Page(p.path, title=p.title, icon=p.icon, default=(i == 0)) for i, p in enumerate(specs)]
 st.navigation(pages).run()

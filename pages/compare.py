@@ -4,7 +4,7 @@ matched by their decoders."""
 import numpy as np
 import streamlit as st
 
-from models.families import get
+from models.families import NEEDS as NEEDS_WORDS, get
 from models.services import catalog
 from models.services.comparison import COLUMNS
 from ui import figures, url
@@ -31,6 +31,9 @@ if sel is not None and sel.entry.data.key in on:  # the sidebar model's data fir
 if not datas:
     st.info("Comparing needs two models with recurrent steps, a decoder and filters.")
     st.stop()
+if sel is not None and get(sel.entry.architecture).capabilities.missing(*NEEDS):  # say why it is not offered
+    st.info(f"{sel.family.title} models cannot be compared here: Compare measures encoders with "
+            + ", ".join(NEEDS_WORDS[n] for n in get(sel.entry.architecture).capabilities.missing(*NEEDS)) + ".")
 data = st.selectbox("Models trained on", datas, format_func=lambda k: on[k].describe(), key="cmp-data")
 found = [e for e in able if e.data.key == data]
 if len(found) < 2:

@@ -33,10 +33,14 @@ clicked = (int(points[0]["y"]), int(points[0]["x"])) if points else None
 if clicked and clicked != st.session_state.get("cf-clicked"):  # a new click; later selectbox edits win
     st.session_state["cf-clicked"] = clicked
     st.session_state["cf-true"], st.session_state["cf-pred"] = clicked
+if {st.session_state.get("cf-true"), st.session_state.get("cf-pred")} - set(classes) or "cf-true" not in \
+        st.session_state:  # first open (or another model's classes): the most frequent confusion, not an empty cell
+    off = cm - np.diag(np.diag(cm))
+    st.session_state["cf-true"], st.session_state["cf-pred"] = (int(i) for i in np.unravel_index(off.argmax(),
+                                                                                                   off.shape))
 c1, c2 = st.columns(2)
 true = c1.selectbox("True class", classes, key="cf-true", format_func=lambda k: samples.classes[k])
-pred = c2.selectbox("Predicted class", classes, index=(true + 1) % len(classes), key="cf-pred",
-                    format_func=lambda k: samples.classes[k])
+pred = c2.selectbox("Predicted class", classes, key="cf-pred", format_func=lambda k: samples.classes[k])
 idx = np.flatnonzero((stats.labels == true) & (stats.preds[T - 1] == pred))
 if len(idx) == 0:
     st.info(f"No test {noun} of class {samples.classes[true]} is predicted as {samples.classes[pred]} at T = {T}.")

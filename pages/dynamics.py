@@ -113,7 +113,7 @@ for col, card in zip(c[1:], cards):  # (label, value, note, arrow): a probabilit
 left, right = st.columns([3, 2])
 order = unit_order(units.kind, units.angle) if units is not None else np.arange(view.hidden)
 active_units = order[(tr.z[:, order] > 0).any(0)]  # only units that fire at some step: the rest is blank
-names = [f"{u} ({units.kind[u][:4]})" if units is not None else str(u) for u in active_units]
+names = [f"{u} {units.kind[u]}" if units is not None else str(u) for u in active_units]  # whole words
 fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
                       title=f"z_t for the {len(active_units)} units active at any step"
                             + (" (categorical first)" if units is not None else ""),
@@ -161,8 +161,8 @@ if units is not None:
         left, right = st.columns([3, 2])
         shown = order[(held.z[:, order] != tr.z[:, order]).any(0)]  # only the units the intervention moved
         chart(left, figures.heatmap(held.z[:, shown].T - tr.z[:, shown].T, x=list(range(1, T + 1)),
-                                    y=[str(u) for u in shown], title=f"z_t held − z_t untouched, the {len(shown)} "
-                                                                     f"units it changes ({what})",
+                                    y=[str(u) for u in shown], title=f"z_t held − z_t untouched: {len(shown)} units "
+                                                                     "moved",
                                     xtitle="step t", hover="step %{x}, unit %{y}: %{z:+.4f}<extra></extra>",
                                     height=max(360, 12 * len(shown)), marker_x=step, categories=True),
               key="dyn-iv-z", caption="Red: the unit answers more with the units held; blue: less. The held units "

@@ -8,6 +8,7 @@ from ui.state import keep, require
 
 SORTS = {"activity": "most active first", "p_zero": "least often exactly 0 first", "index": "unit number"}
 
+
 sel = require(__file__)
 model = sel.model()
 sizes = model.cfg.sizes
@@ -33,9 +34,18 @@ layer = h.layers[layer_no - 1]
 order = {"activity": np.argsort(-layer.activity, kind="stable"), "p_zero": np.argsort(layer.p_zero, kind="stable"),
          "index": np.arange(len(layer.value))}[sort]
 images = layer.images - layer.base if diff else layer.images
+inactive = layer.inactive
+if inactive.any() and st.toggle(f"Hide the {int(inactive.sum())} inactive units", value=True, key="hi-hide",
+                                help=f"Units whose posterior mean hardly varies over the {samples.nouns} "
+                                     "(Burda's criterion): each draws what its layer draws at 0"):
+    order = order[~inactive[order]]
+else:
+    order = np.concatenate([order[~inactive[order]], order[inactive[order]]])  # the inactive ones last
 st.image(figures.tiles(images[order], zoom=2, signed=diff, shape=shape), width=56, caption=[f"{u}" for u in order])
 st.caption(f"{len(order)} units of layer {layer_no}, each captioned with its number; pixel probabilities (the darker, "
-           f"the nearer 1) or, with the toggle, their change (red: more ink). Measured on {h.digits:,} test {samples.nouns}.")
+           f"the nearer 1) or, with the toggle, their change (red: more ink). Measured on {h.digits:,} test {samples.nouns}."
+           + (f" {int(inactive.sum())} of its {len(inactive)} units are inactive: they all draw the same image."
+              if inactive.any() else ""))
 
 st.subheader("One unit")
 keep(f"hi-unit-{layer_no}", int(order[0]))

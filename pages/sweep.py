@@ -15,6 +15,8 @@ st.title("Sweep: sparsity against error and reconstruction")
 sel = current()
 families = [f for f in all_families() if f.has_sparsity]
 names = [f.name for f in families]
+if sel is not None and sel.family.name not in names:  # say why the sidebar's model is not here
+    st.info(f"{sel.family.title} models have no sparsity setting to sweep: here are the families that have one.")
 if "sw-family" not in st.session_state or st.session_state["sw-family"] not in names:
     st.session_state["sw-family"] = sel.family.name if sel is not None and sel.family.name in names else names[0]
 family = get(st.selectbox("Family", names, format_func=lambda n: get(n).title, key="sw-family"))

@@ -176,7 +176,7 @@ def test_a_shared_link_opens_the_view_and_downloads_work(tmp_path):
         assert slider_value(page, "Unroll steps") == 5
         assert "0.05" in page.locator('[data-testid="stSidebar"]').inner_text()
         assert "units=137%2C5" in page.url or "units=137,5" in page.url
-        page.get_by_text("Link to this view").click()
+        page.get_by_role("button", name="Link").click()
         link = page.locator('[data-testid="stCode"]').last.inner_text()
         assert "/units?model=default:drsae-400x11-l0.05&T=5&units=137,5&digit=42" in link, link
 
@@ -210,7 +210,7 @@ def point_on_page(page, chart: int, trace_name: str, index: int) -> tuple[float,
 def test_composition_units_filmstrip_and_an_intervention(page):
     go(page, "Composition", "Categorical units built from part units")
     graph = next(i for i in range(page.locator(".js-plotly-plot").count())
-                 if "Which part units" in (page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{i}]"
+                 if "Part units exciting" in (page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{i}]"
                                                           ".layout.title.text") or ""))
     page.locator(".js-plotly-plot").nth(graph).scroll_into_view_if_needed()
     unit = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{graph}]._fullData"

@@ -29,13 +29,16 @@ def test_compare_page_measures_the_embedded_encoders(app):
     assert {k.split(":")[1] for k in picked} == {"drsae-400x11", "ista-400x11", "lista-400x11",
                                                  "structured-drsae-400x11"}
     table = app.dataframe[0].value
-    assert table.shape == (18, 5)
+    assert table.shape == (21, 5)  # 18 measures and Gregor & LeCun's code error with its two equivalents
     rows = dict(zip(table.iloc[:, 0], range(len(table))))
     ista = [c for c in table.columns if "ISTA" in c and "LISTA" not in c][0]
     # ISTA at T = 11 is worth about 11 ISTA iterations: its own step a follows ‖D‖ by power iteration
     assert int(table[ista].iloc[rows["≡ ISTA iterations"]]) in (11, 12)
     lista = [c for c in table.columns if "LISTA" in c][0]
     assert int(table[lista].iloc[rows["≡ ISTA iterations"]]) > 50  # LISTA's T = 11 is worth many more
+    # by code error LISTA is worth more ISTA than FISTA iterations (FISTA converges faster)
+    by_ista = int(table[lista].iloc[rows["≡ ISTA iterations by code error"]])
+    assert by_ista > int(table[lista].iloc[rows["≡ FISTA iterations by code error"]]) >= 11
     for c in table.columns[1:]:
         assert float(table[c].iloc[rows["test error (%)"]]) < 10
     assert len(app.get("plotly_chart")) >= 1 + 4  # the curves, and each model's z_t

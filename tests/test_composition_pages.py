@@ -48,7 +48,7 @@ def test_composition_page_on_the_default(app):
     assert list(table["units"]) == [by[k]["units"] for k in table["kind"]]
     md = " ".join(m.value for m in app.markdown)
     assert f"median radius {by['part']['decoder_radius']:.1f}" in md  # the page says what the numbers show
-    assert any("Which part units excite" in t for t in titles(app))
+    assert any("Part units exciting each categorical unit" in t for t in titles(app))
     unit = get(app, "selectbox", "Categorical unit")
     other = unit.options[3]
     unit.set_value(int(other.split()[1])).run()

@@ -75,10 +75,16 @@ def test_hierarchy_page_layers_and_one_unit(app, vae_run):
     model, _ = load_model(vae_run[0])
     h = hierarchy(model, sample().arrays.split(intensities).x)
     top = h.layers[1]
-    assert captions(app)[0] == [str(u) for u in np.argsort(-top.activity, kind="stable")]  # most active first
+    order = [int(u) for u in np.argsort(-top.activity, kind="stable")]  # most active first
+    assert captions(app)[0] == [str(u) for u in order if not top.inactive[u]]  # the inactive ones hidden
+    if top.inactive.any():
+        app.toggle(key="hi-hide").set_value(False).run()
+        assert captions(app)[0] == [str(u) for u in order if not top.inactive[u]] + \
+            [str(u) for u in order if top.inactive[u]]  # or last
+        app.toggle(key="hi-hide").set_value(True).run()
     app.radio(key="hi-layer").set_value(1).run()
     app.radio(key="hi-sort").set_value("index").run()
-    assert captions(app)[0] == [str(u) for u in range(24)]
+    assert captions(app)[0] == [str(u) for u in range(24) if not h.layers[0].inactive[u]]
     app.number_input(key="hi-unit-1").set_value(7).run()
     assert get(app, "metric", "P(exactly 0)").value == f"{h.layers[0].p_zero[7]:.2f}"
     assert captions(app)[1][2].startswith(f"digit {h.layers[0].top_digits[7, 0]} ")
@@ -98,7 +104,7 @@ def test_traversal_and_layers_pages(app, vae_run):
     assert not app.exception and not app.error
     assert [t.split(":")[0] for t in titles(app)] == ["Layer 1", "Layer 2"]
     app.number_input(key="lay-digit").set_value(5).run()
-    assert captions(app)[0][0].startswith("digit 5 (label")
+    assert captions(app)[0][0].startswith("test digit no. 5, a ")  # its number, then its class
     app.radio(key="lay-mode").set_value("Draw").run()
     assert any("Draw one digit" in i.value for i in app.info)
 

@@ -96,7 +96,7 @@ def test_nothing_composed_gets_one_notice_for_ista_and_lista(monkeypatch, tmp_pa
         at.run()
         assert not at.exception
         assert any(i.value.startswith("Nothing is composed here") for i in at.info), key
-        assert not [c for c in specs(at) if "Which part units" in c["layout"]["title"]["text"]]
+        assert not [c for c in specs(at) if "Part units exciting" in c["layout"]["title"]["text"]]
 
 
 def test_a_probability_has_no_arrow(app):
@@ -127,3 +127,41 @@ def test_lista_is_measured_by_its_code_error_too():
     lista, _ = load_model(MODELS / "lista-400x11")
     cl = compare_model(lista, x, torch.zeros(len(x), dtype=torch.long), reference_digits=300)
     assert cl.equivalent_ista_code > 10 * lista.trained_unroll and cl.equivalent_fista_code < cl.equivalent_ista_code
+
+
+def test_the_confusion_page_opens_on_the_most_frequent_confusion(app):
+    from models.analysis.steps import step_stats
+    from models.assets import default_model_path
+    from models.checkpoint import load_model
+    from models.domains import spec
+
+    app.switch_page("pages/confusion.py").run()
+    true, pred = app.session_state["cf-true"], app.session_state["cf-pred"]
+    assert not any(i.value.startswith("No test digit") for i in app.info)  # not an empty cell
+    model, _ = load_model(default_model_path())
+    split = spec().domain.test_samples(spec().cfg).arrays.split()
+    stats = step_stats(model, split, model.trained_unroll)
+    cm = np.zeros((10, 10), int)
+    np.add.at(cm, (stats.labels, stats.preds[-1]), 1)
+    np.fill_diagonal(cm, 0)
+    assert cm[true, pred] == cm.max() > 0
+
+
+def test_a_link_to_a_page_the_model_lacks_says_so(monkeypatch, tmp_path):
+    from ui.nav import asked_for
+    from models.families import get as family
+
+    assert asked_for("http://127.0.0.1:8501/dynamics?model=default:rg-vae", family("rg-vae").capabilities).title \
+        == "Dynamics"
+    assert asked_for("http://127.0.0.1:8501/dynamics", family("drsae").capabilities) is None
+    assert asked_for("http://127.0.0.1:8501/", family("rg-vae").capabilities) is None
+
+
+def test_sweep_and_compare_say_why_a_generative_model_is_not_there(app):
+    at = app
+    group = next(e for e in catalog.entries() if e.key == "default:rg-vae").group
+    at.session_state["model-group"] = group
+    at.switch_page("pages/sweep.py").run()
+    assert any("no sparsity setting to sweep" in i.value for i in at.info)
+    at.switch_page("pages/compare.py").run()
+    assert any("cannot be compared here" in i.value for i in at.info)

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.kinds import CATEGORICAL_MIN, PART_MAX
-from models.services.figures import log_ticks
+from models.services.figures import alternate, log_ticks
 
 GREY = [[0, "white"], [1, "black"]]
 KIND_COLORS = {"categorical": "#d62728", "intermediate": "#7f7f7f", "part": "#1f77b4"}  # the same on every page
@@ -279,7 +279,7 @@ def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380, sy
             continue
         lam = [f"{symbol} {v:g}" for v in s.sparsity]
         data.append(dict(type="scatter", x=s.mean["l0"], y=s.mean[y], name=s.label, mode="lines+markers+text",
-                         text=lam, textposition="top right", textfont=dict(size=10, color=color),
+                         text=lam, textposition=alternate(len(lam)), textfont=dict(size=10, color=color),
                          error_x=dict(type="data", array=s.spread["l0"], visible=True, thickness=1),
                          error_y=dict(type="data", array=s.spread[y], visible=True, thickness=1),
                          line=dict(color=color), marker=dict(size=9), hoverinfo="skip"))
@@ -351,7 +351,7 @@ def composition_graph(graph, part_units: np.ndarray, favoured: np.ndarray | None
     height = int(np.clip(160 + 6 * max(len(cats), len(parts)), 480, 1600))  # ~6 px a node: each can be clicked
     layout = dict(height=height, margin=_margin(), clickmode="event+select", legend=dict(orientation="h", y=-0.05),
                   hovermode="closest",
-                  title=dict(text="Which part units excite each categorical unit through S (the links carrying 90 %)"),
+                  title=dict(text="Part units exciting each categorical unit (through S)"),
                   xaxis=dict(visible=False, range=[-0.15, 1.15]), yaxis=dict(visible=False))
     return go.Figure(data=data, layout=layout)
 

@@ -54,6 +54,16 @@ def offered(capabilities) -> list[PageSpec]:
     return [p for p in PAGES if p.needs is None or not capabilities.missing(*p.needs)]
 
 
+def asked_for(url: str | None, capabilities) -> PageSpec | None:
+    """The page a link names (its path: /dynamics) that this model cannot fill, if any: the app says so instead of
+    landing on the Overview without a word."""
+    from urllib.parse import urlparse
+
+    name = urlparse(url or "").path.rstrip("/").rsplit("/", 1)[-1]
+    page = next((p for p in PAGES if Path(p.path).stem == name), None)
+    return page if page is not None and page not in offered(capabilities) else None
+
+
 def through_app() -> None:
     """Seeing a pages/ folder, a server starts in Streamlit's old multipage mode until st.navigation has run: a link
     to a page, opened before any session ran app.py, would run that page alone (no sidebar, no model), and widgets

@@ -95,8 +95,8 @@ def pick_sample(key: str, samples, inputs=normalize, fresh: str | None = None) -
             st.session_state[f"{key}-digit"] = 0
         i = st.number_input(f"Test {noun} (0 – {n - 1})", 0, n - 1, key=f"{key}-digit")
         url.share(digit=i or None)
-        label = "" if split.y is None else f" (label {samples.classes[int(split.y[i])]})"
-        return np.asarray(split.x[i], dtype=np.float32), f"{noun} {i}{label}"
+        label = "" if split.y is None else f", a {samples.classes[int(split.y[i])]}"
+        return np.asarray(split.x[i], dtype=np.float32), f"test {noun} no. {i}{label}"
     url.share(digit=None)  # a sample of the user's own, or none, cannot be shared
     if mode == fresh:
         return None, fresh

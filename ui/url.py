@@ -88,7 +88,7 @@ def integers(lo: int, hi: int, most: int) -> Callable[[str], list[int]]:
     return parse
 
 
-def link(label: str = "Link to this view") -> None:
+def link(label: str = "Link") -> None:
     """The page's URL with its parameters in a copyable box (the code box has a copy button)."""
     base = (st.context.url or "").split("?")[0]
     query = urlencode({k: st.query_params[k] for k in st.query_params}, safe=":,")

@@ -26,6 +26,11 @@ def log_ticks(values) -> dict:
     return dict(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
 
 
+def alternate(n: int) -> list[str]:
+    """Text positions for n labelled points along a line: above and below in turn, so neighbours do not overlap."""
+    return ["top right" if i % 2 == 0 else "bottom left" for i in range(n)]
+
+
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22"]
 
 
@@ -43,7 +48,7 @@ def frontier(result: dict, y: str = "fvu", height: int = 420) -> go.Figure:
             continue
         data.append(dict(type="scatter", x=[r["l0"] for r in mine], y=[r[y] for r in mine], name=mine[0]["short"],
                          mode="lines+markers+text", text=[f"{r['symbol']} {r['sparsity']:g}" for r in mine],
-                         textposition="top right", textfont=dict(size=10, color=color),
+                         textposition=alternate(len(mine)), textfont=dict(size=10, color=color),
                          error_x=dict(type="data", array=[r["l0_sd"] for r in mine], visible=True, thickness=1),
                          error_y=dict(type="data", array=[r[f"{y}_sd"] for r in mine], visible=True, thickness=1),
                          line=dict(color=color), marker=dict(size=9), hoverinfo="skip"))

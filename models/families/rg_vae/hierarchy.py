@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 import models.families.rg_vae.rectified_gaussian as rg
+from models.families.rg_vae.likelihood import ACTIVE_COVARIANCE
 
 TOP_DIGITS = 12
 ON_QUANTILE = 0.99  # a unit switched on alone takes the value it reaches on the top 1 % of digits
@@ -35,6 +36,12 @@ class LayerUnits:
     p_zero: np.ndarray  # (units,) mean over digits of the posterior's probability that the unit is exactly 0
     activity: np.ndarray  # (units,) variance over digits of the unit's posterior mean
     top_digits: np.ndarray  # (units, TOP_DIGITS) digit indices, highest posterior mean first
+
+    @property
+    def inactive(self) -> np.ndarray:
+        """(units,) units whose posterior mean hardly varies over digits (Burda et al.'s criterion, as likelihood()
+        counts them): each draws what its layer draws at 0."""
+        return self.activity <= ACTIVE_COVARIANCE
 
 
 @dataclass
