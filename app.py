@@ -8,6 +8,11 @@ from models.families import NEEDS
 from ui import hosts, nav, sidebar, state, url
 
 st.set_page_config(page_title="sparselab", page_icon=":material/blur_on:", layout="wide")
+# On a narrow screen a chart's title runs under its toolbar: lift the toolbar into a strip of its own above it.
+st.html("""<style>@media (max-width: 640px) {
+  .stPlotlyChart { padding-top: 30px; }
+  .stPlotlyChart .modebar-container { top: -30px !important; }
+}</style>""")
 
 nav.through_app()
 if not hosts.allowed(st.context.headers.get("Host", "") if st.context.headers else "",

@@ -114,7 +114,7 @@ shown = [col for col in COLUMNS if not col.per_run]
 rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.format(v)
                     for c, t in zip(numbers, trained)] for col in shown}
 st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
-             hide_index=True, width="stretch")
+             hide_index=True, width="stretch", height="content")  # every row, no scroll box
 download_csv(st, "The table (CSV, a row per model, full precision)",
              csv_text({"model": labels, **{col.label: [col.value(c, t) for c, t in zip(numbers, trained)]
                                            for col in COLUMNS}}), "sparselab-comparison.csv", key="cmp-csv")
@@ -164,7 +164,8 @@ st.caption(f"Each unit of A paired with one unit of B (greedily, most similar de
 n_show = st.slider("Pairs shown", 4, 40, 12, 4, key="cmp-pairs")
 where = st.radio("Which pairs", ["most alike", "least alike"], horizontal=True, key="cmp-which")
 idx = np.arange(len(m.cosine))[:n_show] if where == "most alike" else np.arange(len(m.cosine))[::-1][:n_show]
-st.image(figures.tiles(matched.decoder_a[m.pairs[idx, 0]], zoom=2, shape=samples.shape),
-         caption=[f"A {m.pairs[j, 0]}" for j in idx])
-st.image(figures.tiles(matched.decoder_b[m.pairs[idx, 1]], zoom=2, shape=samples.shape),
-         caption=[f"B {m.pairs[j, 1]} · cos {m.cosine[j]:.2f}" for j in idx])
+# A pair is one picture, A above B, so the pairs line up whatever their captions' widths
+st.image(figures.pairs(matched.decoder_a[m.pairs[idx, 0]], matched.decoder_b[m.pairs[idx, 1]], zoom=2,
+                       shape=samples.shape),
+         caption=[f"A {m.pairs[j, 0]} · B {m.pairs[j, 1]} · cos {m.cosine[j]:.2f}" for j in idx])
+st.caption("Each picture: A's decoder above, B's below.")

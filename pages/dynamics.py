@@ -4,14 +4,15 @@ compare codes, reconstructions and classes."""
 import numpy as np
 import streamlit as st
 
+from models.families import get
 from models.kinds import unit_order
-from models.analysis.steps import group_activity
-from ui import figures, url
-from ui.export import chart
+from models.services import catalog
+from ui import figures, step_views, url
+from ui.export import chart, named
 from ui.intervene import intervention_controls
 from ui.own_sample import own_modes, own_sample
-from ui.player import advance, player
-from ui.state import keep, require
+from ui.state import Selection, keep, require
+from ui.stepper import stepper
 
 sel = require(__file__)
 st.title("Dynamics")
@@ -77,24 +78,57 @@ else:
 
 tr = sel.trace(x)
 
-# -- one step slider for every step view, with a play button -------------------------------------
+# -- every step's frames in the page: the browser steps through them; the server hears where the user stopped --
 linked_step = url.take("step", url.integer(1, T), "step", f"step {T}")
 if linked_step is not None:
     st.session_state["dyn-step"] = linked_step
-advance("dyn-step")  # a played step
-if keep("dyn-step", T) > T:  # a smaller T than the step last shown; written only then (no race with a move)
+if st.session_state.get("dyn-step", T) > T:  # a smaller T than the step last shown
     st.session_state["dyn-step"] = T
-c1, c2 = st.columns([5, 1])
-if T == 1:  # nothing to step through
-    step = 1
-    c1.caption("One step: z_1 = ReLU(E x − b).")
-else:
-    step = c1.slider("Step t", 1, T, key="dyn-step")
+step = int(st.session_state.setdefault("dyn-step", T))
+classes = list(samples.classes) if caps.classifier else None
+
+other = None  # a second model beside this one: the same sample at another λ or T
+peers = [e for e in catalog.entries() if e.data.key == sel.entry.data.key and e.key != sel.entry.key
+         and get(e.architecture).capabilities.steps and not get(e.architecture).capabilities.missing("filters")]
+if peers and st.toggle("Side by side with another model (another λ or T)", key="dyn-side"):
+    c1, c2 = st.columns([3, 1])
+    keys = [e.key for e in peers]
+    if st.session_state.get("dyn-other") not in keys:
+        st.session_state["dyn-other"] = keys[0]
+    by_key = {e.key: e for e in peers}
+    b = by_key[c1.selectbox("Beside it", keys, key="dyn-other", format_func=lambda k: by_key[k].label)]
+    b_most = max(3 * b.unroll, 3)
+    if not 1 <= st.session_state.get("dyn-other-T", b.unroll) <= b_most:
+        st.session_state["dyn-other-T"] = b.unroll
+    b_T = int(c2.number_input(f"Its T (trained {b.unroll})", 1, b_most, st.session_state.get("dyn-other-T", b.unroll),
+                              key="dyn-other-T"))
+    other = Selection(b, get(b.architecture), b_T, b_most)
+
+here = step_views.heading(sel.entry, sel.family.sparsity_symbol, T)
+panels = step_views.trace_panels(tr, units, classes, shape, noun, col=0, heading=here if other else "",
+                                 side_by_side=other is not None)
+widths, steps_shown = [3, 2], T
+if other is not None:
+    b_view = other.view()
+    tr_b = other.trace(x)
+    b_classes = list(samples.classes) if other.caps.classifier else None
+    b_here = step_views.heading(other.entry, other.family.sparsity_symbol, other.unroll)
+    panels += step_views.trace_panels(tr_b, b_view.units, b_classes, shape, noun, col=1, heading=b_here,
+                                      side_by_side=True)
+    widths, steps_shown = [1, 1], max(T, other.unroll)
+    if other.unroll != T:
+        st.caption(f"The step slider runs to {steps_shown}; the model with fewer steps holds its last one.")
+if st.session_state.get("dyn-step", T) > steps_shown:
+    st.session_state["dyn-step"] = steps_shown
+step = min(stepper(panels, steps_shown, "dyn-step", name=named("dynamics"), widths=widths), T)
 url.share(digit=i, step=step if step != T else None)  # i: None for a sample of the user's own
-with c2:
+if st.session_state.get("dyn-step-seen") != step:  # let go at another step: the intervention starts there
+    st.session_state["dyn-step-seen"] = step
+    st.session_state["dyn-iv-from"] = step
+c = st.columns([5, 1])
+c[0].markdown(f"**Input**: {caption}. Below, at step {step} (where the slider was let go): what other views use.")
+with c[1]:
     url.link()
-if T > 1:
-    player("dyn-step", list(range(1, T + 1)), c2, key="dyn-play")
 
 z_now = tr.z[step - 1]
 cards = [("Active units", int((z_now > 0).sum()))]
@@ -104,39 +138,11 @@ if caps.classifier:
     cards.insert(0, (f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}", "off"))  # a level
 if units is not None:
     cards.append(("Categorical units active", int((z_now[units.kind == "categorical"] > 0).sum())))
-c = st.columns(len(cards) + 1)
-c[0].markdown(f"**Input**  \n{caption}")
-for col, card in zip(c[1:], cards):  # (label, value, note, arrow): a probability is a level, not a change
+for col, card in zip(st.columns(len(cards)), cards):  # (label, value, note, arrow): a probability is a level
     col.metric(card[0], card[1], card[2] if len(card) > 2 else None, delta_color="off",
                delta_arrow=card[3] if len(card) > 3 else "auto")
-
-left, right = st.columns([3, 2])
 order = unit_order(units.kind, units.angle) if units is not None else np.arange(view.hidden)
-active_units = order[(tr.z[:, order] > 0).any(0)]  # only units that fire at some step: the rest is blank
-names = [f"{u} {units.kind[u]}" if units is not None else str(u) for u in active_units]  # whole words
-fig = figures.heatmap(tr.z[:, active_units].T, x=list(range(1, T + 1)), y=names,
-                      title=f"z_t for the {len(active_units)} units active at any step"
-                            + (" (categorical first)" if units is not None else ""),
-                      colorscale="Viridis", symmetric=False, xtitle="step t",
-                      hover="step %{x}, unit %{y}: %{z:.4f}<extra></extra>", height=max(360, 12 * len(active_units)),
-                      marker_x=step, categories=True)
-chart(left, fig, key="dyn-z", caption=f"Each row a unit, each column a step: how strongly the unit answers this {noun} "
-                                        "as the recurrence runs (0: silent). The red line is the step slider's step.")
-if tr.recon is not None:
-    right.image(figures.tiles([tr.x, tr.recon[step - 1]], zoom=5, shape=shape), caption=["input", f"x̂(z_{step})"])
 steps = np.arange(1, T + 1)
-if units is not None:
-    chart(right, figures.lines(steps, group_activity(tr.z, units.kind), "Total activity of each kind",
-                               "step t", "Σ z", marker_x=step, colors=figures.KIND_COLORS), key="dyn-groups",
-          caption="Summed activity of the categorical, part and intermediate units: which kind carries the code "
-                  "at each step.")
-if caps.classifier:
-    chart(right, figures.lines(steps, {str(k): tr.probs[:, k] for k in np.argsort(-tr.probs[-1])[:4]},
-                               "Class probabilities after each step (top 4)", "step t", "p", marker_x=step),
-          key="dyn-probs", caption="The four classes the model ends up favouring, read out after every step.")
-    chart(right, figures.bars(list(samples.classes), probs, f"Class probabilities after step {step}",
-                              "class", "p"), key="dyn-bar",
-          caption=f"The model's answer, read from z_{step}, if it stopped at step {step}.")
 
 # -- interventions ---------------------------------------------------------------------------------
 if units is not None:

@@ -6,11 +6,10 @@ import streamlit as st
 
 from models.analysis.gabor import GOOD
 from models.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, angles, unit_order
-from ui import figures
+from ui import figures, stepper
 from ui.compute import figure, filmstrip_for, gabor_for
-from ui.export import chart
-from ui.player import advance, player
-from ui.state import keep, require
+from ui.export import chart, named
+from ui.state import require
 
 FILM_UNITS = 100  # units per filmstrip frame
 GABOR_AT_ONCE = 256  # pixels a filter may have for its Gabor fit to run on opening the page (larger: on a button)
@@ -130,22 +129,23 @@ else:
         st.info(f"None of the units shown is in the snapshots, which keep {len(kept)} of {len(angle)} units.")
     else:
         epochs = strip.epochs.tolist()
-        advance("flt-frame")  # a played frame
-        if keep("flt-frame", epochs[-1]) not in epochs:  # another model's frame
-            st.session_state["flt-frame"] = epochs[-1]
-        c1, c2 = st.columns([5, 1])
-        epoch = c1.select_slider("After epoch", epochs, key="flt-frame",
-                                 format_func=lambda e: "start" if e == 0 else str(e))
-        player("flt-frame", epochs, c2, key="flt-play")
-        f, pos = epochs.index(epoch), np.searchsorted(strip.units, have)
-        E, D = strip.encoder[f][pos], strip.decoder[f][pos]
-        then = angles(E, D)
-        labels = [f"unit {u} · angle {a:.2f} then, {angle[u]:.2f} now" for u, a in zip(have, then)]
+        pos = np.searchsorted(strip.units, have)
         cols = int(min(20, max(5, np.ceil(np.sqrt(len(have))))))
-        when = "at the start" if epoch == 0 else f"after epoch {epoch}"
-        left, right = st.columns(2)
-        chart(left, figure("filter_grid", E, labels, cols, f"Encoder rows {when}", shape=shape), key="flt-film-E")
-        chart(right, figure("filter_grid", D, labels, cols, f"Decoder columns {when}", shape=shape), key="flt-film-D")
+        when = ["at the start" if e == 0 else f"after epoch {e}" for e in epochs]
+        if "flt-frame" not in st.session_state or st.session_state.get("flt-frames") != epochs:  # another run
+            st.session_state.update({"flt-frame": len(epochs), "flt-frames": epochs})
+        panels = [stepper.images(part, [[figures.grid_picture(figures.tiles(W[f][pos], shape=shape, zoom=1), cols)]
+                                        for f in range(len(epochs))], [[""] for _ in epochs], col=k, scale=2,
+                                 titles=[f"{title} {w}" for w in when])
+                  for k, (part, W, title) in enumerate((("encoders", strip.encoder, "Encoder rows"),
+                                                        ("decoders", strip.decoder, "Decoder columns")))]
+        f = stepper.stepper(panels, len(epochs), "flt-frame", name=named("filmstrip"),
+                            label="After epoch", widths=[1, 1], steps_named=["start" if e == 0 else f"epoch {e}"
+                                                                             for e in epochs]) - 1
+        then = angles(strip.encoder[f][pos], strip.decoder[f][pos])
+        st.caption(f"{when[f].capitalize()} (where the slider was let go), units in the order shown above: "
+                   + ", ".join(f"{u} ({a:.2f} → {angle[u]:.2f} rad)" for u, a in zip(have[:12], then[:12]))
+                   + (" …" if len(have) > 12 else "") + " (angle then → now).")
         st.caption(f"The run's snapshots at {len(epochs)} epochs (more early on, where the filters change most), for "
                    f"the first {len(have)} of the units shown above"
                    + (f" (the snapshots keep {len(kept)} of {len(angle)} units)" if len(kept) < len(angle) else "")

@@ -2,9 +2,10 @@
 and fresh samples (every layer drawn afresh), from the pixels up or from the top down."""
 import streamlit as st
 
-from ui import compute, figures, url
+from ui import compute, figures, stepper, url
+from ui.export import named
 from ui.own_sample import pick_sample
-from ui.state import keep, require
+from ui.state import require
 
 
 def _bad():
@@ -27,11 +28,7 @@ st.markdown(f"{samples.nouns.capitalize()} drawn by the model, top-down, between
 x, name = pick_sample("smp", samples, sel.family.inputs, fresh="None: fresh samples")
 linked = url.take("depth", url.integer(0, L), "depth", f"depth {L}")
 if linked is not None:
-    st.session_state["smp-depth"] = linked
-keep("smp-depth", L if x is None else 1)
-depth = st.slider("Depth: layers drawn afresh", 0, L, key="smp-depth", disabled=x is None,
-                  help=f"0: the {noun}'s own code in every layer; "
-                       f"{L}: every layer from the prior")
+    st.session_state["smp-step"] = linked + 1  # the stepper counts from 1: depth 0 is its first frame
 ORDERS = {"bottom": f"from the pixels up (the {noun}'s upper layers kept)",
           "top": f"from the top down (the layers below inferred from the {noun})"}
 linked = url.take("order", lambda v: v if v in ORDERS else _bad(), "order", "from the pixels up")
@@ -39,19 +36,36 @@ if linked is not None:
     st.session_state["smp-order"] = linked
 order = st.radio("Drawn afresh", list(ORDERS), format_func=ORDERS.get, horizontal=True, key="smp-order",
                  disabled=x is None)
-url.share(depth=depth, order=None if order == "bottom" else order)
 seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="smp-seed", help="another seed, other samples")
 s = compute.draws_for(*sel.model_key, None if x is None else x.tobytes(), int(seed))
-shown = L if x is None else depth
 if x is not None:
     st.image(figures.tiles([x, s.digit, s.reconstruction], zoom=4, signed=False, shape=samples.shape), width=112,
              caption=[name, "binarised, as the model sees it", "its code carried down (depth 0)"])
-frames = (s.from_bottom if order == "bottom" else s.from_top)[shown]
-st.image(figures.tiles(frames, zoom=3, signed=False, shape=samples.shape), width=84,
-         caption=[f"sample {i + 1}" for i in range(len(frames))])
-fresh = list(range(shown)) if order == "bottom" else list(range(L - shown, L))
-rest = [i for i in range(L) if i not in fresh]
+drawn = s.from_bottom if order == "bottom" else s.from_top
 names = lambda ls: ", ".join(str(i + 1) for i in ls) or "none"  # noqa: E731
 how = f"the {noun}'s own code" if order == "bottom" else f"inferred from the {noun} given the layers above"
-st.caption(f"Depth {shown}: layers {names(fresh)} drawn afresh; layers {names(rest)} {how}. Each image shows pixel "
-           "probabilities (the darker, the nearer 1). Layer 1 lies next to the pixels.")
+
+
+def said(depth: int) -> str:
+    fresh = list(range(depth)) if order == "bottom" else list(range(L - depth, L))
+    rest = [i for i in range(L) if i not in fresh]
+    return f"Depth {depth}: layers {names(fresh)} drawn afresh; layers {names(rest)} {how}."
+
+
+if x is None:  # fresh samples: every layer from the prior, nothing to step through
+    depth = L
+    st.image(figures.tiles(drawn[L], zoom=3, signed=False, shape=samples.shape), width=84,
+             caption=[f"sample {i + 1}" for i in range(len(drawn[L]))])
+    st.caption(said(L))
+else:  # every depth's samples in the page: the browser steps through them
+    if st.session_state.get("smp-step", 2) > L + 1:
+        st.session_state["smp-step"] = 2
+    st.session_state.setdefault("smp-step", 2)  # depth 1: the first layer drawn afresh
+    panel = stepper.images("samples", [figures.tiles(drawn[d], zoom=1, signed=False, shape=samples.shape)
+                                       for d in range(L + 1)],
+                           [[f"sample {i + 1}" for i in range(len(drawn[d]))] for d in range(L + 1)], scale=3,
+                           titles=[said(d) for d in range(L + 1)])
+    depth = stepper.stepper([panel], L + 1, "smp-step", name=named("samples"), label="Depth",
+                            steps_named=[f"depth {d}" for d in range(L + 1)]) - 1
+url.share(depth=depth if x is not None else None, order=None if order == "bottom" else order)
+st.caption("Each image shows pixel probabilities (the darker, the nearer 1). Layer 1 lies next to the pixels.")

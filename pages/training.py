@@ -37,6 +37,12 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
     relabelled = {} if family.capabilities.classifier else {  # no L_S: one objective, its epochs
         "pretrain_epochs": "Epochs before (the same objective)", "epochs": "Training epochs"}
     train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}", labels=relabelled)
+    c = st.columns([1, 2])
+    run_title = c[0].text_input("Name (optional)", key="train-title", max_chars=jobs.TITLE_MAX,
+                                placeholder="e.g. wide decoder", help="Shown in the model picker and the Runs "
+                                "table; the run's folder keeps the name its settings give it")
+    run_note = c[1].text_input("Note (optional)", key="train-note", max_chars=jobs.NOTE_MAX,
+                               placeholder="why this run, what to look for")
     submitted = st.form_submit_button("Start training", type="primary")
     if family.has_sparsity:
         sym = family.sparsity_symbol
@@ -86,7 +92,7 @@ if submitted:
         tc = train_config(family, **train_values)
         seconds = _cost([(mc, tc)], data)
         if _allowed(seconds, "This run", repr((mc, tc, data.key))):
-            j = jobs.start(mc, tc, data=data)
+            j = jobs.start(mc, tc, data=data, title=run_title, note=run_note)
             st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running (about "
                        f"{_hours(seconds)} on this machine).")
     except (jobs.JobError, ValueError) as e:
@@ -149,8 +155,12 @@ def live():
         st.info("No runs of yours yet: start one above. Below, how the embedded models were trained.")
         return
     names = [j.name for j in all_jobs]
-    name = st.selectbox("Run", names, key="tr-run")
+    abouts = {n: runs.read_about(jobs.RUNS_ROOT / n) for n in names}
+    name = st.selectbox("Run", names, key="tr-run",
+                        format_func=lambda n: f"{abouts[n]['name']} ({n})" if abouts[n]["name"] else n)
     j = next(x for x in all_jobs if x.name == name)
+    if abouts[name]["note"]:
+        st.caption(abouts[name]["note"])
     if j.state == "damaged":  # its files cannot be read: say why, and touch nothing
         st.error(f"{name} is damaged: {j.message}")
         return
@@ -178,6 +188,16 @@ def live():
                 jobs.extend(j.run, int(more))
             except jobs.JobError as err:
                 st.error(str(err))
+    with st.expander("Name and note"):
+        with st.form(f"about-{name}"):
+            title = st.text_input("Name", abouts[name]["name"], max_chars=jobs.TITLE_MAX)
+            note = st.text_area("Note", abouts[name]["note"], max_chars=jobs.NOTE_MAX, height=80)
+            if st.form_submit_button("Save"):
+                try:
+                    jobs.describe(j.run, title, note)
+                    st.rerun(scope="app")  # the model picker shows the new name
+                except jobs.JobError as err:
+                    st.error(str(err))
     if j.message and j.state == "failed":
         st.error(j.message)
     elif j.message.startswith("stopped early"):  # a sweep engine's early stop: why it ended before its epochs

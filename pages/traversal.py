@@ -3,7 +3,8 @@ sample's own code, carried down to the pixels."""
 import numpy as np
 import streamlit as st
 
-from ui import compute, figures
+from ui import compute, figures, stepper
+from ui.export import named
 from ui.own_sample import pick_sample
 from ui.state import keep, require
 
@@ -26,12 +27,14 @@ unit = st.selectbox("Top unit (most active first)", [int(u) for u in order], key
 high = float(max(3 * layer.value[unit], 1.0))
 values = tuple(float(v) for v in np.round(np.linspace(0.0, high, 11), 4))
 frames = compute.traversal_for(*sel.model_key, None if x is None else x.tobytes(), unit, values)
-keep("trv-at", 2)
-at = st.select_slider("Value of the unit", options=list(range(len(values))), key="trv-at",
-                      format_func=lambda i: f"{values[i]:.2f}")
+st.session_state.setdefault("trv-at", 3)  # the stepper's frame 3: the third value
 left, right = st.columns([1, 3])
-left.image(figures.tiles([frames[at]], zoom=8, signed=False, shape=shape), width=224,
-           caption=[f"unit {unit} = {values[at]:.2f}"])
+with left:  # every value's picture in the page: the browser steps through them
+    pictures = figures.tiles(frames, zoom=1, signed=False, shape=shape)
+    stepper.stepper([stepper.images("traversal", [[p] for p in pictures],
+                                    [[f"unit {unit} = {v:.2f}"] for v in values], scale=8)],
+                    len(values), "trv-at", name=named(f"traversal unit {unit}"), label="Value of the unit",
+                    steps_named=[f"{v:.2f}" for v in values])
 right.image(figures.tiles(frames, zoom=3, signed=False, shape=shape), width=84, caption=[f"{v:.2f}" for v in values])
 st.caption(f"From 0 (the unit exactly off) to {high:.2f}, three times what the unit reaches on its top 1 % of test "
            f"{samples.nouns} ({layer.value[unit]:.2f}). Starting point: {name}. Pixel probabilities: the darker, the nearer 1.")

@@ -9,7 +9,7 @@ from ui import figures, url
 from ui.compute import figure, set_ablations_for, unit_ablations_for, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.intervene import intervention_controls
-from ui.state import keep, require
+from ui.state import clicked, keep, require, with_picked
 
 sel = require(__file__)
 st.title("Units: categorical and part")
@@ -36,24 +36,31 @@ if kept != st.session_state.get("u-sel"):
 scatters = [(units.s_minus_i_norm, "‖(S − I)_i‖", "Recurrent weight norm against angle", "u-scatter-s"),
             (units.c_norm, "‖C_i‖", "Classifier weight norm against angle", "u-scatter-c")]
 scatters = [s for s in scatters if s[0] is not None]
+MOST = 8  # units compared at once
 events = []
 for col, (y, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatters):
-    events.append(chart(col, figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
-                                    st.session_state["u-sel"]),
-                        key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        caption=None if key != "u-scatter-s" else "A point per unit. The angle between its encoder row and decoder column sorts it: "
-                                "part units (blue, small angle) copy strokes; categorical units (red, large angle) "
-                                "have large recurrent and classifier weights. Click or box-select points to compare "
-                                "them below."))
-events.append(st.session_state.get("u-rank-scatter"))  # drawn further down: its selection is read here
-for ev in events:
-    picked = sorted({int(p["customdata"]) for p in (ev or {}).get("selection", {}).get("points", [])
-                     if p.get("customdata") is not None})
-    if picked and picked != st.session_state["u-sel"]:
-        st.session_state["u-sel"] = picked[:8]
-        st.rerun()
+    events.append((key, chart(col, figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
+                                          st.session_state["u-sel"]),
+                              key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                              caption=None if key != "u-scatter-s" else "A point per unit. The angle between its encoder row and decoder column sorts it: "
+                                      "part units (blue, small angle) copy strokes; categorical units (red, large angle) "
+                                      "have large recurrent and classifier weights. Click or box-select points to compare "
+                                      "them below; with 'Clicks add' on, each click adds its unit.")))
+events.append(("u-rank-scatter", st.session_state.get("u-rank-scatter")))  # drawn further down: read here
+adding = st.toggle("Clicks add", key="u-click-adds", help="On: a click or box adds its units to those chosen. "
+                   "Off: it replaces them.")
+for key, ev in events:
+    picked = clicked(key, ev)
+    if picked:
+        now = st.session_state["u-sel"]
+        chosen, left = with_picked(now, picked, adding, MOST)
+        if left:
+            st.session_state["u-note"] = f"At most {MOST} units at once: {', '.join(map(str, left))} left out " \
+                                         "(remove some first)."
+        if chosen != now:
+            st.session_state["u-sel"] = chosen
+            st.rerun()
 
-MOST = 8  # units compared at once
 
 
 def _add_typed() -> None:

@@ -51,3 +51,19 @@ def vae_run(tmp_path_factory):
     tc = train_config(get("rg-vae"), epochs=3, limit=2000)
     history = train(RGVAEConfig(layers="24,12", width=32, warmup=1.0), tc, out, data=data, device="cpu")
     return out, history, data
+
+
+@pytest.fixture
+def digits_in_cache(monkeypatch, tmp_path):
+    """The app shows its embedded sample (no $SPARSELAB_DATA) while a trainer it starts finds the digits where a
+    download would have put them: the cache ($SPARSELAB_CACHE), holding the real files."""
+    from models.domains import digits
+
+    if not DATA_DIR:
+        pytest.skip("no dataset folder to put in the cache")
+    raw = tmp_path / "cache" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem in digits.FILES.values():
+        (raw / stem).symlink_to(digits._find(Path(DATA_DIR), stem))
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(digits, "CACHE_DIR", tmp_path / "cache")

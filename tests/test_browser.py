@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import CHROMIUM, ROOT, browser_page, plot_data, streamlit_server, wait_idle
 
@@ -65,31 +66,27 @@ def test_main_path(page, tmp_path):
 
     go(page, "Dynamics", "Step t")
     assert slider_value(page, "Unroll steps") == 8  # the choice followed the user to the new page
-    z = plot_data(page, 0)[0]
-    assert z["type"] == "heatmap" and list(z["x"]) == list(range(1, 9))
+    steps = page.locator(".stepper input[type=range]")
+    assert steps.get_attribute("max") == "8" and page.locator(".stepper").get_attribute("data-step") == "8"
     move_slider(page, "Unroll steps", 4, "ArrowRight")
-    page.wait_for_function(
-        "() => document.querySelectorAll('.js-plotly-plot')[0].data[0].x.length === 12", timeout=30_000)
-    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[0]._fullData[0].z[0].length") == 12
+    expect(steps).to_have_attribute("max", "12", timeout=30_000)  # the frames of T = 12 replaced those of 8
     page.screenshot(path=str(tmp_path / "dynamics.png"), full_page=True)
 
     go(page, "Filters", "Encoder rows")
-    assert page.locator(".js-plotly-plot").count() >= 4
+    assert page.locator(".js-plotly-plot").count() >= 2 and page.locator(".stepper").count() == 1
     assert not page.locator('[data-testid="stException"]').count()
 
 
 def test_play_animates_steps_and_confusion_cells_open(page):
     go(page, "Dynamics", "Step t")
-    assert slider_value(page, "Step t") == 11
+    stepper = page.locator(".stepper")
+    assert stepper.get_attribute("data-step") == "11"
     page.get_by_role("button", name="▶ Play").click()
     seen = set()
     for _ in range(30):
         page.wait_for_timeout(300)
-        try:
-            seen.add(slider_value(page, "Step t"))
-        except Exception:  # the slider is being redrawn
-            pass
-    assert len(seen) >= 4 and min(seen) <= 3, seen  # it restarted at step 1 and advanced
+        seen.add(int(stepper.get_attribute("data-step")))
+    assert len(seen) >= 4 and min(seen) <= 3, seen  # it restarted at step 1 and advanced, in the browser
 
     go(page, "Confusion", "True class (rows)")
     box = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
@@ -114,11 +111,10 @@ def test_draw_a_digit(page):
     page.wait_for_selector("text=your drawing", timeout=60_000)
     wait_idle(page)
     assert page.get_by_text("what the model sees").count()
-    assert slider_value(page, "Step t") == 11  # the step slider came back showing the step it holds
+    assert page.locator(".stepper").get_attribute("data-step") == "11"  # the frames came back at the step held
     prediction = page.locator('[data-testid="stMetric"]').first.inner_text()
     assert "Prediction after step 11" in prediction and "\n1\n" in prediction, prediction
-    z = plot_data(page, 0)[0]
-    assert z["type"] == "heatmap" and len(z["x"]) == 11
+    assert page.locator(".stepper input[type=range]").get_attribute("max") == "11"
     assert not page.locator('[data-testid="stException"]').count()
 
 
@@ -138,7 +134,7 @@ def test_upload_own_digit_and_a_bad_file(page):
     upload.set_input_files(files=[{"name": "zero.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
     page.wait_for_selector("text=your digit", timeout=60_000)
     wait_idle(page)
-    assert page.locator(".js-plotly-plot").count() >= 3
+    expect(page.locator(".stepper figure img")).to_have_count(2)  # the uploaded digit and its x̂(z_t), in the frames
     upload.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}])
     page.wait_for_selector("text=not an image that can be read", timeout=60_000)
     assert not page.locator('[data-testid="stException"]').count()
@@ -222,8 +218,7 @@ def test_composition_units_filmstrip_and_an_intervention(page):
     assert not page.locator('[data-testid="stException"]').count()
 
     go(page, "Filters", "How the filters formed")
-    frames = page.locator('[data-testid="stSlider"]', has_text="After epoch")
-    frames.scroll_into_view_if_needed()
+    page.locator(".stepper").scroll_into_view_if_needed()
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_selector("text=Encoder rows at the start", timeout=30_000)  # from the last frame back to the first
     page.wait_for_selector("text=Encoder rows after epoch 1", timeout=30_000)  # and on
@@ -239,14 +234,17 @@ def test_composition_units_filmstrip_and_an_intervention(page):
 
 def test_a_generative_hierarchy_samples_and_its_units(page):
     page.goto(page.url.split("?")[0].rstrip("/") + "/samples?model=default:rg-vae")
-    page.wait_for_selector("text=Depth: layers drawn afresh", timeout=90_000)
+    page.wait_for_selector(".stepper", timeout=90_000)
     images = "() => document.querySelectorAll('[data-testid=\"stMain\"] img').length"
-    page.wait_for_function(f"() => ({images})() >= 27", timeout=60_000)  # the digit, its binarisation and code; 24
-    wait_idle(page)                                                           # samples
+    page.wait_for_function(f"() => ({images})() >= 3", timeout=60_000)  # the digit, its binarisation and code
+    wait_idle(page)
+    expect(page.locator(".stepper figure img")).to_have_count(24)  # its samples, in the page at every depth
     assert page.get_by_text("Depth 1: layers 1 drawn afresh").count()
-    move_slider(page, "Depth", 3, "ArrowRight")
-    page.wait_for_selector("text=Depth 4: layers 1, 2, 3, 4 drawn afresh", timeout=30_000)
-    assert "depth=4" in page.url
+    page.get_by_role("heading", name="Samples", exact=True).click()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_selector("text=Depth 4: layers 1, 2, 3, 4 drawn afresh", timeout=5_000)  # in the browser
+    page.wait_for_function("() => location.href.includes('depth=4')", timeout=30_000)  # the server heard it once
 
     go(page, "Hierarchy", "One unit")
     page.get_by_text("1 (300 units)").click()
@@ -333,3 +331,69 @@ def test_the_runs_page_draws_a_sweeps_parallel_coordinates(page, tmp_path):
     page.screenshot(path=str(Path(os.environ.get("SPARSELAB_SCREENSHOTS") or tmp_path) / "runs.png"),
                     full_page=True)
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_scrubbing_steps_in_the_browser_without_the_server(page):
+    """The step's frames switch in the page: no message goes to the server while the keys step (the server hears
+    the step once they stop), the reconstruction changes, and the intervention then starts at that step."""
+    go(page, "Dynamics", "Step t")
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.reload()  # the listener sees the app's socket from its start
+    page.wait_for_selector(".stepper", timeout=90_000)
+    wait_idle(page)
+    stepper, recon = page.locator(".stepper"), page.locator(".stepper figure img").nth(1)
+    before, shown = recon.get_attribute("src"), int(stepper.get_attribute("data-shown"))
+    page.get_by_role("heading", name="Dynamics").click()  # the page has the focus, no widget
+    sent.clear()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    assert stepper.get_attribute("data-step") == "8" and int(stepper.get_attribute("data-shown")) == shown + 3
+    assert recon.get_attribute("src") != before  # x̂(z_8), not x̂(z_11)
+    assert not sent, "a frame went to the server while stepping"
+    expect(page.locator('[data-testid="stMetric"]').first).to_contain_text("Prediction after step 8",
+                                                                            timeout=30_000)  # heard once they stopped
+    wait_idle(page)
+    assert len(sent) >= 1
+    page.get_by_text("Ablate or clamp units from a step on").click()
+    page.wait_for_selector("text=units held at 0 from step 8", timeout=60_000)
+    assert not page.locator('[data-testid="stException"]').count()
+
+
+def test_keys_step_the_filmstrip_and_nothing_covers_what_is_above_it(page):
+    """← steps the Filters filmstrip too; on a 400 px screen a chart's toolbar sits above its title, and the
+    drawing canvas's toolbar above its box does not cover the sample picker."""
+    go(page, "Filters", "How the filters formed")
+    film = page.locator(".stepper")
+    page.get_by_role("heading", name="Filters", exact=True).click()
+    page.keyboard.press("ArrowLeft")
+    assert film.get_attribute("data-step") == "6" and "Encoder rows after epoch 41" in film.inner_text()
+    page.keyboard.press(" ")  # space plays: from the last frames on
+    expect(film.get_by_role("button", name="⏸ Pause")).to_be_visible(timeout=5_000)
+
+    go(page, "Overview", "Reconstruction")
+    page.set_viewport_size({"width": 400, "height": 900})
+    page.wait_for_timeout(500)
+    plot = page.locator(".js-plotly-plot").first
+    plot.hover()
+    bar, title = plot.locator(".modebar").bounding_box(), plot.locator(".gtitle").bounding_box()
+    assert bar["y"] + bar["height"] <= title["y"] + 1, (bar, title)
+
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.wait_for_timeout(500)
+    go(page, "Dynamics", "Step t")
+    page.get_by_text("Draw", exact=True).click()
+    page.wait_for_selector("canvas.upper-canvas", timeout=60_000)
+    box = page.locator("canvas.upper-canvas").first.bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 80, box["y"] + 160, steps=8)
+    page.mouse.up()
+    wait_idle(page)
+    page.mouse.move(box["x"] + 100, box["y"] + 100)
+    page.wait_for_timeout(500)
+    radio = page.locator('[data-testid="stRadio"]', has_text="By class").first.bounding_box()
+    icons = [b for b in (i.bounding_box() for i in page.locator("button:has(svg)").all()) if b
+             and box["x"] <= b["x"] <= box["x"] + box["width"] and box["y"] - 60 <= b["y"] < box["y"]]
+    assert icons, "the canvas's toolbar did not show"
+    assert all(b["y"] >= radio["y"] + radio["height"] for b in icons), (icons, radio)

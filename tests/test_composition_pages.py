@@ -10,7 +10,7 @@ from models.analysis.units import unit_table
 from models.assets import default_model_path
 from models.checkpoint import load_model
 from models.services import jobs
-from tests.test_app import app, charts, get  # noqa: F401  (app: the fixture)
+from tests.test_app import stepper_data, app, charts, get  # noqa: F401  (app: the fixture)
 from tests.data import DIGITS
 
 RUN_GROUP = ("run", "drsae", 64, 5, DIGITS)
@@ -70,22 +70,16 @@ def test_composition_page_shows_when_units_took_their_kinds(app, tiny_run):
     assert "Units in their final kind, by epoch" in titles(app)
 
 
-def test_filters_filmstrip_plays_a_runs_snapshots(app, tiny_run):
+def test_filters_filmstrip_sends_a_runs_snapshots(app, tiny_run):
     open_run(app, tiny_run)
     app.switch_page("pages/filters.py").run()
-    frame = get(app, "select_slider", "After epoch")
-    assert [int(o) if o != "start" else 0 for o in frame.options] == [0, 1, 2, 3, 4, 5, 6]
-    frame.set_value(0).run()
+    data = stepper_data(app)
+    assert data["named"] == ["start"] + [f"epoch {e}" for e in range(1, 7)] and data["step"] == 7
+    assert [p["titles"][0] for p in data["panels"]] == ["Encoder rows at the start", "Decoder columns at the start"]
+    app.session_state["flt-frame"] = 1  # let go at the first frame (Play and the keys run in the browser)
+    app.run()
     assert not app.exception
-    assert "Encoder rows at the start" in titles(app)
-    frame.set_value(6).run()
-    get(app, "button", "Play").click().run()  # from the last frame: starts again at the first
-    assert not app.exception
-    assert get(app, "select_slider", "After epoch").value in (0, 1)
-    import time
-    time.sleep(0.6)
-    app.run()  # a tick: the next frame
-    assert not app.exception and get(app, "select_slider", "After epoch").value in (1, 2)
+    assert any(c.value.startswith("At the start (where the slider was let go)") for c in app.caption)
 
 
 def test_dynamics_intervention_changes_the_codes(app):
@@ -148,9 +142,11 @@ def test_confusion_cell_names_the_responsible_units(app):
 
 def test_filters_filmstrip_on_the_default(app):
     app.switch_page("pages/filters.py").run()
-    frame = get(app, "select_slider", "After epoch")
-    assert [0 if o == "start" else int(o) for o in frame.options] == [0, 1, 3, 6, 16, 41, 105]
-    assert frame.value == 105
+    data = stepper_data(app)
+    assert data["named"] == ["start", "epoch 1", "epoch 3", "epoch 6", "epoch 16", "epoch 41", "epoch 105"]
+    assert data["step"] == 7
     assert any("keep 36 of 400 units" in c.value for c in app.caption)
-    frame.set_value(16).run()
-    assert not app.exception and "Encoder rows after epoch 16" in titles(app)
+    app.session_state["flt-frame"] = 5
+    app.run()
+    assert not app.exception and any(c.value.startswith("After epoch 16") for c in app.caption)
+

@@ -8,7 +8,7 @@ import torch
 from models.checkpoint import read_exported
 from models.domains import spec
 from models.families import get
-from tests.test_app import app, get as widget  # noqa: F401  (the app fixture)
+from tests.test_app import stepper_data, app, get as widget  # noqa: F401  (the app fixture)
 from ui import export
 
 
@@ -49,13 +49,16 @@ def charts_config(at) -> list[dict]:
 
 
 def test_every_chart_downloads_named_in_the_chosen_format(app):  # noqa: F811
-    for page in ("pages/overview.py", "pages/dynamics.py", "pages/units.py"):
+    for page in ("pages/overview.py", "pages/reconstructions.py", "pages/units.py"):
         app.switch_page(page).run()
         configs = charts_config(app)
         assert configs and all(c["toImageButtonOptions"]["format"] == "png" for c in configs)
         names = [c["toImageButtonOptions"]["filename"] for c in configs]
         assert all(n.startswith("sparselab-embedded-drsae-400x11-") for n in names), names
     assert "sparselab-embedded-drsae-400x11-mean-z-t-per-class" in names
+    app.switch_page("pages/dynamics.py").run()  # frames in the page: their PNGs are named the same way
+    assert stepper_data(app)["name"] == "sparselab-embedded-drsae-400x11-dynamics"
+    app.switch_page("pages/units.py").run()
     widget(app, "radio", "Figure downloads").set_value("svg").run()
     assert {c["toImageButtonOptions"]["format"] for c in charts_config(app)} == {"svg"}
 

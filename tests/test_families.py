@@ -99,7 +99,7 @@ def test_the_app_opens_a_new_family_on_the_pages_it_can_fill(tiny_trained, monke
     assert not at.exception, at.exception
     assert "Tiny auto-encoder" in at.title[0].value
     assert not [s for s in at.slider if "Unroll" in s.label]  # no recurrent steps: no unroll slider
-    for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py",
+    for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py", "pages/unit_browser.py",
                  "pages/representation.py", "pages/composition.py", "pages/training.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
@@ -115,7 +115,7 @@ def test_the_app_opens_a_new_family_on_the_pages_it_can_fill(tiny_trained, monke
     widget(at, "selectbox", "Model family").set_value("tiny").run()
     assert not at.exception
     hidden = [w for w in at.number_input if w.label == "Hidden units"]
-    assert len(hidden) == 1 and hidden[0].value == 12 and hidden[0].max == 64
+    assert len(hidden) == 1 and hidden[0].value == 12 and "from 1 to 64" in hidden[0].help  # its bounds, said (the form checks them on Start)
 
 
 def test_cli_flags_come_from_the_family_settings():

@@ -13,7 +13,7 @@ from models.checkpoint import load_model
 from models.data import intensities
 from models.families import get as family
 from models.services import jobs
-from tests.test_app import ROOT, app, charts, get, server_navigation  # noqa: F401  (app: the fixture)
+from tests.test_app import ROOT, app, charts, get, server_navigation, stepper_data  # noqa: F401  (app: the fixture)
 from tests.test_composition_pages import titles
 from ui import nav
 from tests.data import DIGITS
@@ -54,17 +54,18 @@ def test_samples_page_depth(app, vae_run):
     open_vae(app, vae_run)
     app.switch_page("pages/samples.py").run()
     assert not app.exception and not app.error
-    assert len(captions(app)[1]) == 24
-    text = lambda: " ".join(c.value for c in app.caption)  # noqa: E731
+    assert len(stepper_data(app)["panels"][0]["frames"][0]) == 24  # every depth's 24 samples in the page
+    text = lambda: stepper_data(app)["panels"][0]["titles"][stepper_data(app)["step"] - 1]  # noqa: E731
     assert "Depth 1: layers 1 drawn afresh; layers 2 the digit's own code" in text()
     app.radio(key="smp-order").set_value("top").run()
     assert "Depth 1: layers 2 drawn afresh; layers 1 inferred from the digit given the layers above" in text()
     assert app.query_params["order"] == "top"
-    get(app, "slider", "Depth").set_value(2).run()
+    app.session_state["smp-step"] = 3  # the browser let go at depth 2
+    app.run()
     assert "Depth 2: layers 1, 2 drawn afresh; layers none" in text()
     assert app.query_params["depth"] == "2"
     app.radio(key="smp-mode").set_value("None: fresh samples").run()
-    assert not app.exception and get(app, "slider", "Depth").disabled
+    assert not app.exception and "depth" not in app.query_params
     assert len(captions(app)) == 1  # no digit: the samples alone
 
 
@@ -98,8 +99,11 @@ def test_traversal_and_layers_pages(app, vae_run):
     assert not app.exception and not app.error
     unit = app.selectbox(key="trv-unit")
     assert len(unit.options) == 12
-    app.select_slider(key="trv-at").set_value(10).run()
-    assert captions(app)[0][0].startswith(f"unit {unit.value} = ")
+    data = stepper_data(app)
+    assert data["steps"] == 11 and data["panels"][0]["captions"][10][0].startswith(f"unit {unit.value} = ")
+    app.session_state["trv-at"] = 11
+    app.run()
+    assert not app.exception and stepper_data(app)["step"] == 11
     app.switch_page("pages/layers.py").run()
     assert not app.exception and not app.error
     assert [t.split(":")[0] for t in titles(app)] == ["Layer 1", "Layer 2"]

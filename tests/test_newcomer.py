@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from models.families.drsae import DrSAEConfig
 from models.services import catalog, jobs
 from tests.test_app import get, open_app
 from tests.test_composition_pages import array
@@ -165,3 +166,109 @@ def test_sweep_and_compare_say_why_a_generative_model_is_not_there(app):
     assert any("no sparsity setting to sweep" in i.value for i in at.info)
     at.switch_page("pages/compare.py").run()
     assert any("cannot be compared here" in i.value for i in at.info)
+
+
+def test_training_without_data_says_why_in_the_form_and_starts_nothing(monkeypatch, tmp_path):
+    from models.domains import digits
+
+    at = open_app(monkeypatch, tmp_path / "runs")
+    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
+    monkeypatch.setattr(digits, "CACHE_DIR", tmp_path / "empty-cache")
+    monkeypatch.setattr(digits, "MIRROR", ("127.0.0.1", 9))  # nothing listens there: as without internet
+    digits._probed.clear()
+    at.switch_page("pages/training.py").run()
+    at.button[[b.label for b in at.button].index("Start training")].click().run()
+    assert not at.exception
+    assert any("No digits to train on" in e.value and "SPARSELAB_DATA" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert not any("running" in s.value for s in at.success)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder
+    # a folder that lacks a file is named before anything starts too
+    (tmp_path / "half").mkdir()
+    with pytest.raises(jobs.JobError, match="does not hold"):
+        jobs.fitted(DrSAEConfig(hidden=8, unroll=1), None, str(tmp_path / "half"))
+
+
+def test_a_click_adds_with_the_toggle_and_a_seen_selection_is_not_taken_again():
+    from ui.state import clicked, with_picked
+
+    state = {}
+    ev = {"selection": {"points": [{"customdata": 7}, {"customdata": 3}, {"x": 1}]}}
+    assert clicked("s", ev, state) == [3, 7]
+    assert clicked("s", ev, state) == []  # the chart still holds it: a unit taken out of the picker stays out
+    assert clicked("s", {"selection": {"points": [{"customdata": 9}]}}, state) == [9]
+    assert with_picked([1, 2], [2, 9], adding=True, most=8) == ([1, 2, 9], [])
+    assert with_picked([1, 2], [9], adding=False, most=8) == ([9], [])
+    assert with_picked(list(range(7)), [20, 21, 22], adding=True, most=8) == ([0, 1, 2, 3, 4, 5, 6, 20], [21, 22])
+
+
+def test_held_units_follow_the_pages_choice(app):
+    at = app
+    at.switch_page("pages/units.py").run()
+    at.session_state["u-sel"] = [1, 2]
+    at.run()
+    assert at.session_state["u-iv-units"] == [1, 2]
+    at.session_state["u-sel"] = [5]
+    at.run()
+    assert not at.exception and at.session_state["u-iv-units"] == [5]
+
+
+def test_a_setting_out_of_range_is_said_when_the_form_is_sent(app):
+    at = app
+    at.switch_page("pages/training.py").run()
+    hidden = [n for n in at.number_input if n.label == "Hidden units"][0]
+    hidden.set_value(0)
+    at.button[[b.label for b in at.button].index("Start training")].click().run()
+    assert any("--hidden must be in [1, 4096], got 0" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_a_run_has_a_name_and_a_note_the_picker_and_tables_show(tiny_run, monkeypatch, tmp_path):
+    from models.training import run_folder
+    from ui.compute import _run_row
+
+    at = open_app(monkeypatch, tmp_path / "runs")
+    run = jobs.RUNS_ROOT / "fresh"
+    shutil.copytree(tiny_run[0], run)
+    jobs.describe(run, "  wide decoder ", "to see strokes")
+    assert run_folder.read_about(run) == {"name": "wide decoder", "note": "to see strokes"}
+    entry = next(e for e in catalog.entries() if e.key == "run:fresh")
+    assert (entry.title, entry.note) == ("wide decoder", "to see strokes") and "wide decoder (fresh)" in entry.label
+    row = _run_row("run:fresh", "fresh", "run", run_folder.read_config(run), "done", run_folder.read_metrics(run),
+                   run_folder.read_about(run))
+    assert row.values["name"] == "wide decoder" and row.values["note"] == "to see strokes"
+    at.run()
+    at.selectbox(key="model-group").set_value(entry.group).run()
+    assert any("wide decoder" in m.value for m in at.sidebar.markdown)
+    # a name that cannot be shown is refused in one line, before any folder is made
+    with pytest.raises(jobs.JobError, match="one line of at most 60"):
+        jobs.start(DrSAEConfig(hidden=8, unroll=1), None, root=tmp_path / "other", title="a\nb")
+    assert not (tmp_path / "other").exists()
+    (run / run_folder.ABOUT).write_text("[not an object")  # a damaged label costs the label, not the run
+    assert run_folder.read_about(run) == {"name": "", "note": ""}
+    assert any(e.key == "run:fresh" for e in catalog.entries())
+
+
+def test_the_unit_browser_filters_sorts_opens_and_links_a_unit(app):
+    from models.analysis.unit_index import unit_index
+
+    at = app
+    at.switch_page("pages/unit_browser.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    sel = table["selectivity"].to_numpy()
+    assert (sel[:-1] >= sel[1:]).all() and (table["density"] > 0).all()  # most selective first, dead units hidden
+    get(at, "multiselect", "Kinds").set_value(["categorical"]).run()
+    assert set(at.dataframe[0].value["kind"]) == {"categorical"}
+    get(at, "selectbox", "Sort by").set_value("density").run()
+    dens = at.dataframe[0].value["density"].to_numpy()
+    assert (dens[:-1] >= dens[1:]).all()
+    at.number_input(key="ub-unit").set_value(5).run()
+    assert at.query_params["units"] == ["5"] or at.query_params["units"] == "5"
+    assert any("drive unit 5 most" in c.value for c in at.caption)
+    # the index itself, on a constructed case: unit 0 fires on class 1 only, unit 1 on everything alike, unit 2 never
+    z = np.array([[0, 1, 0], [2, 1, 0], [0, 1, 0], [3, 1, 0]], dtype=float)
+    y = np.array([0, 1, 0, 1])
+    ix = unit_index(z, y, top=3)
+    assert ix.density.tolist() == [0.5, 1.0, 0.0] and ix.mean.tolist() == [2.5, 1.0, 0.0]
+    assert ix.selectivity.tolist() == [1.0, 0.0, 0.0] and ix.preferred[0] == 1
+    assert ix.top[0].tolist() == [3, 1, -1] and ix.top[2].tolist() == [-1, -1, -1]

@@ -125,16 +125,22 @@ def test_the_cli_survives_damaged_metrics(registry, capsys):
 
 
 def test_a_trainer_that_fails_while_starting_ends_failed_with_its_reason(tmp_path, monkeypatch):
-    """No data folder and no internet: the run says why, instead of 'running / starting' for ever."""
+    """No data folder: refused before anything starts. A trainer that fails before training anyway (a dictionary
+    that is not a model): the run says why, instead of 'running / starting' for ever."""
     monkeypatch.setenv("SPARSELAB_DATA", str(tmp_path / "nowhere"))
-    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
     mc = get("drsae").config(hidden=8, unroll=1)
+    with pytest.raises(jobs.JobError, match="nowhere does not exist"):
+        jobs.start(mc, TrainConfig(pretrain_epochs=0, epochs=1, limit=100), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    monkeypatch.undo()
+    (tmp_path / "junk.safetensors").write_bytes(b"not a model")
+    mc = get("ista").config(hidden=8, unroll=1, dictionary=str(tmp_path / "junk.safetensors"))
     j = jobs.start(mc, TrainConfig(pretrain_epochs=0, epochs=1, limit=100), tmp_path / "runs")
     deadline = time.time() + 120
     while jobs.job(j.run).state == "running" and time.time() < deadline:
         time.sleep(0.5)
     done = jobs.job(j.run)
-    assert done.state == "failed" and "nowhere" in done.message and "\n" not in done.message, done
+    assert done.state == "failed" and "junk" in done.message and "\n" not in done.message, done
 
 
 def test_a_read_only_runs_folder_is_said_in_one_line(registry, tmp_path):
@@ -293,7 +299,7 @@ def test_ista_on_a_fixed_dictionary_pretrains_and_its_form_picks_a_model(tiny_ru
     assert picker.value is None and any("ISTA" in o for o in picker.options)
 
 
-def test_the_form_bounds_the_work_one_click_starts(monkeypatch, tmp_path):
+def test_the_form_bounds_the_work_one_click_starts(monkeypatch, tmp_path, digits_in_cache):
     """4096 units × 100 steps × 100,000 epochs is refused with its estimate; a run of hours needs a second press;
     trainers at once are at most the cores; the queue holds a bounded number of runs."""
     at = training_page(monkeypatch, tmp_path / "runs")

@@ -203,7 +203,7 @@ def test_the_new_families_open_on_the_pages_they_can_fill(sae_runs, monkeypatch)
     assert not at.exception, at.exception
     assert "TopK sparse autoencoder" in at.title[0].value
     assert any(c.value.startswith("Sparsity k = 16") for c in at.sidebar.caption)
-    for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py",
+    for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py", "pages/unit_browser.py",
                  "pages/representation.py", "pages/training.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)

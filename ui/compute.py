@@ -25,6 +25,7 @@ from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, representation
 from models.analysis.staging import Staging, run_staging
+from models.analysis.unit_index import UnitIndex, unit_index
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.checkpoint import load_model
@@ -156,6 +157,12 @@ def trace_for(path: str, version: float, steps: int, x: bytes) -> Trace:
 @st.cache_resource(max_entries=8, show_spinner="Encoding the test samples…")
 def codes_for(path: str, version: float, data: str, steps: int) -> Codes:
     return codes(model_for(path, version), _samples(path, version, data).split, steps)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def unit_index_for(path: str, version: float, data: str, steps: int) -> UnitIndex:
+    split = _samples(path, version, data).split
+    return unit_index(codes_for(path, version, data, steps).z, None if split.y is None else split.y.numpy())
 
 
 @st.cache_resource(max_entries=96, show_spinner=False)
@@ -371,7 +378,8 @@ class RunRow:
 SHOWN_NUMBERS = ("val_error", "val_recon", "val_unsup", "val_active", "val_dead", "val_elbo", "elapsed")
 
 
-def _run_row(key: str, name: str, source: str, cfg: dict, state: str, rows: list[dict]) -> RunRow | None:
+def _run_row(key: str, name: str, source: str, cfg: dict, state: str, rows: list[dict],
+             about: dict | None = None) -> RunRow | None:
     try:
         family, data = of_saved(cfg), spec_of(cfg)
         model = family.config.from_dict(cfg["model"]).to_dict()
@@ -379,7 +387,9 @@ def _run_row(key: str, name: str, source: str, cfg: dict, state: str, rows: list
     except (ValueError, TypeError, KeyError):  # damaged, or a family this version does not know
         return None
     last = rows[-1] if rows else {}
-    values = {"run": name, "source": source, "family": family.short, "data": data.describe(), "state": state,
+    about = about or {}
+    values = {"run": name, "name": about.get("name", ""), "note": about.get("note", ""), "source": source,
+              "family": family.short, "data": data.describe(), "state": state,
               "epochs": (last.get("epoch", -1) + 1) if rows else 0}
     values |= {f"model.{k}": v for k, v in model.items() if not isinstance(v, (list, dict))}
     values |= {f"train.{k}": v for k, v in train.items() if not isinstance(v, (list, dict))}
@@ -403,7 +413,8 @@ def runs_for(stamp: tuple) -> list[RunRow]:
     for j in jobs.list_jobs():
         if j.config is None:
             continue
-        r = _run_row(f"run:{j.name}", j.name, "run", j.config, j.state, run_folder.read_metrics(j.run))
+        r = _run_row(f"run:{j.name}", j.name, "run", j.config, j.state, run_folder.read_metrics(j.run),
+                     run_folder.read_about(j.run))
         out.append(r) if r else None
     return out
 
@@ -412,7 +423,7 @@ def runs_stamp() -> tuple:
     """What changes when any run's metrics or state change: the Runs page's cache key."""
     stamp = []
     for r in run_folder.list_runs(jobs.RUNS_ROOT):
-        for name in (run_folder.METRICS, run_folder.STATUS):
+        for name in (run_folder.METRICS, run_folder.STATUS, run_folder.ABOUT):
             try:
                 stamp.append((r.name, name, (r / name).stat().st_mtime))
             except OSError:

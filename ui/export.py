@@ -22,10 +22,15 @@ def slug(text: str) -> str:
 
 
 def figure_name(fig) -> str:
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+    return named(title)
+
+
+def named(title: str) -> str:
+    """A download's file name: the app, the model shown, what it is."""
     from ui.state import current
 
     sel = current()
-    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
     return slug(f"sparselab {sel.entry.label if sel else ''} {title}")
 
 

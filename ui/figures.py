@@ -138,6 +138,26 @@ def tiles(vectors, signed: bool = True, zoom: int = 3, shape: tuple[int, int] | 
     return list(rgb.repeat(zoom, axis=1).repeat(zoom, axis=2))
 
 
+def grid_picture(pictures: list[np.ndarray], cols: int, gap: int = 2) -> np.ndarray:
+    """Equal-sized RGB pictures as one picture, `cols` a row, white between them."""
+    h, w, _ = pictures[0].shape
+    rows = -(-len(pictures) // cols)
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, dtype=np.uint8)
+    for k, p in enumerate(pictures):
+        r, c = divmod(k, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = p
+    return out
+
+
+def pairs(top, bottom, zoom: int = 3, shape: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """Two sets of vectors as one picture per pair, `top[i]` above `bottom[i]` with a white gap."""
+    out = []
+    for a, b in zip(tiles(top, zoom=zoom, shape=shape), tiles(bottom, zoom=zoom, shape=shape)):
+        gap = np.full((max(2, a.shape[0] // 12), a.shape[1], 3), 255, dtype=a.dtype)
+        out.append(np.concatenate([a, gap, b]))
+    return out
+
+
 def sample_row(images: list[np.ndarray], titles: list[str], title: str = "", cols: int | None = None,
                shape: tuple[int, int] | None = None) -> go.Figure:
     """Samples as pictures (images of `shape`, or bar strips) in rows of `cols` (default: one row), a caption above

@@ -32,14 +32,24 @@ def _widget(container, s, value, key: str, label: str | None = None):
         return (text.strip() or None) if s.optional else text
     if s.kind is bool:
         return container.checkbox(label, value, help=help, key=key)
+    # No bounds on the widget: a browser refuses a value out of them with a red mark alone; the settings' check
+    # says in words what the range is when the form is sent.
+    bounds = _bounds(s)
+    help = f"{help} ({bounds})" if bounds and help else help or bounds
     if s.kind is int:
-        lo = None if s.min is None else int(s.min)
-        hi = None if s.max is None else int(s.max)
-        return container.number_input(label, lo, hi, value, 1, help=help, key=key,
+        return container.number_input(label, None, None, value, 1, help=help, key=key,
                                       placeholder="all" if s.optional else None)
-    hi = s.max if s.max is None or not s.max_open else s.max - 10 ** -6
     step = s.step or (10.0 ** math.floor(math.log10(abs(value))) / 10 if value else 0.01)
-    return container.number_input(label, s.min, hi, float(value), step, format="%.6g", help=help, key=key)
+    return container.number_input(label, None, None, float(value), step, format="%.6g", help=help, key=key)
+
+
+def _bounds(s) -> str:
+    if s.min is None and s.max is None:
+        return ""
+    if s.max is None:
+        return f"at least {s.min:g}"
+    below = "below" if s.max_open else "at most"
+    return f"{below} {s.max:g}" if s.min is None else f"from {s.min:g} to {s.max:g}{' (excluded)' if s.max_open else ''}"
 
 
 def settings_form(cls, values: dict, key: str, columns: int = 4, labels: dict | None = None) -> dict:

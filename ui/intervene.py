@@ -25,6 +25,9 @@ def intervention_controls(hidden: int, kind: np.ndarray, T: int, z: np.ndarray, 
     else:
         ukey = f"{key}-units"
         default = default_units or [int(u) for u in np.argsort(-z[-1])[:3]]
+        if default_units and st.session_state.get(f"{ukey}-follows") != list(default_units):
+            st.session_state[f"{ukey}-follows"] = list(default_units)  # the page's choice changed: follow it
+            st.session_state[ukey] = list(default_units)
         kept = [u for u in st.session_state.get(ukey, default) if 0 <= u < hidden]  # another model's units go
         if kept != st.session_state.get(ukey):
             st.session_state[ukey] = kept

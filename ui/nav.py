@@ -25,6 +25,7 @@ PAGES = [
     PageSpec("pages/reconstructions.py", "Reconstructions", ":material/image:", ("decoder",)),
     PageSpec("pages/confusion.py", "Confusion", ":material/grid_on:", ("classifier",)),
     PageSpec("pages/units.py", "Units", ":material/biotech:", ("filters",)),
+    PageSpec("pages/unit_browser.py", "Unit browser", ":material/manage_search:", ("filters",)),
     PageSpec("pages/representation.py", "Representation", ":material/analytics:", ("filters",)),
     PageSpec("pages/composition.py", "Composition", ":material/account_tree:", ("filters",)),
     PageSpec("pages/ground_truth.py", "Ground truth", ":material/verified:", ("filters", "ground_truth")),

@@ -24,6 +24,8 @@ def _drawn(key: str, domain) -> np.ndarray | None:
 
     left, right = st.columns([2, 3])
     with left:
+        # a line above the box: the canvas's toolbar floats there on hover, over whatever is drawn above it
+        st.caption("Draw in the box; its toolbar (undo, clear) shows here on hover.")
         result = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS,
                            width=CANVAS, drawing_mode="freedraw", return_image_data=True, key=key)
     try:

@@ -115,6 +115,8 @@ def _draw() -> Selection | None:
     else:
         entry = at[0]
     family = get(entry.architecture)
+    if entry.title or entry.note:
+        sb.markdown(f"**{entry.title or entry.folder.name}**" + (f"  \n{entry.note}" if entry.note else ""))
     _train_other_sparsity(entry, family)
     if entry.state not in ("embedded", "done"):
         sb.caption(f"This run is {entry.state}: showing its latest checkpoint.")

@@ -67,6 +67,10 @@ class Selection:
     def codes(self) -> Codes:
         return compute.codes_for(*self.key, self.unroll)
 
+    def unit_index(self):
+        """Every unit's density, preferred class and top samples over the test samples, at the slider's T."""
+        return compute.unit_index_for(*self.key, self.unroll)
+
     def analysis(self) -> UnitAnalysis:
         """The paper's per-unit analysis at the trained T (activity over the test samples)."""
         return compute.analysis_for(*self.key)
@@ -118,3 +122,20 @@ def require(script: str) -> Selection:
         st.stop()
     return sel
 
+
+
+def clicked(key: str, event, state=None) -> list[int]:
+    """The units (points' customdata) a chart's selection `event` newly picked: a selection seen on an earlier run
+    is not acted on again (it persists in the chart), so a unit taken out of the picker stays out."""
+    state = st.session_state if state is None else state
+    picked = sorted({int(p["customdata"]) for p in (event or {}).get("selection", {}).get("points", [])
+                     if p.get("customdata") is not None})
+    seen, state[f"{key}-seen"] = state.get(f"{key}-seen"), picked
+    return picked if picked != seen else []
+
+
+def with_picked(now: list[int], picked: list[int], adding: bool, most: int) -> tuple[list[int], list[int]]:
+    """The units chosen after a click picked `picked`: added to `now` or replacing it; at most `most`, and those
+    left out."""
+    merged = now + [u for u in picked if u not in now] if adding else list(picked)
+    return merged[:most], merged[most:]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +100,41 @@ def resolve_dir(data_dir: str | Path | None = None, download: bool = True) -> Pa
     return raw
 
 
+MIRROR = ("ossci-datasets.s3.amazonaws.com", 443)  # torchvision's first MNIST mirror
+
+
+_probed: dict = {}  # mirror -> (time, reason it failed or ""): a sweep of 40 runs probes once a minute
+
+
+def _offline() -> str:
+    """Why the mirror cannot be reached ("" when it can)."""
+    at, why = _probed.get(MIRROR, (0.0, ""))
+    if time.monotonic() - at > 60:
+        try:
+            socket.create_connection(MIRROR, timeout=3).close()
+            why = ""
+        except OSError as e:
+            why = e.strerror or str(e) or type(e).__name__
+        _probed[MIRROR] = (time.monotonic(), why)
+    return why
+
+
+def ready(cfg: DigitsConfig, data_dir=None) -> None:
+    """A trainer will find the digits: the folder holds the four files, or the cache does, or the mirror answers."""
+    try:
+        folder = resolve_dir(data_dir, download=False)
+    except DataError as e:
+        if data_dir or os.environ.get(ENV_VAR):
+            raise
+        why = _offline()
+        if why:
+            raise DataError(f"No digits to train on: no data folder is set and MNIST cannot be downloaded ({why}). "
+                            f"Set ${ENV_VAR}=DIR, DIR holding the four MNIST idx files, and restart the app.") from None
+        return
+    for stem in FILES.values():
+        _find(folder, stem)
+
+
 def load(cfg: DigitsConfig, data_dir=None, download: bool = True) -> Raw:
     """The folder's 60k training digits split 50k / 10k (the paper's validation split), and its test digits."""
     folder = resolve_dir(data_dir, download)
@@ -177,5 +214,6 @@ DOMAIN = register(Domain(
     own_input=mnist_like,
     load_test=load_test,
     sample=lambda cfg: sample(),
+    ready=ready,
     train_size=lambda cfg: 60_000 - N_VAL,  # a standard set: its 60,000 training digits, less the validation split
 ))

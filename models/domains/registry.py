@@ -98,6 +98,8 @@ class Domain:
     # costs less than `load`
     sample: Callable | None = None  # (config) -> Shown: test samples shipped in assets/ (no data needed)
     train_size: Callable | None = None  # (config) -> training samples, where the settings say without loading
+    ready: Callable | None = None  # (config, data_dir) -> None, DataError in one line when a trainer could not get
+    # the samples (no folder and no internet): checked before a run starts, so the form says it, not a log
 
     def test_samples(self, cfg) -> Shown:
         if self.shown is not None:

@@ -30,6 +30,8 @@ class Entry:
     data: DataSpec  # what it was trained on (models/domains): its test samples are what the pages show
     settings: dict = field(default_factory=dict, compare=False, hash=False)  # "model.hidden": 400, ... (flattened)
     origin: str = ""  # the run folder these settings train into (jobs.run_name): an embedded copy's run
+    title: str = ""  # the name the user gave the run (its folder's name otherwise)
+    note: str = ""  # and why it was trained
 
     @property
     def folder(self) -> Path:
@@ -60,7 +62,7 @@ def group_label(group: tuple[str, str, int, int, str]) -> str:
     return f"{SOURCES[source]} · {family.short} {size} · {spec_of({'domain': json.loads(data)}).describe()}"
 
 
-def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> Entry | None:
+def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str, about: dict | None = None) -> Entry | None:
     if cfg is None:
         return None
     try:
@@ -74,8 +76,10 @@ def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str) -> En
                 | {"domain.name": data.domain.name} | {f"domain.{k}": v for k, v in data.cfg.to_dict().items()})
     if isinstance(cfg.get("data"), dict):
         settings |= {f"data.{k}": v for k, v in cfg["data"].items()}
+    about = about or {}
     return Entry(key, label, path, family.name, int(m.hidden), int(getattr(m, "unroll", 1)),
-                 family.sparsity_of(m), state, data, settings, jobs.run_name(m, t, data))
+                 family.sparsity_of(m), state, data, settings, jobs.run_name(m, t, data), about.get("name", ""),
+                 about.get("note", ""))
 
 
 def entries(root: Path | None = None) -> list[Entry]:
@@ -89,7 +93,9 @@ def entries(root: Path | None = None) -> list[Entry]:
         out.append(e) if e else None
     for j in jobs.list_jobs(root):
         if j.state != "damaged" and ((j.run / CHECKPOINT).is_file() or (j.run / PREVIOUS).is_file()):
-            e = _entry(f"run:{j.name}", f"run · {j.name} ({j.state})", j.run, j.config, j.state)
+            about = run_folder.read_about(j.run)
+            shown = f"{about['name']} ({j.name})" if about["name"] else j.name
+            e = _entry(f"run:{j.name}", f"run · {shown} ({j.state})", j.run, j.config, j.state, about)
             out.append(e) if e else None
     return out
 
@@ -130,5 +136,5 @@ def differences(entries: list[Entry]) -> dict[str, str]:
     out = {}
     for e in entries:
         parts = [f"{k.split('.', 1)[1].replace('_', ' ')} {e.settings.get(k)}" for k in differ]
-        out[e.key] = " · ".join(parts) or e.label
+        out[e.key] = " · ".join(([e.title] if e.title else []) + parts) or e.label
     return out

@@ -37,14 +37,21 @@ class JobError(RuntimeError):
     pass
 
 
-def fitted(mc, data: DataSpec | None):
-    """The data (default: digits), and the model's settings with its input size and classes from that data; bad
-    data or a family that cannot model it raise JobError in one line."""
+def fitted(mc, data: DataSpec | None, data_dir: str | None = None):
+    """The data (default: digits), and the model's settings with its input size and classes from that data; data a
+    trainer could not get (no folder, no internet), bad data or a family that cannot model it raise JobError in one
+    line, before anything starts."""
     data = data or data_spec()
     try:
+        _ready(data, data_dir)
         return data, of_config(mc).fit(mc, data.layout())
     except (ValueError, DataError) as e:  # a missing file, values the family cannot model...
         raise JobError(str(e)) from None
+
+
+def _ready(data: DataSpec, data_dir: str | None) -> None:
+    if data.domain.ready is not None:
+        data.domain.ready(data.cfg, data_dir)
 
 
 def run_name(mc, tc: TrainConfig, data: DataSpec | None = None) -> str:
@@ -219,11 +226,36 @@ def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epoch
     return job(run)
 
 
+TITLE_MAX, NOTE_MAX = 60, 2000
+
+
+def checked_about(title: str | None, note: str | None) -> tuple[str, str]:
+    """A run's name and note as the user typed them, trimmed; JobError in one line when they cannot be shown."""
+    title, note = (title or "").strip(), (note or "").strip()
+    if len(title) > TITLE_MAX or "\n" in title or not title.isprintable():
+        raise JobError(f"a run's name is one line of at most {TITLE_MAX} printable characters")
+    if len(note) > NOTE_MAX:
+        raise JobError(f"a run's note holds at most {NOTE_MAX} characters ({len(note)} given)")
+    return title, note
+
+
+def describe(run: Path, title: str | None, note: str | None) -> None:
+    """Give a run a name and a note to show (its folder keeps the name its settings give it)."""
+    title, note = checked_about(title, note)
+    try:
+        runs.write_about(run, title, note)
+    except OSError as e:
+        raise JobError(f"cannot write in {run} ({e.strerror or e})") from None
+
+
 def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
-          name: str | None = None, data: DataSpec | None = None) -> Job:
+          name: str | None = None, data: DataSpec | None = None, title: str | None = None,
+          note: str | None = None) -> Job:
     """Start (or resume) the run for these settings on `data` (default: digits); if it is already running, return
-    it untouched."""
-    data, mc = fitted(mc, data)
+    it untouched. `title` and `note`: what the user calls it and why (shown beside its folder's name)."""
+    if title or note:
+        checked_about(title, note)  # refused before anything starts
+    data, mc = fitted(mc, data, data_dir)
     root = Path(root or RUNS_ROOT)
     name = name or run_name(mc, tc, data)
     if not NAME_RE.match(name):
@@ -239,7 +271,10 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
             more = " or train it longer" if extendable(run) else ""
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
         cfg = runs.read_config(run) or run_config(mc, tc, data)
-        return _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
+        launched = _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
+    if title or note:
+        describe(run, title, note)
+    return launched
 
 
 MAX_QUEUED = 200  # runs waiting at once: ten clicks of a big sweep should not queue a thousand
@@ -249,7 +284,7 @@ def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None 
             data: DataSpec | None = None) -> Job:
     """Queue the run for these settings: it starts when a trainer is free. A run already queued, running or done
     is returned untouched; a stopped or interrupted one goes back in the queue to resume."""
-    data, mc = fitted(mc, data)
+    data, mc = fitted(mc, data, data_dir)
     root = Path(root or RUNS_ROOT)
     run = root / run_name(mc, tc, data)
     with _locked(root):
@@ -365,6 +400,10 @@ def extend(run: Path, epochs: int, data_dir: str | None = None) -> Job:
         if int(epochs) <= have:
             raise JobError(f"{run.name} already has {have} supervised epochs: ask for more than that")
         longer = TrainConfig.from_dict({**cfg["train"], "epochs": int(epochs)})  # the trainer rewrites config.json
+        try:
+            _ready(spec_of(cfg), data_dir)
+        except (ValueError, DataError) as e:
+            raise JobError(str(e)) from None
         return _launch(run, cfg, data_dir, longer.total_epochs, epochs=int(epochs))
 
 

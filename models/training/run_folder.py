@@ -7,6 +7,7 @@
     runs/NAME/status.json     state (running/stopped/done/failed), progress, message; rewritten atomically
     runs/NAME/checkpoint.pt   full training state, rewritten atomically
     runs/NAME/train.log       the trainer's output when started in the background
+    runs/NAME/about.json      a name and a note the user gave the run (the folder keeps its settings' name)
     runs/NAME/.trainer.lock   held (flock) by the one trainer writing the folder, for its whole life
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from models.checkpoint import CHECKPOINT, atomic_write
 from models.families import of_config
 
 CONFIG, METRICS, STATUS, LOG, STOP = "config.json", "metrics.jsonl", "status.json", "train.log", "STOP"
+ABOUT = "about.json"
 TRAINER_LOCK = ".trainer.lock"
 
 
@@ -134,6 +136,20 @@ def read_config_file(path: Path) -> dict | None:
 
 def read_config(run: Path) -> dict | None:
     return read_config_file(Path(run) / CONFIG)
+
+
+def read_about(run: Path) -> dict:
+    """{"name": ..., "note": ...} the user gave the run; empty strings where none (or the file is damaged: a
+    label is not worth an error)."""
+    try:
+        about = _read_object(Path(run) / ABOUT) or {}
+    except DamagedRun:
+        about = {}
+    return {k: about[k] if isinstance(about.get(k), str) else "" for k in ("name", "note")}
+
+
+def write_about(run: Path, name: str, note: str) -> None:
+    write_json(Path(run) / ABOUT, {"name": name, "note": note})
 
 
 def read_status(run: Path) -> dict:

@@ -1,0 +1,128 @@
+"""Unit browser: every unit in one table (kind, angle, density, class selectivity, ablation cost, weight norms),
+filtered and sorted; a unit's own view with its filters, the 24 samples that drive it most, its activation
+histogram and its mean activity per class; linkable with `units=`."""
+import numpy as np
+import streamlit as st
+
+from ui import figures, url
+from ui.compute import unit_ablations_for, unit_runs_for
+from ui.export import chart, csv_text, download_csv
+from ui.state import keep, require
+
+sel = require(__file__)
+st.title("Unit browser")
+view, T = sel.view(), sel.unroll
+w, units = view.weights, view.units
+samples = sel.samples()
+shape, noun, nouns = samples.shape, samples.noun, samples.nouns
+index = sel.unit_index()
+codes = sel.codes()
+H = view.hidden
+ranked_key = ("u-rank", *sel.key, T)  # the Units page's ranking: ranked once, shown on both pages
+ablation = unit_ablations_for(*sel.key, T) if st.session_state.get("u-ranked") == ranked_key else None
+
+linked = url.take("units", url.integers(0, H - 1, 8), "units", "the unit the table opens on")
+if linked is not None:
+    st.session_state["ub-unit"] = linked[0]
+
+# -- the table ------------------------------------------------------------------------------------
+columns = {"unit": np.arange(H)}
+if units is not None:
+    columns |= {"kind": units.kind, "angle (rad)": np.round(units.angle, 3)}
+columns |= {"density": np.round(index.density, 4), "mean z_T when on": np.round(index.mean, 4)}
+if index.selectivity is not None:
+    columns |= {"selectivity": np.round(index.selectivity, 3),
+                "prefers": [samples.classes[k] for k in index.preferred]}
+if ablation is not None and ablation.error is not None:
+    columns["error without it (%)"] = np.round(ablation.error, 2)
+elif ablation is not None:
+    columns["½‖x − x̂‖² without it"] = np.round(ablation.recon, 4)
+if units is not None and units.s_minus_i_norm is not None:
+    columns["‖(S − I)_i‖"] = np.round(units.s_minus_i_norm, 3)
+if units is not None and units.c_norm is not None:
+    columns["‖C_i‖"] = np.round(units.c_norm, 3)
+
+c = st.columns([2, 2, 2, 1])
+keep_mask = np.ones(H, dtype=bool)
+if "kind" in columns:
+    kinds = sorted(set(columns["kind"]))
+    picked = c[0].multiselect("Kinds", kinds, key="ub-kinds", placeholder="every kind")
+    if picked:
+        keep_mask &= np.isin(columns["kind"], picked)
+if "prefers" in columns:
+    prefer = c[1].multiselect("Prefers class", list(samples.classes), key="ub-classes", placeholder="any class")
+    if prefer:
+        keep_mask &= np.isin(columns["prefers"], prefer)
+sortable = [k for k in columns if k not in ("kind", "prefers")]
+keep("ub-sort", "selectivity" if "selectivity" in columns else "density")
+sort_by = c[2].selectbox("Sort by", sortable, key="ub-sort")
+descending = c[3].toggle("Largest first", True, key="ub-desc")
+alive = c[0].toggle("Hide units that never fire", True, key="ub-alive",
+                    help=f"Units with z_T = 0 on every one of the {len(codes.z):,} test {nouns}")
+if alive:
+    keep_mask &= index.density > 0
+shown = np.flatnonzero(keep_mask)
+values = np.asarray(columns[sort_by], dtype=float)[shown]
+shown = shown[np.argsort(-values if descending else values, kind="stable")]
+if ablation is None:
+    runs = unit_runs_for(*sel.key, T)
+    c[1].caption(f"Ablation cost: rank every unit ({runs:,} {noun} × unit runs at T = {T}; the Units page "
+                 "shares it).")
+    if c[1].button("Rank by ablation", key="ub-rank"):
+        st.session_state["u-ranked"] = ranked_key
+        st.rerun()
+table = {k: [v[i] for i in shown] for k, v in columns.items()}
+event = st.dataframe(table, hide_index=True, key="ub-table", on_select="rerun", selection_mode="single-row",
+                     height=320)
+st.caption(f"{len(shown)} of {H} units at T = {T} over the {samples.name}. Density: the share of {nouns} on which "
+           "the unit fires; selectivity: 1 when it answers one class only, 0 when every class alike. Click a row "
+           "to open the unit below; a header sorts the table too.")
+download_csv(st, "Table (CSV)", csv_text({k: list(v) for k, v in table.items()}), "units.csv", "ub-csv")
+rows = (event or {}).get("selection", {}).get("rows", [])
+if rows and rows[0] < len(shown) and st.session_state.get("ub-row") != (tuple(shown[:50]), rows[0]):
+    st.session_state["ub-row"] = (tuple(shown[:50]), rows[0])
+    st.session_state["ub-unit"] = int(shown[rows[0]])
+keep("ub-unit", int(shown[0]) if len(shown) else 0)
+if not 0 <= st.session_state["ub-unit"] < H:  # another model's unit
+    st.session_state["ub-unit"] = int(shown[0]) if len(shown) else 0
+
+# -- one unit ---------------------------------------------------------------------------------------
+st.divider()
+left, right = st.columns([1, 3], vertical_alignment="bottom")
+u = int(left.number_input(f"Unit (0 – {H - 1})", 0, H - 1, key="ub-unit"))
+url.share(units=[u])
+with right:
+    url.link()
+cards = []
+if units is not None:
+    cards += [("Kind", units.kind[u]), ("Angle (rad)", f"{units.angle[u]:.2f}")]
+cards += [("Density", f"{index.density[u]:.1%}")]
+if index.selectivity is not None:
+    cards += [("Selectivity", f"{index.selectivity[u]:.2f}"), ("Prefers", samples.classes[index.preferred[u]])]
+if ablation is not None and ablation.error is not None:
+    cards += [("Error without it", f"{ablation.error[u]:.2f} %")]
+for col, (label, value) in zip(st.columns(len(cards)), cards):
+    col.metric(label, value)
+
+a, b = st.columns([1, 3])
+a.image(figures.tiles([w.encoder[u], w.decoder[u]], shape=shape), caption=["encoder E_i", "decoder D_i"])
+top = [i for i in index.top[u] if i >= 0]
+if top:
+    b.image(figures.tiles(samples.split.x[top].numpy(), signed=False, zoom=2, shape=shape),
+            caption=[f"{i}: {codes.z[i, u]:.2f}" for i in top])
+    b.caption(f"The {len(top)} test {nouns} that drive unit {u} most (number: z_T).")
+else:
+    b.info(f"Unit {u} fires on none of the {samples.name} at T = {T}.")
+left, right = st.columns(2)
+on = index.activations(codes.z, u)
+if len(on):
+    chart(left, figures.histogram(on, f"z_T of unit {u} where it fires", "z_T", bins=30, ytitle=nouns),
+          key="ub-hist", caption=f"Over the {len(on):,} {nouns} where it fires; it is 0 on the other "
+                                 f"{len(codes.z) - len(on):,}.")
+if index.class_means is not None:
+    chart(right, figures.bars(list(samples.classes), index.class_means[:, u], f"Mean z_T of unit {u} per class",
+                              "class", "mean z_T", every_x=True), key="ub-class",
+          caption="A categorical unit answers one class; a part unit several.")
+if st.button("Compare it on the Units page", key="ub-to-units"):
+    st.session_state["u-sel"] = [u]
+    st.switch_page("pages/units.py")

@@ -1,0 +1,132 @@
+"""Frames in the page: a view that steps through precomputed frames (the Dynamics steps, the Filters epochs) sends
+them all once, and the browser switches them (slider, ▶ Play, ← → and space) without a server round trip. The
+server hears the step once, when the user lets go of the slider or Play stops (what other widgets and the URL need).
+
+A panel is one of: images (a picture per frame), a heatmap whose column for the step is marked, lines with the step
+marked, and bars of the step's values. A st.components.v2 component: HTML, CSS and JS inline, no build step."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+CSS = """
+.stepper { font-family: var(--st-font, sans-serif); color: var(--st-text-color, #31333f); }
+.controls { display: flex; align-items: center; gap: 12px; margin-bottom: 8px; flex-wrap: wrap; }
+.controls input[type=range] { flex: 1; min-width: 160px; accent-color: var(--st-primary-color, #ff4b4b); }
+.controls .label { min-width: 7em; font-variant-numeric: tabular-nums; }
+.controls .keys { opacity: 0.6; font-size: 0.8em; }
+button { font: inherit; padding: 4px 12px; border-radius: 8px; cursor: pointer; color: inherit;
+         border: 1px solid rgba(128,128,128,0.4); background: var(--st-secondary-background-color, transparent); }
+.grid { display: grid; gap: 16px; }
+.col { min-width: 0; }
+.panel { position: relative; margin-bottom: 14px; }
+.heading { font-weight: 600; margin-bottom: 4px; }
+.title { font-weight: 600; font-size: 0.95em; margin-bottom: 4px; }
+.caption { opacity: 0.7; font-size: 0.85em; margin-top: 2px; }
+.save { position: absolute; top: 0; right: 0; font-size: 0.75em; padding: 1px 6px; }
+.imgs { display: flex; flex-wrap: wrap; gap: 10px; }
+figure { margin: 0; text-align: center; }
+figure img { image-rendering: pixelated; display: block; }
+figcaption { font-size: 0.8em; opacity: 0.7; }
+.tip { position: absolute; pointer-events: none; background: rgba(255,255,255,0.95); color: #222; font-size: 12px;
+       padding: 2px 6px; border: 1px solid #999; border-radius: 4px; white-space: nowrap; z-index: 2; }
+"""
+
+_COMPONENT = st.components.v2.component("sparselab_stepper", css=CSS,
+                                        js=(Path(__file__).with_name("stepper.js")).read_text())
+
+
+@dataclass
+class Panel:
+    kind: str  # images | heatmap | lines | bars
+    name: str  # in the downloaded file's name
+    col: int = 0  # which column of the grid
+    title: str = ""
+    titles: list[str] | None = None  # a title per frame instead ("Prediction after step 3: 7")
+    heading: str = ""  # a line above the title (a column's model)
+    caption: str = ""
+    spec: dict = field(default_factory=dict)  # what the kind draws (see the constructors below)
+
+
+def png(rgb: np.ndarray) -> str:
+    """An (h, w, 3) uint8 picture as a data URL."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img = Image.fromarray(np.ascontiguousarray(rgb))
+    if len(np.unique(rgb.reshape(-1, 3), axis=0)) <= 256:  # a LUT's colours (every picture here): a palette PNG is
+        img = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256)  # exact, and a third of the bytes
+    img.save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def images(name: str, frames: list[list[np.ndarray]], captions: list[list[str]], scale: int = 1, **kw) -> Panel:
+    """`frames[t]`: the pictures (RGB arrays) shown at step t + 1, each with its caption; the browser draws them
+    `scale` times larger, pixels kept sharp (a small PNG to send, a large picture to see)."""
+    cache: dict[bytes, str] = {}  # a picture repeated across frames (the input) is encoded once
+
+    def url(a):
+        k = a.tobytes() + bytes(str(a.shape), "ascii")
+        if k not in cache:
+            cache[k] = png(a)
+        return cache[k]
+    return Panel("images", name, spec={"frames": [[url(a) for a in f] for f in frames], "captions": captions,
+                                       "scale": scale}, **kw)
+
+
+def heatmap(name: str, z: np.ndarray, rows: list[str], **kw) -> Panel:
+    """`z`: (rows, steps); the step's column is marked."""
+    z = np.asarray(z, dtype=float)
+    return Panel("heatmap", name, spec={"z": np.round(z, 5).tolist(), "rows": rows, "vmin": float(min(z.min(initial=0), 0)),
+                                        "vmax": float(z.max(initial=1e-9))}, **kw)
+
+
+def lines(name: str, x, series: dict[str, np.ndarray], colors: dict[str, str], ytitle: str = "", **kw) -> Panel:
+    return Panel("lines", name, spec={"x": [int(v) for v in x], "ytitle": ytitle, "series": [
+        {"name": k, "y": np.round(np.asarray(v, dtype=float), 5).tolist(), "color": colors.get(k, "#4c78a8")}
+        for k, v in series.items()]}, **kw)
+
+
+def bars(name: str, labels: list[str], values: np.ndarray, vmax: float | None = None, xtitle: str = "",
+         ytitle: str = "", **kw) -> Panel:
+    """`values`: (steps, bars); the step's row is drawn, its largest bar in red."""
+    return Panel("bars", name, spec={"labels": labels, "values": np.round(np.asarray(values, dtype=float), 5).tolist(),
+                                     "vmax": vmax, "xtitle": xtitle, "ytitle": ytitle}, **kw)
+
+
+def payload(panels: list[Panel], steps: int, step: int, name: str, label: str, widths: list[float],
+            interval: float, steps_named: list[str] | None = None) -> dict:
+    """What the browser gets: every frame of every panel, and a signature of them (a new one rebuilds the view at
+    the server's step; the same one keeps the step the user is at)."""
+    body = [asdict(p) | p.spec for p in panels]
+    for p in body:
+        p.pop("spec")
+    sig = hashlib.sha1(json.dumps([body, steps, widths], sort_keys=True).encode()).hexdigest()[:16]
+    return {"panels": body, "steps": int(steps), "step": int(step), "name": name, "label": label,
+            "widths": widths, "interval": int(interval * 1000), "sig": sig, "named": steps_named}
+
+
+def stepper(panels: list[Panel], steps: int, key: str, name: str, label: str = "Step t",
+            widths: list[float] | None = None, interval: float = 0.6, steps_named: list[str] | None = None) -> int:
+    """Draw the frames; return the step (1 .. steps) the browser last reported (the state `key` holds it; set it
+    before the call to move the view, as a link's step= does). `steps_named`: what the slider says at each step
+    ("epoch 16"), instead of "step t of n"."""
+    step = int(min(max(st.session_state.get(key, steps), 1), steps))
+    data = payload(panels, steps, step, name, label, widths or [1.0], interval, steps_named)
+    _COMPONENT(key=f"{key}-view", data=data, default={"step": step}, on_step_change=lambda: _take(key))
+    return step
+
+
+def _take(key: str) -> None:
+    """The browser let go at a step: the page's state follows it (before the script runs again)."""
+    got = st.session_state.get(f"{key}-view", {})
+    step = got.get("step") if isinstance(got, dict) else getattr(got, "step", None)
+    if step is not None:
+        st.session_state[key] = int(step)
