@@ -43,9 +43,9 @@ def steps(page, moves: int) -> list[float]:
 def play_rate(page, seconds: float = 6.0) -> tuple[float, float]:
     """Frames per second of Play, and the 95th percentile of the gaps between frames (ms), from the page's own
     clock (a MutationObserver on the shown step)."""
-    page.evaluate(f"""() => {{ const s = ({FIND})(); window.__t = [];
-        new MutationObserver(() => window.__t.push(performance.now())).observe(s, {{attributes: true,
-        attributeFilter: ['data-shown']}}); }}""")
+    page.evaluate(f"""() => {{ const s = ({FIND})(); window.__t = []; if (window.__obs) window.__obs.disconnect();
+        window.__obs = new MutationObserver(() => window.__t.push(performance.now()));
+        window.__obs.observe(s, {{attributes: true, attributeFilter: ['data-shown']}}); }}""")
     page.keyboard.press(" ")
     page.wait_for_timeout(seconds * 1000)
     page.keyboard.press(" ")
