@@ -88,13 +88,13 @@ step = int(st.session_state.setdefault("dyn-step", T))
 classes = list(samples.classes) if caps.classifier else None
 
 other = None  # a second model beside this one: the same sample at another λ or T
-peers = [e for e in catalog.entries() if e.data.key == sel.entry.data.key and e.key != sel.entry.key
+peers = [e for e in catalog.entries() if e.data.key == sel.entry.data.key  # this one too: the same model at two T
          and get(e.architecture).capabilities.steps and not get(e.architecture).capabilities.missing("filters")]
-if peers and st.toggle("Side by side with another model (another λ or T)", key="dyn-side"):
+if st.toggle("Side by side with another model, or this one at another T", key="dyn-side"):
     c1, c2 = st.columns([3, 1])
     keys = [e.key for e in peers]
-    if st.session_state.get("dyn-other") not in keys:
-        st.session_state["dyn-other"] = keys[0]
+    if st.session_state.get("dyn-other") not in keys:  # another model first, where there is one
+        st.session_state["dyn-other"] = next((k for k in keys if k != sel.entry.key), sel.entry.key)
     by_key = {e.key: e for e in peers}
     b = by_key[c1.selectbox("Beside it", keys, key="dyn-other", format_func=lambda k: by_key[k].label)]
     b_most = max(3 * b.unroll, 3)

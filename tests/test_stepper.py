@@ -79,7 +79,10 @@ def test_side_by_side_sends_both_models_in_columns_of_one_stepper(app):
     assert cols == {0, 1}
     b = [p for p in data["panels"] if p["col"] == 1]
     assert b[0]["heading"].endswith("T = 5") and len(next(p for p in b if p["name"] == "probabilities")["values"]) == 5
-    assert other != "default:drsae-400x11"
+    assert other != "default:drsae-400x11"  # another model first
+    app.selectbox(key="dyn-other").set_value("default:drsae-400x11").run()  # or this one at another T
+    b = [p for p in stepper_data(app)["panels"] if p["col"] == 1]
+    assert "λ 0.025 · T = 5" in b[0]["heading"] and not app.exception
 
 
 def test_the_filmstrip_frames_are_the_snapshots(app):

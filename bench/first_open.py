@@ -1,0 +1,87 @@
+"""Every page's first open on a fresh server, for each embedded model its family can show: the time from navigation
+(a new tab on the page's link) to the page idle (the server's last "script finished" for that tab), cold (the first
+tab to open that page with that model) and warm (a second tab, the server's caches filled). The trivial two-page app's
+first open is the floor, in the same run.
+
+    .venv/bin/python bench/first_open.py [--models default:drsae-400x11,...] [--cpus 0,1]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.tabs_load import finished_times  # noqa: E402
+from tests.browser import ROOT, browser_page, streamlit_server, wait_idle  # noqa: E402
+
+MODEL_FREE = {"Training", "Sweep", "Compare", "Benchmark", "Runs"}  # pages that show no one model: opened once
+
+
+def pages_for(key: str) -> list[tuple[str, str]]:
+    """(title, URL path) of the pages the model offers."""
+    from models.checkpoint import load_model
+    from models.families import of_model
+    from models.services import catalog
+    from ui import nav
+
+    entry = next(e for e in catalog.entries() if e.key == key)
+    model, _ = load_model(entry.path)
+    caps = of_model(model).capabilities_of(model.cfg).with_data(entry.data.layout())
+    return [(p.title, Path(p.path).stem) for p in nav.offered(caps)]
+
+
+def open_once(browser, url: str) -> float:
+    """Seconds from navigation to the tab's last script run finished."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        done = finished_times(page)
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector("h1", timeout=180_000)
+        wait_idle(page, 180_000)
+        page.wait_for_timeout(1000)  # a run that follows (a fragment's first tick, a redraw) counts too
+        wait_idle(page, 180_000)
+        return (max(done) if done else time.perf_counter()) - t0
+    finally:
+        page.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="default:drsae-400x11,default:ista-400x11,default:lista-400x11,"
+                   "default:structured-drsae-400x11,default:rg-vae,default:topk-sae-128,default:ista-patches-256,"
+                   "default:ista-synthetic-64")
+    p.add_argument("--cpus", default=None, help="pin the servers to these cores (taskset list)")
+    a = p.parse_args()
+    env = {"SPARSELAB_DATA": ""}  # the embedded models and samples, as on a fresh machine
+    with streamlit_server(ROOT / "bench" / "floor_app.py", env, cpus=a.cpus) as served, browser_page() as first:
+        url = served[0] if isinstance(served, tuple) else served
+        floor = [open_once(first.context.browser, url) for _ in range(2)]
+    rows = []
+    with streamlit_server(ROOT / "app.py", env, cpus=a.cpus) as served, browser_page() as first:
+        url = served[0] if isinstance(served, tuple) else served
+        browser = first.context.browser
+        seen = set()
+        for key in a.models.split(","):
+            for title, stem in pages_for(key):
+                if title in MODEL_FREE and title in seen:
+                    continue
+                seen.add(title)
+                link = f"{url}/{stem if stem != 'overview' else ''}?model={key}"
+                cold, warm = open_once(browser, link), open_once(browser, link)
+                rows.append((key.split(":")[1], title, cold, warm))
+                print(f"{rows[-1][0]:26s} {title:16s} {cold:6.2f} {warm:6.2f}", flush=True)
+    print(f"\nfloor (trivial app): cold {floor[0]:.2f} s, warm {floor[1]:.2f} s")
+    print("| model | page | cold (s) | warm (s) |\n|---|---|---|---|")
+    for model, title, cold, warm in rows:
+        print(f"| {model} | {title} | {cold:.2f} | {warm:.2f} |")
+    slow = [r for r in rows if r[2] > 3]
+    print(f"\n{len(slow)} of {len(rows)} first opens over 3 s" + (": " + ", ".join(f"{m} {t} {c:.1f} s"
+                                                                             for m, t, c, _ in slow) if slow else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
