@@ -8,6 +8,7 @@ from models.families import get
 from models.kinds import unit_order
 from models.services import catalog
 from ui import figures, step_views, url
+from ui.compute import trace_panels_for
 from ui.export import chart, named
 from ui.intervene import intervention_controls
 from ui.own_sample import own_modes, own_sample
@@ -105,16 +106,15 @@ if st.toggle("Side by side with another model, or this one at another T", key="d
     other = Selection(b, get(b.architecture), b_T, b_most)
 
 here = step_views.heading(sel.entry, sel.family.sparsity_symbol, T)
-panels = step_views.trace_panels(tr, units, classes, shape, noun, col=0, heading=here if other else "",
-                                 side_by_side=other is not None)
+xb = np.asarray(x, dtype=np.float32).tobytes()
+panels = trace_panels_for(*sel.key, sel.max_unroll, T, xb, None if classes is None else tuple(classes), shape, noun,
+                          0, here if other else "", other is not None)
 widths, steps_shown = [3, 2], T
 if other is not None:
-    b_view = other.view()
-    tr_b = other.trace(x)
-    b_classes = list(samples.classes) if other.caps.classifier else None
+    b_classes = tuple(samples.classes) if other.caps.classifier else None
     b_here = step_views.heading(other.entry, other.family.sparsity_symbol, other.unroll)
-    panels += step_views.trace_panels(tr_b, b_view.units, b_classes, shape, noun, col=1, heading=b_here,
-                                      side_by_side=True)
+    panels = panels + trace_panels_for(*other.key, other.max_unroll, other.unroll, xb, b_classes, shape, noun, 1,
+                                       b_here, True)
     widths, steps_shown = [1, 1], max(T, other.unroll)
     if other.unroll != T:
         st.caption(f"The step slider runs to {steps_shown}; the model with fewer steps holds its last one.")

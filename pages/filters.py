@@ -7,7 +7,7 @@ import streamlit as st
 from models.analysis.gabor import GOOD
 from models.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, angles, unit_order
 from ui import figures, stepper
-from ui.compute import figure, filmstrip_for, gabor_for
+from ui.compute import figure, filmstrip_for, filmstrip_panels_for, gabor_for
 from ui.export import chart, named
 from ui.state import require
 
@@ -134,11 +134,7 @@ else:
         when = ["at the start" if e == 0 else f"after epoch {e}" for e in epochs]
         if "flt-frame" not in st.session_state or st.session_state.get("flt-frames") != epochs:  # another run
             st.session_state.update({"flt-frame": len(epochs), "flt-frames": epochs})
-        panels = [stepper.images(part, [[figures.grid_picture(figures.tiles(W[f][pos], shape=shape, zoom=1), cols)]
-                                        for f in range(len(epochs))], [[""] for _ in epochs], col=k, scale=2,
-                                 titles=[f"{title} {w}" for w in when])
-                  for k, (part, W, title) in enumerate((("encoders", strip.encoder, "Encoder rows"),
-                                                        ("decoders", strip.decoder, "Decoder columns")))]
+        panels = filmstrip_panels_for(*sel.model_key, tuple(int(u) for u in have), cols, shape, tuple(when))
         f = stepper.stepper(panels, len(epochs), "flt-frame", name=named("filmstrip"),
                             label="After epoch", widths=[1, 1], steps_named=["start" if e == 0 else f"epoch {e}"
                                                                              for e in epochs]) - 1

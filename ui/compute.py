@@ -265,6 +265,33 @@ def filmstrip_for(path: str, version: float) -> FilmstripView:
         return FilmstripView(None, f"The filter snapshots cannot be shown: {e}.")
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def filmstrip_panels_for(path: str, version: float, units: tuple[int, ...], cols: int, shape, whens: tuple[str, ...]):
+    """The filmstrip's frames for these units (ui/stepper panels: an encoder and a decoder picture per snapshot),
+    their PNGs built once, not on every rerun."""
+    from ui import figures, stepper
+
+    strip = filmstrip_for(path, version).strip
+    pos = np.searchsorted(strip.units, np.array(units, dtype=int))
+    return [stepper.images(part, [[figures.grid_picture(figures.tiles(W[f][pos], shape=shape, zoom=1), cols)]
+                                  for f in range(len(strip.epochs))], [[""] for _ in whens], col=k, scale=2,
+                           titles=[f"{title} {w}" for w in whens])
+            for k, (part, W, title) in enumerate((("encoders", strip.encoder, "Encoder rows"),
+                                                  ("decoders", strip.decoder, "Decoder columns")))]
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def trace_panels_for(path: str, version: float, data: str, max_steps: int, steps: int, x: bytes, classes, shape,
+                     noun: str, col: int, heading: str, side_by_side: bool):
+    """One sample's Dynamics frames (ui/step_views), their pictures built once per model, T and sample."""
+    from ui import step_views
+
+    tr = trace_for(path, version, steps, x)
+    units = view_for(path, version, data, max_steps).units
+    return step_views.trace_panels(tr, units, None if classes is None else list(classes), shape, noun, col=col,
+                                   heading=heading, side_by_side=side_by_side)
+
+
 MEANING_SAMPLES = 2000  # test samples each model's kinds are judged on
 
 

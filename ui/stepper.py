@@ -54,6 +54,14 @@ class Panel:
     caption: str = ""
     spec: dict = field(default_factory=dict)  # what the kind draws (see the constructors below)
 
+    def data(self) -> tuple[dict, str]:
+        """What the browser gets of this panel, and its signature; worked out once (a cached panel is reused on
+        every rerun: its frames are not copied and hashed again)."""
+        if "_data" not in self.__dict__:
+            body = {k: v for k, v in asdict(self).items() if k != "spec"} | self.spec
+            self.__dict__["_data"] = body, hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return self.__dict__["_data"]
+
 
 def png(rgb: np.ndarray) -> str:
     """An (h, w, 3) uint8 picture as a data URL."""
@@ -105,11 +113,9 @@ def payload(panels: list[Panel], steps: int, step: int, name: str, label: str, w
             interval: float, steps_named: list[str] | None = None) -> dict:
     """What the browser gets: every frame of every panel, and a signature of them (a new one rebuilds the view at
     the server's step; the same one keeps the step the user is at)."""
-    body = [asdict(p) | p.spec for p in panels]
-    for p in body:
-        p.pop("spec")
-    sig = hashlib.sha1(json.dumps([body, steps, widths], sort_keys=True).encode()).hexdigest()[:16]
-    return {"panels": body, "steps": int(steps), "step": int(step), "name": name, "label": label,
+    body, sigs = zip(*(p.data() for p in panels)) if panels else ((), ())
+    sig = hashlib.sha1(json.dumps([sigs, steps, widths]).encode()).hexdigest()[:16]
+    return {"panels": list(body), "steps": int(steps), "step": int(step), "name": name, "label": label,
             "widths": widths, "interval": int(interval * 1000), "sig": sig, "named": steps_named}
 
 
