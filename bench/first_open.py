@@ -39,7 +39,7 @@ def open_once(browser, url: str) -> float:
         done = finished_times(page)
         t0 = time.perf_counter()
         page.goto(url)
-        page.wait_for_selector("h1", timeout=180_000)
+        page.wait_for_selector("h1, .js-plotly-plot", timeout=180_000)
         wait_idle(page, 180_000)
         page.wait_for_timeout(1000)  # a run that follows (a fragment's first tick, a redraw) counts too
         wait_idle(page, 180_000)

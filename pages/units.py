@@ -6,7 +6,7 @@ import streamlit as st
 from models.analysis.intervene import kind_sets
 from models.kinds import CATEGORICAL_MIN
 from ui import figures, url
-from ui.compute import figure, set_ablations_for, unit_ablations_for, unit_runs_for
+from ui.compute import figure, set_ablations_for, step_decoders_for, unit_ablations_for, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.intervene import intervention_controls
 from ui.state import clicked, keep, require, with_picked
@@ -168,12 +168,13 @@ elif len(cats):
           caption=f"These {nouns} carry no labels: no class means to set them beside.")
 else:
     st.info(f"This model has no categorical unit (angle > {CATEGORICAL_MIN} rad).")
-if sel.caps.steps:
-    st.markdown("**Per-step optimal decoders**: for each step t, the decoder D^t that best reconstructs the test "
-                f"{nouns} from z_t (least squares).")
+if sel.caps.steps and st.toggle("Per-step optimal decoders: for each step t, the decoder D^t that best "
+                                f"reconstructs the test {nouns} from z_t (least squares; seconds, once a model)",
+                                key="u-stepdec-on"):
+    dec = step_decoders_for(*sel.key).decoders
     u0 = st.selectbox("Unit", chosen, key="u-dec-unit")
-    Tt = an.step_decoders.shape[0]
-    chart(st, figure("filter_grid", an.step_decoders[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
+    Tt = dec.shape[0]
+    chart(st, figure("filter_grid", dec[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
                      cols=Tt, title=f"Optimal decoders of unit {u0} at steps 1..{Tt}", shape=shape), key="u-stepdec")
 
 # -- interventions -------------------------------------------------------------------------------

@@ -272,3 +272,16 @@ def test_the_unit_browser_filters_sorts_opens_and_links_a_unit(app):
     assert ix.density.tolist() == [0.5, 1.0, 0.0] and ix.mean.tolist() == [2.5, 1.0, 0.0]
     assert ix.selectivity.tolist() == [1.0, 0.0, 0.0] and ix.preferred[0] == 1
     assert ix.top[0].tolist() == [3, 1, -1] and ix.top[2].tolist() == [-1, -1, -1]
+
+
+def test_the_per_step_decoders_are_solved_only_when_asked(app):
+    from ui import compute
+
+    compute.step_decoders_for.clear()
+    at = app
+    at.switch_page("pages/units.py").run()
+    assert not any(c["layout"]["title"]["text"].startswith("Optimal decoders") for c in specs(at))
+    at.toggle(key="u-stepdec-on").set_value(True).run()
+    assert not at.exception
+    assert any(c["layout"]["title"]["text"] == "Optimal decoders of unit " + str(at.session_state["u-dec-unit"]) +
+               " at steps 1..11" for c in specs(at))

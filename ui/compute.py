@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from models.analysis.activity import UnitAnalysis, analyse
+from models.analysis.activity import StepDecoders, UnitAnalysis, analyse, step_decoders
 from models.analysis.compare import Comparison, Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
 from models.analysis.gabor import GaborFits, fit_filters
@@ -178,6 +178,11 @@ def figure(builder: str, *args, **kwargs):
 @st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test samples…")
 def analysis_for(path: str, version: float, data: str) -> UnitAnalysis:
     return analyse(model_for(path, version), _samples(path, version, data).split)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Solving each step's least-squares decoder…")
+def step_decoders_for(path: str, version: float, data: str) -> StepDecoders:
+    return step_decoders(model_for(path, version), _samples(path, version, data).split)
 
 
 COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (the CLI: all of them)

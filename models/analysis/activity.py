@@ -30,8 +30,6 @@ class UnitAnalysis:
     activity: UnitActivity  # from the samples
     first_step_hist: np.ndarray  # (hidden, T) over samples where the unit ends active: the step it switched on
     class_means: np.ndarray | None  # (classes, hidden) mean z_T per class (None: no labels)
-    step_decoders: np.ndarray  # (T, 784, hidden) least-squares decoder of z_t, for every step t
-    step_decoder_error: np.ndarray  # (T,) mean 1/2||x - D^t z_t||^2 with those decoders
     s_blocks: dict | None  # mean S_ij by (to-kind, from-kind), i != j; None without recurrent weights
     n_digits: int
 
@@ -44,7 +42,7 @@ class UnitAnalysis:
 
 
 @torch.no_grad()
-def analyse(model, samples: Split, ridge: float = 1e-6) -> UnitAnalysis:
+def analyse(model, samples: Split) -> UnitAnalysis:
     """Weights and activity of every unit over `samples` at the trained T (for a model with filters)."""
     model = copy.deepcopy(model).double().eval()  # a copy: the caller's model may be shared (a cached one)
     T, H = model.trained_unroll, model.cfg.hidden
@@ -69,14 +67,6 @@ def analyse(model, samples: Split, ridge: float = 1e-6) -> UnitAnalysis:
     y = None if samples.y is None else samples.y.numpy()
     means = None if y is None else class_means(zT, y)
 
-    decoders, errors = [], []
-    for step in range(T):
-        Z = zs[step]
-        G = Z.T @ Z + ridge * torch.eye(H, dtype=Z.dtype)
-        Dt = torch.linalg.solve(G, Z.T @ x).T  # (784, H)
-        decoders.append(Dt.float().numpy())
-        errors.append((0.5 * (x - Z @ Dt.T).pow(2).sum(1)).mean().item())
-
     blocks = None
     if w.recurrent is not None:
         blocks = {}
@@ -89,7 +79,30 @@ def analyse(model, samples: Split, ridge: float = 1e-6) -> UnitAnalysis:
 
     activity = UnitActivity(mean_first, late, on[-1].mean(0), share, None if y is None else selectivity(zT, y),
                             None if means is None else means.argmax(0))
-    return UnitAnalysis(t, activity, hist, means, np.stack(decoders), np.array(errors), blocks, len(x))
+    return UnitAnalysis(t, activity, hist, means, blocks, len(x))
+
+
+@dataclass
+class StepDecoders:
+    decoders: np.ndarray  # (T, d, hidden) the least-squares decoder of z_t, for every step t
+    error: np.ndarray  # (T,) mean ½‖x − D^t z_t‖² with those decoders
+
+
+@torch.no_grad()
+def step_decoders(model, samples: Split, ridge: float = 1e-6) -> StepDecoders:
+    """For each step t, the decoder D^t that best reconstructs the samples from z_t (least squares, a tiny ridge);
+    apart from `analyse`: eleven 400 × 400 solves over the samples in float64 cost seconds, and only one view and
+    the report need them."""
+    model = copy.deepcopy(model).double().eval()
+    x = samples.x.double()
+    zs = model.encode(x).cpu()
+    H = zs.shape[-1]
+    decoders, errors = [], []
+    for Z in zs:
+        Dt = torch.linalg.solve(Z.T @ Z + ridge * torch.eye(H, dtype=Z.dtype), Z.T @ x).T  # (d, H)
+        decoders.append(Dt.float().numpy())
+        errors.append((0.5 * (x - Z @ Dt.T).pow(2).sum(1)).mean().item())
+    return StepDecoders(np.stack(decoders), np.array(errors))
 
 
 def late_share(first_step_hist: np.ndarray, units: np.ndarray) -> float:
@@ -110,5 +123,4 @@ def summary(a: UnitAnalysis) -> dict:
             out["groups"][k] = {name: float(np.nanmean(np.asarray(v, dtype=float)[m])) for name, v in numbers.items()}
     if a.s_blocks is not None:
         out["s_blocks"] = {f"{to}<-{frm}": v for (to, frm), v in a.s_blocks.items()}
-    out["step_decoder_error"] = a.step_decoder_error.tolist()
     return out

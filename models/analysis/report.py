@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 
 
-from models.analysis.activity import UnitAnalysis, analyse, late_share
+from models.analysis.activity import UnitAnalysis, analyse, late_share, step_decoders
 from models.analysis.composition import ENERGY, composition
 from models.analysis.intervene import kind_sets, set_ablations, unit_ablations
 from models.kinds import KINDS
@@ -116,7 +116,7 @@ def render(source: str, model, samples: Split, data_name: str, shape: tuple[int,
     ]
     lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {'yes' if r['holds'] else '**no**'} |" for r in rows]
     lines += ["", "Per-step optimal decoders (least squares D^t for z_t): ½‖x − D^t z_t‖² = " +
-              ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(a.step_decoder_error)), ""]
+              ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(step_decoders(model, samples).error)), ""]
     return "\n".join(lines + representation_table(model, samples) + composition_lines(model, a, shape)
                      + staging_lines(source) + ablation_lines(model, samples, a))
 
