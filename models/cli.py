@@ -165,12 +165,13 @@ def sweep(argv: list[str]) -> int:
     while True:
         states = [jobs.job(j.run).state for j in queued]
         line = " · ".join(f"{s} {states.count(s)}" for s in dict.fromkeys(states))
-        if line != last:
+        moved, last = line != last, line
+        if moved:
             print(f"{time.strftime('%H:%M:%S')}  {line}", flush=True)
-            last = line
         if all(s in ended for s in states):
             return 0 if all(s == "done" for s in states) else 1
-        jobs.dispatch(root)  # a trainer killed without a word frees its place here
+        if not moved:  # nothing moved for a round: a trainer killed without a word frees its place here (one that
+            jobs.dispatch(root)  # ends cleanly starts the next itself, as it exits)
         time.sleep(2)
 
 
