@@ -18,8 +18,7 @@ shape, noun, nouns = samples.shape, samples.noun, samples.nouns
 index = sel.unit_index()
 codes = sel.codes()
 H = view.hidden
-ranked_key = ("u-rank", *sel.key, T)  # the Units page's ranking: ranked once, shown on both pages
-ablation = unit_ablations_for(*sel.key, T) if st.session_state.get("u-ranked") == ranked_key else None
+ablation = unit_ablations_for(*sel.key, T) if sel.ranked else None  # the Units page's ranking, shared
 
 linked = url.take("units", url.integers(0, H - 1, 8), "units", "the unit the table opens on")
 if linked is not None:
@@ -69,7 +68,7 @@ if ablation is None:
     c[1].caption(f"Ablation cost: rank every unit ({runs:,} {noun} × unit runs at T = {T}; the Units page "
                  "shares it).")
     if c[1].button("Rank by ablation", key="ub-rank"):
-        st.session_state["u-ranked"] = ranked_key
+        sel.rank()
         st.rerun()
 table = {k: [v[i] for i in shown] for k, v in columns.items()}
 event = st.dataframe(table, hide_index=True, key="ub-table", on_select="rerun", selection_mode="single-row",

@@ -211,12 +211,11 @@ with st.expander(f"Hold units on {noun} {digit}: its classes and reconstruction,
 
 st.subheader("Which single units does the model depend on most?")
 runs = unit_runs_for(*sel.key, Tn)
-key = ("u-rank", *sel.key, Tn)
-if st.session_state.get("u-ranked") != key:
+if not sel.ranked:
     st.caption(f"Ablates each unit alone on every test {noun} where it fires at some step ({runs:,} {noun} × unit "
                "runs of the recurrence; elsewhere its ablation changes nothing). Cached: later views are instant.")
     if st.button("Rank every unit by its ablation", key="u-rank-go"):
-        st.session_state["u-ranked"] = key
+        sel.rank()
         st.rerun()
 else:
     ua = unit_ablations_for(*sel.key, Tn)

@@ -71,11 +71,21 @@ class Selection:
         """Every unit's density, preferred class and top samples over the test samples, at the slider's T."""
         return compute.unit_index_for(*self.key, self.unroll)
 
+    @property
+    def ranked(self) -> bool:
+        """Every unit has been ranked by its ablation at this T (asked once, on the Units page or the Unit browser:
+        both then show it)."""
+        return st.session_state.get(_RANKED) == (*self.key, self.unroll)
+
+    def rank(self) -> None:
+        st.session_state[_RANKED] = (*self.key, self.unroll)
+
     def analysis(self) -> UnitAnalysis:
         """The paper's per-unit analysis at the trained T (activity over the test samples)."""
         return compute.analysis_for(*self.key)
 
 
+_RANKED = "u-ranked"  # the model, data and T whose units were ranked by ablation
 _RUN, _DRAWN = "_run", "_drawn"  # this run's number; the run in which each kept widget was last drawn
 
 

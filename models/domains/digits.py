@@ -123,7 +123,7 @@ def ready(cfg: DigitsConfig, data_dir=None) -> None:
     """A trainer will find the digits: the folder holds the four files, or the cache does, or the mirror answers."""
     try:
         folder = resolve_dir(data_dir, download=False)
-    except DataError as e:
+    except DataError:
         if data_dir or os.environ.get(ENV_VAR):
             raise
         why = _offline()

@@ -253,8 +253,7 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
           note: str | None = None) -> Job:
     """Start (or resume) the run for these settings on `data` (default: digits); if it is already running, return
     it untouched. `title` and `note`: what the user calls it and why (shown beside its folder's name)."""
-    if title or note:
-        checked_about(title, note)  # refused before anything starts
+    about = checked_about(title, note) if title or note else None  # refused before anything starts
     data, mc = fitted(mc, data, data_dir)
     root = Path(root or RUNS_ROOT)
     name = name or run_name(mc, tc, data)
@@ -272,8 +271,8 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
         cfg = runs.read_config(run) or run_config(mc, tc, data)
         launched = _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
-    if title or note:
-        describe(run, title, note)
+    if about:
+        describe(run, *about)
     return launched
 
 
