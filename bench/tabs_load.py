@@ -2,15 +2,21 @@
 same load, in the same run. A move's latency runs from the key press to the end of that tab's script run (the
 server's "script finished" message on the tab's websocket). Each round moves the slider once in every tab, one tab
 after the other (--burst: in every tab at once, so the ten reruns compete). Also prints the server's resident
-memory before and after.
+memory after every round. --profile samples the sparselab server with py-spy over the counted rounds and prints where
+its time went (`pip install py-spy`; requirements-bench.txt).
 
-    .venv/bin/python bench/tabs_load.py [--rounds 20] [--cpus 0] [--burst]   # --cpus: pin the servers to cores
+    .venv/bin/python bench/tabs_load.py [--rounds 20] [--cpus 0] [--burst] [--profile FILE]
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,8 +36,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def finished_times(page) -> list[float]:
-    """Wall times at which the server said a script run finished, for this tab."""
+def finished_times(page, statuses: list[int] | None = None) -> list[float]:
+    """Wall times at which the server said a script run finished, for this tab; `statuses`, if given, gets each
+    one's ForwardMsg.ScriptFinishedStatus (a whole run, one cut short for a rerun, a fragment's run)."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     times: list[float] = []
@@ -46,13 +53,55 @@ def finished_times(page) -> list[float]:
                     return
                 if msg.WhichOneof("type") == "script_finished":
                     times.append(time.perf_counter())
+                    if statuses is not None:
+                        statuses.append(msg.script_finished)
         ws.on("framereceived", frame)
 
     page.on("websocket", on_ws)
     return times
 
 
-def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str, burst: bool) -> tuple[dict, float, float]:
+def profiled(pid: int, out: str | None) -> subprocess.Popen | None:
+    """py-spy sampling the server's threads into `out` (collapsed stacks) until stopped with SIGINT."""
+    if not out:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "-o", out, "--rate", "100",
+                             "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+OURS = re.compile(r"\((app\.py|ui/|pages/|models/)")
+PACKAGE = re.compile(r"\(([^/ :)]+)")
+
+
+def where_time_went(raw: str, top: int = 15) -> list[str]:
+    """From py-spy's collapsed stacks: the share of the script threads' samples under each of our functions
+    (inclusive), and under each library where the stack leaves our code."""
+    ours, libs, total = collections.Counter(), collections.Counter(), 0
+    for line in Path(raw).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if not any("_run_script" in f for f in frames):
+            continue  # the event loop, websockets, py-spy's view of idle threads
+        total += int(n)
+        for f in dict.fromkeys(re.sub(r":\d+\)$", ")", f) for f in frames if OURS.search(f)):
+            ours[f] += int(n)
+        last = max((i for i, f in enumerate(frames) if OURS.search(f)), default=None)
+        below = frames[last + 1:] if last is not None else frames
+        package = PACKAGE.search(below[0]) if below else None
+        libs["our code itself (and the native calls it makes: torch ops, numpy)" if last is not None and not below
+             else (package.group(1) if package else "other") + ("" if last is not None else " (outside our code)")] \
+            += int(n)
+    lines = [f"script threads: {total} samples at 100 Hz (every thread's time, both cores)"]
+    lines += [f"  {100 * n / total:5.1f} %  {f}" for f, n in ours.most_common(top)]
+    lines += ["below our code, by library:"] + [f"  {100 * n / total:5.1f} %  {k}" for k, n in libs.most_common()]
+    return lines
+
+
+def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str, burst: bool,
+            profile: str | None = None) -> tuple[dict, list[float]]:
+    """Each page's move latencies, and the server's resident memory (MB) before the first counted round and after
+    each round."""
     with streamlit_server(script, env, cpus=cpus) as (url, pid), browser_page() as first:
         browser = first.context.browser
         tabs = []
@@ -68,9 +117,11 @@ def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str, b
                 wait_idle(page, 120_000)
             thumb = page.locator('[data-testid="stSlider"]', has_text="Unroll steps").locator('input[type="range"]')
             tabs.append((name or "chart", page, thumb, times))
-        rss0 = rss_mb(pid)
+        rss, spy = [], None
         latencies: dict[str, list[float]] = {}
         for r in range(rounds + 1):  # the first round warms the caches and is dropped
+            if r == 1:
+                spy = profiled(pid, profile)
             key = "ArrowLeft" if r % 2 == 0 else "ArrowRight"
             started = []
             for name, page, thumb, times in tabs:
@@ -84,7 +135,11 @@ def measure(script: Path, rounds: int, env: dict, pages: list[str], cpus: str, b
                 _wait(started, r, latencies)
             for _, page, _, _ in started:
                 wait_idle(page, 120_000)
-        return latencies, rss0, rss_mb(pid)
+            rss.append(rss_mb(pid))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+        return latencies, rss
 
 
 def _wait(started, r: int, latencies: dict) -> None:
@@ -108,11 +163,12 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--burst", action="store_true", help="press in every tab at once")
     p.add_argument("--cpus", default=None, help="taskset core list for the servers: 0 is one CPU (default: all)")
+    p.add_argument("--profile", default=None, help="py-spy's samples of the sparselab server go to this file")
     a = p.parse_args()
     a.cpus = a.cpus or f"0-{(os.cpu_count() or 1) - 1}"
     env = {"SPARSELAB_DATA": ""}  # the embedded default and its 1,000 digits, as on a fresh machine
-    floor, f0, f1 = measure(ROOT / "bench" / "floor_app.py", a.rounds, env, [""] * len(PAGES), a.cpus, a.burst)
-    ours, r0, r1 = measure(ROOT / "app.py", a.rounds, env, PAGES, a.cpus, a.burst)
+    floor, f_rss = measure(ROOT / "bench" / "floor_app.py", a.rounds, env, [""] * len(PAGES), a.cpus, a.burst)
+    ours, rss = measure(ROOT / "app.py", a.rounds, env, PAGES, a.cpus, a.burst, a.profile)
     base = [t for ts in floor.values() for t in ts]
     b50, b95 = statistics.median(base), pct(base, 0.95)
     how = "in every tab at once" if a.burst else "in each tab in turn"
@@ -124,8 +180,12 @@ def main() -> int:
         if ts:
             m, q = statistics.median(ts), pct(ts, 0.95)
             print(f"{name:22s} {len(ts):5d} {1000 * m:9.0f} {1000 * q:9.0f} {m / b50:9.2f} {q / b95:9.2f}")
-    print(f"server RSS: trivial app {f0:.0f} -> {f1:.0f} MB; sparselab {r0:.0f} -> {r1:.0f} MB "
-          f"(+{r1 - r0:.0f} MB over {a.rounds * len(PAGES)} moves)")
+    print(f"server RSS: trivial app {f_rss[0]:.0f} -> {f_rss[-1]:.0f} MB; sparselab {rss[0]:.0f} -> {rss[-1]:.0f} MB "
+          f"(+{rss[-1] - rss[0]:.0f} MB over {a.rounds * len(PAGES)} moves after the warm-up round)")
+    marks = sorted({min(a.rounds, round(a.rounds * k / 10)) for k in range(11)})
+    print("sparselab RSS (MB) after moves: " + ", ".join(f"{r * len(PAGES)}: {rss[r]:.0f}" for r in marks))
+    if a.profile and Path(a.profile).exists():
+        print("\n".join(where_time_went(a.profile)))
     return 0
 
 

@@ -152,11 +152,16 @@ def model_from_state(config: dict, weights: dict, arch: str):
         cfg = family.config.from_dict(config)
     except ValueError as e:
         raise CheckpointError(f"Checkpoint config cannot be read: {e}") from e
-    try:  # the shapes the config declares, from a model without memory: a tiny file cannot make us allocate gigabytes
-        with torch.device("meta"):
-            declared = family.create(cfg).state_dict()
-    except RuntimeError:  # a family whose start computes on its weights: its sizes are bounded by its settings
-        declared = None
+    # The shapes the config declares, from a model without memory: a tiny file cannot make us allocate gigabytes. A
+    # recurrent family computes its start on its weights (its step size), which such a model cannot, and its sizes
+    # are bounded by its settings (hidden × inputs): not tried, as trying first imports torch's compiler (~1 s).
+    declared = None
+    if not family.capabilities.steps:
+        try:
+            with torch.device("meta"):
+                declared = family.create(cfg).state_dict()
+        except RuntimeError:  # a start that computes on its weights: its sizes are bounded by its settings
+            pass
     if declared is not None:
         _check_fits(declared, weights)
     model = family.create(cfg)

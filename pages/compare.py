@@ -7,8 +7,8 @@ import streamlit as st
 from models.families import NEEDS as NEEDS_WORDS, get
 from models.services import catalog
 from models.services.comparison import COLUMNS
-from ui import figures, url
-from ui.compute import COMPARE_REFERENCE, COMPARE_SAMPLES, comparison_for, matching_for, samples_for, trace_for, \
+from ui import background, figures, url
+from ui.compute import COMPARE_REFERENCE, COMPARE_SAMPLES, comparison_task, matching_for, samples_for, trace_for, \
     training_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
@@ -109,15 +109,16 @@ if n_epochs and any(e is not None for t in trained for e in t.val_error):
                "convergence.")
 
 # -- the table --------------------------------------------------------------------------------------------
-numbers = [comparison_for(str(e.path), e.version(), e.data.key) for e in models]
-shown = [col for col in COLUMNS if not col.per_run]
-rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.format(v)
-                    for c, t in zip(numbers, trained)] for col in shown}
-st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
-             hide_index=True, width="stretch", height="content")  # every row, no scroll box
-download_csv(st, "The table (CSV, a row per model, full precision)",
-             csv_text({"model": labels, **{col.label: [col.value(c, t) for c, t in zip(numbers, trained)]
-                                           for col in COLUMNS}}), "sparselab-comparison.csv", key="cmp-csv")
+numbers = background.shown_all([comparison_task(str(e.path), e.version(), e.data.key) for e in models])
+if numbers is not None:  # until the worker has measured them all: a bar here, the rest of the page below
+    shown = [col for col in COLUMNS if not col.per_run]
+    rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.format(v)
+                        for c, t in zip(numbers, trained)] for col in shown}
+    st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
+                 hide_index=True, width="stretch", height="content")  # every row, no scroll box
+    download_csv(st, "The table (CSV, a row per model, full precision)",
+                 csv_text({"model": labels, **{col.label: [col.value(c, t) for c, t in zip(numbers, trained)]
+                                               for col in COLUMNS}}), "sparselab-comparison.csv", key="cmp-csv")
 st.caption(f"On the first {min(COMPARE_SAMPLES, len(samples.split)):,} of the {samples.name}, each model at its trained "
            f"T (ISTA's objective curve on {COMPARE_REFERENCE} of them). The optimum is the sparse-coding objective's "
            "minimum over z ≥ 0 on the model's own decoder D and λ; '≡ ISTA iterations' is how many ISTA steps from "

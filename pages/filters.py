@@ -6,8 +6,8 @@ import streamlit as st
 
 from models.analysis.gabor import GOOD
 from models.kinds import CATEGORICAL_MIN, KINDS, PART_MAX, angles, unit_order
-from ui import figures, stepper
-from ui.compute import figure, filmstrip_for, filmstrip_panels_for, gabor_for
+from ui import background, figures, stepper
+from ui.compute import figure, filmstrip_for, filmstrip_panels_for, gabor_task
 from ui.export import chart, named
 from ui.state import require
 
@@ -83,8 +83,8 @@ if sel.caps.image:
     if not fit_now and st.button(f"Fit a Gabor to each of the {view.hidden} decoders", key="flt-gabor-go"):
         st.session_state["flt-gabor"] = sel.model_key
         fit_now = True
-    if fit_now:
-        g = gabor_for(*sel.key)
+    g = background.shown(gabor_task(*sel.key)) if fit_now else None  # a bar until the worker has fitted them
+    if g is not None:
         good = g.good
         m = st.columns(4)
         m[0].metric(f"Fitted well (R² ≥ {GOOD})", f"{100 * g.share_good():.0f} %", help="higher is more Gabor-like")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from models.analysis import report
 from models.kinds import kind_counts
-from ui import compute, export, figures, nav
+from ui import background, compute, export, figures, nav
 from ui.export import chart
 from ui.state import require
 
@@ -24,7 +24,9 @@ def bound_overview():
                 "layer.")
     for col, title in zip(st.columns(5), ("Samples", "Hierarchy", "Traversal", "Layers")):
         col.page_link(nav.spec_by_title(title).path, label=f"{title} →", icon=nav.spec_by_title(title).icon)
-    r = compute.likelihood_for(*sel.key)
+    r = background.shown(compute.likelihood_task(*sel.key))  # a bar until the worker has measured it
+    if r is None:
+        return
     metrics = [("Test ELBO (nats)", f"{r.elbo:.2f}"),
                (f"Importance-weighted bound (k = {r.iwae_k})", "—" if r.iwae is None else f"{r.iwae:.2f}"),
                ("KL, all layers (nats)", f"{r.kl:.2f}"), ("Units exactly 0", f"{100 * r.zero_fraction:.1f} %")]

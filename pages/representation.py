@@ -6,7 +6,8 @@ import streamlit as st
 
 from models.analysis import representation as rep
 from ui import figures
-from ui.compute import representation_for
+from ui import background
+from ui.compute import probe_errors_task, representation_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
 
@@ -18,6 +19,8 @@ r = representation_for(*sel.key, T)
 samples = sel.samples()
 noun, nouns = samples.noun, samples.nouns
 labelled = r.mig is not None
+probe_task = probe_errors_task(*sel.key, T) if labelled else None
+probe = background.shown(probe_task) if labelled else None  # a bar until the worker has fitted it
 kind = view.units.kind
 st.caption(f"The codes z_t of the first {r.samples:,} of the {samples.name}, at steps 1..{T} (the trained T)."
            + (" The probe is a logistic regression fitted on the first half of them and tested on the second."
@@ -37,8 +40,8 @@ if labelled:
     cards += [("MIG", f"{r.mig[i]:.3f}", "mutual information gap, with the classes as factors: for each class, the gap "
                "between the two units most informative about 'is it this class', over that factor's entropy; the mean "
                "over classes (1: a unit of its own each)"),
-              ("Probe error", f"{r.probe_error[i]:.1f} %", "test error (%) of a linear probe: a logistic regression on "
-               "z_t")]
+              ("Probe error", "…" if probe is None else f"{probe[i]:.1f} %", "test error (%) of a linear probe: a "
+               "logistic regression on z_t")]
 if r.fvu is not None:
     cards.insert(3, ("FVU", f"{r.fvu[i]:.3f}", f"fraction of variance unexplained, Σ‖x − x̂‖² / Σ‖x − x̄‖²: the share of "
                      f"the {nouns}' variance the reconstruction from z_t misses (1: no better than the mean {noun})"))
@@ -46,10 +49,10 @@ for col, (label, value, definition) in zip(st.columns(len(cards)), cards):
     col.metric(label, value, help=definition)
 
 left, right = st.columns(2)
-if labelled:
-    curves = {"linear probe on z_t": r.probe_error}
-    if caps.classifier:
-        curves["the model's classifier"] = view.stats.error[:T]
+curves = {} if probe is None else {"linear probe on z_t": probe}
+if labelled and caps.classifier:
+    curves["the model's classifier"] = view.stats.error[:T]
+if curves:
     chart(left, figures.lines(steps, curves, "Class information over the steps", "step t", "test error (%)",
                               marker_x=t),
           key="rep-probe", caption="How much of the class a linear read-out finds in z_t at each step, against the "

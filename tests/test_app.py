@@ -59,6 +59,18 @@ def get(at, kind, label):
     return found[0]
 
 
+def settle(at, timeout: float = 300):
+    """Wait for the worker's slow optional work (ui/background.py), then rerun the page: in the browser the page's
+    progress bar polls and reruns it; AppTest does not run that fragment."""
+    from ui import background
+
+    for task in list(background._TASKS.values()):
+        task.future.exception(timeout)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def stepper_data(at, index: int = 0) -> dict:
     """The data the index-th stepper (ui/stepper.py: frames the browser steps through) on the page was sent."""
     found = [e for e in at.main if getattr(e.proto, "component_name", "") == "sparselab_stepper"]

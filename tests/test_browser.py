@@ -142,9 +142,13 @@ def test_upload_own_digit_and_a_bad_file(page):
 
 def test_compare_page_shows_the_four_encoders(page, tmp_path):
     go(page, "Compare", "Compare models")
+    # the page is drawn around a bar while the worker measures the four models (seconds on two cores) ...
+    page.wait_for_selector('[data-testid="stProgress"]:has-text("Measuring each model")', timeout=60_000)
     page.wait_for_selector("text=Units matched across two models", timeout=180_000)  # below the table
+    # ... and the table takes the bar's place when they are measured, with nothing clicked
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)  # a canvas: its text is not in the DOM
     wait_idle(page, 120_000)
-    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)  # a canvas: its text is not in the DOM
+    assert not page.locator('[data-testid="stProgress"]').count()
     chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
     for name in ("DrSAE", "ISTA", "LISTA", "SR-DrSAE"):
         assert name in chosen, chosen

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from models.analysis.matching import match_units
-from tests.test_app import PAGES, app, get  # noqa: F401  (app: the fixture)
+from tests.test_app import PAGES, app, get, settle  # noqa: F401  (app: the fixture)
 from tests.data import DIGITS
 
 FAMILIES = [("default", "ista", 400, 11, DIGITS), ("default", "lista", 400, 11, DIGITS), ("default", "structured-drsae", 400, 11, DIGITS)]
@@ -28,6 +28,7 @@ def test_compare_page_measures_the_embedded_encoders(app):
     picked = get(app, "multiselect", "Models").value
     assert {k.split(":")[1] for k in picked} == {"drsae-400x11", "ista-400x11", "lista-400x11",
                                                  "structured-drsae-400x11"}
+    settle(app)  # the measurements, on the worker
     table = app.dataframe[0].value
     assert table.shape == (21, 5)  # 18 measures and Gregor & LeCun's code error with its two equivalents
     rows = dict(zip(table.iloc[:, 0], range(len(table))))

@@ -11,7 +11,7 @@ from models.families import get
 from models.services import catalog, jobs
 from models.training.config import train_config
 from models.training.loop import train
-from tests.test_app import ROOT, charts, server_navigation
+from tests.test_app import ROOT, charts, server_navigation, settle
 
 TINY = dict(pretrain_epochs=1, epochs=1)
 
@@ -83,6 +83,7 @@ def test_the_patches_model_shows_patches_and_its_gabors(domain_runs, monkeypatch
     at, _ = open_run(monkeypatch, tmp_path, domain_runs["patches"])
     at.switch_page("pages/filters.py").run()
     assert not at.exception
+    settle(at)  # the Gabor fits, on the worker
     assert any("8 × 8 image" in c.value for c in at.caption)
     labels = [m.label for m in at.metric]
     assert any("Fitted well" in label for label in labels)  # 64-pixel filters: fitted on opening the page

@@ -13,7 +13,7 @@ from models.checkpoint import load_model
 from models.data import intensities
 from models.families import get as family
 from models.services import jobs
-from tests.test_app import ROOT, app, charts, get, server_navigation, stepper_data  # noqa: F401  (app: the fixture)
+from tests.test_app import ROOT, app, charts, get, server_navigation, settle, stepper_data  # noqa: F401  (app: the fixture)
 from tests.test_composition_pages import titles
 from ui import nav
 from tests.data import DIGITS
@@ -41,6 +41,7 @@ def test_the_pages_a_generative_hierarchy_is_offered():
 
 def test_overview_shows_the_bound(app, vae_run):
     open_vae(app, vae_run)
+    settle(app)  # the bound, on the worker
     assert not app.error, [e.value for e in app.error]
     model, _ = load_model(vae_run[0])
     want = likelihood(model, sample().arrays.split(intensities), 100, 200)

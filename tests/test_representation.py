@@ -81,7 +81,7 @@ def test_the_model_numbers_agree_with_the_pages_step_statistics(tiny_run, mnist_
     x = digits.x.double().numpy()
     spread = ((x - x.mean(0)) ** 2).sum()
     assert r.fvu == pytest.approx(2 * 600 * stats.recon / spread, rel=1e-4)  # recon is the mean of ½‖x − x̂‖²
-    assert (r.dead + r.dense <= model.cfg.hidden).all() and (r.probe_error < 60).all()
+    assert (r.dead + r.dense <= model.cfg.hidden).all() and (rep.probe_errors(model, digits, model.trained_unroll) < 60).all()
     assert r.information.shape == (model.trained_unroll, model.cfg.hidden)
 
 

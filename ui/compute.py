@@ -6,6 +6,7 @@ draws; pages render what these return.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import astuple, dataclass
 
 import numpy as np
@@ -13,9 +14,9 @@ import streamlit as st
 import torch
 
 from models.analysis.activity import StepDecoders, UnitAnalysis, analyse, step_decoders
-from models.analysis.compare import Comparison, Training, compare_model, training_numbers
+from models.analysis.compare import Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
-from models.analysis.gabor import GaborFits, fit_filters
+from models.analysis.gabor import fit_filters
 from models.analysis.recovery import Recovery, RecoveryOverTraining, over_training, recovery
 from models.analysis.intervene import (
     CellUnits, Intervention, SetAblations, UnitAblations, cell_units, intervened_trace, set_ablations, unit_ablations,
@@ -23,7 +24,7 @@ from models.analysis.intervene import (
 )
 from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
-from models.analysis.representation import Representation, representation
+from models.analysis.representation import Representation, probe_errors, representation
 from models.analysis.staging import Staging, run_staging
 from models.analysis.unit_index import UnitIndex, unit_index
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
@@ -36,6 +37,16 @@ from models.families.base import UnitWeights
 from models.services import catalog, jobs
 from models.training import run_folder, snapshots
 from models.training.config import TrainConfig
+from ui import background
+
+
+def leave_a_core() -> None:
+    """The server's torch uses one thread fewer than its cores (at least one): the core left is for Streamlit's event
+    loop, the worker (ui/background.py) and other tabs. On two cores, torch's second OpenMP thread otherwise waits on
+    them at every operation: the Units page's first open took 3.8 s instead of 1.8 s (docs/results.md)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.get_num_threads() != max(1, cores - 1):
+        torch.set_num_threads(max(1, cores - 1))
 
 
 @dataclass
@@ -142,9 +153,16 @@ def summary_for(path: str, version: float, data: str, steps: int) -> tuple[float
     return float(stats.active[-1]), last(stats.error), last(stats.recon)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Measuring the codes at every step (sparsity, information, probes)…")
+@st.cache_resource(max_entries=8, show_spinner="Measuring the codes at every step (sparsity, information)…")
 def representation_for(path: str, version: float, data: str, steps: int) -> Representation:
     return representation(model_for(path, version), _samples(path, version, data).split, steps)
+
+
+def probe_errors_task(path: str, version: float, data: str, steps: int) -> background.Task:
+    """The linear probe's error at each step (a logistic regression a step: seconds), on the worker."""
+    model, split = model_for(path, version), _samples(path, version, data).split
+    return background.start(("probe", path, version, data, steps), "Fitting a linear probe at each step",
+                            lambda report: probe_errors(model, split, steps, progress=report))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -189,11 +207,12 @@ COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (t
 COMPARE_REFERENCE = 200  # of those, the samples ISTA's objective curve runs on (1,000 iterations)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Measuring the model (objective, ISTA iterations, noise, "
-                   "attack)…")
-def comparison_for(path: str, version: float, data: str) -> Comparison:
-    split = _samples(path, version, data).split.head(COMPARE_SAMPLES)
-    return compare_model(model_for(path, version), split.x, split.y, reference_digits=COMPARE_REFERENCE)
+def comparison_task(path: str, version: float, data: str) -> background.Task:
+    """One model's measurements for the Compare table (objective, ISTA iterations, noise, attack), on the worker."""
+    model, split = model_for(path, version), _samples(path, version, data).split.head(COMPARE_SAMPLES)
+    return background.start(("comparison", path, version, data), "Measuring each model (objective, ISTA "
+                            "iterations, noise, attack)",
+                            lambda report: compare_model(model, split.x, split.y, reference_digits=COMPARE_REFERENCE))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -222,10 +241,14 @@ def composition_for(path: str, version: float, data: str) -> Composition:
     return composition(model.unit_weights(), unit_table(model).kind, _samples(path, version, data).shape)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Fitting a Gabor to every decoder…")
-def gabor_for(path: str, version: float, data: str) -> GaborFits:
-    """A 2-D Gabor fitted to each unit's decoder column (a model trained on images)."""
-    return fit_filters(model_for(path, version).unit_weights().decoder, _samples(path, version, data).shape)
+GABOR_BATCH = 32  # decoders fitted per solve on the worker: the bar moves every few hundred ms
+
+
+def gabor_task(path: str, version: float, data: str) -> background.Task:
+    """A 2-D Gabor fitted to each unit's decoder column (a model trained on images), on the worker."""
+    decoder, shape = model_for(path, version).unit_weights().decoder, _samples(path, version, data).shape
+    return background.start(("gabor", path, version, data), "Fitting a Gabor to every decoder",
+                            lambda report: fit_filters(decoder, shape, batch=GABOR_BATCH, progress=report))
 
 
 @dataclass
@@ -342,11 +365,13 @@ LIKELIHOOD_SAMPLES = 2000  # test samples the app measures a bound on (the CLI: 
 APP_IWAE_K, APP_IWAE_SAMPLES = 100, 200  # the app's importance-weighted bound (the CLI: k = 1,000 on 1,000)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Measuring the bound on the test samples (ELBO, an importance-weighted "
-                   "estimate, each layer)…")
-def likelihood_for(path: str, version: float, data: str):
-    return model_for(path, version).likelihood(_samples(path, version, data).split.head(LIKELIHOOD_SAMPLES), APP_IWAE_K,
-                                               APP_IWAE_SAMPLES)
+def likelihood_task(path: str, version: float, data: str) -> background.Task:
+    """A model with a likelihood: its bound on the test samples (ELBO, an importance-weighted estimate, each
+    layer), on the worker."""
+    model, split = model_for(path, version), _samples(path, version, data).split.head(LIKELIHOOD_SAMPLES)
+    return background.start(("likelihood", path, version, data), "Measuring the bound on the test samples (ELBO, "
+                            "an importance-weighted estimate, each layer)",
+                            lambda report: model.likelihood(split, APP_IWAE_K, APP_IWAE_SAMPLES))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Carrying every unit down to the pixels…")

@@ -68,9 +68,12 @@ def png(rgb: np.ndarray) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
-    img = Image.fromarray(np.ascontiguousarray(rgb))
-    if len(np.unique(rgb.reshape(-1, 3), axis=0)) <= 256:  # a LUT's colours (every picture here): a palette PNG is
-        img = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256)  # exact, and a third of the bytes
+    rgb = np.ascontiguousarray(rgb)
+    img = Image.fromarray(rgb)
+    # each colour as one number: a 1-D unique, several times faster than unique rows
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    if len(np.unique(packed)) <= 256:  # a LUT's colours (every picture here): a palette PNG is exact, and a third
+        img = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256)  # of the bytes
     img.save(buf, format="PNG", optimize=False)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 

@@ -12,6 +12,7 @@ parameters by least squares (Levenberg–Marquardt, every filter and every start
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -186,9 +187,14 @@ class GaborFits:
 
 
 def fit_filters(filters: np.ndarray, shape: tuple[int, int], units: np.ndarray | None = None,
-                batch: int = 256) -> GaborFits:
+                batch: int = 256, progress: Callable[[float], None] = lambda done: None) -> GaborFits:
     """(units, h·w) filters of images of `shape` -> a Gabor for each (of the units `units` names, if given), fitted
-    `batch` filters at a time."""
+    `batch` filters at a time (each fit is its own: the batch only sets how many share a solve); `progress` hears the
+    share fitted."""
     units = np.arange(len(filters)) if units is None else np.asarray(units)
     images = np.asarray(filters, dtype=np.float64)[units].reshape(len(units), *shape)
-    return GaborFits([g for i in range(0, len(images), batch) for g in _fit_many(images[i:i + batch])], units)
+    fits = []
+    for i in range(0, len(images), batch):
+        fits += _fit_many(images[i:i + batch])
+        progress(len(fits) / len(images))
+    return GaborFits(fits, units)

@@ -14,7 +14,7 @@ from models.analysis.composition import ENERGY, composition
 from models.analysis.intervene import kind_sets, set_ablations, unit_ablations
 from models.kinds import KINDS
 from models.training.validate import evaluate_split
-from models.analysis.representation import class_means, representation
+from models.analysis.representation import class_means, probe_errors, representation
 from models.training.validate import DENSE
 from models.analysis.staging import SETTLE, run_staging
 from models.data import Split
@@ -123,7 +123,7 @@ def render(source: str, model, samples: Split, data_name: str, shape: tuple[int,
 
 def representation_table(model, samples: Split) -> list[str]:
     """The representation metrics at every step (models/analysis/representation.py), as markdown lines."""
-    r = representation(model, samples, model.trained_unroll)
+    r, probe = representation(model, samples, model.trained_unroll), probe_errors(model, samples, model.trained_unroll)
     fvu = r.fvu if r.fvu is not None else [float("nan")] * len(r.l0)
     lines = ["## The code as a representation, step by step", "",
              f"On the first {r.samples:,} samples; the linear probe is fitted on the first half and tested on the "
@@ -132,7 +132,7 @@ def representation_table(model, samples: Split) -> list[str]:
              "classes as factors.", "",
              "| step | L0 | dead | dense | FVU | sparseness | MIG | probe error (%) |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {t + 1} | {r.l0[t]:.1f} | {int(r.dead[t])} | {int(r.dense[t])} | {fvu[t]:.3f} | "
-              f"{r.population[t]:.3f} | {r.mig[t]:.3f} | {r.probe_error[t]:.1f} |" for t in range(len(r.l0))]
+              f"{r.population[t]:.3f} | {r.mig[t]:.3f} | {probe[t]:.1f} |" for t in range(len(r.l0))]
     return lines + [""]
 
 

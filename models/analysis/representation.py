@@ -9,6 +9,7 @@ variance) and of Bengio (2013) on disentangling, each defined once here and test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -79,11 +80,8 @@ def mutual_information(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n, units = codes.shape
     k = int(labels.max()) + 1
     v = int(codes.max()) + 1
-    joint = np.zeros((units, v, k))
-    for c in range(k):  # counts of (unit j's code, label c), all units at once
-        m = labels == c
-        if m.any():
-            joint[:, :, c] = np.stack([np.bincount(codes[m, j], minlength=v) for j in range(units)])
+    cell = (np.arange(units) * v + codes) * k + np.asarray(labels)[:, None]  # (unit, code, label) as one index
+    joint = np.bincount(cell.ravel(), minlength=units * v * k).reshape(units, v, k)  # one pass for all units
     p = joint / n
     pu, py = p.sum(2, keepdims=True), p.sum(1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -121,7 +119,6 @@ class Representation:
     selectivity: np.ndarray | None  # (steps, units); the class measures are None without labels
     information: np.ndarray | None  # (steps, units) I(unit; class) in bits
     mig: np.ndarray | None  # (steps,)
-    probe_error: np.ndarray | None  # (steps,) % on the second half of the samples, fitted on the first
 
 
 @torch.no_grad()
@@ -130,17 +127,19 @@ def _codes(model, x: torch.Tensor, steps: int, batch: int = 1000) -> np.ndarray:
     return torch.cat([model.encode(x[i:i + batch], steps) for i in range(0, len(x), batch)], dim=1).numpy()
 
 
+def _first(model, samples: Split, steps: int, max_samples: int) -> tuple[torch.Tensor, np.ndarray | None, int]:
+    """The first `max_samples` inputs, their labels (None without), and the steps the model has (1 without steps)."""
+    y = None if samples.y is None else samples.y[:max_samples].numpy()
+    return samples.x[:max_samples], y, steps if capabilities(model).steps else 1
+
+
 def representation(model, samples: Split, steps: int, max_samples: int = MAX_SAMPLES) -> Representation:
     """The metrics of the model's codes at steps 1..steps on the first `max_samples` samples (a model without
-    recurrent steps has one). Without labels, the class measures (selectivity, information, MIG, probe) are None."""
-    caps = capabilities(model)
-    steps = steps if caps.steps else 1
-    x = samples.x[:max_samples]
-    y = None if samples.y is None else samples.y[:max_samples].numpy()
+    recurrent steps has one). Without labels, the class measures (selectivity, information, MIG) are None."""
+    x, y, steps = _first(model, samples, steps, max_samples)
     zs = _codes(model, x, steps)  # (steps, n, units)
-    half = len(x) // 2
     rows = {k: [] for k in ("l0", "dead", "dense", "density", "lifetime", "population", "fvu", "selectivity",
-                            "information", "mig", "probe_error")}
+                            "information", "mig")}
     for z in zs:
         d = density(z)
         codes = discretise(z)
@@ -151,13 +150,27 @@ def representation(model, samples: Split, steps: int, max_samples: int = MAX_SAM
         rows["dense"].append(int((d > DENSE).sum()))
         rows["density"].append(d)
         rows["lifetime"].append(treves_rolls(z, axis=0))
-        if caps.decoder:
+        if capabilities(model).decoder:
             with torch.no_grad():
                 rows["fvu"].append(fvu(x.numpy(), model.decode(torch.from_numpy(z)).numpy()))
         if y is not None:
             rows["selectivity"].append(selectivity(z, y))
             rows["information"].append(mutual_information(codes, y))
             rows["mig"].append(mig(codes, y)[0])
-            rows["probe_error"].append(linear_probe(z[:half], y[:half], z[half:], y[half:]))
     arr = {k: (np.asarray(v, dtype=np.float64) if v else None) for k, v in rows.items()}
     return Representation(len(x), **arr)
+
+
+def probe_errors(model, samples: Split, steps: int, max_samples: int = MAX_SAMPLES,
+                 progress: Callable[[float], None] = lambda done: None) -> np.ndarray | None:
+    """(steps,) the test error (%) of a linear probe on z_t at each step, fitted on the first half of the first
+    `max_samples` samples and tested on the second (None without labels). The slow part of the metrics: a
+    logistic regression per step; `progress` hears the share of steps done."""
+    x, y, steps = _first(model, samples, steps, max_samples)
+    if y is None:
+        return None
+    zs, half, errors = _codes(model, x, steps), len(x) // 2, []
+    for z in zs:
+        errors.append(linear_probe(z[:half], y[:half], z[half:], y[half:]))
+        progress(len(errors) / len(zs))
+    return np.asarray(errors, dtype=np.float64)
