@@ -5,7 +5,7 @@ The sidebar is drawn here, once, before the page; the pages offered are those th
 import streamlit as st
 
 from models.families import NEEDS
-from ui import compute, hosts, nav, sidebar, state, url
+from ui import hosts, nav, server, sidebar, state, url
 
 st.set_page_config(page_title="sparselab", page_icon=":material/blur_on:", layout="wide")
 # On a narrow screen a chart's title runs under its toolbar: lift the toolbar into a strip of its own above it.
@@ -15,7 +15,7 @@ st.html("""<style>@media (max-width: 640px) {
 }</style>""")
 
 nav.through_app()
-compute.leave_a_core()
+server.tune()
 if not hosts.allowed(st.context.headers.get("Host", "") if st.context.headers else "",
                      st.get_option("server.address")):
     st.error("This app answers to this machine's own names only (a page elsewhere may try to reach it through "

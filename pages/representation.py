@@ -49,14 +49,16 @@ for col, (label, value, definition) in zip(st.columns(len(cards)), cards):
     col.metric(label, value, help=definition)
 
 left, right = st.columns(2)
-curves = {} if probe is None else {"linear probe on z_t": probe}
-if labelled and caps.classifier:
-    curves["the model's classifier"] = view.stats.error[:T]
-if curves:
+if labelled:  # the probe's line stays in the legend (and keeps its colour) while the worker fits it
+    curves = {"linear probe on z_t": np.full(T, np.nan) if probe is None else probe}
+    if caps.classifier:
+        curves["the model's classifier"] = view.stats.error[:T]
     chart(left, figures.lines(steps, curves, "Class information over the steps", "step t", "test error (%)",
                               marker_x=t),
-          key="rep-probe", caption="How much of the class a linear read-out finds in z_t at each step, against the "
-                                   f"model's own classifier (on all the test {nouns}).")
+          key="rep-probe", caption="How much of the class a linear read-out finds in z_t at each step"
+                                   + (f", against the model's own classifier (on all the test {nouns})"
+                                      if caps.classifier else "")
+                                   + (". The probe's line appears once it is fitted." if probe is None else "."))
 elif r.fvu is not None:
     chart(left, figures.lines(steps, {"FVU": r.fvu}, "Unexplained variance over the steps", "step t", "FVU",
                               marker_x=t), key="rep-probe",

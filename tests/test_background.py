@@ -1,11 +1,12 @@
 """Slow optional work on the worker (ui/background.py): started once per key, its progress and failure seen, and the
 pages that use it open with a bar and fill in with the same numbers the analysis computes directly."""
+import base64
 import threading
 
 import numpy as np
 import pytest
 
-from tests.test_app import app, get, metric, settle  # noqa: F401  (app: the fixture)
+from tests.test_app import app, charts, get, metric, settle  # noqa: F401  (app: the fixture)
 from ui import background
 
 
@@ -92,6 +93,11 @@ def test_representation_opens_with_a_bar_then_shows_the_probe(app):
 
     app.switch_page("pages/representation.py").run()
     assert not app.exception, app.exception
+    if app.get("progress"):  # not fitted yet in this process: the line is there, empty, in its own colour
+        probe_line = charts(app)[0]["data"][0]
+        y = np.frombuffer(base64.b64decode(probe_line["y"]["bdata"]), dtype=probe_line["y"]["dtype"])
+        assert probe_line["name"] == "linear probe on z_t" and np.isnan(y).all()
+        assert metric(app, "Probe error") == "…"
     settle(app)
     assert not app.get("progress")
     entry = next(e for e in catalog.entries() if e.key == "default:drsae-400x11")  # the app's default
@@ -111,3 +117,18 @@ def test_compare_opens_with_a_bar_and_fills_its_table(app):
     settle(app)
     table = app.dataframe[0].value
     assert table.shape == (21, 5) and all(float(v) < 10 for v in table.iloc[0, 1:])  # test error (%)
+
+
+def test_the_server_leaves_a_core_to_its_event_loop():
+    """ui/server.py: torch uses one thread fewer than the cores the process may run on (at least one)."""
+    import os
+
+    import torch
+
+    from ui import server
+
+    server.tune()
+    cores = len(os.sched_getaffinity(0))
+    assert torch.get_num_threads() == max(1, cores - 1)
+    server.tune()  # every run of app.py calls it: idempotent
+    assert torch.get_num_threads() == max(1, cores - 1)

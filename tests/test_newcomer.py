@@ -285,3 +285,23 @@ def test_the_per_step_decoders_are_solved_only_when_asked(app):
     assert not at.exception
     assert any(c["layout"]["title"]["text"] == "Optimal decoders of unit " + str(at.session_state["u-dec-unit"]) +
                " at steps 1..11" for c in specs(at))
+
+
+def test_the_catalog_builds_each_entry_once_and_follows_the_files(tiny_run, tmp_path):
+    """The sidebar lists every model on every rerun: an entry is rebuilt only when its files or state change."""
+    from models.services import catalog
+    from models.training import run_folder
+
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_run[0], root / "tiny")
+    first = {e.key: e for e in catalog.entries(root)}
+    again = {e.key: e for e in catalog.entries(root)}
+    assert again["run:tiny"] is first["run:tiny"] and again["default:drsae-400x11"] is first["default:drsae-400x11"]
+    run_folder.write_about(root / "tiny", "strokes", "why")
+    named = {e.key: e for e in catalog.entries(root)}["run:tiny"]
+    assert named is not first["run:tiny"] and named.title == "strokes" and "strokes (tiny)" in named.label
+    run_folder.write_status(root / "tiny", state="stopped")
+    assert {e.key: e for e in catalog.entries(root)}["run:tiny"].state == "stopped"
+    shutil.rmtree(root / "tiny")
+    assert "run:tiny" not in {e.key for e in catalog.entries(root)}
+    assert not [k for k in catalog._BUILT if k[0] == root / "tiny"]  # a deleted run's entry is not kept

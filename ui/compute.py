@@ -6,7 +6,6 @@ draws; pages render what these return.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import astuple, dataclass
 
 import numpy as np
@@ -38,15 +37,6 @@ from models.services import catalog, jobs
 from models.training import run_folder, snapshots
 from models.training.config import TrainConfig
 from ui import background
-
-
-def leave_a_core() -> None:
-    """The server's torch uses one thread fewer than its cores (at least one): the core left is for Streamlit's event
-    loop, the worker (ui/background.py) and other tabs. On two cores, torch's second OpenMP thread otherwise waits on
-    them at every operation: the Units page's first open took 3.8 s instead of 1.8 s (docs/results.md)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if torch.get_num_threads() != max(1, cores - 1):
-        torch.set_num_threads(max(1, cores - 1))
 
 
 @dataclass

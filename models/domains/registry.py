@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -125,9 +126,9 @@ class DataSpec:
     def to_dict(self) -> dict:
         return {"name": self.domain.name, "settings": self.cfg.to_dict()}
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Stable and hashable: a cache key."""
+        """Stable and hashable: a cache key (made once: the spec and its settings are frozen)."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def layout(self) -> Layout:

@@ -83,21 +83,38 @@ def _entry(key: str, label: str, path: Path, cfg: dict | None, state: str, about
 
 
 def entries(root: Path | None = None) -> list[Entry]:
-    out = []
+    """Every model here, each entry built once per version of the files it is made of (the sidebar asks on every
+    rerun)."""
+    out, seen = [], {}
     for folder in default_models():
-        try:
-            cfg = run_folder.read_config(folder)
-        except run_folder.DamagedRun:
-            continue
-        e = _entry(f"default:{folder.name}", f"embedded · {folder.name}", folder / EXPORTED, cfg, "embedded")
+        made = (folder, "embedded", run_folder.stamp(folder / run_folder.CONFIG))
+        e = seen[made] = _BUILT[made] if made in _BUILT else _embedded_entry(folder)
         out.append(e) if e else None
     for j in jobs.list_jobs(root):
         if j.state != "damaged" and ((j.run / CHECKPOINT).is_file() or (j.run / PREVIOUS).is_file()):
-            about = run_folder.read_about(j.run)
-            shown = f"{about['name']} ({j.name})" if about["name"] else j.name
-            e = _entry(f"run:{j.name}", f"run · {shown} ({j.state})", j.run, j.config, j.state, about)
+            made = (j.run, j.state, run_folder.stamp(j.run / run_folder.CONFIG), run_folder.stamp(j.run / run_folder.ABOUT))
+            e = seen[made] = _BUILT[made] if made in _BUILT else _run_entry(j)
             out.append(e) if e else None
+    _BUILT.clear()
+    _BUILT.update(seen)  # what is listed now: a deleted run's entry goes
     return out
+
+
+_BUILT: dict[tuple, Entry | None] = {}  # each entry, by what it is made of (its files' stamps, a run's state)
+
+
+def _embedded_entry(folder: Path) -> Entry | None:
+    try:
+        cfg = run_folder.read_config(folder)
+    except run_folder.DamagedRun:
+        return None
+    return _entry(f"default:{folder.name}", f"embedded · {folder.name}", folder / EXPORTED, cfg, "embedded")
+
+
+def _run_entry(j: jobs.Job) -> Entry | None:
+    about = run_folder.read_about(j.run)
+    shown = f"{about['name']} ({j.name})" if about["name"] else j.name
+    return _entry(f"run:{j.name}", f"run · {shown} ({j.state})", j.run, j.config, j.state, about)
 
 
 def by_run(run_name: str, all_entries: list[Entry]) -> Entry | None:

@@ -115,15 +115,31 @@ class Job:
         return min(1.0, (self.epoch + self.frac) / max(self.total_epochs, 1))
 
 
+_CHECKED: dict[Path, tuple[tuple, dict | None]] = {}  # each run's settings as last read and checked, by file stamp
+
+
+def _checked_config(run: Path) -> dict | None:
+    """The run's config.json, read and checked usable (a known family, values in bounds) once per version of the
+    file: the sidebar lists every run on every rerun, and reading and checking them all was most of a rerun's time
+    under ten tabs with 168 runs (docs/results.md). Callers only read it."""
+    key = runs.stamp(run / runs.CONFIG)
+    seen = _CHECKED.get(run)
+    if key is not None and seen is not None and seen[0] == key:
+        return seen[1]
+    cfg = runs.read_config(run)
+    if cfg is not None:
+        try:
+            of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), spec_of(cfg)
+        except (TypeError, ValueError) as e:
+            raise runs.DamagedRun(f"{run / runs.CONFIG} holds settings that cannot be used: {e}") from None
+    _CHECKED[run] = (key, cfg)
+    return cfg
+
+
 def job(run: Path) -> Job:
     """The run's state from its files; a run whose files cannot be read is "damaged", with the reason."""
     try:
-        cfg = runs.read_config(run)
-        if cfg is not None:  # settings this version can train with (a known family, values in bounds)
-            try:
-                of_saved(cfg).config.from_dict(cfg["model"]), TrainConfig.from_dict(cfg["train"]), spec_of(cfg)
-            except (TypeError, ValueError) as e:
-                raise runs.DamagedRun(f"{run / runs.CONFIG} holds settings that cannot be used: {e}") from None
+        cfg = _checked_config(Path(run))
         st = runs.read_status(run)
         state = str(st.get("state", "new"))
         pid = st.get("pid")

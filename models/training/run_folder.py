@@ -134,6 +134,16 @@ def read_config_file(path: Path) -> dict | None:
     return cfg
 
 
+def stamp(path: Path) -> tuple | None:
+    """What tells a file's contents apart without reading it (None: missing): every file here is replaced whole
+    (write_json writes a new file and renames it), so another inode, time or size is another content."""
+    try:
+        s = Path(path).stat()
+    except OSError:
+        return None
+    return s.st_ino, s.st_mtime_ns, s.st_size
+
+
 def read_config(run: Path) -> dict | None:
     return read_config_file(Path(run) / CONFIG)
 
