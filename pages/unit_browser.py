@@ -4,8 +4,8 @@ histogram and its mean activity per class; linkable with `units=`."""
 import numpy as np
 import streamlit as st
 
-from ui import figures, url
-from ui.compute import unit_ablations_for, unit_runs_for
+from ui import background, figures, url
+from ui.compute import unit_ablations_task, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
 
@@ -18,7 +18,8 @@ shape, noun, nouns = samples.shape, samples.noun, samples.nouns
 index = sel.unit_index()
 codes = sel.codes()
 H = view.hidden
-ablation = unit_ablations_for(*sel.key, T) if sel.ranked else None  # the Units page's ranking, shared
+# the Units page's ranking, shared; a bar here until the worker has it
+ablation = background.shown(unit_ablations_task(*sel.key, T)) if sel.ranked else None
 
 linked = url.take("units", url.integers(0, H - 1, 8), "units", "the unit the table opens on")
 if linked is not None:
@@ -63,7 +64,7 @@ if alive:
 shown = np.flatnonzero(keep_mask)
 values = np.asarray(columns[sort_by], dtype=float)[shown]
 shown = shown[np.argsort(-values if descending else values, kind="stable")]
-if ablation is None:
+if not sel.ranked:
     runs = unit_runs_for(*sel.key, T)
     c[1].caption(f"Ablation cost: rank every unit ({runs:,} {noun} × unit runs at T = {T}; the Units page "
                  "shares it).")

@@ -5,8 +5,8 @@ import streamlit as st
 
 from models.analysis.intervene import kind_sets
 from models.kinds import CATEGORICAL_MIN
-from ui import figures, url
-from ui.compute import figure, set_ablations_for, step_decoders_for, unit_ablations_for, unit_runs_for
+from ui import background, figures, url
+from ui.compute import figure, set_ablations_for, step_decoders_task, unit_ablations_task, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.intervene import intervention_controls
 from ui.state import clicked, keep, require, with_picked
@@ -170,8 +170,9 @@ else:
     st.info(f"This model has no categorical unit (angle > {CATEGORICAL_MIN} rad).")
 if sel.caps.steps and st.toggle("Per-step optimal decoders: for each step t, the decoder D^t that best "
                                 f"reconstructs the test {nouns} from z_t (least squares; seconds, once a model)",
-                                key="u-stepdec-on"):
-    dec = step_decoders_for(*sel.key).decoders
+                                key="u-stepdec-on") \
+        and (solved := background.shown(step_decoders_task(*sel.key))) is not None:  # a bar until they are solved
+    dec = solved.decoders
     u0 = st.selectbox("Unit", chosen, key="u-dec-unit")
     Tt = dec.shape[0]
     chart(st, figure("filter_grid", dec[:, :, u0], [f"D^{s + 1} of unit {u0}" for s in range(Tt)],
@@ -217,8 +218,7 @@ if not sel.ranked:
     if st.button("Rank every unit by its ablation", key="u-rank-go"):
         sel.rank()
         st.rerun()
-else:
-    ua = unit_ablations_for(*sel.key, Tn)
+elif (ua := background.shown(unit_ablations_task(*sel.key, Tn))) is not None:  # a bar until the worker is done
     order = ua.ranked()
     if ua.error is not None:
         delta = ua.error - ab.error

@@ -132,3 +132,18 @@ def test_the_server_leaves_a_core_to_its_event_loop():
     assert torch.get_num_threads() == max(1, cores - 1)
     server.tune()  # every run of app.py calls it: idempotent
     assert torch.get_num_threads() == max(1, cores - 1)
+
+
+def test_ranking_units_on_the_unit_browser_runs_on_the_worker_and_the_units_page_shares_it(app):
+    app.switch_page("pages/unit_browser.py").run()
+    get(app, "button", "Rank by ablation").click().run()
+    assert not app.exception, app.exception
+    if app.get("progress"):  # not ranked yet in this process: the table is there, without the ablation column
+        assert "Ablating every unit alone" in app.get("progress")[0].proto.text
+        assert "error without it (%)" not in app.dataframe[0].value.columns
+    settle(app)
+    assert "error without it (%)" in app.dataframe[0].value.columns
+    ranking = [t for k, t in background._TASKS.items() if k[0] == "unit ablations"]
+    app.switch_page("pages/units.py").run()  # ranked already: its table at once, from the same task
+    assert not app.get("progress") and len(app.dataframe) == 2
+    assert [t for k, t in background._TASKS.items() if k[0] == "unit ablations"] == ranking

@@ -10,7 +10,7 @@ from models.analysis.units import unit_table
 from models.assets import default_model_path
 from models.checkpoint import load_model
 from models.services import jobs
-from tests.test_app import stepper_data, app, charts, get  # noqa: F401  (app: the fixture)
+from tests.test_app import stepper_data, app, charts, get, settle  # noqa: F401  (app: the fixture)
 from tests.data import DIGITS
 
 RUN_GROUP = ("run", "drsae", 64, 5, DIGITS)
@@ -112,6 +112,9 @@ def test_units_page_ablations(app):
     assert expect.set_error["categorical"] > expect.error  # the classifier needs its categorical units
     get(app, "button", "Rank every unit").click().run()
     assert not app.exception and not app.error
+    if app.get("progress"):  # the worker ranks them: a bar, then the table
+        assert "Ablating every unit alone" in app.get("progress")[0].proto.text and len(app.dataframe) == 1
+    settle(app)
     ranked = app.dataframe[1].value
     assert len(ranked) == 20 and list(ranked["test error (%)"]) == sorted(ranked["test error (%)"], reverse=True)
     assert "What ablating each unit alone costs the classifier" in titles(app)

@@ -10,7 +10,7 @@ import pytest
 
 from models.families.drsae import DrSAEConfig
 from models.services import catalog, jobs
-from tests.test_app import get, open_app
+from tests.test_app import get, open_app, settle
 from tests.test_composition_pages import array
 
 
@@ -275,14 +275,15 @@ def test_the_unit_browser_filters_sorts_opens_and_links_a_unit(app):
 
 
 def test_the_per_step_decoders_are_solved_only_when_asked(app):
-    from ui import compute
+    from ui import background
 
-    compute.step_decoders_for.clear()
     at = app
     at.switch_page("pages/units.py").run()
     assert not any(c["layout"]["title"]["text"].startswith("Optimal decoders") for c in specs(at))
+    assert not [k for k in background._TASKS if k[0] == "step decoders"]  # not started by opening the page
     at.toggle(key="u-stepdec-on").set_value(True).run()
     assert not at.exception
+    settle(at)  # solved on the worker
     assert any(c["layout"]["title"]["text"] == "Optimal decoders of unit " + str(at.session_state["u-dec-unit"]) +
                " at steps 1..11" for c in specs(at))
 

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from models.analysis.activity import StepDecoders, UnitAnalysis, analyse, step_decoders
+from models.analysis.activity import UnitAnalysis, analyse, step_decoders
 from models.analysis.compare import Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
 from models.analysis.gabor import fit_filters
@@ -188,9 +188,11 @@ def analysis_for(path: str, version: float, data: str) -> UnitAnalysis:
     return analyse(model_for(path, version), _samples(path, version, data).split)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Solving each step's least-squares decoder…")
-def step_decoders_for(path: str, version: float, data: str) -> StepDecoders:
-    return step_decoders(model_for(path, version), _samples(path, version, data).split)
+def step_decoders_task(path: str, version: float, data: str) -> background.Task:
+    """Each step's least-squares decoder over the test samples (seconds: on the worker)."""
+    model, split = model_for(path, version), _samples(path, version, data).split
+    return background.start(("step decoders", path, version, data), "Solving each step's least-squares decoder",
+                            lambda report: step_decoders(model, split, progress=report))
 
 
 COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (the CLI: all of them)
@@ -333,9 +335,12 @@ def unit_runs_for(path: str, version: float, data: str, steps: int) -> int:
     return unit_runs(model_for(path, version), _samples(path, version, data).split, steps)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Ablating every unit alone on the test samples…")
-def unit_ablations_for(path: str, version: float, data: str, steps: int) -> UnitAblations:
-    return unit_ablations(model_for(path, version), _samples(path, version, data).split, steps)
+def unit_ablations_task(path: str, version: float, data: str, steps: int) -> background.Task:
+    """Every unit alone ablated on the test samples where it fires (seconds to minutes: on the worker, with its
+    share done)."""
+    model, split = model_for(path, version), _samples(path, version, data).split
+    return background.start(("unit ablations", path, version, data, steps), "Ablating every unit alone on the test "
+                            "samples", lambda report: unit_ablations(model, split, steps, progress=report))
 
 
 @st.cache_resource(max_entries=64, show_spinner="Ablating each unit on these samples…")

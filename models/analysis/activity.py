@@ -89,10 +89,11 @@ class StepDecoders:
 
 
 @torch.no_grad()
-def step_decoders(model, samples: Split, ridge: float = 1e-6) -> StepDecoders:
+def step_decoders(model, samples: Split, ridge: float = 1e-6,
+                  progress: Callable[[float], None] = lambda done: None) -> StepDecoders:
     """For each step t, the decoder D^t that best reconstructs the samples from z_t (least squares, a tiny ridge);
     apart from `analyse`: eleven 400 × 400 solves over the samples in float64 cost seconds, and only one view and
-    the report need them."""
+    the report need them. `progress` hears the share of steps solved."""
     model = copy.deepcopy(model).double().eval()
     x = samples.x.double()
     zs = model.encode(x).cpu()
@@ -102,6 +103,7 @@ def step_decoders(model, samples: Split, ridge: float = 1e-6) -> StepDecoders:
         Dt = torch.linalg.solve(Z.T @ Z + ridge * torch.eye(H, dtype=Z.dtype), Z.T @ x).T  # (d, H)
         decoders.append(Dt.float().numpy())
         errors.append((0.5 * (x - Z @ Dt.T).pow(2).sum(1)).mean().item())
+        progress(len(errors) / len(zs))
     return StepDecoders(np.stack(decoders), np.array(errors))
 
 
