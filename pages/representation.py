@@ -5,8 +5,7 @@ import numpy as np
 import streamlit as st
 
 from models.analysis import representation as rep
-from ui import figures
-from ui import background
+from ui import background, figures
 from ui.compute import probe_errors_task, representation_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
@@ -19,8 +18,7 @@ r = representation_for(*sel.key, T)
 samples = sel.samples()
 noun, nouns = samples.noun, samples.nouns
 labelled = r.mig is not None
-probe_task = probe_errors_task(*sel.key, T) if labelled else None
-probe = background.shown(probe_task) if labelled else None  # a bar until the worker has fitted it
+probe = background.shown(probe_errors_task(*sel.key, T)) if labelled else None  # a bar until the worker has it
 kind = view.units.kind
 st.caption(f"The codes z_t of the first {r.samples:,} of the {samples.name}, at steps 1..{T} (the trained T)."
            + (" The probe is a logistic regression fitted on the first half of them and tested on the second."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from functools import cache
 
 import torch
 
@@ -22,13 +23,12 @@ def tune() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if torch.get_num_threads() != max(1, cores - 1):
         torch.set_num_threads(max(1, cores - 1))
-    global _arenas_set
-    if not _arenas_set:
-        _arenas_set = True
-        try:
-            ctypes.CDLL(None).mallopt(M_ARENA_MAX, ARENAS)
-        except (AttributeError, OSError):  # not glibc (macOS, musl): its allocator, its ways
-            pass
+    _cap_arenas()
 
 
-_arenas_set = False
+@cache
+def _cap_arenas() -> None:
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, ARENAS)
+    except (AttributeError, OSError):  # not glibc (macOS, musl): its allocator, its ways
+        pass

@@ -92,7 +92,7 @@ def entries(root: Path | None = None) -> list[Entry]:
         out.append(e) if e else None
     for j in jobs.list_jobs(root):
         if j.state != "damaged" and ((j.run / CHECKPOINT).is_file() or (j.run / PREVIOUS).is_file()):
-            made = (j.run, j.state, run_folder.stamp(j.run / run_folder.CONFIG), run_folder.stamp(j.run / run_folder.ABOUT))
+            made = (j.run, j.state, j.config_stamp, run_folder.stamp(j.run / run_folder.ABOUT))
             e = seen[made] = _BUILT[made] if made in _BUILT else _run_entry(j)
             out.append(e) if e else None
     _BUILT.clear()

@@ -105,6 +105,7 @@ class Job:
     message: str
     pid: int | None
     config: dict | None = None  # the run's config.json as read (settings checked usable); None if none or damaged
+    config_stamp: tuple | None = None  # that file's run_folder.stamp when it was read: what the catalog keys on
 
     @property
     def name(self) -> str:
@@ -118,14 +119,14 @@ class Job:
 _CHECKED: dict[Path, tuple[tuple, dict | None]] = {}  # each run's settings as last read and checked, by file stamp
 
 
-def _checked_config(run: Path) -> dict | None:
+def _checked_config(run: Path) -> tuple[dict | None, tuple | None]:
     """The run's config.json, read and checked usable (a known family, values in bounds) once per version of the
-    file: the sidebar lists every run on every rerun, and reading and checking them all was most of a rerun's time
-    under ten tabs with 168 runs (docs/results.md). Callers only read it."""
+    file, and that version's stamp: the sidebar lists every run on every rerun, and reading and checking them all was
+    most of a rerun's time under ten tabs with 168 runs (docs/results.md). Callers only read it."""
     key = runs.stamp(run / runs.CONFIG)
     seen = _CHECKED.get(run)
     if key is not None and seen is not None and seen[0] == key:
-        return seen[1]
+        return seen[1], key
     cfg = runs.read_config(run)
     if cfg is not None:
         try:
@@ -133,20 +134,20 @@ def _checked_config(run: Path) -> dict | None:
         except (TypeError, ValueError) as e:
             raise runs.DamagedRun(f"{run / runs.CONFIG} holds settings that cannot be used: {e}") from None
     _CHECKED[run] = (key, cfg)
-    return cfg
+    return cfg, key
 
 
 def job(run: Path) -> Job:
     """The run's state from its files; a run whose files cannot be read is "damaged", with the reason."""
     try:
-        cfg = _checked_config(Path(run))
+        cfg, cfg_stamp = _checked_config(Path(run))
         st = runs.read_status(run)
         state = str(st.get("state", "new"))
         pid = st.get("pid")
         if state == "running" and not runs.trainer_running(run) and not _starting(st):
             state = "interrupted"  # killed without a word (machine restart, kill -9), or a pid reused: resumable
         return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
-                   float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid, cfg)
+                   float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid, cfg, cfg_stamp)
     except (runs.DamagedRun, TypeError, ValueError) as e:  # a ValueError: a field of the wrong kind
         reason = str(e) if isinstance(e, runs.DamagedRun) else f"{run / runs.STATUS} has a field of the wrong kind ({e})"
         return Job(Path(run), "damaged", 0, 0, 0.0, None, reason, None)
