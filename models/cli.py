@@ -28,7 +28,7 @@ import numpy as np
 
 from models.checkpoint import CHECKPOINT, CheckpointError
 from models.data import DataError
-from models.domains import DEFAULT as DEFAULT_DOMAIN, DataSpec, all_domains, get as domain_named
+from models.domains import DEFAULT as DEFAULT_DOMAIN, SHOWN_SAMPLES, DataSpec, all_domains, get as domain_named
 from models.families import all_families, architecture, get
 from models.settings import flag, settings
 from models.training import run_folder
@@ -327,7 +327,10 @@ def _model_and_samples(source, data_dir, sample: bool):
     model, meta = load_model(source)
     data = data_of(source, meta)
     sample = sample or not (data_dir or os.environ.get("SPARSELAB_DATA"))
-    samples, name, fingerprint = test_samples(data, data_dir, sample, of_model(model).inputs)
+    samples, name, fingerprint = test_samples(data, data_dir, sample, data.inputs(of_model(model)))
+    if len(samples) > SHOWN_SAMPLES:  # a test split on disk of any size: its first samples, as the app shows
+        name = f"first {SHOWN_SAMPLES:,} of the {name}"
+    samples = samples.load(SHOWN_SAMPLES)
     warning = mismatch(source, fingerprint)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)

@@ -75,7 +75,7 @@ elif mode == "Misclassified":
     caption = f"test {noun} {i}, label {stats.labels[i]}, predicted {stats.preds[T - 1, i]}"
 else:
     url.share(digit=None)  # a sample of the user's own cannot be shared
-    x, caption = own_sample(mode, "dyn", samples.domain, sel.family.inputs)
+    x, caption = own_sample(mode, "dyn", samples)
 
 tr = sel.trace(x)
 

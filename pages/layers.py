@@ -15,7 +15,7 @@ st.title("Layers")
 samples = sel.samples()
 st.markdown(f"Any {samples.noun}'s code, layer by layer: each unit's posterior mean, and its probability of being exactly 0, "
             "with the reconstruction the code gives.")
-x, name = pick_sample("lay", samples, sel.family.inputs)
+x, name = pick_sample("lay", samples)
 c = compute.layer_code_for(*sel.model_key, x.tobytes())
 st.image(figures.tiles([x, c.digit, c.reconstruction], zoom=4, signed=False, shape=samples.shape), width=112,
          caption=[name, "binarised, as the model sees it", "reconstruction: p(x | the posterior means)"])

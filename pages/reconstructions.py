@@ -12,7 +12,7 @@ sel = require(__file__)
 st.title("Reconstructions")
 samples = sel.samples()
 T = sel.unroll
-x, name = pick_sample("rec", samples, sel.family.inputs)
+x, name = pick_sample("rec", samples)
 short = name.split(" (")[0]
 name = name[0].upper() + name[1:]
 tr = sel.trace(x)

@@ -25,7 +25,7 @@ st.markdown(f"{samples.nouns.capitalize()} drawn by the model, top-down, between
             f"afresh from the top down, the layers below are inferred from the {noun} given the new layers above: how "
             f"much the {noun}'s evidence pulls the sample back (a mean-field posterior ignores the layers above, so its "
             f"lower layers stay the {noun}'s).")
-x, name = pick_sample("smp", samples, sel.family.inputs, fresh="None: fresh samples")
+x, name = pick_sample("smp", samples, fresh="None: fresh samples")
 linked = url.take("depth", url.integer(0, L), "depth", f"depth {L}")
 if linked is not None:
     st.session_state["smp-step"] = linked + 1  # the stepper counts from 1: depth 0 is its first frame

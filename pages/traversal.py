@@ -20,7 +20,7 @@ st.markdown(f"Clamp one unit of the top layer (layer {top}) at a range of values
 h = compute.hierarchy_for(*sel.key)
 layer = h.layers[-1]
 order = np.argsort(-layer.activity)  # the most active units first: the ones that carry something
-x, name = pick_sample("trv", samples, sel.family.inputs, fresh="None: the top layer at 0")
+x, name = pick_sample("trv", samples, fresh="None: the top layer at 0")
 keep("trv-unit", int(order[0]))
 unit = st.selectbox("Top unit (most active first)", [int(u) for u in order], key="trv-unit",
                     format_func=lambda u: f"unit {u}: activity {layer.activity[u]:.3f}, P(0) {layer.p_zero[u]:.2f}")

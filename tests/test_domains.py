@@ -155,15 +155,15 @@ def test_vectors_from_a_npy_a_npz_a_safetensors_file_and_a_folder(tmp_path):
     np.save(tmp_path / "a.npy", x)
     s = spec("vectors", vectors=str(tmp_path / "a.npy"))
     data, _ = dataset(s)
-    assert (len(data.train), len(data.val), len(data.test)) == (240, 30, 30) and data.train.y is None
+    assert (len(data.train), len(data.val), len(data.test)) == (240, 30, 30) and not data.train.labelled
     assert s.layout().dimension == 12 and s.layout().classes is None
     labels = np.arange(300) % 4
     np.savez(tmp_path / "b.npz", x=x, labels=labels)
     assert spec("vectors", vectors=str(tmp_path / "b.npz")).layout().classes == ("0", "1", "2", "3")
     save_file({"x": x, "labels": labels.astype(np.int64)}, str(tmp_path / "c.safetensors"))
     data, _ = dataset(spec("vectors", vectors=str(tmp_path / "c.safetensors")))
-    assert data.train.y is not None and sorted(torch.cat([data.train.y, data.val.y, data.test.y]).tolist()) == \
-        sorted(labels.tolist())
+    ys = [part.load().y for part in (data.train, data.val, data.test)]
+    assert data.train.labelled and sorted(torch.cat(ys).tolist()) == sorted(labels.tolist())
     folder = tmp_path / "folder"
     folder.mkdir()
     np.save(folder / "train.npy", good(500, 9))
@@ -171,7 +171,7 @@ def test_vectors_from_a_npy_a_npz_a_safetensors_file_and_a_folder(tmp_path):
     np.save(folder / "train_labels.npy", np.zeros(500, dtype=np.int64))
     np.save(folder / "test_labels.npy", np.ones(60, dtype=np.int64))
     data, _ = dataset(spec("vectors", vectors=str(folder)))
-    assert (len(data.train), len(data.val), len(data.test)) == (450, 50, 60) and data.test.y.unique().tolist() == [1]
+    assert (len(data.train), len(data.val), len(data.test)) == (450, 50, 60) and data.test.load().y.unique().tolist() == [1]
     shaped = spec("vectors", vectors=str(folder), image_shape="3,3")
     assert shaped.layout().image == (3, 3)
 
@@ -185,6 +185,14 @@ def bad_files(tmp_path):
         np.save(tmp_path / name, arr)
         out.append((tmp_path / name, says))
 
+    def declared(name, shape, dtype, says, extra=0):
+        """A .npy whose header declares `shape` (its data a sparse file: nothing is written but the header)."""
+        with open(tmp_path / name, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                                     "shape": shape})
+            f.truncate(f.tell() + int(np.prod(shape)) * np.dtype(dtype).itemsize + extra)
+        out.append((tmp_path / name, says))
+
     npy("one_d.npy", np.zeros(300), "2-D")
     npy("three_d.npy", np.zeros((300, 4, 4)), "2-D")
     nan = good()
@@ -193,7 +201,7 @@ def bad_files(tmp_path):
     inf = good()
     inf[0, 0] = np.inf
     npy("inf.npy", inf, "not finite")
-    npy("wide.npy", np.zeros((200, 5000), dtype=np.float32), "at most 4096")
+    declared("wide.npy", (200, 70_000), "float32", "at most 65,536")
     npy("short.npy", good(50), "at least 100")
     npy("text.npy", np.array([["a", "b"]] * 200), "not numbers")
     (tmp_path / "pickle.npy").write_bytes(b"")
@@ -208,7 +216,14 @@ def bad_files(tmp_path):
     (tmp_path / "garbage.safetensors").write_bytes(b"\x00\x01 not a file")
     out.append((tmp_path / "garbage.safetensors", "cannot be read"))
     (tmp_path / "truncated.npy").write_bytes(open(tmp_path / "nan.npy", "rb").read()[:200])
-    out.append((tmp_path / "truncated.npy", "cannot be read"))
+    out.append((tmp_path / "truncated.npy", "truncated"))
+    declared("lies.npy", (300, 12), "float32", "bytes more than its header declares", extra=48)
+    npy("complex.npy", good().astype(np.complex64), "complex values")
+    np.savez_compressed(tmp_path / "bomb.npz", x=np.zeros((300, 12), np.float32), unused=np.zeros(1 << 28, np.uint8))
+    out.append((tmp_path / "bomb.npz", None))  # the unused member is never read: this one is good (checked below)
+    many = {f"a{i}": np.zeros(1) for i in range(2000)}
+    np.savez(tmp_path / "many.npz", **many)
+    out.append((tmp_path / "many.npz", "and 1,992 more: name the samples 'x'"))
     (tmp_path / "x.csv").write_text("1,2,3\n")
     out.append((tmp_path / "x.csv", "not .csv"))
     out.append((tmp_path / "missing.npy", "no such file"))
@@ -221,7 +236,8 @@ def bad_files(tmp_path):
 
 def test_every_bad_vectors_file_is_refused_in_one_line_and_nothing_is_written(tmp_path, capsys):
     cases = bad_files(tmp_path / "files")
-    for path, says in cases:
+    assert spec("vectors", vectors=str(tmp_path / "files" / "bomb.npz")).layout().dimension == 12
+    for path, says in [c for c in cases if c[1] is not None]:
         with pytest.raises(DataError, match=says):
             spec("vectors", vectors=str(path)).layout()
         out = tmp_path / f"run-{path.name}"

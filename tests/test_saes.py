@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from models.analysis.steps import step_stats
+from models.data import Split
 from models.checkpoint import load_model
 from models.services import jobs
 from models.families import capabilities, get
 from models.families.jumprelu_sae import rectangle
 from models.families.matryoshka_sae import prefix_sizes
+from models.training.batches import InMemory
 from models.training.config import train_config
 from models.training.loop import train
 from models.training.optim import make_optimizer
@@ -132,8 +134,9 @@ def test_resampling_restarts_dead_latents_on_badly_reconstructed_inputs():
     with torch.no_grad():
         m.since_fired.copy_(torch.tensor([0, 5, 0, 5, 0]))  # units 1 and 3 dead
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    assert m.after_epoch_(0, x, opt, torch.Generator().manual_seed(0)) == {}  # not a resampling epoch
-    out = m.after_epoch_(1, x, opt, torch.Generator().manual_seed(0))
+    draw = InMemory(Split(x), 10, "cpu", torch.Generator()).draw  # the training loop's draw of inputs
+    assert m.after_epoch_(0, draw, opt, torch.Generator().manual_seed(0)) == {}  # not a resampling epoch
+    out = m.after_epoch_(1, draw, opt, torch.Generator().manual_seed(0))
     assert out == {"resampled": 2}
     for i in (1, 3):
         col = m.W_dec[:, i].detach()
@@ -148,7 +151,7 @@ def test_resampling_restarts_dead_latents_on_badly_reconstructed_inputs():
     again.load_state_dict(before)
     with torch.no_grad():
         again.since_fired.copy_(torch.tensor([0, 5, 0, 5, 0]))
-    again.after_epoch_(1, x, make_optimizer(again, train_config(get("relu-sae"))), torch.Generator().manual_seed(0))
+    again.after_epoch_(1, draw, make_optimizer(again, train_config(get("relu-sae"))), torch.Generator().manual_seed(0))
     assert torch.equal(again.W_dec, m.W_dec)  # the same generator state: the same restart (a resumed run's)
 
 

@@ -49,6 +49,7 @@ class TestSamples:
     layout: Layout
     class_means: np.ndarray | None  # (classes, d) mean input of each class (None: no labels)
     truth: Truth | None  # the generating dictionary, where the data has one
+    inputs: object  # raw samples -> what the family reads (a drawn or uploaded sample goes through it too)
     warning: str = ""  # why the configured data could not be used
 
     @property
@@ -82,14 +83,15 @@ def samples_for(data: str, family_name: str) -> TestSamples:
     """The data's test samples as the family reads them (its input transform of the raw samples)."""
     spec = spec_of({"domain": json.loads(data)})
     shown = shown_for(data)
-    split = shown.arrays.split(get(family_name).inputs)
+    inputs = spec.inputs(get(family_name))
+    split = shown.arrays.split(inputs)
     means = None
     if split.y is not None:
         y = split.y.numpy()
         means = np.stack([split.x[split.y == c].mean(0).numpy() if (y == c).any() else np.zeros(split.x.shape[1])
                           for c in range(spec.layout().n_classes)])
     return TestSamples(split, shown.name, shown.fingerprint, spec.domain, spec.layout(), means, shown.truth,
-                       shown.warning)
+                       inputs, shown.warning)
 
 
 def _samples(path: str, version: float, data: str) -> TestSamples:

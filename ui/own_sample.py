@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from models.data import normalize
 from models.images import ImageError, prepare_drawing, prepare_upload
 from ui import figures
 
@@ -66,16 +65,18 @@ def _uploaded(key: str, domain) -> np.ndarray | None:
     return img
 
 
-def own_sample(how: str, key: str, domain, inputs=normalize) -> tuple[np.ndarray, str]:
-    """The input as the model's family reads it (`inputs`: its transform; default normalised) and its caption;
-    without a sample yet, a hint and the page stops there."""
+def own_sample(how: str, key: str, samples) -> tuple[np.ndarray, str]:
+    """The input as the model's family reads it (`samples.inputs`: ui.compute.TestSamples's transform) and its
+    caption; without a sample yet, a hint and the page stops there."""
+    domain = samples.domain
     img = _drawn(f"{key}-canvas", domain) if how == "Draw" else _uploaded(f"{key}-upload", domain)
     if img is None:
         st.stop()
-    return np.asarray(inputs(img[None])[0], dtype=np.float32), "your drawing" if how == "Draw" else f"your {domain.noun}"
+    return (np.asarray(samples.inputs(img[None])[0], dtype=np.float32),
+            "your drawing" if how == "Draw" else f"your {domain.noun}")
 
 
-def pick_sample(key: str, samples, inputs=normalize, fresh: str | None = None) -> tuple[np.ndarray | None, str]:
+def pick_sample(key: str, samples, fresh: str | None = None) -> tuple[np.ndarray | None, str]:
     """A test sample of `samples` (ui.compute.TestSamples; its number shared in the URL), a drawing or an upload
     where the domain takes them, as the family reads it, and what to call it. `fresh`: the label of a choice of no
     sample at all (then None)."""
@@ -102,4 +103,4 @@ def pick_sample(key: str, samples, inputs=normalize, fresh: str | None = None) -
     url.share(digit=None)  # a sample of the user's own, or none, cannot be shared
     if mode == fresh:
         return None, fresh
-    return own_sample(mode, key, samples.domain, inputs)
+    return own_sample(mode, key, samples)

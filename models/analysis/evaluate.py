@@ -71,7 +71,7 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
         device = "cpu"
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device, DTYPES[dtype])
-    test, data_name, fingerprint = test_samples(data, data_dir, sample, family.inputs)
+    test, data_name, fingerprint = test_samples(data, data_dir, sample, data.inputs(family))
     t0 = time.time()
     common = {
         "model": str(source), "architecture": family.name, "domain": data.describe(), "data": data_name,
@@ -91,7 +91,8 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
     return {
         **common, "unroll": unroll or model.trained_unroll, "trained_unroll": model.trained_unroll,
         "sparsity": model.sparsity,
-        "test_error": r["error"], "reconstruction_loss": r["recon"], "l1": r["l1"],
+        "test_error": r["error"], "reconstruction_loss": r["recon"], "l1": r["l1"], "fvu": r["fvu"],
+        "fvu_on_inputs": r["fvu_inputs"], "normalization": data.normalization(family),
         "unsupervised_loss": r["unsup"], "supervised_loss": r["sup"], "mean_active_units": r["active"],
         "seconds": time.time() - t0, "device": device, "dtype": dtype,
     }

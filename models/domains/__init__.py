@@ -4,6 +4,7 @@ Adding a domain: one module here that builds a `Domain` and calls `register`, an
 """
 from models.domains import digits, patches, synthetic, vectors  # noqa: F401  (registers, in the pickers' order)
 from models.domains.registry import (  # noqa: F401
-    DEFAULT, Arrays, DataSpec, Domain, Layout, Raw, Shown, Truth, UnknownDomain, all_domains, dataset, get, spec,
+    DEFAULT, SHOWN_SAMPLES, Arrays, DataSpec, Domain, Layout, Raw, Shown, Stored, Truth, UnknownDomain, all_domains,
+    dataset, get, spec,
     spec_of, test_set,
 )

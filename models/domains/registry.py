@@ -15,11 +15,12 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from models.data import DataError, Dataset, Split, normalize
+from models.data import DataError, Dataset, Split, StoredSplit, normalize
 from models.registry import Registry
 from models.settings import Config
 
 DEFAULT = "digits"  # saved runs without a `domain` entry were all written before domains: digits
+SHOWN_SAMPLES = 10_000  # the most test samples the app and the analysis commands measure on (read from the front)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,37 @@ class Arrays:
         return self if n is None else Arrays(self.x[:n], cut(self.y), cut(self.codes))
 
     def split(self, inputs: Callable = normalize) -> Split:
+        from models.data import row_scale
+
         as_tensor = lambda a, t: None if a is None else torch.as_tensor(np.asarray(a).astype(t))  # noqa: E731
-        return Split(inputs(self.x), as_tensor(self.y, np.int64), as_tensor(self.codes, np.float32))
+        return Split(inputs(self.x), as_tensor(self.y, np.int64), as_tensor(self.codes, np.float32),
+                     row_scale(self.x, inputs))
+
+    def load(self, n: int | None = None) -> "Arrays":
+        return self.head(n)
+
+
+@dataclass
+class Stored:
+    """One split's raw samples on disk (models/store.Rows), never read whole: `split` reads them a batch at a
+    time, `load` reads the first n into memory."""
+    rows: object  # models.store.Rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def head(self, n: int | None) -> "Stored":
+        return Stored(self.rows.head(n))
+
+    def split(self, inputs: Callable = normalize) -> StoredSplit:
+        return StoredSplit(self.rows, inputs)
+
+    def load(self, n: int | None = None) -> Arrays:
+        from models.store import as_float32
+
+        n = len(self) if n is None else min(n, len(self))
+        raw, y, _ = self.rows.read(0, n)
+        return Arrays(as_float32(raw, self.rows.dtype), None if y is None else y.astype(np.int64))
 
 
 @dataclass
@@ -64,9 +94,9 @@ class Truth:
 
 @dataclass
 class Raw:
-    train: Arrays
-    val: Arrays
-    test: Arrays
+    train: Arrays | Stored
+    val: Arrays | Stored
+    test: Arrays | Stored
     source: str  # where the samples came from, in words
     fingerprint: str  # of the whole test split (models/data.fingerprint)
     truth: Truth | None = None
@@ -99,6 +129,8 @@ class Domain:
     # costs less than `load`
     sample: Callable | None = None  # (config) -> Shown: test samples shipped in assets/ (no data needed)
     train_size: Callable | None = None  # (config) -> training samples, where the settings say without loading
+    inputs: Callable | None = None  # (config) -> the transform of raw samples a family without its own reads (by
+    # default each row scaled to unit norm: models.data.normalize)
     ready: Callable | None = None  # (config, data_dir) -> None, DataError in one line when a trainer could not get
     # the samples (no folder and no internet): checked before a run starts, so the form says it, not a log
 
@@ -134,6 +166,18 @@ class DataSpec:
     def layout(self) -> Layout:
         return self.domain.layout(self.cfg)
 
+    def inputs(self, family=None) -> Callable:
+        """What `family` reads of these raw samples: its own transform where it has one (a likelihood over [0, 1]),
+        else the data's normalisation."""
+        own = getattr(family, "inputs", None)
+        if own is not None:
+            return own
+        return self.domain.inputs(self.cfg) if self.domain.inputs is not None else normalize
+
+    def normalization(self, family=None) -> str:
+        """What `family` reads of these samples, in words: 'unit-norm: each sample scaled to norm 1'."""
+        return getattr(self.inputs(family), "label", "")
+
     def describe(self) -> str:
         """'patches 12×12, whitening 1/f': the domain and the settings that differ from its defaults."""
         defaults = self.domain.config()
@@ -165,10 +209,12 @@ def test_set(data: DataSpec, data_dir=None, download: bool = True) -> Shown:
     return Shown(raw.test, f"{len(raw.test):,} test {data.domain.nouns} ({raw.source})", raw.fingerprint, "", raw.truth)
 
 
-def dataset(data: DataSpec, data_dir=None, limit: int | None = None, inputs: Callable = normalize,
+def dataset(data: DataSpec, data_dir=None, limit: int | None = None, inputs: Callable | None = None,
             download: bool = True) -> tuple[Dataset, Truth | None]:
-    """Train/validation/test splits as `inputs` (the family's transform) makes them, the first `limit` of each
-    (quick runs), and the domain's ground truth where it has one."""
+    """Train/validation/test splits as `inputs` (the family's transform; default: the data's normalisation) makes
+    them, the first `limit` of each (quick runs), and the domain's ground truth where it has one. A domain on disk
+    gives StoredSplits: nothing is read until a batch is asked for."""
+    inputs = inputs or data.inputs()
     raw = data.domain.load(data.cfg, data_dir, download)
     ds = Dataset(*(a.head(limit).split(inputs) for a in (raw.train, raw.val, raw.test)), raw.source, raw.fingerprint)
     return ds, raw.truth

@@ -84,10 +84,11 @@ class SparseModel(nn.Module):
     def schedule_(self, epochs_done: float) -> None:
         """Settings of the objective that follow training's progress (a KL warm-up); called before each update."""
 
-    def after_epoch_(self, epoch: int, train_x: torch.Tensor, optimizer, generator: torch.Generator) -> dict:
+    def after_epoch_(self, epoch: int, draw, optimizer, generator: torch.Generator) -> dict:
         """Upkeep at the end of training epoch `epoch` (0-based), before it is validated: a sparse autoencoder
-        resamples its dead latents here. Returns columns for the epoch's metrics row (none by default); draws only
-        from `generator`, which the checkpoint keeps, so a resumed run does the same."""
+        resamples its dead latents here. `draw(k, generator)`: k training inputs at random (k, n_input), on the
+        model's device. Returns columns for the epoch's metrics row (none by default); draws only from `generator`,
+        which the checkpoint keeps, so a resumed run does the same."""
         return {}
 
     def code_cost(self, z: torch.Tensor) -> torch.Tensor:

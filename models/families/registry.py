@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
-from models.data import normalize
 from models.registry import Registry
 
 DEFAULT = "drsae"  # saved files without an `architecture` key were all written before families: DrSAEs
@@ -112,7 +111,8 @@ class Family:
     # models.training.update.Updater, which any model with `losses` and `project_` can use)
     lr_scales: Callable | None = None  # (model, train config) -> {parameter name: lr multiplier}
     train_defaults: dict | None = None  # training settings whose default differs for this family
-    inputs: Callable = normalize  # a domain's raw samples (n, ...) -> the float rows (n, d) this family reads
+    inputs: Callable | None = None  # a domain's raw samples (n, ...) -> the float rows (n, d) this family reads,
+    # where the family needs its own (a likelihood over [0, 1]); None: the data's normalisation (DataSpec.inputs)
     validate: Callable | None = None  # (model, split, device) -> a training row's validation numbers (default:
     # models.training.validate.evaluate_split)
     curves: Callable = code_curves  # (metrics rows, held out) -> the Training page's charts of a run

@@ -119,7 +119,7 @@ class SparseAutoencoder(SparseModel):
             self.W_dec.div_(self.W_dec.norm(dim=0, keepdim=True).clamp_min(1e-8))
 
     @torch.no_grad()
-    def after_epoch_(self, epoch: int, train_x: torch.Tensor, optimizer, generator: torch.Generator) -> dict:
+    def after_epoch_(self, epoch: int, draw, optimizer, generator: torch.Generator) -> dict:
         """Every `resample_every` epochs, restart the dead latents: each on an input drawn with probability ∝ its
         squared reconstruction loss, the decoder column that input's direction (from b_d), the encoder row the same
         × 0.2 × the mean live row norm, b_e 0, the optimiser's state for them cleared."""
@@ -129,8 +129,7 @@ class SparseAutoencoder(SparseModel):
         dead = self.dead.nonzero().flatten()
         if len(dead) == 0:
             return {"resampled": 0}
-        pick = torch.randperm(len(train_x), generator=generator)[:RESAMPLE_SAMPLES].to(train_x.device)
-        x = train_x[pick]
+        x = draw(RESAMPLE_SAMPLES, generator)
         was = self.training
         self.eval()
         loss = 0.5 * (x - self.decode(self.code(x))).pow(2).sum(1)

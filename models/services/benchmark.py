@@ -260,9 +260,10 @@ def measure(planned: list[Planned], states: dict[str, str], data: DataSpec, data
             row["message"] = jobs.job(p.run).message
             result.runs.append(row)
             continue
-        if family.inputs not in loaded:  # one load per input transform
-            loaded[family.inputs] = dataset(data, data_dir, None, family.inputs)
-        ds, truth = loaded[family.inputs]
+        inputs = data.inputs(family)
+        if inputs not in loaded:  # one load per input transform
+            loaded[inputs] = dataset(data, data_dir, None, inputs)
+        ds, truth = loaded[inputs]
         t0 = time.time()
         model, _ = load_model(p.run)
         row.update(measure_run(model, ds, truth))

@@ -20,7 +20,7 @@ from models.domains import DataSpec, dataset, spec as data_spec, spec_of
 from models.families import architecture, capabilities, get, of_config
 from models.families.base import UnitWeights
 from models.kinds import angles, kind_counts, kinds
-from models.training import run_folder, snapshots, tensorboard
+from models.training import batches, run_folder, snapshots, tensorboard
 from models.training.config import TrainConfig
 from models.training.optim import lr_at, make_optimizer
 from models.training.run_folder import DamagedRun, run_config
@@ -28,6 +28,7 @@ from models.training.update import COUNT, Diverged, Updater
 from models.training.validate import evaluate_split
 
 EPOCH_SAVE_GAP = 1.0  # seconds
+VALIDATION_SAMPLES = 100_000  # an epoch is validated on at most the first this many validation samples
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE = {"checkpoint_every"}
@@ -161,17 +162,21 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                 progress.stream.write(f"{out} has finished its {tc.total_epochs} epochs already\n")
             return _finish(out, list(st["history"]), tc, layout.n_classes)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    data = dataset(spec, data_dir, tc.limit, family.inputs)[0] if data is None else data.head(tc.limit)
+    inputs = spec.inputs(family)
+    data = dataset(spec, data_dir, tc.limit, inputs)[0] if data is None else data.head(tc.limit)
     if tc.train_on == "all":
         data = data.all_training()
-    wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(data.val),
-                      "val_held_out": tc.train_on == "split", "test_fingerprint": data.fingerprint}
+    val_split = data.val.head(VALIDATION_SAMPLES)
+    wanted["data"] = {"source": data.source, "n_train": len(data.train), "n_val": len(val_split),
+                      "val_held_out": tc.train_on == "split", "test_fingerprint": data.fingerprint,
+                      **({"scale": inputs.factor} if hasattr(inputs, "factor") else {})}
     torch.manual_seed(tc.seed)
     resuming = st is not None
-    model = (family.create(mc) if resuming else family.new(mc, data.train.x, tc.seed, load_model, layout)).to(device)
+    model = (family.create(mc) if resuming else
+             family.new(mc, batches.start_rows(data.train, tc.seed), tc.seed, load_model, layout)).to(device)
     opt = make_optimizer(model, tc)
     gen = torch.Generator().manual_seed(tc.seed)
-    epoch, batch, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0
+    epoch, batch, perm, acc, history, elapsed = 0, 0, None, None, [], 0.0  # perm: the batch source's state
     if resuming:
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
@@ -194,10 +199,9 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
             run_folder.write_json(out / run_folder.CONFIG, wanted)
         if resuming:
             run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
-        x_tr = data.train.x.to(device)
-        y_tr = None if data.train.y is None else data.train.y.to(device)
-        n, bs = len(x_tr), tc.batch_size
-        n_batches = math.ceil(n / bs)
+        source = batches.source_for(data.train, tc.batch_size, device, gen, tc.seed)
+        source.resume(perm)
+        n_batches = source.n_batches
         updater.reset(acc, st.get("grad_norms") if resuming else None)
         if resuming and st.get("rng") is not None:  # checkpoints written before the generators were kept lack them
             torch.set_rng_state(st["rng"])
@@ -239,22 +243,20 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
             while epoch < tc.total_epochs:
                 phase = ("pretrain" if epoch < tc.pretrain_epochs else
                          "supervised" if family.capabilities_of(mc).classifier else "train")
-                if perm is None:
-                    perm, batch = torch.randperm(n, generator=gen), 0
+                if source.begin(batch):  # a new epoch, not one a checkpoint is in the middle of
+                    batch = 0
                     updater.reset()
-                perm_dev = perm.to(device)
                 t0 = time.time()
                 model.train()
-                while batch < n_batches:
+                for x, y in source.batches(epoch, batch):
                     if should_stop() or (out / run_folder.STOP).exists():
-                        save(epoch, batch, perm, time.time() - t_run0, updater.acc.cpu())
+                        save(epoch, batch, source.state(), time.time() - t_run0, updater.acc.cpu())
                         run_folder.write_status(out, state="stopped", message="stopped; rerun to resume")
                         (out / run_folder.STOP).unlink(missing_ok=True)  # the request is served
                         return history
                     lr = lr_at(tc, epoch, batch / n_batches)
-                    idx = perm_dev[batch * bs:(batch + 1) * bs]
                     model.schedule_(epoch + batch / n_batches)
-                    updater(x_tr[idx], None if y_tr is None else y_tr[idx], lr, phase == "supervised")
+                    updater(x, y, lr, phase == "supervised")
                     batch += 1
                     now = time.time()
                     if now - last_check > 0.5:  # a sync twice a second: the bar, and divergence found early
@@ -268,7 +270,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                     if progress:
                         progress.update(epoch, tc.total_epochs, phase, batch / n_batches, eta, loss)
                     if now - last_save > tc.checkpoint_every:
-                        save(epoch, batch, perm, now - t_run0, updater.acc.cpu())
+                        save(epoch, batch, source.state(), now - t_run0, updater.acc.cpu())
                         run_folder.write_status(out, state="running", epoch=epoch, frac=batch / n_batches, eta=eta)
                         last_save, saved = now, True
                 try:
@@ -277,11 +279,11 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                     raise Diverged(f"{e} in epoch {epoch + 1}") from None
                 a = updater.acc.tolist()
                 recon, l1, sup = (v / max(a[COUNT], 1) for v in a[:COUNT])
-                upkeep = model.after_epoch_(epoch, x_tr, opt, gen)  # e.g. dead latents resampled
+                upkeep = model.after_epoch_(epoch, source.draw, opt, gen)  # e.g. dead latents resampled
                 if family.validate is None:
-                    val = evaluate_split(updater.output, data.val, device=device, densities=True)
+                    val = evaluate_split(updater.output, val_split, device=device, densities=True)
                 else:
-                    val = family.validate(updater.output, data.val, device=device)
+                    val = family.validate(updater.output, val_split, device=device)
                 density = val.pop("density", None)
                 weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
                 if not all(math.isfinite(v) for v in val.values() if v is not None):
@@ -292,7 +294,8 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                        "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
                 history.append(row)
                 run_folder.append_metrics(out, row)
-                epoch, perm = epoch + 1, None
+                epoch, batch = epoch + 1, 0
+                source.end()
                 kept = snapshot(out, weights, epoch, tc.total_epochs)
                 board.epoch(row, weights.decoder if kept and weights is not None else None, density)
                 # a fast (GPU) epoch takes well under a second: checkpoint at most once a second, at the end, and
