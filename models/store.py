@@ -36,6 +36,7 @@ SUFFIXES = (".npy", ".npz", ".safetensors")
 IN_MEMORY_MAX = 1 << 30  # bytes: the most a compressed .npz member (read whole) may declare
 SPLIT_BLOCKS = 1 << 20  # a split permutes at most this many blocks of consecutive rows
 GAP_BYTES = 1 << 16  # rows this close together are read in one call (the gap read and dropped)
+SPAN_BYTES = 64 << 20  # the most one call reads
 MAX_LISTED = 8  # names a message lists before "and N more"
 
 # safetensors' dtypes -> numpy's (bfloat16 is read as its 16 bits and widened by `as_float32`)
@@ -131,14 +132,15 @@ class Array:
             return self.memory[a:b]
         storage = np.uint16 if self.dtype == "bfloat16" else self.dtype
         out = np.empty((max(b - a, 0), self.cols), dtype=storage)
-        want = out.nbytes
-        if want:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDONLY)
-            got = os.preadv(self._fd, [memoryview(out).cast("B")], self.offset + a * self.row_bytes)
-            if got != want:  # the file shrank since its header was read
+        view, start, done = memoryview(out).cast("B"), self.offset + a * self.row_bytes, 0
+        if self._fd is None and out.nbytes:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        while done < out.nbytes:  # one call reads at most ~2 GB
+            got = os.preadv(self._fd, [view[done:]], start + done)
+            if got <= 0:  # the file shrank since its header was read
                 raise DataError(f"{self.where} ended early: rows {a:,}–{b:,} could not be read (the file changed or "
                                 "was truncated while in use)")
+            done += got
         return out if self._is_2d else out[:, 0]
 
     _is_2d = True
@@ -375,6 +377,9 @@ class Source:
         self.meta_cols = 0 if shards[0].meta is None else shards[0].meta.cols
         if any((s.y is not None) != self.labelled for s in shards):
             raise DataError(f"{name}: some of its files have labels and some not: give labels for all or none")
+        if any((0 if s.meta is None else s.meta.cols) != self.meta_cols for s in shards):
+            raise DataError(f"{name}: its shards' metadata differ (some have none, or other columns): give the same "
+                            "columns for all or none")
 
     def __len__(self) -> int:
         return int(self.bounds[-1])
@@ -414,9 +419,8 @@ class Source:
         gap = max(1, GAP_BYTES // max(row_bytes, 1))
         shard_of = np.searchsorted(self.bounds, gs, side="right") - 1
         breaks = np.flatnonzero((np.diff(gs) > gap) | (np.diff(shard_of) != 0)) + 1
-        starts, stops = np.r_[0, breaks], np.r_[breaks, len(gs)]
         x = y = meta = None
-        for i, j in zip(starts, stops):
+        for i, j in _capped(gs, np.r_[0, breaks], np.r_[breaks, len(gs)], max(1, SPAN_BYTES // max(row_bytes, 1))):
             a, b = int(gs[i]), int(gs[j - 1]) + 1
             xs, ys, ms = self.read_span(a, b)
             pick = gs[i:j] - a
@@ -431,6 +435,16 @@ class Source:
             if meta is not None:
                 meta[dest] = ms[pick]
         return x, y, meta
+
+
+def _capped(gs: np.ndarray, starts: np.ndarray, stops: np.ndarray, most: int):
+    """Runs [i, j) of sorted rows `gs`, each cut where it would span more than `most` rows."""
+    for i, j in zip(starts.tolist(), stops.tolist()):
+        while gs[j - 1] - gs[i] >= most:
+            cut = i + int(np.searchsorted(gs[i:j], gs[i] + most, side="left"))
+            yield i, cut
+            i = cut
+        yield i, j
 
 
 @dataclass(frozen=True)
@@ -580,8 +594,8 @@ class Rows:
         return pos[pos < n][:k]
 
     def non_finite(self, limit_bytes: int | None = None, seed: int = 0) -> tuple[int, tuple[str, int] | None]:
-        """(rows holding NaN or ±inf, the first of them as (file, row)) over every row, or over `limit_bytes` of
-        samples spread over them."""
+        """(rows holding NaN or ±inf, the first of them in file order as (file, row)) over every row, or over
+        `limit_bytes` of samples spread over them."""
         step = max(1, (64 << 20) // max(self.dim * 4, 1))
         pos = (np.arange(len(self), dtype=np.int64) if limit_bytes is None else
                self.spread(max(1, limit_bytes // max(self.dim * 4, 1)), seed))
@@ -589,8 +603,9 @@ class Rows:
         for a in range(0, len(pos), step):
             x = as_float32(self.take(pos[a:a + step])[0], self.dtype)
             rows = np.flatnonzero(~np.isfinite(x).all(1))
-            if len(rows) and first is None:
-                first = self.locate(int(pos[a + int(rows[0])]))
+            if len(rows):
+                at = min(self.locate(int(pos[a + r])) for r in rows[:1000])
+                first = at if first is None else min(first, at)
             bad += len(rows)
         return bad, first
 

@@ -189,7 +189,7 @@ def test_training_page_starts_one_run_for_two_clicks(app, tmp_path, digits_in_ca
     get(app, "number_input", "Unroll T").set_value(2)
     get(app, "number_input", "Supervised epochs").set_value(1)
     get(app, "number_input", "Pre-training epochs").set_value(0)
-    get(app, "number_input", "Digits per split").set_value(1000)
+    get(app, "number_input", "Samples per split").set_value(1000)
     get(app, "selectbox", "‖C‖ ≤ 5 bounds").set_value("unit")
     get(app, "selectbox", "Train on").set_value("all")
     get(app, "number_input", "Weight average").set_value(0.99)

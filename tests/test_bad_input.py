@@ -245,8 +245,9 @@ def test_export_refuses_too_few_snapshot_units(finished, tmp_path, capsys):
 
 
 def test_damaged_snapshots_and_angles_cost_only_their_own_views(finished, monkeypatch):
-    """A snapshots file that cannot be read: a one-line warning on Filters; an epoch's angles that are not numbers
-    are dropped as that row is read, and the Composition page stages the units from the other epochs."""
+    """A snapshots file that cannot be read: a one-line warning on Filters; an epoch's angles cut short (a crash
+    while appending them) are not read, nor angles that are not numbers in a metrics row (runs before the angles
+    file), and the Composition page stages the units from the other epochs."""
     from streamlit.testing.v1 import AppTest
 
     from models.training import snapshots
@@ -255,8 +256,10 @@ def test_damaged_snapshots_and_angles_cost_only_their_own_views(finished, monkey
     run, _ = finished
     (run / snapshots.SNAPSHOTS).write_bytes(b"garbage")
     rows = runs.read_metrics(run)
-    rows[2]["unit_angles"] = ["x"] * len(rows[2]["unit_angles"])
+    rows[2]["unit_angles"] = ["x"] * 64
     runs.write_metrics(run, rows)
+    angles = run / runs.UNIT_ANGLES
+    angles.write_bytes(angles.read_bytes()[:-3])  # the last epoch's row cut short
     server_navigation(monkeypatch)
     monkeypatch.delenv("SPARSELAB_DATA", raising=False)
     monkeypatch.setattr(jobs, "RUNS_ROOT", run.parent)
@@ -270,5 +273,6 @@ def test_damaged_snapshots_and_angles_cost_only_their_own_views(finished, monkey
     at.switch_page("pages/composition.py").run()
     assert not at.exception and not at.error
     read = runs.read_metrics(run)
-    assert "unit_angles" not in read[2] and all("unit_angles" in r for r in read[:2] + read[3:])  # that epoch's only
+    assert "unit_angles" not in read[2] and read[2]["epoch"] == 2  # the row kept, its angles dropped
+    assert len(runs.read_unit_angles(run)) == len(rows) - 1
     assert not any("did not record its units' angles" in i.value for i in at.info)  # the others still stage

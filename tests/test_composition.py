@@ -201,15 +201,18 @@ def test_snapshot_schedule():
 def test_a_run_records_angles_and_snapshots(tiny_run, tmp_path):
     run, history = tiny_run
     model, _ = load_model(run)
-    assert all(len(r["unit_angles"]) == 64 for r in history)
-    assert np.allclose(history[-1]["unit_angles"], unit_table(model).angle, atol=1e-4)
+    theta = run_folder.read_unit_angles(run)
+    assert theta.shape == (len(history), 64) and all("unit_angles" not in r for r in history)  # rows stay small
+    assert np.allclose(theta[-1], unit_table(model).angle, atol=1e-6)
     strip = snapshots.read(run)
     assert strip.epochs.tolist() == [0, 1, 2, 3, 4, 5, 6] and strip.units.tolist() == list(range(64))
     w = model.unit_weights()
     assert np.allclose(strip.decoder[-1], w.decoder, atol=2e-3)  # float16
     assert angles(strip.encoder[0], strip.decoder[0]).max() < 0.01  # ISTA's start ties each encoder row to its decoder column
-    s = staging(run_folder.read_metrics(run), 2)
+    s = staging(run_folder.read_metrics(run), 2, theta)
     assert s is not None and s.epochs.tolist() == [1, 2, 3, 4, 5, 6]
+    old = [{**r, "unit_angles": a.tolist()} for r, a in zip(run_folder.read_metrics(run), theta)]  # before the file
+    assert np.array_equal(staging(old, 2).angles, s.angles)
     # the embedded copy: fewer units and epochs
     size = snapshots.trim(run, tmp_path / snapshots.SNAPSHOTS, np.array([3, 10, 20]), [0, 6])
     small = snapshots.read(tmp_path)
@@ -234,9 +237,10 @@ def test_export_keeps_an_equal_share_of_each_kind_in_the_snapshots(tiny_run, tmp
     model, _ = load_model(tmp_path / "small" / "model.safetensors")
     t = unit_table(model)
     assert strip.units.tolist() == snapshot_units(t.kind, t.angle, 9).tolist() and len(strip.units) <= 9
-    assert len(run_folder.read_metrics(tmp_path / "small")[0]["unit_angles"]) == 64
+    assert run_folder.read_unit_angles(tmp_path / "small").shape[1] == 64
     export_run(tiny_run[0], tmp_path / "smaller", snapshot_count=0, unit_angles=False)  # a λ group's copy
     assert not (tmp_path / "smaller" / snapshots.SNAPSHOTS).exists()
     rows = run_folder.read_metrics(tmp_path / "smaller")
     assert len(rows) == len(run_folder.read_metrics(tiny_run[0])) and "unit_angles" not in rows[0]
+    assert run_folder.read_unit_angles(tmp_path / "smaller") is None
     assert rows[-1]["val_error"] == run_folder.read_metrics(tiny_run[0])[-1]["val_error"]

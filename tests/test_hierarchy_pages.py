@@ -142,7 +142,7 @@ def test_training_page_trains_a_vae_with_its_recipe(app, monkeypatch):
     get(app, "text_input", "Stochastic layers").set_value("12,6")
     get(app, "number_input", "Block width").set_value(16)
     get(app, "number_input", "Training epochs").set_value(1)  # no classifier: no "supervised" epochs
-    get(app, "number_input", "Digits per split").set_value(300)
+    get(app, "number_input", "Samples per split").set_value(300)
     get(app, "button", "Start training").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     run = jobs.list_jobs(jobs.RUNS_ROOT)[0].run

@@ -56,15 +56,23 @@ class Staging:
                 f"{int((self.kind == 'part').sum())} part units changed kind after epoch {self.epochs[0]} and came back.")
 
 
-def staging(rows: list[dict], pretrain_epochs: int = 0) -> Staging | None:
-    """From a run's metrics rows; None when they hold no per-unit angles (runs trained before they were kept)."""
-    rows = [r for r in rows if isinstance(r.get("unit_angles"), list)]
-    if not rows or len({len(r["unit_angles"]) for r in rows}) != 1:
-        return None
+def staging(rows: list[dict], pretrain_epochs: int = 0, theta: np.ndarray | None = None) -> Staging | None:
+    """From a run's metrics rows and its angles after each epoch (`theta`, (epochs, units); runs written before
+    unit_angles.f32 kept them in the rows); None when there are none (runs trained before they were kept)."""
+    if theta is not None and len(theta):
+        rows = rows[:len(theta)]
+        theta = theta[:len(rows)].astype(np.float64)
+    else:
+        rows = [r for r in rows if isinstance(r.get("unit_angles"), list)]
+        if not rows or len({len(r["unit_angles"]) for r in rows}) != 1:
+            return None
     try:  # a hand-edited or damaged metrics file: no staging, rather than a failed page
-        theta = np.array([r["unit_angles"] for r in rows], dtype=np.float64)
+        if theta is None or not len(theta):
+            theta = np.array([r["unit_angles"] for r in rows], dtype=np.float64)
         epochs = np.array([int(r["epoch"]) + 1 for r in rows])
     except (TypeError, ValueError, KeyError):
+        return None
+    if not len(rows):
         return None
     if not np.isfinite(theta).all():
         return None
@@ -82,4 +90,5 @@ def run_staging(source) -> Staging | None:
         cfg = run_folder.read_config(folder) or {}
     except run_folder.DamagedRun:
         cfg = {}
-    return staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)))
+    return staging(run_folder.read_metrics(folder), int(cfg.get("train", {}).get("pretrain_epochs", 0)),
+                   run_folder.read_unit_angles(folder))

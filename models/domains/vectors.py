@@ -36,7 +36,7 @@ MIN_ROWS = 100
 MAX_CLASSES = 1000
 STAT_SAMPLES = 65_536  # training samples (runs of rows from all over the split) read for statistics: the scale
 FULL_SCAN_BYTES = 1 << 30  # data up to this size is checked for NaN and infinity before training, row by row;
-# beyond it, the first rows of each split up to this size are, and every batch as it is read
+SAMPLE_SCAN_BYTES = 256 << 20  # beyond it, this much spread over each split is, and every batch as it is read
 FINGERPRINT_BYTES = 64 << 20  # a test split up to this size is named by all its values; a larger one by its first
 FINGERPRINT_ROWS = 10_000  # rows and its length
 NORMALIZATIONS = {
@@ -127,13 +127,16 @@ def _test_fingerprint(test: Rows) -> str:
 
 
 def _check_finite(parts: list[Rows]) -> None:
+    """Every row of data up to FULL_SCAN_BYTES, else SAMPLE_SCAN_BYTES spread over each split (training checks
+    each batch as it reads it): NaN or infinity refused, saying how many rows and the first."""
     total = sum(len(r) * r.dim * 4 for r in parts)
-    for rows in parts:
-        bad, first = rows.non_finite(None if total <= FULL_SCAN_BYTES else FULL_SCAN_BYTES // len(parts))
-        if bad:
-            file, row = first
-            raise DataError(f"{file} holds values that are not finite (NaN or infinity) in {bad:,} "
-                            f"row{'s' if bad > 1 else ''}, the first at row {row:,}")
+    found = [r.non_finite(None if total <= FULL_SCAN_BYTES else SAMPLE_SCAN_BYTES) for r in parts]
+    bad = sum(n for n, _ in found)
+    if bad:
+        file, row = min(at for n, at in found if n)
+        rows = f"{bad:,} row{'s' if bad > 1 else ''}" + ("" if total <= FULL_SCAN_BYTES else " of those checked")
+        raise DataError(f"{file} holds values that are not finite (NaN or infinity) in {rows}, the first at row "
+                        f"{row:,}")
 
 
 @functools.lru_cache(maxsize=8)

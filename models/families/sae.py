@@ -35,7 +35,7 @@ RESAMPLE_ENCODER_SCALE = 0.2  # a restarted encoder row: the input's direction Ã
 @dataclass(frozen=True)
 class SAEConfig(Config):
     n_input: int = 0  # from the data (Family.fit)
-    hidden: int = setting(128, "Latents", "units of the code z (the dictionary's size)", min=1, max=16384)
+    hidden: int = setting(128, "Latents", "units of the code z (the dictionary's size)", min=1, max=1 << 20)
     dead_window: int = setting(10_000, "Dead after (samples)", "a latent that has not fired for this many training "
                                "samples is dead (the auxiliary loss and resampling act on it)", min=1,
                                max=100_000_000, advanced=True)

@@ -49,6 +49,9 @@ def export_run(run: str | Path, out: str | Path, snapshot_count: int | None = No
         shutil.copyfile(run / run_folder.METRICS, out / run_folder.METRICS)
     elif history:
         run_folder.write_metrics(out, [{k: v for k, v in r.items() if k != "unit_angles"} for r in history])
+    (out / run_folder.UNIT_ANGLES).unlink(missing_ok=True)
+    if unit_angles and (run / run_folder.UNIT_ANGLES).is_file():
+        shutil.copyfile(run / run_folder.UNIT_ANGLES, out / run_folder.UNIT_ANGLES)
     (out / snapshots.SNAPSHOTS).unlink(missing_ok=True)  # a copy made before keeps none of its old frames
     if (run / snapshots.SNAPSHOTS).is_file() and snapshot_count != 0:
         if snapshot_count is None:

@@ -18,7 +18,7 @@ class TrainConfig(Config):
                                    min=0, max=10_000)
     epochs: int = setting(100, "Supervised epochs (L_U + L_S)", "epochs on L_U + w L_S, after pre-training",
                           min=0, max=100_000)
-    batch_size: int = setting(50, "Batch size", "digits per optimizer update", min=1, max=60_000)
+    batch_size: int = setting(50, "Batch size", "samples per optimizer update", min=1, max=1 << 20)
     lr: float = setting(0.0035, "Learning rate", "the optimizer's step size", min=1e-7, max=1.0)
     # cosine decay within each phase down to lr * this; 1 = a steady lr (see ema)
     min_lr_ratio: float = setting(1.0, "Final lr ratio", "cosine decay inside each phase to lr × this; "
@@ -50,8 +50,8 @@ class TrainConfig(Config):
     train_on: str = setting("split", "Train on", "the final fit also trains on the 10k validation digits, at an "
                             "epoch count chosen on the split: its validation error is then a training error",
                             choices=TRAIN_ON)
-    limit: int | None = setting(None, "Digits per split", "keep the first n digits of each split (quick looks; "
-                                "empty = all)", kind=int, min=1, max=60_000, optional=True)
+    limit: int | None = setting(None, "Samples per split", "keep the first n samples of each split (quick looks; "
+                                "empty = all; a split on disk reads only those)", kind=int, min=1, optional=True)
     checkpoint_every: float = setting(60.0, "Checkpoint every (s)", "seconds between mid-epoch checkpoints",
                                       min=0.1, max=86_400.0, advanced=True)
 

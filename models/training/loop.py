@@ -199,6 +199,7 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
             run_folder.write_json(out / run_folder.CONFIG, wanted)
         if resuming:
             run_folder.write_metrics(out, history)  # the checkpoint is the truth; drop rows written after it
+            run_folder.keep_unit_angles(out, len(history))
         source = batches.source_for(data.train, tc.batch_size, device, gen, tc.seed)
         source.resume(perm)
         n_batches = source.n_batches
@@ -290,10 +291,12 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                     raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
                 row = {"epoch": epoch, "phase": phase, "lr": lr,
                        "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
-                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **unit_columns(weights), "epoch_time": time.time() - t0,
+                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **kind_columns(weights), "epoch_time": time.time() - t0,
                        "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
                 history.append(row)
                 run_folder.append_metrics(out, row)
+                if weights is not None:
+                    run_folder.append_unit_angles(out, angles(weights.encoder, weights.decoder))
                 epoch, batch = epoch + 1, 0
                 source.end()
                 kept = snapshot(out, weights, epoch, tc.total_epochs)
@@ -335,14 +338,12 @@ def unit_weights(model) -> UnitWeights | None:
     return model.unit_weights() if capabilities(model).filters else None
 
 
-def unit_columns(weights: UnitWeights | None) -> dict:
-    """How many units of each kind the model has now, and every unit's encoder–decoder angle: watched over the
-    epochs, and when each unit settled into its kind (models/analysis/staging.py)."""
+def kind_columns(weights: UnitWeights | None) -> dict:
+    """How many units of each kind the model has now (every unit's angle goes to unit_angles.f32: when each unit
+    settled into its kind, models/analysis/staging.py)."""
     if weights is None:
         return {}
-    theta = angles(weights.encoder, weights.decoder)
-    return {**{f"units_{k}": n for k, n in kind_counts(kinds(theta)).items()},
-            "unit_angles": [round(float(a), 4) for a in theta]}
+    return {f"units_{k}": n for k, n in kind_counts(kinds(angles(weights.encoder, weights.decoder))).items()}
 
 
 def snapshot(out: Path, weights: UnitWeights | None, epoch: int, total_epochs: int) -> bool:

@@ -2,7 +2,9 @@
 
     runs/NAME/config.json     architecture (the family), domain (the data and its settings), model and training
                               settings (fixed at the start)
-    runs/NAME/metrics.jsonl   one JSON object per finished epoch (with every unit's encoder–decoder angle)
+    runs/NAME/metrics.jsonl   one JSON object per finished epoch (runs before unit_angles.f32: with every unit's
+                              encoder–decoder angle)
+    runs/NAME/unit_angles.f32 every unit's encoder–decoder angle after each epoch, float32 (a row an epoch)
     runs/NAME/snapshots.safetensors   the filters at a few epochs (training/snapshots.py)
     runs/NAME/status.json     state (running/stopped/done/failed), progress, message; rewritten atomically
     runs/NAME/checkpoint.pt   full training state, rewritten atomically
@@ -25,6 +27,8 @@ from models.families import of_config
 CONFIG, METRICS, STATUS, LOG, STOP = "config.json", "metrics.jsonl", "status.json", "train.log", "STOP"
 ABOUT = "about.json"
 TRAINER_LOCK = ".trainer.lock"
+UNIT_ANGLES = "unit_angles.f32"
+ANGLES_MAGIC = b"SLANGLE1"  # then the unit count (uint64), then a float32 row per epoch
 
 
 class Busy(RuntimeError):
@@ -227,6 +231,46 @@ def write_metrics(run: Path, rows: list[dict]) -> None:
 def append_metrics(run: Path, row: dict) -> None:
     with open(Path(run) / METRICS, "a") as f:
         f.write(json.dumps(row) + "\n")
+
+
+def append_unit_angles(run: Path, angles) -> None:
+    """Every unit's angle after one more epoch: 4 bytes a unit, appended (a metrics row, and the history each
+    checkpoint holds, stay small at any width)."""
+    import numpy as np
+
+    path = Path(run) / UNIT_ANGLES
+    row = np.asarray(angles, dtype="<f4")
+    with open(path, "ab") as f:
+        if f.tell() == 0:
+            f.write(ANGLES_MAGIC + len(row).to_bytes(8, "little"))
+        f.write(row.tobytes())
+
+
+def read_unit_angles(run: Path, epochs: int | None = None):
+    """(epochs, units) float32 angles, the first `epochs` rows at most; None without a readable file. A row cut
+    short by a crash is not read."""
+    import numpy as np
+
+    try:
+        raw = (Path(run) / UNIT_ANGLES).read_bytes()
+    except OSError:
+        return None
+    if len(raw) < 16 or raw[:8] != ANGLES_MAGIC:
+        return None
+    units = int.from_bytes(raw[8:16], "little")
+    rows = (len(raw) - 16) // (4 * units) if units else 0
+    rows = rows if epochs is None else min(rows, epochs)
+    return np.frombuffer(raw, dtype="<f4", count=rows * units, offset=16).reshape(rows, units).copy()
+
+
+def keep_unit_angles(run: Path, epochs: int) -> None:
+    """The first `epochs` rows only (a resumed run's checkpoint is the truth)."""
+    path = Path(run) / UNIT_ANGLES
+    theta = read_unit_angles(run, epochs)
+    if theta is None:
+        path.unlink(missing_ok=True)
+        return
+    atomic_write(path, ANGLES_MAGIC + theta.shape[1].to_bytes(8, "little") + theta.astype("<f4").tobytes())
 
 
 def has_checkpoint(run: Path) -> bool:
