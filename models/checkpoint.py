@@ -155,15 +155,16 @@ def model_from_state(config: dict, weights: dict, arch: str):
     # The shapes the config declares, from a model without memory: a tiny file cannot make us allocate gigabytes. A
     # recurrent family computes its start on its weights (its step size), which such a model cannot, and its sizes
     # are bounded by its settings (hidden × inputs): not tried, as trying first imports torch's compiler (~1 s).
-    declared = None
     if not family.capabilities.steps:
         try:
             with torch.device("meta"):
-                declared = family.create(cfg).state_dict()
+                shell = family.create(cfg)
         except RuntimeError:  # a start that computes on its weights: its sizes are bounded by its settings
-            pass
-    if declared is not None:
-        _check_fits(declared, weights)
+            shell = None
+        if shell is not None:  # the stored tensors become the model's: no random start to draw and drop
+            _check_fits(shell.state_dict(), weights)
+            shell.load_state_dict({k: v.float() for k, v in weights.items()}, assign=True)
+            return shell.eval()
     model = family.create(cfg)
     _check_fits(model.state_dict(), weights)
     model.load_state_dict({k: v.float() for k, v in weights.items()})

@@ -347,6 +347,7 @@ def _needs(model, data: DataSpec, *needs: str) -> None:
 
 def units(argv: list[str]) -> int:
     from models.analysis.activity import analyse, step_decoders, summary
+    from models.families import capabilities
 
     p = argparse.ArgumentParser(prog="python -m models units",
                                 description="Per-unit analysis: kinds, weights, activity over the test digits.")
@@ -364,7 +365,9 @@ def units(argv: list[str]) -> int:
     cols = an.per_unit()
     rows = [{"unit": i, **{k: _plain(v[i]) for k, v in cols.items()}, "first_step_hist": an.first_step_hist[i].tolist()}
             for i in range(len(an.units))]
-    s = summary(an) | {"step_decoder_error": step_decoders(model, digits).error.tolist()}
+    s = summary(an)
+    if capabilities(model).steps:  # each step's own least-squares decoder: a question about a recurrence
+        s["step_decoder_error"] = step_decoders(model, digits).error.tolist()
     if a.json:
         print(json.dumps({"digits": name, **s, "units": rows}))
         return 0

@@ -58,7 +58,7 @@ keep("ub-sort", "selectivity" if "selectivity" in columns else "density")
 sort_by = c[2].selectbox("Sort by", sortable, key="ub-sort")
 descending = c[3].toggle("Largest first", True, key="ub-desc")
 alive = c[0].toggle("Hide units that never fire", True, key="ub-alive",
-                    help=f"Units with z_T = 0 on every one of the {len(codes.z):,} test {nouns}")
+                    help=f"Units with z_T = 0 on every one of the {codes.z.n:,} test {nouns}")
 if alive:
     keep_mask &= index.density > 0
 shown = np.flatnonzero(keep_mask)
@@ -109,7 +109,7 @@ a.image(figures.tiles([w.encoder[u], w.decoder[u]], shape=shape), caption=["enco
 top = [i for i in index.top[u] if i >= 0]
 if top:
     b.image(figures.tiles(samples.split.x[top].numpy(), signed=False, zoom=2, shape=shape),
-            caption=[f"{i}: {codes.z[i, u]:.2f}" for i in top])
+            caption=[f"{i}: {codes.z.value(i, u):.2f}" for i in top])
     b.caption(f"The {len(top)} test {nouns} that drive unit {u} most (number: z_T).")
 else:
     b.info(f"Unit {u} fires on none of the {samples.name} at T = {T}.")
@@ -118,7 +118,7 @@ on = index.activations(codes.z, u)
 if len(on):
     chart(left, figures.histogram(on, f"z_T of unit {u} where it fires", "z_T", bins=30, ytitle=nouns),
           key="ub-hist", caption=f"Over the {len(on):,} {nouns} where it fires; it is 0 on the other "
-                                 f"{len(codes.z) - len(on):,}.")
+                                 f"{codes.z.n - len(on):,}.")
 if index.class_means is not None:
     chart(right, figures.bars(list(samples.classes), index.class_means[:, u], f"Mean z_T of unit {u} per class",
                               "class", "mean z_T", every_x=True), key="ub-class",

@@ -118,10 +118,13 @@ for col, u in zip(st.columns(len(chosen)), chosen):
                 st.caption(f"Strongest {name} S (their decoders)")
                 st.image(figures.tiles(w.decoder[strongest], zoom=2, shape=shape),
                          caption=[f"{j}: {weights[j]:+.2f}" for j in strongest])
-        top = np.argsort(-codes.z[:, u])[:6]
-        st.caption(f"{nouns.capitalize()} that drive it most (z_T)")
-        st.image(figures.tiles(samples.split.x[top].numpy(), signed=False, zoom=2, shape=shape),
-                 caption=[f"{codes.z[i, u]:.2f}" for i in top])
+        top = codes.z.top(u, 6)
+        if len(top):
+            st.caption(f"{nouns.capitalize()} that drive it most (z_T)")
+            st.image(figures.tiles(samples.split.x[top].numpy(), signed=False, zoom=2, shape=shape),
+                     caption=[f"{codes.z.value(i, u):.2f}" for i in top])
+        else:
+            st.caption(f"It fires on none of the test {nouns}.")
 
 # One chart each for all chosen units (a chart per unit costs ten tabs a second a move: docs/results.md).
 left, right = st.columns(2)
@@ -138,14 +141,15 @@ if codes.per_class is not None:
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")
-an = sel.analysis()
+# the per-unit activity analysis: what a recurrence does step by step (a model without steps has nothing for it)
+an = sel.analysis() if sel.caps.steps else None
 left, right = st.columns(2)
-if sel.caps.steps:
+if an is not None:
     chart(left, figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
                        "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
           key="u-scatter-late", caption=f"The share of test {nouns} for which the unit is silent at step 1 and "
                                         "active at step 2: units the recurrence, not the input, switches on.")
-if an.s_blocks is not None:
+if an is not None and an.s_blocks is not None:
     groups = ["categorical", "part"]
     chart(right, figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
                                  x=[f"from {g}" for g in groups], y=[f"to {g}" for g in groups],
@@ -154,7 +158,8 @@ if an.s_blocks is not None:
           caption="Positive: on average the kind excites the other; negative: it inhibits it.")
 cats = np.flatnonzero(kind == "categorical")
 if len(cats) and samples.class_means is not None:
-    favoured = units.c_class if units.c_class is not None else an.activity.preferred_class
+    favoured = (units.c_class if units.c_class is not None else
+                an.activity.preferred_class if an is not None else codes.per_class.argmax(0))
     cats = cats[np.argsort(favoured[cats], kind="stable")][:40]
     tiles = np.concatenate([samples.class_means, w.decoder[cats]])
     k = len(samples.class_means)

@@ -249,6 +249,7 @@ def test_a_run_has_a_name_and_a_note_the_picker_and_tables_show(tiny_run, monkey
 
 
 def test_the_unit_browser_filters_sorts_opens_and_links_a_unit(app):
+    from models.analysis.codes import SparseCodes
     from models.analysis.unit_index import unit_index
 
     at = app
@@ -268,7 +269,7 @@ def test_the_unit_browser_filters_sorts_opens_and_links_a_unit(app):
     # the index itself, on a constructed case: unit 0 fires on class 1 only, unit 1 on everything alike, unit 2 never
     z = np.array([[0, 1, 0], [2, 1, 0], [0, 1, 0], [3, 1, 0]], dtype=float)
     y = np.array([0, 1, 0, 1])
-    ix = unit_index(z, y, top=3)
+    ix = unit_index(SparseCodes.of(z), y, top=3)
     assert ix.density.tolist() == [0.5, 1.0, 0.0] and ix.mean.tolist() == [2.5, 1.0, 0.0]
     assert ix.selectivity.tolist() == [1.0, 0.0, 0.0] and ix.preferred[0] == 1
     assert ix.top[0].tolist() == [3, 1, -1] and ix.top[2].tolist() == [-1, -1, -1]

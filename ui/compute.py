@@ -30,7 +30,7 @@ from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, tr
 from models.analysis.units import UnitTable, unit_table
 from models.checkpoint import load_model
 from models.data import Split
-from models.domains import Domain, Layout, Shown, Truth, spec_of
+from models.domains import SHOWN_SAMPLES, Domain, Layout, Shown, Truth, spec_of
 from models.families import Family, capabilities, get, of_model, of_saved
 from models.families.base import UnitWeights
 from models.services import catalog, jobs
@@ -78,24 +78,37 @@ def shown_for(data: str) -> Shown:
     return spec.domain.test_samples(spec.cfg)
 
 
+CODE_BUDGET = 1 << 26  # samples × units a model's page measures at most: a wide dictionary is shown on fewer samples
+# (16,384 units: 4,096 of them), so its first open encodes no more than a 400-unit model's 10,000
+
+
+def sample_limit(hidden: int) -> int:
+    return max(1000, min(SHOWN_SAMPLES, CODE_BUDGET // max(hidden, 1)))
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
-def samples_for(data: str, family_name: str) -> TestSamples:
-    """The data's test samples as the family reads them (its input transform of the raw samples)."""
+def samples_for(data: str, family_name: str, limit: int = SHOWN_SAMPLES) -> TestSamples:
+    """The data's test samples as the family reads them (its input transform of the raw samples), the first `limit`
+    of them."""
     spec = spec_of({"domain": json.loads(data)})
     shown = shown_for(data)
     inputs = spec.inputs(get(family_name))
-    split = shown.arrays.split(inputs)
+    arrays = shown.arrays.head(limit)
+    name = shown.name if len(arrays) == len(shown.arrays) else f"first {len(arrays):,} of the {shown.name}"
+    split = arrays.split(inputs)
     means = None
     if split.y is not None:
         y = split.y.numpy()
         means = np.stack([split.x[split.y == c].mean(0).numpy() if (y == c).any() else np.zeros(split.x.shape[1])
                           for c in range(spec.layout().n_classes)])
-    return TestSamples(split, shown.name, shown.fingerprint, spec.domain, spec.layout(), means, shown.truth,
+    return TestSamples(split, name, shown.fingerprint, spec.domain, spec.layout(), means, shown.truth,
                        inputs, shown.warning)
 
 
-def _samples(path: str, version: float, data: str) -> TestSamples:
-    return samples_for(data, of_model(model_for(path, version)).name)
+def samples_of(path: str, version: float, data: str) -> TestSamples:
+    """The test samples a model's pages measure on (fewer for a wide dictionary: sample_limit)."""
+    model = model_for(path, version)
+    return samples_for(data, of_model(model).name, sample_limit(model.cfg.hidden))
 
 
 @dataclass
@@ -133,26 +146,28 @@ def view_for(path: str, version: float, data: str, max_steps: int) -> ModelView:
     if caps.filters:  # float32 for display: half the JSON of float64, and the precision a figure shows
         w = model.unit_weights()
         weights = UnitWeights(*(None if a is None else a.astype(np.float32) for a in astuple(w)))
-    return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None,
-                     step_stats(model, _samples(path, version, data).split, max_steps))
+    # a model without steps: its one step measured in the pass that keeps its codes (one encoding, not two)
+    stats = (step_stats(model, samples_of(path, version, data).split, max_steps) if caps.steps else
+             codes_for(path, version, data, 1).stats)
+    return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None, stats)
 
 
 @st.cache_resource(max_entries=256, show_spinner="Measuring the runs on the test samples…")
 def summary_for(path: str, version: float, data: str, steps: int) -> tuple[float, float | None, float | None]:
     """(active units, test error %, reconstruction) at `steps` steps, for the sweep's trade-off."""
-    stats = step_stats(model_for(path, version), _samples(path, version, data).split, steps)
+    stats = step_stats(model_for(path, version), samples_of(path, version, data).split, steps)
     last = lambda a: None if a is None else float(a[-1])  # noqa: E731
     return float(stats.active[-1]), last(stats.error), last(stats.recon)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Measuring the codes at every step (sparsity, information)…")
 def representation_for(path: str, version: float, data: str, steps: int) -> Representation:
-    return representation(model_for(path, version), _samples(path, version, data).split, steps)
+    return representation(model_for(path, version), samples_of(path, version, data).split, steps)
 
 
 def probe_errors_task(path: str, version: float, data: str, steps: int) -> background.Task:
     """The linear probe's error at each step (a logistic regression a step: seconds), on the worker."""
-    model, split = model_for(path, version), _samples(path, version, data).split
+    model, split = model_for(path, version), samples_of(path, version, data).split
     return background.start(("probe", path, version, data, steps), "Fitting a linear probe at each step",
                             lambda report: probe_errors(model, split, steps, progress=report))
 
@@ -164,14 +179,20 @@ def trace_for(path: str, version: float, steps: int, x: bytes) -> Trace:
     return trace(model, torch.from_numpy(np.frombuffer(x, dtype=np.float32).copy()), steps)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Encoding the test samples…")
 def codes_for(path: str, version: float, data: str, steps: int) -> Codes:
-    return codes(model_for(path, version), _samples(path, version, data).split, steps)
+    """The test samples' codes after `steps` steps (sparse), kept once per model and step count (a model without
+    steps has one)."""
+    return _codes_for(path, version, data, steps if capabilities(model_for(path, version)).steps else 1)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Encoding the test samples…")
+def _codes_for(path: str, version: float, data: str, steps: int) -> Codes:
+    return codes(model_for(path, version), samples_of(path, version, data).split, steps)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def unit_index_for(path: str, version: float, data: str, steps: int) -> UnitIndex:
-    split = _samples(path, version, data).split
+    split = samples_of(path, version, data).split
     return unit_index(codes_for(path, version, data, steps).z, None if split.y is None else split.y.numpy())
 
 
@@ -187,12 +208,12 @@ def figure(builder: str, *args, **kwargs):
 
 @st.cache_resource(max_entries=8, show_spinner="Analysing the units over the test samples…")
 def analysis_for(path: str, version: float, data: str) -> UnitAnalysis:
-    return analyse(model_for(path, version), _samples(path, version, data).split)
+    return analyse(model_for(path, version), samples_of(path, version, data).split)
 
 
 def step_decoders_task(path: str, version: float, data: str) -> background.Task:
     """Each step's least-squares decoder over the test samples (seconds: on the worker)."""
-    model, split = model_for(path, version), _samples(path, version, data).split
+    model, split = model_for(path, version), samples_of(path, version, data).split
     return background.start(("step decoders", path, version, data), "Solving each step's least-squares decoder",
                             lambda report: step_decoders(model, split, progress=report))
 
@@ -203,7 +224,7 @@ COMPARE_REFERENCE = 200  # of those, the samples ISTA's objective curve runs on 
 
 def comparison_task(path: str, version: float, data: str) -> background.Task:
     """One model's measurements for the Compare table (objective, ISTA iterations, noise, attack), on the worker."""
-    model, split = model_for(path, version), _samples(path, version, data).split.head(COMPARE_SAMPLES)
+    model, split = model_for(path, version), samples_of(path, version, data).split.head(COMPARE_SAMPLES)
     return background.start(("comparison", path, version, data), "Measuring each model (objective, ISTA "
                             "iterations, noise, attack)",
                             lambda report: compare_model(model, split.x, split.y, reference_digits=COMPARE_REFERENCE))
@@ -232,7 +253,7 @@ def matching_for(path_a: str, version_a: float, path_b: str, version_b: float) -
 @st.cache_resource(max_entries=16, show_spinner=False)
 def composition_for(path: str, version: float, data: str) -> Composition:
     model = model_for(path, version)
-    return composition(model.unit_weights(), unit_table(model).kind, _samples(path, version, data).shape)
+    return composition(model.unit_weights(), unit_table(model).kind, samples_of(path, version, data).shape)
 
 
 GABOR_BATCH = 32  # decoders fitted per solve on the worker: the bar moves every few hundred ms
@@ -240,7 +261,7 @@ GABOR_BATCH = 32  # decoders fitted per solve on the worker: the bar moves every
 
 def gabor_task(path: str, version: float, data: str) -> background.Task:
     """A 2-D Gabor fitted to each unit's decoder column (a model trained on images), on the worker."""
-    decoder, shape = model_for(path, version).unit_weights().decoder, _samples(path, version, data).shape
+    decoder, shape = model_for(path, version).unit_weights().decoder, samples_of(path, version, data).shape
     return background.start(("gabor", path, version, data), "Fitting a Gabor to every decoder",
                             lambda report: fit_filters(decoder, shape, batch=GABOR_BATCH, progress=report))
 
@@ -256,7 +277,7 @@ class RecoveryView:
 
 @st.cache_resource(max_entries=8, show_spinner="Matching the true atoms to the decoders…")
 def recovery_for(path: str, version: float, data: str) -> RecoveryView:
-    truth = _samples(path, version, data).truth
+    truth = samples_of(path, version, data).truth
     now = recovery(truth.dictionary, model_for(path, version).unit_weights().decoder, truth.parents)
     try:
         strip = snapshots.read(path)
@@ -320,7 +341,7 @@ MEANING_SAMPLES = 2000  # test samples each model's kinds are judged on
 @st.cache_resource(max_entries=16, show_spinner="Measuring what each model's units answer…")
 def meaning_for(path: str, version: float, data: str) -> KindMeaning:
     model = model_for(path, version)
-    split = _samples(path, version, data).split.head(MEANING_SAMPLES)
+    split = samples_of(path, version, data).split.head(MEANING_SAMPLES)
     z = codes(model, split, model.trained_unroll).z
     return kind_meaning(unit_table(model).kind, z, split.y.numpy(), model.unit_weights().classifier,
                         getattr(model.cfg, "sparsity", None))
@@ -329,25 +350,29 @@ def meaning_for(path: str, version: float, data: str) -> KindMeaning:
 @st.cache_resource(max_entries=32, show_spinner="Ablating the units on the test samples…")
 def set_ablations_for(path: str, version: float, data: str, steps: int, sets: tuple) -> SetAblations:
     """`sets`: (name, units) pairs (intervene.kind_sets for the kinds), each ablated on its own."""
-    return set_ablations(model_for(path, version), _samples(path, version, data).split, steps, sets)
+    model = model_for(path, version)
+    codes = None if capabilities(model).steps else codes_for(path, version, data, 1).z  # kept: not encoded again
+    return set_ablations(model, samples_of(path, version, data).split, steps, sets, codes=codes)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def unit_runs_for(path: str, version: float, data: str, steps: int) -> int:
-    return unit_runs(model_for(path, version), _samples(path, version, data).split, steps)
+    if not capabilities(model_for(path, version)).steps:  # the entries of its one code, already kept
+        return int(codes_for(path, version, data, 1).z.fires().sum())
+    return unit_runs(model_for(path, version), samples_of(path, version, data).split, steps)
 
 
 def unit_ablations_task(path: str, version: float, data: str, steps: int) -> background.Task:
     """Every unit alone ablated on the test samples where it fires (seconds to minutes: on the worker, with its
     share done)."""
-    model, split = model_for(path, version), _samples(path, version, data).split
+    model, split = model_for(path, version), samples_of(path, version, data).split
     return background.start(("unit ablations", path, version, data, steps), "Ablating every unit alone on the test "
                             "samples", lambda report: unit_ablations(model, split, steps, progress=report))
 
 
 @st.cache_resource(max_entries=64, show_spinner="Ablating each unit on these samples…")
 def cell_units_for(path: str, version: float, data: str, steps: int, idx: tuple[int, ...]) -> CellUnits:
-    return cell_units(model_for(path, version), _samples(path, version, data).split, np.array(idx, dtype=np.int64), steps)
+    return cell_units(model_for(path, version), samples_of(path, version, data).split, np.array(idx, dtype=np.int64), steps)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -365,7 +390,7 @@ APP_IWAE_K, APP_IWAE_SAMPLES = 100, 200  # the app's importance-weighted bound (
 def likelihood_task(path: str, version: float, data: str) -> background.Task:
     """A model with a likelihood: its bound on the test samples (ELBO, an importance-weighted estimate, each
     layer), on the worker."""
-    model, split = model_for(path, version), _samples(path, version, data).split.head(LIKELIHOOD_SAMPLES)
+    model, split = model_for(path, version), samples_of(path, version, data).split.head(LIKELIHOOD_SAMPLES)
     return background.start(("likelihood", path, version, data), "Measuring the bound on the test samples (ELBO, "
                             "an importance-weighted estimate, each layer)",
                             lambda report: model.likelihood(split, APP_IWAE_K, APP_IWAE_SAMPLES))
@@ -373,7 +398,7 @@ def likelihood_task(path: str, version: float, data: str) -> background.Task:
 
 @st.cache_resource(max_entries=8, show_spinner="Carrying every unit down to the pixels…")
 def hierarchy_for(path: str, version: float, data: str):
-    return model_for(path, version).hierarchy(_samples(path, version, data).split.x)
+    return model_for(path, version).hierarchy(samples_of(path, version, data).split.x)
 
 
 def _vector(x: bytes | None) -> torch.Tensor | None:

@@ -41,7 +41,7 @@ class Selection:
 
     def samples(self) -> compute.TestSamples:
         """The test samples of the model's data, as its family reads them."""
-        return compute.samples_for(self.entry.data.key, self.family.name)
+        return compute.samples_of(*self.key)
 
     @property
     def trained_unroll(self) -> int:

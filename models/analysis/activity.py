@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from models.kinds import KINDS, kind_counts
-from models.analysis.representation import class_means, selectivity
+from models.analysis.representation import selectivity_of
 from models.analysis.units import UnitTable, unit_table
 from models.data import Split
 
@@ -42,30 +42,39 @@ class UnitAnalysis:
 
 
 @torch.no_grad()
-def analyse(model, samples: Split) -> UnitAnalysis:
-    """Weights and activity of every unit over `samples` at the trained T (for a model with filters)."""
+def analyse(model, samples: Split, batch: int = 500) -> UnitAnalysis:
+    """Weights and activity of every unit over `samples` at the trained T (for a model with filters), a batch at a
+    time: memory of T × batch × units, whatever the number of samples."""
     model = copy.deepcopy(model).double().eval()  # a copy: the caller's model may be shared (a cached one)
-    T, H = model.trained_unroll, model.cfg.hidden
-    x = samples.x.double()
-    zs = model.encode(x).cpu()  # (T, n, H)
-    on = (zs > 0).numpy()
+    T, H, n = model.trained_unroll, model.cfg.hidden, len(samples)
     t = unit_table(model)
     w = model.unit_weights()
-
-    # first step each unit is on, among samples where it is on at the end (off-then-on counts its last switch-on)
-    first = np.full(on.shape[1:], -1)
-    for step in range(T - 1, -1, -1):
-        first = np.where(on[step:].all(0), step, first)
-    hist = np.stack([np.bincount(first[:, i][first[:, i] >= 0], minlength=T)[:T] for i in range(H)])
-    ended_on = on[-1].sum(0)
-    mean_first = np.where(ended_on > 0, (hist * np.arange(1, T + 1)).sum(1) / np.maximum(ended_on, 1), np.nan)
-    late = (~on[0] & on[1]).mean(0) if T >= 2 else np.zeros(H)
-
-    zT = zs[-1].numpy()
-    contrib = zT * np.linalg.norm(w.decoder, axis=1)  # |D_i z_i|: each unit's part of the reconstruction
-    share = contrib.sum(0) / max(contrib.sum(), 1e-12)
+    norms = np.linalg.norm(w.decoder, axis=1)
     y = None if samples.y is None else samples.y.numpy()
-    means = None if y is None else class_means(zT, y)
+    classes = 0 if y is None else int(y.max()) + 1
+    hist, late, ended_on = np.zeros((H, T), dtype=np.int64), np.zeros(H), np.zeros(H)
+    contrib, class_sums = np.zeros(H), np.zeros((classes, H))
+    for i in range(0, n, batch):
+        zs = model.encode(samples.x[i:i + batch].double()).cpu()  # (T, b, H)
+        on = (zs > 0).numpy()
+        # first step each unit is on, among samples where it is on at the end (off-then-on counts its last switch-on)
+        first = np.full(on.shape[1:], -1)
+        for step in range(T - 1, -1, -1):
+            first = np.where(on[step:].all(0), step, first)
+        _, unit = np.nonzero(first >= 0)
+        hist += np.bincount(unit * T + first[first >= 0], minlength=H * T).reshape(H, T)
+        ended_on += on[-1].sum(0)
+        if T >= 2:
+            late += (~on[0] & on[1]).sum(0)
+        zT = zs[-1].numpy()
+        contrib += (zT * norms).sum(0)  # |D_i z_i|: each unit's part of the reconstruction
+        if y is not None:
+            yb = y[i:i + batch]
+            for c in np.unique(yb):
+                class_sums[c] += zT[yb == c].sum(0)
+    mean_first = np.where(ended_on > 0, (hist * np.arange(1, T + 1)).sum(1) / np.maximum(ended_on, 1), np.nan)
+    share = contrib / max(contrib.sum(), 1e-12)
+    means = None if y is None else class_sums / np.maximum(np.bincount(y, minlength=classes), 1)[:, None]
 
     blocks = None
     if w.recurrent is not None:
@@ -77,9 +86,9 @@ def analyse(model, samples: Split) -> UnitAnalysis:
                 mask = rows[:, None] != cols[None, :]
                 blocks[(to, frm)] = float(block[mask].mean()) if mask.any() else float("nan")
 
-    activity = UnitActivity(mean_first, late, on[-1].mean(0), share, None if y is None else selectivity(zT, y),
-                            None if means is None else means.argmax(0))
-    return UnitAnalysis(t, activity, hist, means, blocks, len(x))
+    activity = UnitActivity(mean_first, late / max(n, 1), ended_on / max(n, 1), share,
+                            None if means is None else selectivity_of(means), None if means is None else means.argmax(0))
+    return UnitAnalysis(t, activity, hist, means, blocks, n)
 
 
 @dataclass
@@ -89,22 +98,28 @@ class StepDecoders:
 
 
 @torch.no_grad()
-def step_decoders(model, samples: Split, ridge: float = 1e-6,
+def step_decoders(model, samples: Split, ridge: float = 1e-6, batch: int = 1000,
                   progress: Callable[[float], None] = lambda done: None) -> StepDecoders:
     """For each step t, the decoder D^t that best reconstructs the samples from z_t (least squares, a tiny ridge);
-    apart from `analyse`: eleven 400 × 400 solves over the samples in float64 cost seconds, and only one view and
-    the report need them. `progress` hears the share of steps solved."""
+    apart from `analyse`: T solves of hidden × hidden in float64 (seconds at 400 units), for a model with recurrent
+    steps only. Two passes a batch at a time (ZᵀZ and Zᵀx summed, then the error). `progress` hears the share done."""
     model = copy.deepcopy(model).double().eval()
-    x = samples.x.double()
-    zs = model.encode(x).cpu()
-    H = zs.shape[-1]
-    decoders, errors = [], []
-    for Z in zs:
-        Dt = torch.linalg.solve(Z.T @ Z + ridge * torch.eye(H, dtype=Z.dtype), Z.T @ x).T  # (d, H)
-        decoders.append(Dt.float().numpy())
-        errors.append((0.5 * (x - Z @ Dt.T).pow(2).sum(1)).mean().item())
-        progress(len(errors) / len(zs))
-    return StepDecoders(np.stack(decoders), np.array(errors))
+    H, T, n = model.cfg.hidden, model.trained_unroll, len(samples)
+    ztz, ztx = None, None
+    for i in range(0, n, batch):
+        x = samples.x[i:i + batch].double()
+        zs = model.encode(x).cpu()  # (T, b, H)
+        ztz = zs.transpose(1, 2) @ zs if ztz is None else ztz + zs.transpose(1, 2) @ zs
+        ztx = zs.transpose(1, 2) @ x if ztx is None else ztx + zs.transpose(1, 2) @ x
+        progress(0.5 * min(i + batch, n) / n)
+    decoders = torch.linalg.solve(ztz + ridge * torch.eye(H, dtype=ztz.dtype), ztx).transpose(1, 2)  # (T, d, H)
+    sq = torch.zeros(T, dtype=torch.float64)
+    for i in range(0, n, batch):
+        x = samples.x[i:i + batch].double()
+        zs = model.encode(x).cpu()
+        sq += (0.5 * (x - zs @ decoders.transpose(1, 2)).pow(2).sum(-1)).sum(-1)
+        progress(0.5 + 0.5 * min(i + batch, n) / n)
+    return StepDecoders(decoders.float().numpy(), (sq / max(n, 1)).numpy())
 
 
 def late_share(first_step_hist: np.ndarray, units: np.ndarray) -> float:

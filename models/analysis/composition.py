@@ -21,9 +21,9 @@ ENERGY = 0.9
 def support(w: np.ndarray, energy: float = ENERGY) -> np.ndarray:
     """(units, pixels) -> per unit, the fewest pixels whose squared weights hold `energy` of the total (0 for a
     filter of zeros)."""
-    e = np.sort(np.asarray(w, dtype=np.float64) ** 2, axis=1)[:, ::-1]
-    total = e.sum(1, keepdims=True)
-    frac = np.cumsum(e, axis=1) / np.where(total > 0, total, 1)
+    e = np.sort(np.square(np.asarray(w, dtype=np.float32)), axis=1)[:, ::-1]  # float32: half the sort (wide models)
+    total = e.sum(1, keepdims=True, dtype=np.float64)
+    frac = np.cumsum(e, axis=1, dtype=np.float64) / np.where(total > 0, total, 1)
     return np.where(total[:, 0] > 0, (frac < energy - 1e-12).sum(1) + 1, 0)
 
 

@@ -15,12 +15,14 @@ import numpy as np
 import torch
 
 from models.kinds import KINDS
+from models.analysis.codes import LinearDecoder, SparseCodes, sparse
 from models.analysis.steps import Trace
 from models.data import Split
 from models.families import capabilities
 from models.families.base import Hold
 
 ROWS = 4096  # samples × units per batch of single-unit ablations
+ROWS_BUDGET = 1 << 24  # floats of codes such a batch may hold (a wide dictionary takes fewer rows)
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,21 @@ def intervened_trace(model, x: torch.Tensor, steps: int, iv: Intervention) -> Tr
                  torch.softmax(model.classify(zs), -1).numpy() if caps.classifier else None)
 
 
-def _outcome(model, x: torch.Tensor, z: torch.Tensor, caps) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Per sample: the predicted class and ½‖x − x̂‖² from its final code z."""
+def _outcome(model, x: torch.Tensor, z: torch.Tensor, caps, decoder=None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per sample: the predicted class and ½‖x − x̂‖² from its final code z (`decoder`: a linear one, which decodes
+    the code's entries alone: codes.LinearDecoder)."""
     pred = model.classify(z).argmax(-1).numpy() if caps.classifier else None
-    recon = (0.5 * (x - model.decode(z)).pow(2).sum(-1)).numpy() if caps.decoder else None
+    x_hat = None if not caps.decoder else decoder(sparse(z)) if decoder is not None else model.decode(z)
+    recon = None if x_hat is None else (0.5 * (x - x_hat).pow(2).sum(-1)).numpy()
     return pred, recon
+
+
+def _codes_with(model, steps: int):
+    """(x, hold, z_T or None) -> z_T with the hold. A model without steps has one code: held units are that code
+    with them set (the model's own steps() does the same: Hold.apply at step 1), so nothing is encoded again."""
+    if capabilities(model).steps:
+        return lambda x, hold, z=None: model.code(x, steps, hold)
+    return lambda x, hold, z: hold.apply(z, 1)
 
 
 @dataclass
@@ -72,18 +84,29 @@ def kind_sets(kind: np.ndarray) -> tuple[tuple[str, tuple[int, ...]], ...]:
 
 @torch.no_grad()
 def set_ablations(model, samples: Split, steps: int, sets: tuple[tuple[str, tuple[int, ...]], ...],
-                  batch: int = 1000) -> SetAblations:
-    """`sets`: (name, units) pairs, each ablated on its own."""
+                  batch: int = 1000, codes: SparseCodes | None = None) -> SetAblations:
+    """`sets`: (name, units) pairs, each ablated on its own. `codes`: the samples' codes where they are at hand (a
+    model without steps, without a classifier: its held codes are those with entries dropped, nothing encoded)."""
     model.eval()
     caps = capabilities(model)
     H = model.cfg.hidden
     y = None if samples.y is None else samples.y.numpy()
     holds = {None: None, **{name: Intervention(units).hold(H) for name, units in sets}}
     preds, recons = {k: [] for k in holds}, {k: [] for k in holds}
+    decoder = LinearDecoder.of(model) if caps.filters else None
+    entries = decoder is not None and not caps.steps and not caps.classifier  # its held codes: entries dropped
     for i in range(0, len(samples), batch):
         x = samples.x[i:i + batch]
+        if entries:
+            c = sparse(model.code(x, steps)) if codes is None else codes.between(i, i + batch)
+        else:
+            z = model.code(x, steps)
         for k, hold in holds.items():
-            p, r = _outcome(model, x, model.code(x, steps, hold), caps)
+            if entries:
+                x_hat = decoder(c if hold is None else c.without(hold.mask.numpy()))
+                p, r = None, (0.5 * (x - x_hat).pow(2).sum(-1)).numpy()
+            else:
+                p, r = _outcome(model, x, z if hold is None else model.code(x, steps, hold), caps, decoder)
             preds[k].append(p), recons[k].append(r)
     err = {k: None if v[0] is None else float(100 * (np.concatenate(v) != y).mean()) for k, v in preds.items()}
     rec = {k: None if v[0] is None else float(np.concatenate(v).mean()) for k, v in recons.items()}
@@ -109,21 +132,38 @@ class UnitAblations:
         return np.argsort(-self.recon)
 
 
-def _each_unit_ablated(model, x: torch.Tensor, fires: torch.Tensor, steps: int):
-    """For every (sample d, unit u) with u firing on d (`fires`: (samples, hidden)), z_T of sample d with u alone held at
-    0; yielded in chunks of ROWS as (d, u, z_T)."""
-    d_idx, u_idx = (t.numpy() for t in torch.nonzero(fires, as_tuple=True))
-    for s in range(0, len(d_idx), ROWS):
-        d, u = d_idx[s:s + ROWS], u_idx[s:s + ROWS]
-        mask = torch.zeros(len(d), fires.shape[1], dtype=torch.bool)
+def _each_unit_ablated(model, x: torch.Tensor, fires: SparseCodes, steps: int, final: SparseCodes | None = None):
+    """For every (sample d, unit u) with u firing on d (`fires`: the entries of (samples, hidden)), z_T of sample d
+    with u alone held at 0; yielded in chunks of about ROWS_BUDGET floats as (d, u, z_T). `final`: the samples' z_T,
+    for a model without steps (its held code is that code with u at 0: nothing to encode again)."""
+    d_idx, u_idx = fires.rows, fires.units.astype(np.int64)
+    H = fires.hidden
+    held = _codes_with(model, steps)
+    rows = max(1, min(ROWS, ROWS_BUDGET // H))
+    for s in range(0, len(d_idx), rows):
+        d, u = d_idx[s:s + rows], u_idx[s:s + rows]
+        mask = torch.zeros(len(d), H, dtype=torch.bool)
         mask[torch.arange(len(d)), torch.from_numpy(u)] = True
-        yield d, u, model.code(x[d], steps, Hold(mask))
+        z = None if final is None else torch.from_numpy(final.dense(d))
+        yield d, u, held(x[d], Hold(mask), z)
 
 
 def unit_runs(model, samples: Split, steps: int, batch: int = 1000) -> int:
     """How many sample × unit runs unit_ablations takes: the samples on which each unit fires, summed."""
-    with torch.no_grad():
-        return int(sum((model.encode(samples.x[i:i + batch], steps) > 0).any(0).sum() for i in range(0, len(samples), batch)))
+    return int(_fired(model, samples, steps, batch)[0].fires().sum())
+
+
+@torch.no_grad()
+def _fired(model, samples: Split, steps: int, batch: int = 1000) -> tuple[SparseCodes, SparseCodes]:
+    """Where each unit fires at some step (its entries: 1), and z_T, over the samples (both sparse)."""
+    model.eval()
+    fired, final = [], []
+    for i in range(0, len(samples), batch):
+        zs = model.encode(samples.x[i:i + batch], steps)
+        fired.append(sparse((zs > 0).any(0).float()))
+        final.append(sparse(zs[-1]))
+    H = model.cfg.hidden
+    return SparseCodes.joined(fired, H), SparseCodes.joined(final, H)
 
 
 @torch.no_grad()
@@ -134,22 +174,24 @@ def unit_ablations(model, samples: Split, steps: int, batch: int = 1000,
     caps = capabilities(model)
     H, n = model.cfg.hidden, len(samples)
     x_all, y = samples.x, None if samples.y is None else samples.y.numpy()
-    base_pred, base_recon, fires = [], [], []
+    decoder = LinearDecoder.of(model) if caps.filters else None
+    fires, final = _fired(model, samples, steps, batch)
+    if decoder is not None and not caps.steps and not caps.classifier:
+        return _entries_ablated(decoder, x_all, final, steps, batch, progress)
+    base_pred, base_recon = [], []
     for i in range(0, n, batch):
-        x = x_all[i:i + batch]
-        zs = model.encode(x, steps)
-        fires.append((zs > 0).any(0))
-        p, r = _outcome(model, x, zs[-1], caps)
+        z = torch.from_numpy(final.dense(np.arange(i, min(i + batch, n))))
+        p, r = _outcome(model, x_all[i:i + batch], z, caps, decoder)
         base_pred.append(p), base_recon.append(r)
     base_pred = None if base_pred[0] is None else np.concatenate(base_pred)
     base_recon = None if base_recon[0] is None else np.concatenate(base_recon)
-    fires = torch.cat(fires)  # (n, H)
     wrong_delta, flips, recon_delta = np.zeros(H), np.zeros(H, dtype=np.int64), np.zeros(H)
-    runs, done = int(fires.sum()), 0
-    for d, u, z in _each_unit_ablated(model, x_all, fires, steps):
+    runs, done = len(fires.units), 0
+    one_step = None if capabilities(model).steps else final
+    for d, u, z in _each_unit_ablated(model, x_all, fires, steps, one_step):
         done += len(d)
         progress(done / max(runs, 1))
-        p, r = _outcome(model, x_all[d], z, caps)
+        p, r = _outcome(model, x_all[d], z, caps, decoder)
         if p is not None:
             np.add.at(flips, u, p != base_pred[d])
             np.add.at(wrong_delta, u, (p != y[d]).astype(float) - (base_pred[d] != y[d]))
@@ -159,7 +201,27 @@ def unit_ablations(model, samples: Split, steps: int, batch: int = 1000,
     return UnitAblations(steps, n, None if base_pred is None else base_err + 100 * wrong_delta / n,
                          None if base_pred is None else flips,
                          None if base_recon is None else float(base_recon.mean()) + recon_delta / n,
-                         fires.sum(0).numpy(), int(fires.sum()))
+                         fires.fires(), runs)
+
+
+def _entries_ablated(decoder: LinearDecoder, x: torch.Tensor, z: SparseCodes, steps: int, batch: int,
+                     progress: Callable[[float], None]) -> UnitAblations:
+    """unit_ablations for one linear code without a classifier: x̂ without unit u is x̂ − z_u D_u, so
+    ½‖x − x̂ + z_u D_u‖² − ½‖x − x̂‖² = z_u D_u·(x − x̂) + ½ z_u² ‖D_u‖², for every entry at once."""
+    n, H = z.n, z.hidden
+    residual = torch.cat([x[i:i + batch] - decoder(z, i, min(i + batch, n)) for i in range(0, n, batch)])
+    base = 0.5 * residual.double().pow(2).sum(1)
+    pos = np.flatnonzero(z.values > 0)  # a unit ablated where it is 0 changes nothing
+    delta = np.zeros(H)
+    sq_norms = decoder.rows.double().pow(2).sum(1)
+    for s in range(0, len(pos), ROWS):
+        e = pos[s:s + ROWS]
+        u = torch.from_numpy(z.units[e].astype(np.int64))
+        v = torch.from_numpy(z.values[e]).double()
+        dots = (residual[torch.from_numpy(z.rows[e])].double() * decoder.rows[u].double()).sum(1)
+        delta += np.bincount(u.numpy(), weights=(v * dots + 0.5 * v * v * sq_norms[u]).numpy(), minlength=H)
+        progress(min(s + ROWS, len(pos)) / max(len(pos), 1))
+    return UnitAblations(steps, n, None, None, float(base.mean()) + delta / n, z.fires(), len(pos))
 
 
 @dataclass
@@ -182,7 +244,8 @@ def cell_units(model, samples: Split, idx: np.ndarray, steps: int) -> CellUnits:
     zs = model.encode(x, steps)
     base = model.classify(zs[-1]).argmax(-1).numpy()
     flips, to_true = np.zeros(H, dtype=np.int64), np.zeros(H, dtype=np.int64)
-    for d, u, z in _each_unit_ablated(model, x, (zs > 0).any(0), steps):
+    one_step = None if capabilities(model).steps else sparse(zs[-1])
+    for d, u, z in _each_unit_ablated(model, x, sparse((zs > 0).any(0).float()), steps, one_step):
         p = model.classify(z).argmax(-1).numpy()
         np.add.at(flips, u, p != base[d])
         np.add.at(to_true, u, (p != base[d]) & (p == y[d]))

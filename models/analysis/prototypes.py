@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.kinds import KINDS
-from models.analysis.representation import class_means, selectivity
+from models.analysis.representation import as_codes, class_means, selectivity_of
 
 SELECTIVE = 0.5  # (top class mean − mean of the others) / their sum: the top class at least 3× the others
 SAME_MEANING = 0.2  # a share of prototypes among categorical units that falls further than this: a new meaning
@@ -32,12 +32,15 @@ class KindMeaning:
         return self.prototypes[kind] / self.counts[kind] if self.counts.get(kind) else float("nan")
 
 
-def kind_meaning(kind: np.ndarray, z: np.ndarray, y: np.ndarray, classifier: np.ndarray | None,
+def kind_meaning(kind: np.ndarray, z, y: np.ndarray, classifier: np.ndarray | None,
                  sparsity: float | None = None) -> KindMeaning:
-    """`kind` (units,), `z` (samples, units) final codes, `y` labels, `classifier` C (classes, units) or None."""
-    sel = selectivity(z, y)
-    preferred = class_means(z, y).argmax(0)
-    live = (z > 0).any(0)
+    """`kind` (units,), `z` (samples, units) final codes (dense, or SparseCodes), `y` labels, `classifier` C
+    (classes, units) or None."""
+    z = as_codes(z)
+    means = class_means(z, y)
+    sel = selectivity_of(means)
+    preferred = means.argmax(0)
+    live = z.fires() > 0
     agrees = (classifier.argmax(0) == preferred) if classifier is not None else np.zeros(len(kind), bool)
     proto = live & (sel >= SELECTIVE) & (agrees if classifier is not None else True)
     out = {"counts": {}, "prototypes": {}, "selectivity": {}, "agreement": {}, "dead": {}}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from models.analysis.codes import LinearDecoder, SparseCodes, sparse
 from models.data import Split
 from models.families import capabilities as capabilities_of
 from models.kinds import KINDS
@@ -39,7 +40,8 @@ class StepStats:
 
 @torch.no_grad()
 def step_stats(model, samples: Split, steps: int, batch: int = 1000) -> StepStats:
-    """`steps` is the most steps any view needs; a model without recurrent steps has one."""
+    """`steps` is the most steps any view needs; a model without recurrent steps has one (see `codes`, which
+    measures that one step while it keeps the codes)."""
     model.eval()
     capabilities = capabilities_of(model)
     steps = steps if capabilities.steps else 1
@@ -49,10 +51,7 @@ def step_stats(model, samples: Split, steps: int, batch: int = 1000) -> StepStat
     preds = np.zeros((steps, n), dtype=np.int16) if capabilities.classifier else None
     conf = np.zeros((steps, n), dtype=np.float32) if capabilities.classifier else None
     recon = np.zeros(steps) if capabilities.decoder else None
-    D = torch.from_numpy(model.unit_weights().decoder.T).float() if capabilities.filters else None
-    G = None if D is None else D.T @ D  # ||x - Dz||^2 = ||x||^2 - 2 z.(D^T x) + z.(G z): no decode per step
-    # a linear decoder's offset, x_hat(0) (a sparse autoencoder's b_d): the identity holds for x − x_hat(0)
-    offset = model.decode(torch.zeros(1, model.cfg.hidden))[0].float() if D is not None else None
+    squared = squared_error(model)
     for i in range(0, n, batch):
         x = samples.x[i:i + batch]
         zs = model.encode(x, steps)  # (steps, b, hidden)
@@ -61,16 +60,36 @@ def step_stats(model, samples: Split, steps: int, batch: int = 1000) -> StepStat
             c, k = torch.softmax(model.classify(zs), dim=-1).max(-1)
             preds[:, i:i + batch], conf[:, i:i + batch] = k.numpy(), c.numpy()
         if recon is not None:
-            if G is not None:
-                r = x - offset
-                sq = r.pow(2).sum(-1) - 2 * (zs * (r @ D)).sum(-1) + (zs * (zs @ G)).sum(-1)  # (steps, b)
-            else:
-                sq = (x - model.decode(zs)).pow(2).sum(-1)
-            recon += (0.5 * sq.clamp_min(0)).sum(-1).double().numpy()
+            recon += (0.5 * squared(x, zs)).sum(-1).double().numpy()
     labels = None if samples.y is None else samples.y.numpy()
     error = None if preds is None or labels is None else 100.0 * (preds != labels[None]).mean(1)
     k = max(n, 1)
     return StepStats(labels, active / k, preds, conf, error, None if recon is None else recon / k, classes)
+
+
+def squared_error(model):
+    """(x (b, d), zs (steps, b, hidden)) -> ‖x − x̂(z_t)‖² (steps, b). A linear decoder (a model with filters):
+    with at most as many units as inputs through the Gram matrix, ‖x − x̂0‖² − 2 z·(Dᵀ(x − x̂0)) + z·(DᵀD z), no
+    decode per step; with more (a wide dictionary) through the active units' decoder rows alone (codes.py)."""
+    caps = capabilities_of(model)
+    if not caps.filters:
+        return lambda x, zs: (x - model.decode(zs)).pow(2).sum(-1)
+    dec = LinearDecoder.of(model)
+    D = dec.rows.T  # (d, hidden)
+    if model.cfg.hidden > D.shape[0]:
+        def through_entries(x, zs):
+            out = []
+            for z in zs:
+                c = sparse(z)
+                out.append((x - dec(c)).pow(2).sum(-1))
+            return torch.stack(out)
+        return through_entries
+    G = D.T @ D
+
+    def through_gram(x, zs):
+        r = x - dec.offset  # the identity holds for x − x̂(0)
+        return (r.pow(2).sum(-1) - 2 * (zs * (r @ D)).sum(-1) + (zs * (zs @ G)).sum(-1)).clamp_min(0)
+    return through_gram
 
 
 @dataclass
@@ -99,18 +118,38 @@ def group_activity(z: np.ndarray, kind: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass
 class Codes:
-    """z_T of every sample and, where they have labels, each unit's mean z_T per class."""
-    z: np.ndarray  # (n, hidden)
+    """z_t of every sample at one step count (sparse), each unit's mean per class where they have labels, and the
+    step's summaries (a model without recurrent steps: all its StepStats, from the same pass)."""
+    z: SparseCodes  # (n, hidden)
     per_class: np.ndarray | None  # (classes, hidden)
+    stats: StepStats  # at this step count alone
 
 
 @torch.no_grad()
 def codes(model, samples: Split, steps: int, batch: int = 1000) -> Codes:
+    """One pass over the samples: each batch's codes kept sparse, its reconstruction from them."""
     model.eval()
-    z = torch.cat([model.code(samples.x[i:i + batch], steps) for i in range(0, len(samples), batch)]).numpy()
-    if samples.y is None:
-        return Codes(z, None)
-    y = samples.y.numpy()
-    per_class = np.stack([z[y == c].mean(0) if (y == c).any() else np.zeros(z.shape[1])
-                          for c in range(int(y.max()) + 1)])
-    return Codes(z, per_class)
+    caps = capabilities_of(model)
+    steps = steps if caps.steps else 1
+    decoder = LinearDecoder.of(model) if caps.filters else None
+    parts, recon, preds, conf = [], [], [], []
+    for i in range(0, len(samples), batch):
+        x = samples.x[i:i + batch]
+        z = model.code(x, steps)
+        c = sparse(z)
+        parts.append(c)
+        if caps.decoder:
+            x_hat = decoder(c) if decoder is not None else model.decode(z)
+            recon.append((0.5 * (x - x_hat).pow(2).sum(-1)).double().numpy())
+        if caps.classifier:
+            p, k = torch.softmax(model.classify(z), dim=-1).max(-1)
+            preds.append(k.numpy().astype(np.int16)), conf.append(p.numpy())
+    z = SparseCodes.joined(parts, model.cfg.hidden)
+    y = None if samples.y is None else samples.y.numpy()
+    n = max(len(samples), 1)
+    pred = np.concatenate(preds)[None] if preds else None
+    stats = StepStats(y, np.array([z.active().sum() / n]), pred, np.concatenate(conf)[None] if conf else None,
+                      None if pred is None or y is None else 100.0 * (pred != y[None]).mean(1),
+                      np.array([np.concatenate(recon).sum() / n]) if recon else None,
+                      getattr(model.cfg, "n_classes", 0) if caps.classifier else 0)
+    return Codes(z, None if y is None else z.class_means(y), stats)
