@@ -47,6 +47,8 @@ def atomic_write(path: str | Path, data: bytes, keep: str | Path | None = None) 
 
 
 CHECKSUM = "checksum"  # a digest of everything a checkpoint (or an exported file's tensors) holds
+MODEL_CHECKSUM = "checksum_model"  # of the parts a viewer of the model reads (VIEWED): checked without reading the
+VIEWED = ("architecture", "domain", "config", "model", "average", "progress")  # optimiser's state
 
 
 def digest(obj) -> str:
@@ -81,7 +83,8 @@ def save_training_state(path: str | Path, state: dict) -> None:
     """Atomically, keeping the checkpoint it replaces as checkpoint.prev.pt; with a checksum of all it holds."""
     path = Path(path)
     buf = io.BytesIO()
-    torch.save({**state, CHECKSUM: digest(state)}, buf)
+    viewed = {k: state[k] for k in VIEWED if k in state}
+    torch.save({**state, CHECKSUM: digest(state), MODEL_CHECKSUM: digest(viewed)}, buf)
     atomic_write(path, buf.getvalue(), keep=path.with_name(PREVIOUS))
 
 
@@ -114,33 +117,46 @@ def _reason(e: Exception) -> str:
     return text[:200]
 
 
-def _read_state(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+def _read_state(path: Path, viewed: bool = False) -> dict:
+    """The checkpoint's state, checked against its checksum. `viewed`: only the parts that describe the model
+    (VIEWED) are read and checked, where the file has their own checksum: the optimiser's state (twice the weights,
+    for Adam) is left on disk."""
+    import zipfile
+
+    try:  # only torch's zip format can be mapped (anything else is read, and refused, as it always was)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=viewed and zipfile.is_zipfile(path))
     except Exception as e:  # truncated zip, garbage bytes, pickled code...
         raise CheckpointError(f"Checkpoint {path} is corrupt or not a sparselab checkpoint: {_reason(e)}.") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"Checkpoint {path} is not a sparselab checkpoint (no model or config).")
-    saved = state.pop(CHECKSUM, None)  # checkpoints written before checksums have none
-    if saved is not None and saved != digest(state):
+    whole, part = state.pop(CHECKSUM, None), state.pop(MODEL_CHECKSUM, None)  # older checkpoints lack them
+    if viewed and part is not None:
+        state = {k: state[k] for k in VIEWED if k in state}
+        saved, now = part, digest(state)
+    else:
+        saved, now = whole, None if whole is None else digest(state)
+    if saved is not None and saved != now:
         raise CheckpointError(f"Checkpoint {path} is corrupt: its contents no longer match their checksum.")
+    if viewed:  # nothing of the file's mapping stays in use: a copy of what was read
+        state = {k: ({n: t.clone() for n, t in v.items()} if k in ("model", "average") else v) for k, v in state.items()}
     return state
 
 
-def load_training_state(path: str | Path) -> dict:
+def load_training_state(path: str | Path, viewed: bool = False) -> dict:
     """The checkpoint at `path`; if it cannot be read, the previous one beside it (state["restored_from"] then
-    names that file). Raises CheckpointError when neither can be read."""
+    names that file). Raises CheckpointError when neither can be read. `viewed`: the model's parts only (VIEWED)."""
     path = Path(path)
     previous = path.with_name(PREVIOUS)
     if not path.is_file() and not previous.is_file():
         raise CheckpointError(f"No checkpoint at {path}.")
     try:
-        return _read_state(path) if path.is_file() else _read_state(previous) | {"restored_from": str(previous)}
+        return (_read_state(path, viewed) if path.is_file() else
+                _read_state(previous, viewed) | {"restored_from": str(previous)})
     except CheckpointError as first:
         if not path.is_file() or not previous.is_file():
             raise
         try:
-            return _read_state(previous) | {"restored_from": str(previous)}
+            return _read_state(previous, viewed) | {"restored_from": str(previous)}
         except CheckpointError:
             raise first from None
 
@@ -227,7 +243,7 @@ def load_model(source: str | Path) -> tuple:
         raise CheckpointError(f"No model at {source} (expected a run folder, a {CHECKPOINT} or a .safetensors file).")
     if path.suffix == ".safetensors":
         return read_exported(path)
-    state = load_training_state(path)  # a run that averages its weights delivers the average
+    state = load_training_state(path, viewed=True)  # a run that averages its weights delivers the average
     weights = state.get("average", state["model"])
     meta = dict(state.get("progress", {}))
     if state.get("domain") is not None:

@@ -12,6 +12,7 @@ from ui.export import chart, named
 from ui.state import require
 
 FILM_UNITS = 100  # units per filmstrip frame
+PAGE_UNITS = 400  # units drawn at once (a wide dictionary is turned page by page)
 GABOR_AT_ONCE = 256  # pixels a filter may have for its Gabor fit to run on opening the page (larger: on a button)
 
 sel = require(__file__)
@@ -32,12 +33,22 @@ if units.c_norm is not None:
     orders["‖C_i‖"] = np.argsort(-units.c_norm)
 order_by = c3.radio("Sort by", list(orders), key="flt-sort")
 
-shown = np.array([i for i in orders[order_by] if kind[i] in kinds and lo <= angle[i] <= hi], dtype=int)
-st.caption(f"{len(shown)} of {len(angle)} units shown. Part units: angle < {PART_MAX} rad; "
-           f"categorical: > {CATEGORICAL_MIN} rad.")
-if len(shown) == 0:
+order = orders[order_by]
+matching = order[np.isin(kind[order], kinds) & (angle[order] >= lo) & (angle[order] <= hi)]
+if len(matching) == 0:
     st.warning("No unit matches these filters.")
     st.stop()
+pages = -(-len(matching) // PAGE_UNITS)
+page = 1
+if pages > 1:
+    if st.session_state.get("flt-page", 1) > pages:  # fewer units match than on the page it was at
+        st.session_state["flt-page"] = 1
+    page = st.number_input(f"Page of {PAGE_UNITS} units (1 – {pages})", 1, pages, key="flt-page")
+shown = matching[(page - 1) * PAGE_UNITS:page * PAGE_UNITS]
+st.caption(f"{len(matching):,} of {len(angle):,} units match"
+           + (f"; units {(page - 1) * PAGE_UNITS + 1:,}–{(page - 1) * PAGE_UNITS + len(shown):,} of them shown"
+              if pages > 1 else "")
+           + f". Part units: angle < {PART_MAX} rad; categorical: > {CATEGORICAL_MIN} rad.")
 
 favours = (lambda i: f" · class {units.c_class[i]}") if units.c_class is not None else (lambda i: "")
 labels = [f"unit {i} · {kind[i]} · angle {angle[i]:.2f}{favours(i)}" for i in shown]

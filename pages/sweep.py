@@ -2,12 +2,10 @@
 setting (and per data), seeds pooled into error bars; a click on a run opens it."""
 import streamlit as st
 
-from models.checkpoint import CheckpointError
-from models.data import DataError
 from models.families import all_families, get
 from models.services import catalog, sweep
-from ui import figures, sidebar
-from ui.compute import summary_for
+from ui import background, figures, sidebar
+from ui.compute import summaries_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
 
@@ -30,14 +28,14 @@ entries = [e for e in catalog.entries() if e.architecture == family.name and e.s
 if not entries:
     st.info(f"No {family.short} model yet: queue a sweep on the Training page.")
     st.stop()
-numbers, unreadable = {}, []
-for e in entries:
-    try:
-        numbers[e.key] = summary_for(str(e.path), e.version(), e.data.key, e.unroll)
-    except (DataError, CheckpointError, ValueError) as err:  # its data file gone, its checkpoint damaged
-        unreadable.append(f"{e.label}: {err}")
-if unreadable:
-    st.warning("Left out: " + "; ".join(unreadable))
+numbers, failed, task = summaries_for(entries)
+if task is not None:
+    background.shown(task)  # a bar while the worker measures the models not measured yet; the page reruns after
+if failed:
+    st.warning("Left out: " + "; ".join(f"{e.label}: {failed[e.key]}" for e in entries if e.key in failed))
+entries = [e for e in entries if e.key in numbers]
+if not entries:
+    st.stop()
 series = sweep.series(entries, numbers)
 caps = family.capabilities
 has_error = any(numbers[e.key][1] is not None for e in entries)  # a classifier: models trained with labels

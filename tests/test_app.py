@@ -89,6 +89,7 @@ def metric(at, label):
 def test_every_page_renders(app, page):
     app.switch_page(page).run()
     assert not app.exception, app.exception
+    settle(app)  # what a page leaves to the worker (the Sweep's models measured), then the page again
     assert not app.error, [e.value for e in app.error]
     if page != "pages/training.py":  # a Plotly chart, or frames the browser steps through (ui/stepper.py)
         assert app.get("plotly_chart") or any(getattr(e.proto, "component_name", "") == "sparselab_stepper"
@@ -137,7 +138,7 @@ def test_filters_respond_to_kind_and_angle(app):
     n_all = len(charts(app)[0]["data"][1]["text"])  # one hover label per tile
     get(app, "slider", "angle").set_value((0.0, 0.6)).run()
     assert not app.exception
-    caption = next(c.value for c in app.caption if "units shown" in c.value)
+    caption = next(c.value for c in app.caption if "units match" in c.value)
     shown = int(caption.split(" of ")[0])
     from models.assets import default_model_path
     from models.checkpoint import load_model

@@ -71,12 +71,13 @@ def test_a_ray_sweep_stops_trials_early_and_resumes_after_its_driver_is_killed(r
 
 
 def test_the_sweep_page_shows_a_ray_sweeps_trials(ray_sweep, monkeypatch):
-    from tests.test_app import open_app
+    from tests.test_app import open_app, settle
 
     root = ray_sweep[0]
     at = open_app(monkeypatch, root)
     at.switch_page("pages/sweep.py").run()
     assert not at.exception, at.exception
+    settle(at)  # the models measured on the worker
     runs_ = [n for n in at.dataframe[0].value["run"] if n in states(root)]
     assert sorted(runs_) == sorted(states(root))  # every trial, as a local run
     at.switch_page("pages/training.py").run()

@@ -13,7 +13,7 @@ from models.families import get
 from models.services import catalog, jobs, sweep
 from models.training import run_folder as runs
 from models.training.config import TrainConfig, train_config
-from tests.test_app import ROOT, server_navigation
+from tests.test_app import ROOT, server_navigation, settle
 from tests.test_jobs import MC, wait_for
 
 TINY = ["--hidden", "16", "--unroll", "2", "--limit", "3000", "--pretrain-epochs", "0", "--epochs", "2"]
@@ -74,6 +74,7 @@ def test_a_sweep_queues_runs_to_completion_and_the_page_shows_them(tmp_path, mon
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.switch_page("pages/sweep.py").run()
     assert not at.exception, at.exception
+    settle(at)  # the models measured on the worker
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     runs_trace = [d for d in spec["data"] if d.get("customdata") and str(d["customdata"][0]).startswith("run:")]
     assert len(runs_trace) == 1 and len(runs_trace[0]["x"]) == 2  # both runs, clickable

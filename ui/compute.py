@@ -6,13 +6,15 @@ draws; pages render what these return.
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, fields
 
 import numpy as np
 import streamlit as st
 import torch
 
 from models.analysis.activity import UnitAnalysis, analyse, step_decoders
+from models.analysis.codes import sample_limit
 from models.analysis.compare import Training, compare_model, training_numbers
 from models.analysis.composition import Composition, composition
 from models.analysis.gabor import fit_filters
@@ -28,7 +30,8 @@ from models.analysis.staging import Staging, run_staging
 from models.analysis.unit_index import UnitIndex, unit_index
 from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
-from models.checkpoint import load_model
+from models.checkpoint import CheckpointError, load_model
+from models.data import DataError
 from models.data import Split
 from models.domains import SHOWN_SAMPLES, Domain, Layout, Shown, Truth, spec_of
 from models.families import Family, capabilities, get, of_model, of_saved
@@ -78,14 +81,6 @@ def shown_for(data: str) -> Shown:
     return spec.domain.test_samples(spec.cfg)
 
 
-CODE_BUDGET = 1 << 26  # samples × units a model's page measures at most: a wide dictionary is shown on fewer samples
-# (16,384 units: 4,096 of them), so its first open encodes no more than a 400-unit model's 10,000
-
-
-def sample_limit(hidden: int) -> int:
-    return max(1000, min(SHOWN_SAMPLES, CODE_BUDGET // max(hidden, 1)))
-
-
 @st.cache_resource(max_entries=8, show_spinner=False)
 def samples_for(data: str, family_name: str, limit: int = SHOWN_SAMPLES) -> TestSamples:
     """The data's test samples as the family reads them (its input transform of the raw samples), the first `limit`
@@ -108,7 +103,7 @@ def samples_for(data: str, family_name: str, limit: int = SHOWN_SAMPLES) -> Test
 def samples_of(path: str, version: float, data: str) -> TestSamples:
     """The test samples a model's pages measure on (fewer for a wide dictionary: sample_limit)."""
     model = model_for(path, version)
-    return samples_for(data, of_model(model).name, sample_limit(model.cfg.hidden))
+    return samples_for(data, of_model(model).name, sample_limit(model.cfg.hidden, SHOWN_SAMPLES))
 
 
 @dataclass
@@ -145,19 +140,44 @@ def view_for(path: str, version: float, data: str, max_steps: int) -> ModelView:
     weights = None
     if caps.filters:  # float32 for display: half the JSON of float64, and the precision a figure shows
         w = model.unit_weights()
-        weights = UnitWeights(*(None if a is None else a.astype(np.float32) for a in astuple(w)))
+        weights = UnitWeights(*(None if a is None else a.astype(np.float32)  # (astuple would deep-copy them first)
+                                for a in (getattr(w, f.name) for f in fields(w))))
     # a model without steps: its one step measured in the pass that keeps its codes (one encoding, not two)
     stats = (step_stats(model, samples_of(path, version, data).split, max_steps) if caps.steps else
              codes_for(path, version, data, 1).stats)
     return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None, stats)
 
 
-@st.cache_resource(max_entries=256, show_spinner="Measuring the runs on the test samples…")
-def summary_for(path: str, version: float, data: str, steps: int) -> tuple[float, float | None, float | None]:
-    """(active units, test error %, reconstruction) at `steps` steps, for the sweep's trade-off."""
-    stats = step_stats(model_for(path, version), samples_of(path, version, data).split, steps)
-    last = lambda a: None if a is None else float(a[-1])  # noqa: E731
-    return float(stats.active[-1]), last(stats.error), last(stats.recon)
+_SUMMARIES: OrderedDict = OrderedDict()  # (path, version, data, steps) -> (l0, error, recon) or the reason it failed
+SUMMARIES_KEPT = 1024
+
+
+def summaries_for(entries: list) -> tuple[dict, dict, background.Task | None]:
+    """For the Sweep: each catalog entry's (active units, test error %, reconstruction) at its trained T, and why an
+    entry could not be measured; the entries not measured yet are measured by one task on the worker (loading and
+    encoding a model of each: seconds for wide ones), returned while it runs."""
+    from models.services.sweep import measure
+
+    keys = {e.key: (str(e.path), e.version(), e.data.key, e.unroll) for e in entries}
+    missing = [(e, keys[e.key]) for e in entries if keys[e.key] not in _SUMMARIES]
+    numbers = {k: _SUMMARIES[v] for k, v in keys.items() if isinstance(_SUMMARIES.get(v), tuple)}
+    failed = {k: _SUMMARIES[v] for k, v in keys.items() if isinstance(_SUMMARIES.get(v), str)}
+    if not missing:
+        return numbers, failed, None
+
+    def work(report):
+        for i, (e, key) in enumerate(missing):
+            try:
+                _SUMMARIES[key] = measure(e.path, e.data, e.unroll)
+            except (DataError, CheckpointError, ValueError) as err:  # its data file gone, its checkpoint damaged
+                _SUMMARIES[key] = str(err)
+            while len(_SUMMARIES) > SUMMARIES_KEPT:
+                _SUMMARIES.popitem(last=False)
+            report((i + 1) / len(missing))
+    task = background.start(("summaries", *(key for _, key in missing)),
+                            f"Measuring {len(missing)} model{'s' if len(missing) > 1 else ''} on their test samples",
+                            work)
+    return numbers, failed, task
 
 
 @st.cache_resource(max_entries=8, show_spinner="Measuring the codes at every step (sparsity, information)…")

@@ -16,6 +16,15 @@ import torch
 import torch.nn.functional as F
 
 
+CODE_BUDGET = 1 << 26  # samples × units the app measures a model on at most: a wide dictionary on fewer samples
+# (16,384 units: 4,096 of them), so that its first open encodes no more than a 4,096-unit model's 10,000
+
+
+def sample_limit(hidden: int, most: int) -> int:
+    """How many of `most` test samples a model of `hidden` units is measured on in the app (at least 1,000)."""
+    return max(min(1000, most), min(most, CODE_BUDGET // max(hidden, 1)))
+
+
 @dataclass(frozen=True)
 class SparseCodes:
     """(samples, units) codes as their non-zero entries, sample by sample (CSR)."""

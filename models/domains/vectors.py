@@ -170,12 +170,48 @@ def _open(path: str, stamp: tuple, seed: int, labels_key: str) -> Parts:
         raise DataError(f"{p}: its train, validation and test samples differ in size ({sorted(dims)} values)")
     if len({r.labelled for r in parts}) > 1:
         raise DataError(f"{p}: some of its files have labels and some not: give labels for all or none")
+    facts = _facts(path, stamp, seed, labels_key, lambda: _learn(parts))
+    return Parts(train, val, test, str(p), facts["classes"], facts["fingerprint"], facts["unit_interval"])
+
+
+def _learn(parts: list[Rows]) -> dict:
+    """What a file's checks and statistics find (labels, every value finite, its test split's fingerprint)."""
     classes = _classes(parts)
     _check_finite(parts)
-    d = train.dim
-    head = [as_float32(r.read(0, math.ceil(1_000_000 / d))[0], r.dtype) for r in (train, test)]
+    train, _, test = parts
+    head = [as_float32(r.read(0, math.ceil(1_000_000 / r.dim))[0], r.dtype) for r in (train, test)]
     unit = all(len(h) == 0 or (h.min() >= 0 and h.max() <= 1) for h in head)
-    return Parts(train, val, test, str(p), classes, _test_fingerprint(test), bool(unit))
+    return {"classes": classes, "fingerprint": _test_fingerprint(test), "unit_interval": bool(unit)}
+
+
+FACTS_VERSION = 1
+
+
+def _facts(path: str, stamp: tuple, seed: int, labels_key: str, learn, more: dict | None = None) -> dict:
+    """What `learn()` finds of a file, kept in the cache by its path, sizes and times (CACHE_DIR/vectors): the
+    trainer that checked a file spares the app the same reading. `more`: facts to add to those kept."""
+    import hashlib
+    import json
+
+    from models.checkpoint import atomic_write
+    from models.data import CACHE_DIR
+
+    key = hashlib.sha1(json.dumps([FACTS_VERSION, path, stamp, seed, labels_key]).encode()).hexdigest()[:16]
+    where = CACHE_DIR / "vectors" / f"{key}.json"
+    try:
+        facts, new = json.loads(where.read_text()), False
+        if not isinstance(facts, dict) or not {"classes", "fingerprint", "unit_interval"} <= set(facts):
+            raise ValueError
+    except (OSError, ValueError):
+        facts, new = learn(), True
+    if more:
+        facts, new = {**facts, **more}, True
+    if new:
+        try:
+            atomic_write(where, json.dumps(facts).encode())
+        except OSError:  # a read-only cache: the facts are still right, only not kept
+            pass
+    return facts
 
 
 def _path(cfg: VectorsConfig) -> Path:
@@ -217,10 +253,17 @@ def shown(cfg: VectorsConfig) -> Shown:
 
 @functools.lru_cache(maxsize=16)
 def _scale(path: str, stamp: tuple, seed: int, labels_key: str) -> float:
-    train = _open(path, stamp, seed, labels_key).train
+    o = _open(path, stamp, seed, labels_key)
+    learn = lambda: _learn([o.train, o.val, o.test])  # noqa: E731
+    facts = _facts(path, stamp, seed, labels_key, learn)
+    if "scale" in facts:
+        return float(facts["scale"])
+    train = o.train
     x = as_float32(train.take(train.spread(STAT_SAMPLES, seed))[0], train.dtype).astype(np.float64)
     mean_sq = float((x * x).sum(1).mean()) if len(x) else 0.0
-    return math.sqrt(train.dim / mean_sq) if mean_sq > 0 else 1.0
+    factor = math.sqrt(train.dim / mean_sq) if mean_sq > 0 else 1.0
+    _facts(path, stamp, seed, labels_key, learn, {"scale": factor})
+    return factor
 
 
 def scale(cfg: VectorsConfig) -> float:

@@ -59,10 +59,13 @@ def clip_norm_(w: torch.Tensor, dim: int, max_norm: float) -> None:
     w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
 
 
-def random_dictionary(n_input: int, hidden: int, g: torch.Generator) -> torch.Tensor:
-    """Gaussian columns of unit norm (n_input × hidden): the start of a model built to load weights into."""
+def random_dictionary(n_input: int, hidden: int, g: torch.Generator, norm: float = 1.0) -> torch.Tensor:
+    """Gaussian columns of norm `norm` (n_input × hidden): the start of a model built to load weights into."""
+    if torch.empty(0).is_meta:  # built on the meta device for its shapes alone: nothing to compute (arithmetic
+        return torch.empty(n_input, hidden)  # there imports torch's compiler, about a second)
     D = torch.randn(n_input, hidden, generator=g)
-    return D / D.norm(dim=0, keepdim=True)
+    D = D / D.norm(dim=0, keepdim=True)
+    return D if norm == 1.0 else D * norm
 
 
 INITS = {"samples": "random training samples minus the mean sample",

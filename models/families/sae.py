@@ -52,7 +52,7 @@ class SparseAutoencoder(SparseModel):
         super().__init__()
         self.cfg = cfg
         g = torch.Generator().manual_seed(seed)
-        W = random_dictionary(cfg.n_input, cfg.hidden, g) * self.decoder_start_norm  # (d, H)
+        W = random_dictionary(cfg.n_input, cfg.hidden, g, self.decoder_start_norm)  # (d, H)
         self.W_dec = nn.Parameter(W)
         self.W_enc = nn.Parameter(W.T.clone())  # the encoder starts as the decoder's transpose
         self.b_enc = nn.Parameter(torch.zeros(cfg.hidden))

@@ -46,6 +46,22 @@ def queue(configs: list[tuple], root=None, data_dir: str | None = None, data=Non
     return [jobs.enqueue(mc, tc, root, data_dir, data) for mc, tc in configs]
 
 
+def measure(path, data, steps: int) -> tuple[float, float | None, float | None]:
+    """(active units, test error %, reconstruction) of the model at `path` after `steps` steps, on the test samples
+    its data shows (a wide model on fewer: codes.sample_limit), as the Sweep page plots it."""
+    from models.analysis.codes import sample_limit
+    from models.analysis.steps import step_stats
+    from models.checkpoint import load_model
+    from models.families import of_model
+
+    model, _ = load_model(path)
+    shown = data.domain.test_samples(data.cfg).arrays
+    split = shown.head(sample_limit(model.cfg.hidden, len(shown))).split(data.inputs(of_model(model)))
+    stats = step_stats(model, split, steps)
+    last = lambda a: None if a is None else float(a[-1])  # noqa: E731
+    return float(stats.active[-1]), last(stats.error), last(stats.recon)
+
+
 @dataclass
 class RunPoint:
     key: str  # the catalog entry's
