@@ -54,8 +54,13 @@ def absorption(codes: np.ndarray, true_codes: np.ndarray, parents: dict[int, tup
                       per, cos, total)
 
 
-def model_absorption(codes: np.ndarray, decoder: np.ndarray, dictionary: np.ndarray, true_codes: np.ndarray,
+def model_absorption(codes, decoder: np.ndarray, dictionary: np.ndarray, true_codes: np.ndarray,
                      parents: dict[int, tuple[int, ...]]) -> Absorption:
-    """`decoder` (units, d); `dictionary` (d, K) the true atoms as columns."""
+    """`codes` (n, units): dense, or sparse (codes.SparseCodes: only the matched units' columns are made dense);
+    `decoder` (units, d); `dictionary` (d, K) the true atoms as columns."""
     unit, value = matched(cosines(np.asarray(dictionary, np.float64).T, np.asarray(decoder, np.float64)))
+    if hasattr(codes, "columns"):  # the atoms' matched units, numbered among themselves
+        used = np.unique(unit[unit >= 0])
+        codes = codes.columns(used)
+        unit = np.where(unit >= 0, np.searchsorted(used, np.maximum(unit, 0)), -1)
     return absorption(codes, true_codes, parents, unit, value)

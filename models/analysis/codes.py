@@ -124,6 +124,22 @@ class SparseCodes:
         out[np.repeat(np.arange(len(idx)), counts), self.units[entries]] = self.values[entries]
         return out
 
+    def to_scipy(self):
+        """As a scipy.sparse CSR array (float32): what the probes fit on."""
+        from scipy.sparse import csr_array
+
+        return csr_array((self.values, self.units, self.indptr), shape=self.shape)
+
+    def columns(self, units) -> np.ndarray:
+        """(samples, len(units)) float32: these units' columns, dense."""
+        units = np.asarray(units, dtype=np.int64)
+        where = np.full(self.hidden, -1)
+        where[units] = np.arange(len(units))
+        keep = where[self.units] >= 0
+        out = np.zeros((self.n, len(units)), dtype=np.float32)
+        out[self.rows[keep], where[self.units[keep]]] = self.values[keep]
+        return out
+
     def between(self, a: int, b: int) -> "SparseCodes":
         """Samples [a, b)."""
         b = min(b, self.n)

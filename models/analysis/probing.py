@@ -15,10 +15,17 @@ import numpy as np
 KS = (1, 2, 5)  # latents per probe
 
 
-def top_latents(z: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
-    """The k latents with the largest mean activation on the positive samples minus that on the others."""
-    diff = z[positive].mean(0) - z[~positive].mean(0)
+def top_latents(z, positive: np.ndarray, k: int) -> np.ndarray:
+    """The k latents with the largest mean activation on the positive samples minus that on the others. `z`: dense,
+    or a scipy.sparse array."""
+    diff = np.asarray(z[positive].mean(0)).ravel() - np.asarray(z[~positive].mean(0)).ravel()
     return np.argsort(-diff, kind="stable")[:k]
+
+
+def _columns(z, keep: np.ndarray) -> np.ndarray:
+    """z[:, keep], dense (a sparse array's few columns)."""
+    cols = z[:, keep]
+    return cols.toarray() if hasattr(cols, "toarray") else cols
 
 
 def balanced_error(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -38,10 +45,11 @@ def probe_error(z_fit: np.ndarray, y_fit: np.ndarray, z_test: np.ndarray, y_test
     rows = np.concatenate([pos, np.random.default_rng(cls).permutation(neg)[:len(pos)]])  # balanced
     z_fit, pos_fit = z_fit[rows], pos_fit[rows]
     keep = top_latents(z_fit, pos_fit, k)
-    scale = z_fit[:, keep].std(0).clip(1e-8)
+    fit = _columns(z_fit, keep)
+    scale = fit.std(0).clip(1e-8)
     clf = LogisticRegression(max_iter=1000)
-    clf.fit(z_fit[:, keep] / scale, pos_fit)
-    return balanced_error(pos_test, clf.predict(z_test[:, keep] / scale))
+    clf.fit(fit / scale, pos_fit)
+    return balanced_error(pos_test, clf.predict(_columns(z_test, keep) / scale))
 
 
 @dataclass

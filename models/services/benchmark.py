@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from models.analysis.absorption import model_absorption
+from models.analysis.codes import LinearDecoder, SparseCodes, sparse
 from models.analysis.consistency import SAME, SPLIT_COSINE, seed_match, split_tree
 from models.analysis.probing import KS, sparse_probing
 from models.analysis.recovery import RECOVERED, recovery
@@ -38,7 +39,7 @@ from models.analysis.representation import fvu
 from models.checkpoint import atomic_write, load_model
 from models.data import Dataset, Split
 from models.domains import DataSpec, dataset
-from models.families import Family, all_families, get
+from models.families import Family, all_families, capabilities, get
 from models.probe import linear_probe
 from models.services import jobs
 from models.training import run_folder
@@ -47,6 +48,7 @@ from models.training.config import train_config
 RESULT, TABLE, DECODERS = "benchmark.json", "benchmark.md", "decoders.npz"
 SIZES = (64, 128, 256, 512)  # dictionary sizes of the feature-splitting chain
 FIT_SAMPLES = 5_000  # training samples whose codes the probes are fitted on
+TEST_SAMPLES = 100_000  # the most test samples a run is measured on (a split on disk may hold millions)
 ENDED = ("done", "failed", "stopped", "interrupted", "damaged")
 
 # Every number of a run, what it is, and which way is better (SAEBench #73: say it each time).
@@ -67,7 +69,8 @@ METRICS = {
     "seconds": ("train s", "wall time of the run's training", "lower is better"),
 }
 PAIR_METRICS = {
-    "mcc": ("seed MCC", "mean Hungarian-matched decoder cosine between two seeds", "higher is better"),
+    "mcc": ("seed MCC", "mean matched decoder cosine between two seeds (Hungarian matching; past 4,096 units greedy, "
+                        "highest cosine first)", "higher is better"),
     "shared": ("shared", f"share of units whose partner in the other seed is at cosine ≥ {SAME}", "higher is better"),
 }
 
@@ -168,36 +171,40 @@ def train_missing(planned: list[Planned], data: DataSpec, root: Path, data_dir: 
 
 
 @torch.no_grad()
-def codes_of(model, split: Split, batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """The codes z_T (n, units) and reconstructions (n, d) of a split, at the trained T."""
+def codes_of(model, split: Split, batch: int = 2000) -> tuple[SparseCodes, np.ndarray]:
+    """The codes z_T (n, units; sparse) and reconstructions (n, d) of a split, at the trained T."""
     model.eval()
+    decoder = LinearDecoder.of(model) if capabilities(model).filters else None
     zs, xs = [], []
     for i in range(0, len(split), batch):
         z = model.code(split.x[i:i + batch])
-        zs.append(z.double().numpy())
-        xs.append(model.decode(z).double().numpy())
-    return np.concatenate(zs), np.concatenate(xs)
+        c = sparse(z)
+        zs.append(c)
+        xs.append((decoder(c) if decoder is not None else model.decode(z)).double().numpy())
+    return SparseCodes.joined(zs, model.cfg.hidden), np.concatenate(xs)
 
 
 def measure_run(model, data: Dataset, truth=None) -> dict:
-    """Every number of one model on the test split (probes fitted on the first FIT_SAMPLES training samples)."""
-    z, x_hat = codes_of(model, data.test)
-    x = data.test.x.double().numpy()
-    out = {"l0": float((z > 0).sum(1).mean()), "fvu": fvu(x, x_hat),
-           "recon": float(0.5 * ((x - x_hat) ** 2).sum(1).mean()), "dead": int(((z > 0).sum(0) == 0).sum())}
-    if data.test.y is not None:
-        fit = data.train.head(FIT_SAMPLES)
+    """Every number of one model on the test split (its first TEST_SAMPLES; probes fitted on the first FIT_SAMPLES
+    training samples). The codes stay sparse: a wide dictionary's are never samples × units."""
+    test = data.test.load(TEST_SAMPLES)
+    z, x_hat = codes_of(model, test)
+    x = test.x.double().numpy()
+    out = {"l0": float(z.active().mean()), "fvu": fvu(x, x_hat), "n_test": len(test),
+           "recon": float(0.5 * ((x - x_hat) ** 2).sum(1).mean()), "dead": int((z.fires() == 0).sum())}
+    if test.y is not None:
+        fit = data.train.head(FIT_SAMPLES).load()
         z_fit, _ = codes_of(model, fit)
-        y_fit, y_test = fit.y.numpy(), data.test.y.numpy()
-        probing = sparse_probing(z_fit, y_fit, z, y_test)
+        y_fit, y_test = fit.y.numpy(), test.y.numpy()
+        probing = sparse_probing(z_fit.to_scipy(), y_fit, z.to_scipy(), y_test)
         out.update({f"probe_{k}": v for k, v in probing.error.items()})
-        out["probe_all"] = linear_probe(z_fit, y_fit, z, y_test)
+        out["probe_all"] = linear_probe(z_fit.to_scipy(), y_fit, z.to_scipy(), y_test)
     if truth is not None:
         decoder = model.unit_weights().decoder
         r = recovery(truth.dictionary, decoder)
         out.update(mcc=r.mcc, recovered=r.recovered)
-        if truth.parents and data.test.codes is not None:
-            a = model_absorption(z, decoder, truth.dictionary, data.test.codes.numpy(), truth.parents)
+        if truth.parents and test.codes is not None:
+            a = model_absorption(z, decoder, truth.dictionary, test.codes.numpy(), truth.parents)
             out.update(absorption=a.rate, parent_recall=a.recall)
     return out
 
