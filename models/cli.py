@@ -514,7 +514,7 @@ def _posteriors(out: Path, train: dict, data_dir, iwae_k: int, iwae_digits: int,
     from models.training.loop import Progress, train as train_run
 
     data = data_spec()
-    loaded = dataset(data, data_dir, train.get("limit"), FAMILY.inputs)[0]
+    loaded = dataset(data, data_dir, train.get("limit"), data.inputs(FAMILY))[0]
     tc = train_config(FAMILY, **train)
     measured = {}
     for posterior in POSTERIORS:
@@ -524,7 +524,7 @@ def _posteriors(out: Path, train: dict, data_dir, iwae_k: int, iwae_digits: int,
         if run_folder.read_status(folder).get("state") == "stopped":
             return None
     test = test_set(data, data_dir)
-    split = test.arrays.split(FAMILY.inputs).head(digits)
+    split = test.arrays.split(data.inputs(FAMILY)).head(digits)
     for posterior in POSTERIORS:
         model, _ = load_model(out / posterior)
         rows = run_folder.read_metrics(out / posterior)

@@ -16,7 +16,8 @@ KINDS = ("categorical", "intermediate", "part")
 def angles(encoder: np.ndarray, decoder: np.ndarray) -> np.ndarray:
     """(units, n_input) each -> the angle between E_i and D_i per unit (radians)."""
     E, D = np.asarray(encoder, dtype=np.float64), np.asarray(decoder, dtype=np.float64)
-    cos = (E * D).sum(1) / np.maximum(np.linalg.norm(E, axis=1) * np.linalg.norm(D, axis=1), 1e-12)
+    dot = lambda a, b: np.einsum("ij,ij->i", a, b)  # noqa: E731  (row by row: no units × inputs temporary)
+    cos = dot(E, D) / np.maximum(np.sqrt(dot(E, E) * dot(D, D)), 1e-12)
     return np.arccos(np.clip(cos, -1, 1))
 
 

@@ -13,7 +13,8 @@ sel = require(__file__)
 caps = sel.caps
 st.title(f"sparselab · {sel.family.title}")
 samples = sel.samples()
-st.caption(f"**Data**: {sel.entry.data.domain.title} ({sel.entry.data.describe()}). {sel.entry.data.domain.summary}")
+st.caption(f"**Data**: {sel.entry.data.domain.title} ({sel.entry.data.describe()}). {sel.entry.data.domain.summary} "
+           f"**What the model reads**: {sel.entry.data.normalization(sel.family)}.")
 
 
 def bound_overview():

@@ -1,12 +1,9 @@
 """Wide dictionaries: the sparse codes' measurements against their dense definitions on constructed and random
 cases, the one-step shortcuts (held codes, single-unit ablations) against the generic path, batch-size invariance of
 the unit analysis, and a 16,384-latent model (a few training steps) through every page it fills, in AppTest."""
-import shutil
-
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from models.analysis import representation as rep
 from models.analysis.activity import analyse, step_decoders
@@ -18,10 +15,10 @@ from models.analysis.units import unit_table
 from models.data import Split
 from models.domains import spec
 from models.families import get
-from models.services import catalog, jobs
 from models.training.config import train_config
 from models.training.loop import train
-from tests.test_app import ROOT, server_navigation, settle
+from tests.test_app import settle
+from tests.test_domain_pages import open_run
 
 
 def random_codes(n=300, h=40, density=0.15, seed=0):
@@ -154,15 +151,9 @@ def test_a_16384_latent_model_through_every_page(wide_run, monkeypatch, tmp_path
     from models.checkpoint import load_model
     from ui import nav
 
-    server_navigation(monkeypatch)
-    monkeypatch.delenv("SPARSELAB_DATA", raising=False)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
-    shutil.copytree(wide_run, jobs.RUNS_ROOT / wide_run.name)
-    entry = next(e for e in catalog.entries() if e.key == f"run:{wide_run.name}")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.query_params["model"] = entry.key
-    at.run()
-    assert not at.exception, at.exception
+    at, entry = open_run(monkeypatch, tmp_path, wide_run)
+    assert any("What the model reads**: unit-norm: each sample scaled to norm 1" in c.value for c in at.caption)
+    assert any("On the 150 test vectors" in c.value for c in at.caption)  # a small file: all its test samples
     model, _ = load_model(entry.path)
     assert model.cfg.hidden == WIDE
     caps = get(entry.architecture).capabilities_of(model.cfg).with_data(entry.data.layout())
@@ -177,3 +168,23 @@ def test_a_16384_latent_model_through_every_page(wide_run, monkeypatch, tmp_path
     assert any("units 16,001–16,384 of them shown" in c.value for c in at.caption)
     at.switch_page("pages/unit_browser.py").run()
     assert len(at.dataframe[0].value) <= WIDE and not at.exception
+
+
+def test_unit_angles_are_a_row_an_epoch_and_a_lost_row_stays_in_its_place(tmp_path):
+    from models.analysis.staging import staging
+    from models.training import run_folder
+
+    theta = np.random.default_rng(0).uniform(0, 1.5, (3, 5)).astype(np.float32)
+    for row in theta:
+        run_folder.append_unit_angles(tmp_path, row)
+    assert np.array_equal(run_folder.read_unit_angles(tmp_path), theta)
+    assert (tmp_path / run_folder.UNIT_ANGLES).stat().st_size == 16 + 3 * 5 * 4  # 4 bytes a unit an epoch
+    run_folder.keep_unit_angles(tmp_path, 2)  # resumed from the checkpoint after epoch 2
+    assert np.array_equal(run_folder.read_unit_angles(tmp_path), theta[:2])
+    run_folder.keep_unit_angles(tmp_path, 4)  # a crash lost the angles of two epochs the checkpoint holds
+    kept = run_folder.read_unit_angles(tmp_path)
+    assert kept.shape == (4, 5) and np.isnan(kept[2:]).all()
+    run_folder.append_unit_angles(tmp_path, theta[2])  # epoch 5 lands in row 5
+    rows = [{"epoch": e} for e in range(5)]
+    s = staging(rows, 0, run_folder.read_unit_angles(tmp_path))
+    assert s.epochs.tolist() == [1, 2, 5] and np.allclose(s.angles[-1], theta[2])

@@ -145,7 +145,7 @@ def view_for(path: str, version: float, data: str, max_steps: int) -> ModelView:
     # a model without steps: its one step measured in the pass that keeps its codes (one encoding, not two)
     stats = (step_stats(model, samples_of(path, version, data).split, max_steps) if caps.steps else
              codes_for(path, version, data, 1).stats)
-    return ModelView(family, model.cfg.hidden, weights, unit_table(model) if caps.filters else None, stats)
+    return ModelView(family, model.cfg.hidden, weights, unit_table(model, w) if caps.filters else None, stats)
 
 
 _SUMMARIES: OrderedDict = OrderedDict()  # (path, version, data, steps) -> (l0, error, recon) or the reason it failed

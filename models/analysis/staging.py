@@ -62,6 +62,8 @@ def staging(rows: list[dict], pretrain_epochs: int = 0, theta: np.ndarray | None
     if theta is not None and len(theta):
         rows = rows[:len(theta)]
         theta = theta[:len(rows)].astype(np.float64)
+        whole = np.isfinite(theta).all(1)  # an epoch whose angles a crash lost (a row of NaN) is left out
+        rows, theta = [r for r, w in zip(rows, whole) if w], theta[whole]
     else:
         rows = [r for r in rows if isinstance(r.get("unit_angles"), list)]
         if not rows or len({len(r["unit_angles"]) for r in rows}) != 1:

@@ -21,9 +21,10 @@ class UnitTable:
         return len(self.angle)
 
 
-def unit_table(model) -> UnitTable:
-    """From a model with filters; the recurrent and classifier columns where it has those weights."""
-    w = model.unit_weights()
+def unit_table(model, w=None) -> UnitTable:
+    """From a model with filters (`w`: its unit_weights, where the caller has them); the recurrent and classifier
+    columns where it has those weights."""
+    w = model.unit_weights() if w is None else w
     theta = angles(w.encoder, w.decoder)  # ISTA ties E to Dᵀ (angle 0); categorical units drift far from it
     S, C = w.recurrent, w.classifier
     return UnitTable(

@@ -287,16 +287,17 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                     val = family.validate(updater.output, val_split, device=device)
                 density = val.pop("density", None)
                 weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
+                theta = None if weights is None else angles(weights.encoder, weights.decoder)
                 if not all(math.isfinite(v) for v in val.values() if v is not None):
                     raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
                 row = {"epoch": epoch, "phase": phase, "lr": lr,
                        "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
-                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **kind_columns(weights), "epoch_time": time.time() - t0,
+                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **kind_columns(theta), "epoch_time": time.time() - t0,
                        "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
                 history.append(row)
                 run_folder.append_metrics(out, row)
-                if weights is not None:
-                    run_folder.append_unit_angles(out, angles(weights.encoder, weights.decoder))
+                if theta is not None:
+                    run_folder.append_unit_angles(out, theta)
                 epoch, batch = epoch + 1, 0
                 source.end()
                 kept = snapshot(out, weights, epoch, tc.total_epochs)
@@ -338,12 +339,10 @@ def unit_weights(model) -> UnitWeights | None:
     return model.unit_weights() if capabilities(model).filters else None
 
 
-def kind_columns(weights: UnitWeights | None) -> dict:
-    """How many units of each kind the model has now (every unit's angle goes to unit_angles.f32: when each unit
-    settled into its kind, models/analysis/staging.py)."""
-    if weights is None:
-        return {}
-    return {f"units_{k}": n for k, n in kind_counts(kinds(angles(weights.encoder, weights.decoder))).items()}
+def kind_columns(theta) -> dict:
+    """How many units of each kind the model has now, from every unit's encoder–decoder angle `theta` (kept in
+    unit_angles.f32: when each unit settled into its kind, models/analysis/staging.py)."""
+    return {} if theta is None else {f"units_{k}": n for k, n in kind_counts(kinds(theta)).items()}
 
 
 def snapshot(out: Path, weights: UnitWeights | None, epoch: int, total_epochs: int) -> bool:

@@ -264,12 +264,16 @@ def read_unit_angles(run: Path, epochs: int | None = None):
 
 
 def keep_unit_angles(run: Path, epochs: int) -> None:
-    """The first `epochs` rows only (a resumed run's checkpoint is the truth)."""
+    """The first `epochs` rows only (a resumed run's checkpoint is the truth); an epoch whose row a crash lost is a
+    row of NaN, so that row i stays epoch i."""
+    import numpy as np
+
     path = Path(run) / UNIT_ANGLES
     theta = read_unit_angles(run, epochs)
     if theta is None:
         path.unlink(missing_ok=True)
         return
+    theta = np.concatenate([theta, np.full((epochs - len(theta), theta.shape[1]), np.nan, np.float32)])
     atomic_write(path, ANGLES_MAGIC + theta.shape[1].to_bytes(8, "little") + theta.astype("<f4").tobytes())
 
 
