@@ -8,6 +8,10 @@ Each measurement is a fresh trainer process (a TopK SAE, `--latents` latents, k 
 files are sparse on disk (header and 64 blocks of values, the rest zeros: a file of that size costs no disk).
 
     .venv/bin/python bench/out_of_core.py [--sizes 100000,1000000,4000000,8000000] [--steps 40] [--folder /tmp/ooc]
+                                          [--app]   (only: the app's first open of each size's run)
+
+With --app, a fresh server opens the Overview of each run trained above (as bench/first_open.py times a page:
+navigation to the page drawn) and its resident memory is read after each.
 """
 from __future__ import annotations
 
@@ -78,16 +82,38 @@ def measure(path: Path, folder: Path, steps: int, latents: int, mode: str) -> di
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def app_opens(folder: Path, sizes: list[int]) -> None:
+    """Each size's run (trained above) opened in the app: the Overview's first open, and the server's memory."""
+    sys.path.insert(0, str(ROOT))
+    from bench.first_open import open_once
+    from tests.browser import browser_page, streamlit_server
+
+    def rss_gib(pid: int) -> float:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 2**20
+
+    env = {"SPARSELAB_DATA": "", "SPARSELAB_RUNS": str(folder)}
+    with streamlit_server(ROOT / "app.py", env, cpus="0,1") as (url, pid), browser_page() as first:
+        print(f"\nthe app (a fresh server), the Overview's first open; server RSS {rss_gib(pid):.2f} GiB before")
+        for n in sizes:
+            drawn, _ = open_once(first.context.browser, f"{url}/?model=run:run-x{n}-store")
+            print(f"{n:>10,} rows: drawn in {drawn:.2f} s, server RSS after {rss_gib(pid):.2f} GiB", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", default="100000,1000000,4000000,8000000")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--latents", type=int, default=4096)
     p.add_argument("--folder", default="/tmp/sparselab-ooc")
+    p.add_argument("--app", action="store_true")
     a = p.parse_args()
     folder = Path(a.folder)
     folder.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in a.sizes.split(",")]
+    if a.app:
+        app_opens(folder, sizes)
+        return
     print(f"TopK SAE, {a.latents} latents, k 32, batch 4096, {a.steps} updates; 768-d float32 files")
     print(f"{'rows':>10} {'file GB':>8} {'path':>7} {'first step s':>13} {'peak RSS GiB':>13} {'samples/s':>10}")
     rows = {}

@@ -11,7 +11,6 @@ tab per page: navigation to the page drawn, and to the page complete where it le
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time
@@ -49,15 +48,20 @@ def train(runs: Path, data: Path, latents: int) -> Path:
     return out
 
 
-def command(args: list[str]) -> tuple[float, float, int]:
-    """(seconds, peak RSS GiB of the command, its exit code)."""
+MEASURE = "import resource, runpy, sys; sys.argv = ['models', *sys.argv[1:]]\ntry:\n    runpy.run_module('models', " \
+          "run_name='__main__')\nfinally:\n    print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, " \
+          "file=sys.stderr)"
+
+
+def command(args: list[str]) -> tuple[float, float, int, str]:
+    """(seconds, peak RSS GiB of the command's own process, its exit code, its last line of errors)."""
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "models", *args], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # the largest child so far
-    if r.returncode:
-        print(f"  {' '.join(args[:1])} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
-    return seconds, rss, r.returncode
+    lines = r.stderr.strip().splitlines()
+    peak = next((int(s.split()[1]) for s in reversed(lines) if s.startswith("peak ")), 0) / 2**20
+    said = next((s for s in reversed(lines) if not s.startswith("peak ")), "")
+    return seconds, peak, r.returncode, said
 
 
 def main() -> int:
@@ -73,13 +77,13 @@ def main() -> int:
     widths = [int(v) for v in a.latents.split(",")]
     trained = {h: train(runs, data, h) for h in widths}
     if not a.pages:
-        print("| latents | command | seconds | peak RSS (GiB, the largest command so far) |\n|---|---|---|---|")
+        print("| latents | command | seconds | peak RSS (GiB) | |\n|---|---|---|---|---|")
         for h, run in trained.items():
             for name, args in (("evaluate", ["evaluate", str(run), "--json"]), ("units", ["units", str(run), "--json"]),
                                ("report", ["report", str(run), "--out", str(folder / f"report-{h}.md")]),
                                ("export", ["export", str(run), "--out", str(folder / f"export-{h}")])):
-                s, rss, rc = command(args)
-                print(f"| {h:,} | {name} | {s:.1f}{'' if rc == 0 else ' (failed)'} | {rss:.2f} |", flush=True)
+                s, rss, rc, said = command(args)
+                print(f"| {h:,} | {name} | {s:.1f} | {rss:.2f} | {'' if rc == 0 else said} |", flush=True)
     if not a.commands:
         from bench.first_open import open_once, pages_for
         from tests.browser import browser_page, streamlit_server

@@ -22,7 +22,7 @@ from models.data import Split, StoredSplit
 WINDOW_BYTES = 128 << 20  # float32 samples a window holds
 CHUNK_BYTES = 64 << 10  # consecutive samples read together
 MAX_CHUNKS = 1 << 20  # an epoch's permutation of chunks stays a few MB
-START_SAMPLES = 65_536  # what a family's start (its mean, its first dictionary) reads of a split on disk
+START_SAMPLES = 16_384  # what a family's start (its mean, its first dictionary) reads of a split on disk
 
 
 class InMemory:
