@@ -236,6 +236,8 @@ def train(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        if data.note():
+            print(f"note: {data.note()}", file=sys.stderr)
         history = train_run(mc, tc, a.out, data_dir=a.data_dir, device=a.device, progress=Progress(),
                             should_stop=lambda: stop["flag"], graph=False if a.no_cuda_graph else None, spec=data)
     except run_folder.Busy as e:  # another trainer has the folder: its status is its own

@@ -310,6 +310,7 @@ class Shard:
     x: Array
     y: Array | None = None
     meta: Array | None = None
+    others: tuple[str, ...] = ()  # the file's arrays read as neither (what a message about its labels names)
 
     def __post_init__(self):
         for part, what in ((self.y, "labels"), (self.meta, "metadata rows")):
@@ -351,13 +352,14 @@ def open_file(path: Path, labels_key: str = "labels") -> Shard:
                 raise DataError(f"{path} cannot be read: {type(e).__name__}: {str(e).splitlines()[0][:160]}") from None
         if x is None:
             raise DataError(f"{path} holds {listed(names)}: name the samples 'x' (and labels '{labels_key}')")
-        return Shard(x, y)
+        return Shard(x, y, others=tuple(n for n in names if n not in (x_key, labels_key)))
     else:
         raise DataError(f"{path}: a vectors file is {', '.join(SUFFIXES)}, not {suffix or 'no suffix'}")
     x_key = "x" if "x" in names else (names[0] if len(names) == 1 else None)
     if x_key is None:
         raise DataError(f"{path} holds {listed(names)}: name the samples 'x' (and labels '{labels_key}')")
-    return Shard(pick(x_key), pick(labels_key) if labels_key != x_key else None)
+    return Shard(pick(x_key), pick(labels_key) if labels_key != x_key else None,
+                 others=tuple(n for n in names if n not in (x_key, labels_key)))
 
 
 # -- sources and rows ------------------------------------------------------------------------------------------
@@ -368,6 +370,7 @@ class Source:
 
     def __init__(self, shards: list[Shard], name: str):
         self.shards, self.name = shards, name
+        self.note = ""  # how it was read, where a user may have meant otherwise (a domain's words)
         self.bounds = np.cumsum([0] + [s.x.rows for s in shards])
         dims = {s.x.cols for s in shards}
         if len(dims) > 1:

@@ -120,7 +120,11 @@ if other is not None:
         st.caption(f"The step slider runs to {steps_shown}; the model with fewer steps holds its last one.")
 if st.session_state.get("dyn-step", T) > steps_shown:
     st.session_state["dyn-step"] = steps_shown
-step = min(stepper(panels, steps_shown, "dyn-step", name=named("dynamics"), widths=widths), T)
+step = min(stepper(panels, steps_shown, "dyn-step", name=named("dynamics"), widths=widths,
+                   on_unit=lambda u: st.session_state.update({"dyn-open-unit": u})), T)
+if (opened := st.session_state.pop("dyn-open-unit", None)) is not None:  # a row of the heatmap clicked: its unit
+    st.session_state["ub-unit"] = opened
+    st.switch_page("pages/unit_browser.py")
 url.share(digit=i, step=step if step != T else None)  # i: None for a sample of the user's own
 if st.session_state.get("dyn-step-seen") != step:  # let go at another step: the intervention starts there
     st.session_state["dyn-step-seen"] = step

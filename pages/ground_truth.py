@@ -5,7 +5,7 @@ training each atom was recovered."""
 import numpy as np
 import streamlit as st
 
-from models.analysis.recovery import RECOVERED
+from models.analysis.recovery import RECOVERED, by_epoch
 from ui import figures
 from ui.compute import recovery_for
 from ui.export import chart, csv_text, download_csv
@@ -75,11 +75,10 @@ else:
                   f"at cosine ≥ {RECOVERED}.")
     if len(found):
         chart(right, figures.histogram(found, "Epoch from which each atom stayed recovered", "epoch",
-                                       bins=min(20, len(t.epochs)), ytitle="atoms"), key="gt-when",
+                                       bins=min(20, len(t.epochs)), ytitle="atoms", whole=True), key="gt-when",
               caption="Staged learning, where the constituents are known: atoms found early sit left.")
         quart = np.percentile(found, [25, 50, 75])
-        st.markdown(f"{len(found)} of {K} atoms were recovered for good during training: a quarter of them by epoch "
-                    f"{quart[0]:.0f}, half by epoch {quart[1]:.0f}, three quarters by epoch {quart[2]:.0f}"
+        st.markdown(f"{len(found)} of {K} atoms were recovered for good during training: {by_epoch(quart)}"
                     + (" — found stage by stage rather than all at once." if quart[2] > quart[0] else
                        " — all at about the same time.")
                     + ("" if t.units_kept == view.hidden else f" (the snapshots keep {t.units_kept} of the "

@@ -14,7 +14,8 @@ caps = sel.caps
 st.title(f"sparselab · {sel.family.title}")
 samples = sel.samples()
 st.caption(f"**Data**: {sel.entry.data.domain.title} ({sel.entry.data.describe()}). {sel.entry.data.domain.summary} "
-           f"**What the model reads**: {sel.entry.data.normalization(sel.family)}.")
+           f"**What the model reads**: {sel.entry.data.normalization(sel.family)}."
+           + (f" **Note**: {sel.entry.data.note()}." if sel.entry.data.note() else ""))
 
 
 def bound_overview():

@@ -92,9 +92,15 @@ if submitted:
         tc = train_config(family, **train_values)
         seconds = _cost([(mc, tc)], data)
         if _allowed(seconds, "This run", repr((mc, tc, data.key))):
-            j = jobs.start(mc, tc, data=data, title=run_title, note=run_note)
-            st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running (about "
-                       f"{_hours(seconds)} on this machine).")
+            j = jobs.start(mc, tc, data=data, title=run_title, note=run_note, queue=True)
+            if j.state == "queued":  # every trainer busy: it starts when one is free
+                st.success(f"{j.name} is queued: it starts as soon as a trainer is free (about {_hours(seconds)} "
+                           "of training on this machine); 'Trainers at once' below sets how many run together.")
+            else:
+                st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running (about "
+                           f"{_hours(seconds)} on this machine).")
+            if data.note():
+                st.info(data.note())
     except (jobs.JobError, ValueError) as e:
         st.error(str(e))
 if swept:

@@ -19,6 +19,10 @@ samples = sel.samples()
 shape, noun, nouns = samples.shape, samples.noun, samples.nouns
 kind, angle = units.kind, units.angle
 codes = sel.codes()
+# the per-unit activity analysis: what a recurrence does step by step (a model without steps has nothing for it)
+an = sel.analysis() if sel.caps.steps else None
+favoured = (units.c_class if units.c_class is not None else an.activity.preferred_class if an is not None else
+            None if codes.per_class is None else codes.per_class.argmax(0))  # the class each unit answers
 
 linked = url.take("units", url.integers(0, view.hidden - 1, 8), "units", "the two most categorical units")
 if linked is not None:
@@ -92,9 +96,13 @@ if not chosen:
     st.info("Select at least one unit.")
     st.stop()
 c1, c2 = st.columns([1, 3])
-keep("u-digit", 0)
+labels = None if samples.split.y is None else samples.split.y.numpy()
+# first, a sample of the class the first chosen unit answers: a unit shown on another class's sample stays at 0
+first = (0 if labels is None or favoured is None else
+         int(np.flatnonzero(labels == favoured[chosen[0]])[0]) if (labels == favoured[chosen[0]]).any() else 0)
+keep("u-digit", first)
 if st.session_state["u-digit"] >= len(samples.split):  # a larger test set's number
-    st.session_state["u-digit"] = 0
+    st.session_state["u-digit"] = first
 digit = c1.number_input(f"{noun.capitalize()} for the activity over steps", 0, len(samples.split) - 1, key="u-digit")
 tr = sel.trace(samples.split.x[digit])
 url.share(units=chosen, digit=digit or None)
@@ -141,8 +149,6 @@ if codes.per_class is not None:
 
 # -- the population: the paper's figures ---------------------------------------------------------
 st.header("All units")
-# the per-unit activity analysis: what a recurrence does step by step (a model without steps has nothing for it)
-an = sel.analysis() if sel.caps.steps else None
 left, right = st.columns(2)
 if an is not None:
     chart(left, figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
@@ -158,15 +164,20 @@ if an is not None and an.s_blocks is not None:
           caption="Positive: on average the kind excites the other; negative: it inhibits it.")
 cats = np.flatnonzero(kind == "categorical")
 if len(cats) and samples.class_means is not None:
-    favoured = (units.c_class if units.c_class is not None else
-                an.activity.preferred_class if an is not None else codes.per_class.argmax(0))
-    cats = cats[np.argsort(favoured[cats], kind="stable")][:40]
-    tiles = np.concatenate([samples.class_means, w.decoder[cats]])
     k = len(samples.class_means)
-    names = [f"mean of class {c}" for c in samples.classes] + [f"unit {u} → class {favoured[u]}" for u in cats]
-    chart(st, figure("filter_grid", tiles, names, cols=k, title="Class means (first row) and the decoders of "
-                     "categorical units, by the class they favour", shape=shape), key="u-protos",
-          caption="If categorical units are class prototypes, their decoders look like the class means above.")
+    by_class = [cats[favoured[cats] == c] for c in range(k)]
+    by_class = [b[np.argsort(-angle[b], kind="stable")] for b in by_class]  # the most categorical first
+    depth = max(len(b) for b in by_class)
+    blank = np.zeros(w.decoder.shape[1], dtype=w.decoder.dtype)
+    column = [(b[r] if r < len(b) else None) for r in range(depth) for b in by_class]  # row by row, a class a column
+    tiles = np.stack([*samples.class_means, *(blank if u is None else w.decoder[u] for u in column)])
+    names = [f"mean of class {c}" for c in samples.classes] + [" " if u is None else f"unit {u} → class {favoured[u]}"
+                                                              for u in column]
+    chart(st, figure("filter_grid", tiles, names, cols=k, title="Class means (first row) and, under each, the decoders "
+                     "of the categorical units that favour its class", shape=shape, exact_cols=True), key="u-protos",
+          caption=f"All {len(cats)} categorical units, each in the column of the class it favours (its classifier "
+                  "weights, else its largest mean activity), the most categorical first. If categorical units are "
+                  "class prototypes, their decoders look like the class mean at the top of their column.")
 elif len(cats):
     chart(st, figure("filter_grid", w.decoder[cats[:40]], [f"unit {u}" for u in cats[:40]], cols=10,
                      title="The decoders of the categorical units", shape=shape), key="u-protos",

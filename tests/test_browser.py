@@ -401,3 +401,41 @@ def test_keys_step_the_filmstrip_and_nothing_covers_what_is_above_it(page):
              and box["x"] <= b["x"] <= box["x"] + box["width"] and box["y"] - 60 <= b["y"] < box["y"]]
     assert icons, "the canvas's toolbar did not show"
     assert all(b["y"] >= radio["y"] + radio["height"] for b in icons), (icons, radio)
+
+
+def test_the_dynamics_heatmap_switches_its_scale_in_the_page_and_opens_a_unit(page):
+    """The z_t heatmap: rows grouped by kind, its colour scale switched in the browser (no message to the server),
+    a hover naming unit, step and value, a click on a row opening that unit; and the ← → keys leave a slider that
+    has the focus alone."""
+    go(page, "Dynamics", "Step t")
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.reload()
+    page.wait_for_selector(".stepper canvas", timeout=90_000)
+    wait_idle(page)
+    stepper, heat, scale = page.locator(".stepper"), page.locator(".stepper canvas").first, page.locator(".hmctl select")
+    assert scale.input_value() == "row"  # each row on its own scale: part units fading show
+    pixels = lambda: heat.evaluate("c => c.toDataURL()")  # noqa: E731
+    before = pixels()
+    sent.clear()
+    scale.select_option("linear")
+    assert pixels() != before and not sent, "switching the colour scale went to the server"
+    slider = page.locator('[data-testid="stSlider"]', has_text="Unroll").locator('input[type="range"]')
+    slider.focus()
+    page.keyboard.press("ArrowLeft")
+    assert stepper.get_attribute("data-step") == "11"  # the keys were the slider's, not the frames'
+    wait_idle(page)
+    page.wait_for_selector(".stepper canvas", timeout=90_000)
+    wait_idle(page)
+    heat = page.locator(".stepper canvas").first
+    box = heat.bounding_box()
+    page.mouse.move(box["x"] + 200, box["y"] + 14)  # the first row, a step in the middle
+    tip = page.locator(".stepper .tip").first
+    expect(tip).to_contain_text("unit ", timeout=5_000)
+    unit = int(tip.inner_text().split("unit ")[1].split(",")[0])
+    assert "z = " in tip.inner_text() and "step " in tip.inner_text()
+    heat.click(position={"x": 200, "y": 14})
+    page.wait_for_selector("text=Unit browser", timeout=60_000)
+    wait_idle(page)
+    field = page.locator('[data-testid="stNumberInput"]', has_text="Unit (0").locator("input")
+    expect(field).to_have_value(str(unit), timeout=30_000)

@@ -326,3 +326,17 @@ print(len(calls) - 1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     assert steps == 8 and rss_kib * 1024 < 2 * 2**30
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["state"] == "stopped" and (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_labels_under_another_name_are_said_and_read_with_labels_key(tmp_path, capsys):
+    x = rows(300)
+    np.savez(tmp_path / "acts.npz", x=x, y=np.arange(300) % 3)
+    plain = spec("vectors", vectors=str(tmp_path / "acts.npz"))
+    assert plain.layout().classes is None
+    assert plain.note() == ("acts.npz has no 'labels' array, so its samples are read without labels; it also holds "
+                            "'y': --labels-key NAME reads one of them as the labels")
+    keyed = spec("vectors", vectors=str(tmp_path / "acts.npz"), labels_key="y")
+    assert keyed.layout().classes == ("0", "1", "2") and keyed.note() == ""
+    assert cli.main(["train", "--family", "topk-sae", "--domain", "vectors", "--vectors", str(tmp_path / "acts.npz"),
+                     "--hidden", "8", "--k", "2", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    assert "note: acts.npz has no 'labels' array" in capsys.readouterr().err

@@ -112,13 +112,14 @@ def _columns(cols: int, h: int, w: int) -> int:
 
 
 def filter_grid(vectors: np.ndarray, labels: list[str], cols: int = 20, title: str = "", signed: bool = True,
-                height: int | None = None, shape: tuple[int, int] | None = None) -> go.Figure:
+                height: int | None = None, shape: tuple[int, int] | None = None, exact_cols: bool = False) -> go.Figure:
     """Each row of `vectors` (n, d) as a tile (an image of `shape`, or a bar strip for a vector), each tile scaled
     to its own range; hover names it. Drawn as one PNG with an invisible marker per tile for the hover text: a
-    heatmap of 400 tiles with a label per pixel is 20 MB of JSON, this is a few hundred KB."""
+    heatmap of 400 tiles with a label per pixel is 20 MB of JSON, this is a few hundred KB. `exact_cols`: `cols`
+    tiles a row whatever their shape (columns that mean something: a class each)."""
     imgs = pictures(vectors, shape, signed)
     h, w = imgs.shape[1:]
-    cols = _columns(cols, h, w)
+    cols = cols if exact_cols else _columns(cols, h, w)
     grid, _ = mosaic(imgs, cols)
     k = np.arange(len(imgs))
     data = [dict(type="image", source=_png(_rgb(grid, signed)), hoverinfo="skip"),
@@ -190,8 +191,8 @@ def heatmap(z: np.ndarray, x=None, y=None, title: str = "", colorscale=DIVERGING
     shapes = [] if marker_x is None else [dict(type="line", x0=marker_x, x1=marker_x, y0=0, y1=1, yref="paper",
                                                 line=dict(color="red"))]
     yaxis = dict(title=dict(text=ytitle))
-    if categories:
-        yaxis.update(type="category", autorange="reversed")
+    if categories or (y is not None and len(y) and isinstance(y[0], str)):  # names, even "12": one row each, the
+        yaxis.update(type="category", autorange="reversed")  # first on top (Plotly would read "12" as a number)
     xaxis = dict(title=dict(text=xtitle))
     if x is not None and len(x) and isinstance(x[0], str):  # names, even "12": one column each, in this order
         xaxis.update(type="category")
@@ -377,16 +378,22 @@ def composition_graph(graph, part_units: np.ndarray, favoured: np.ndarray | None
 
 
 def histogram(values: np.ndarray, title: str, xtitle: str, bins: int = 20, range_: tuple | None = None,
-              height: int = 280, ytitle: str = "units") -> go.Figure:
+              height: int = 280, ytitle: str = "units", whole: bool = False) -> go.Figure:
     """One number per unit (or per `ytitle`), counted in `bins` equal bins (over `range_`, else the values' own
-    range)."""
+    range). `whole`: the values are whole numbers (epochs): bins a whole number wide, centred on them, and ticks on
+    whole numbers only."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     lo, hi = range_ if range_ is not None else ((float(v.min()), float(v.max())) if len(v) else (0.0, 1.0))
     size = (hi - lo) / bins or 1.0
+    xaxis = dict(title=dict(text=xtitle))
+    if whole:
+        size = float(max(1, int(np.ceil((hi - lo + 1) / bins))))
+        lo, hi = lo - 0.5, hi + 0.5
+        xaxis.update(tickformat="d", dtick=max(1, int(size)) if hi - lo <= 12 * size else None)
     data = [dict(type="histogram", x=v, xbins=dict(start=lo, end=hi + 1e-9, size=size), marker=dict(color="#1f77b4"))]
     layout = dict(title=dict(text=title), height=height, margin=_margin(), bargap=0.05,
-                  xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text=ytitle)))
+                  xaxis=xaxis, yaxis=dict(title=dict(text=ytitle)))
     return go.Figure(data=data, layout=layout)
 
 

@@ -46,12 +46,14 @@ def trace_panels(tr: Trace, units, classes: list[str] | None, shape, noun: str, 
                         heading="" if tr.recon is not None else heading))
     order = unit_order(kinds, units.angle) if units is not None else np.arange(tr.z.shape[1])
     shown = order[(tr.z[:, order] > 0).any(0)]  # only units that fire at some step: the rest is blank
-    names = [f"{u} {kinds[u]}" if kinds is not None else str(u) for u in shown]
     out.insert(0 if not side_by_side else len(out), heatmap(
-        "z", tr.z[:, shown].T, names, col=heat_col,
-        title=f"z_t for the {len(shown)} units active at any step" + (" (categorical first)" if kinds is not None else ""),
+        "z", tr.z[:, shown].T, [str(u) for u in shown], groups=None if kinds is None else [str(kinds[u]) for u in shown],
+        units=[int(u) for u in shown], scale="row", col=heat_col,
+        title=f"z_t for the {len(shown)} units active at any step" + (", by kind" if kinds is not None else ""),
         caption=f"Each row a unit, each column a step: how strongly the unit answers this {noun} as the recurrence "
-                "runs (0: silent). The red box is the step shown.",
+                "runs (0: silent); the red box is the step shown. Colour: each row on its own scale (a unit fading "
+                "or taking over shows whatever its size), one scale for all, or log. Hover a cell for its value; "
+                "click a row to open the unit.",
         **({"titles": titles} if tr.recon is None and classes is None else {})))
     if kinds is not None:
         out.append(lines("kinds", steps, group_activity(tr.z, kinds), figures.KIND_COLORS, ytitle="Σ z", col=rest_col,

@@ -27,38 +27,84 @@ function canvasFor(box, width, height) {
 
 function ink(root) { return getComputedStyle(root).color || "#31333f"; }
 
+const SCALES = { linear: "one scale", row: "each row its own", log: "log" };
+
 function heatmap(box, p, st) {
-  const rows = p.rows.length, cols = p.z.length ? p.z[0].length : 0;
+  // Rows in groups (p.groups: a name per row, a group's rows together), each group under its name. The colour
+  // scale switches here, in the browser: one linear scale for all, each row on its own maximum, or log (a faint
+  // unit and a strong one both visible). A click on a row reports its unit (p.units) to the server.
+  const rows = p.rows.length, cols = p.z.length ? p.z[0].length : 0, groups = p.groups || null;
   const rowH = rows > 150 ? Math.max(3, Math.floor(1800 / rows)) : 12, left = rowH >= 9 ? 150 : 40, top = 8;
+  const strip = groups ? 14 : 0;
+  const ctl = el("div", "hmctl", box);
+  el("span", "", ctl, "Colour: ");
+  const pick = el("select", "", ctl);
+  Object.entries(SCALES).forEach(([k, v]) => { const o = el("option", "", pick, v); o.value = k; });
+  pick.value = st.scale || p.scale || "linear";
   const width = Math.max(260, box.clientWidth || 500), height = top + rows * rowH + 34;
-  const [c, g] = canvasFor(box, width, height), cellW = (width - left - 10) / Math.max(cols, 1);
+  const [c, g] = canvasFor(box, width, height), x0 = left + strip, cellW = (width - x0 - 10) / Math.max(cols, 1);
   const color = ink(box), tip = el("div", "tip", box);
   tip.style.display = "none";
+  const rowMax = p.z.map((r) => Math.max(0, ...r));
+  const positive = p.z.flat().filter((v) => v > 0), floor = positive.length ? Math.max(Math.min(...positive),
+    (p.vmax || 1) * 1e-4) : 1e-4;
+  function level(r, s) {
+    const v = p.z[r][s], mode = pick.value;
+    if (mode === "row") return rowMax[r] > 0 ? v / rowMax[r] : 0;
+    if (mode === "log") return v > 0 ? (Math.log10(Math.max(v, floor)) - Math.log10(floor)) /
+      ((Math.log10(p.vmax) - Math.log10(floor)) || 1) : 0;
+    return (v - p.vmin) / ((p.vmax - p.vmin) || 1);
+  }
   function draw(t) {
     g.clearRect(0, 0, width, height);
     for (let r = 0; r < rows; r++)
       for (let s = 0; s < cols; s++) {
-        g.fillStyle = viridis((p.z[r][s] - p.vmin) / ((p.vmax - p.vmin) || 1));
-        g.fillRect(left + s * cellW, top + r * rowH, Math.ceil(cellW), rowH);
+        g.fillStyle = viridis(level(r, s));
+        g.fillRect(x0 + s * cellW, top + r * rowH, Math.ceil(cellW), rowH);
       }
     g.fillStyle = color; g.font = "11px sans-serif"; g.textAlign = "right"; g.textBaseline = "middle";
     if (rowH >= 9) p.rows.forEach((name, r) => g.fillText(name, left - 4, top + r * rowH + rowH / 2));
+    if (groups) {  // each group's span on the left, named, and a line between groups
+      let start = 0;
+      for (let r = 1; r <= rows; r++) {
+        if (r < rows && groups[r] === groups[start]) continue;
+        const y0 = top + start * rowH, y1 = top + r * rowH;
+        g.strokeStyle = color; g.lineWidth = 1;
+        g.beginPath(); g.moveTo(left + 4, y0 + 1); g.lineTo(left + 4, y1 - 1); g.stroke();
+        if (start > 0) { g.beginPath(); g.moveTo(left, y0); g.lineTo(width - 10, y0); g.stroke(); }
+        g.save(); g.translate(left + 11, (y0 + y1) / 2); g.rotate(-Math.PI / 2); g.textAlign = "center";
+        if (y1 - y0 > 8 * groups[start].length) g.fillText(groups[start], 0, 0);
+        g.restore();
+        start = r;
+      }
+    }
     g.textAlign = "center"; g.textBaseline = "top";
     const every = Math.ceil(cols / 12);
-    for (let s = 0; s < cols; s += every) g.fillText(String(s + 1), left + (s + 0.5) * cellW, top + rows * rowH + 4);
-    g.fillText(p.xtitle || "step t", left + (width - left) / 2, top + rows * rowH + 18);
+    for (let s = 0; s < cols; s += every) g.fillText(String(s + 1), x0 + (s + 0.5) * cellW, top + rows * rowH + 4);
+    g.fillText(p.xtitle || "step t", x0 + (width - x0) / 2, top + rows * rowH + 18);
     const s = Math.min(t, cols) - 1;
     g.strokeStyle = RED; g.lineWidth = 2;
-    g.strokeRect(left + s * cellW + 1, top, cellW - 2, rows * rowH);
+    g.strokeRect(x0 + s * cellW + 1, top, cellW - 2, rows * rowH);
+  }
+  function at(e) {
+    const b = c.getBoundingClientRect();
+    return [Math.floor((e.clientX - b.left - x0) / cellW), Math.floor((e.clientY - b.top - top) / rowH), b];
   }
   c.addEventListener("mousemove", (e) => {
-    const b = c.getBoundingClientRect(), s = Math.floor((e.clientX - b.left - left) / cellW),
-      r = Math.floor((e.clientY - b.top - top) / rowH);
+    const [s, r, b] = at(e);
     if (s < 0 || s >= cols || r < 0 || r >= rows) { tip.style.display = "none"; return; }
-    tip.textContent = `step ${s + 1}, unit ${p.rows[r]}: ${p.z[r][s].toFixed(4)}`;
+    tip.textContent = `unit ${p.rows[r]}, step ${s + 1}: z = ${p.z[r][s].toFixed(4)}` + (p.units ? " · click: open it" : "");
     tip.style.display = "block"; tip.style.left = (e.clientX - b.left + 12) + "px"; tip.style.top = (e.clientY - b.top + 12) + "px";
   });
   c.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+  if (p.units) {
+    c.style.cursor = "pointer";
+    c.addEventListener("click", (e) => {
+      const [, r] = at(e);
+      if (r >= 0 && r < rows && st.setTriggerValue) st.setTriggerValue("unit", p.units[r]);
+    });
+  }
+  pick.addEventListener("change", () => { st.scale = pick.value; draw(st.t); });
   return { canvas: c, draw };
 }
 
@@ -155,7 +201,7 @@ function build(root, st, data) {
   Object.assign(st.range, { type: "range", min: 1, max: data.steps, step: 1 });
   st.range.setAttribute("aria-label", data.label);
   st.label = el("span", "label", bar);
-  el("span", "keys", bar, "← → step · space plays");
+  el("span", "keys", bar, "← → step · space plays (another control that has the keys keeps them: click the page)");
   const grid = el("div", "grid", root);
   grid.style.gridTemplateColumns = data.widths.map((w) => w + "fr").join(" ");
   const cols = data.widths.map(() => el("div", "col", grid));
@@ -211,17 +257,22 @@ function stopPlay(st, tell) {
   if (st.timer) { clearInterval(st.timer); st.timer = null; st.play.textContent = "▶ Play"; if (tell) report(st); }
 }
 
-function typing(e) {
+function typing(e, root) {
+  // the keys belong to a field being typed in, and to another widget that has them (a slider elsewhere on the
+  // page): the frames step only when the focus is on the page or on this view
   const t = e.composedPath()[0];
-  return t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName)) && t.type !== "range";
+  if (!t || root.contains(t)) return false;
+  return t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName) ||
+    (t.getAttribute && ["slider", "spinbutton", "combobox", "textbox", "listbox"].includes(t.getAttribute("role")));
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
   let root = parentElement.querySelector(".stepper");
   if (!root) root = el("div", "stepper", parentElement);
   const st = root.__stepper || (root.__stepper = { root });
   st.setStateValue = setStateValue;
+  st.setTriggerValue = setTriggerValue;
   if (st.sig !== data.sig) {  // new frames (another sample, model or T): rebuilt, at the server's step
     stopPlay(st, false);
     st.steps = data.steps; st.interval = data.interval; st.named = data.named;
@@ -231,7 +282,7 @@ export default function (component) {
   }
   if (!st.keys) {
     st.keys = (e) => {
-      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey || !root.isConnected) return;
+      if (typing(e, root) || e.ctrlKey || e.metaKey || e.altKey || !root.isConnected) return;
       if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
         e.preventDefault(); stopPlay(st, false); show(st, st.t + (e.key === "ArrowRight" ? 1 : -1));
         clearTimeout(st.settle); st.settle = setTimeout(() => report(st), 400);  // once the keys stop

@@ -35,6 +35,9 @@ button { font: inherit; padding: 4px 12px; border-radius: 8px; cursor: pointer; 
 figure { margin: 0; text-align: center; }
 figure img { image-rendering: pixelated; display: block; }
 figcaption { font-size: 0.8em; opacity: 0.7; }
+.hmctl { font-size: 0.8em; margin-bottom: 4px; }
+.hmctl select { font: inherit; color: inherit; background: var(--st-secondary-background-color, transparent);
+                border: 1px solid rgba(128,128,128,0.4); border-radius: 6px; }
 .tip { position: absolute; pointer-events: none; background: rgba(255,255,255,0.95); color: #222; font-size: 12px;
        padding: 2px 6px; border: 1px solid #999; border-radius: 4px; white-space: nowrap; z-index: 2; }
 """
@@ -92,11 +95,18 @@ def images(name: str, frames: list[list[np.ndarray]], captions: list[list[str]],
                                        "scale": scale}, **kw)
 
 
-def heatmap(name: str, z: np.ndarray, rows: list[str], **kw) -> Panel:
-    """`z`: (rows, steps); the step's column is marked."""
+SCALES = ("linear", "row", "log")  # one colour scale for all; each row on its own maximum; log (the browser switches)
+
+
+def heatmap(name: str, z: np.ndarray, rows: list[str], groups: list[str] | None = None,
+            units: list[int] | None = None, scale: str = "linear", **kw) -> Panel:
+    """`z`: (rows, steps); the step's column is marked. `groups`: a name per row (rows of a group together),
+    drawn beside them; `units`: a unit per row, reported when its row is clicked (stepper's `on_unit`); `scale`: the
+    colour scale it opens with (SCALES)."""
     z = np.asarray(z, dtype=float)
     return Panel("heatmap", name, spec={"z": np.round(z, 5).tolist(), "rows": rows, "vmin": float(min(z.min(initial=0), 0)),
-                                        "vmax": float(z.max(initial=1e-9))}, **kw)
+                                        "vmax": float(z.max(initial=1e-9)), "groups": groups, "units": units,
+                                        "scale": scale}, **kw)
 
 
 def lines(name: str, x, series: dict[str, np.ndarray], colors: dict[str, str], ytitle: str = "", **kw) -> Panel:
@@ -123,14 +133,26 @@ def payload(panels: list[Panel], steps: int, step: int, name: str, label: str, w
 
 
 def stepper(panels: list[Panel], steps: int, key: str, name: str, label: str = "Step t",
-            widths: list[float] | None = None, interval: float = 0.6, steps_named: list[str] | None = None) -> int:
+            widths: list[float] | None = None, interval: float = 0.6, steps_named: list[str] | None = None,
+            on_unit=None) -> int:
     """Draw the frames; return the step (1 .. steps) the browser last reported (the state `key` holds it; set it
     before the call to move the view, as a link's step= does). `steps_named`: what the slider says at each step
-    ("epoch 16"), instead of "step t of n"."""
+    ("epoch 16"), instead of "step t of n". `on_unit(unit)`: called (before the next run) with the unit of a
+    heatmap row the user clicked."""
     step = int(min(max(st.session_state.get(key, steps), 1), steps))
     data = payload(panels, steps, step, name, label, widths or [1.0], interval, steps_named)
-    _COMPONENT(key=f"{key}-view", data=data, default={"step": step}, on_step_change=lambda: _take(key))
+    callbacks = {"on_step_change": lambda: _take(key)}
+    if on_unit is not None:
+        callbacks["on_unit_change"] = lambda: _clicked(key, on_unit)
+    _COMPONENT(key=f"{key}-view", data=data, default={"step": step}, **callbacks)
     return step
+
+
+def _clicked(key: str, on_unit) -> None:
+    got = st.session_state.get(f"{key}-view", {})
+    unit = got.get("unit") if isinstance(got, dict) else getattr(got, "unit", None)
+    if unit is not None:
+        on_unit(int(unit))
 
 
 def _take(key: str) -> None:

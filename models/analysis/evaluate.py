@@ -91,7 +91,8 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
     return {
         **common, "unroll": unroll or model.trained_unroll, "trained_unroll": model.trained_unroll,
         "sparsity": model.sparsity,
-        "test_error": r["error"], "reconstruction_loss": r["recon"], "l1": r["l1"], "fvu": r["fvu"],
+        "test_error": r["error"], "reconstruction_loss": r["recon"], "code_cost": r["l1"], "l1": r["l1_norm"],
+        "fvu": r["fvu"],
         "fvu_on_inputs": r["fvu_inputs"], "normalization": data.normalization(family),
         "unsupervised_loss": r["unsup"], "supervised_loss": r["sup"], "mean_active_units": r["active"],
         "seconds": time.time() - t0, "device": device, "dtype": dtype,

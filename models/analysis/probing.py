@@ -1,4 +1,4 @@
-"""Sparse probing (SAEBench's, Karvonen et al. 2025): can a few latents tell a class from the rest? For each class
+"""Sparse probing, after SAEBench's (Karvonen et al. 2025): can a few latents tell a class from the rest? For each class
 c, a one-against-the-rest task on balanced samples (all of c's fitting samples and as many others, drawn with a fixed
 seed): the k latents whose mean activation differs most between the two sides feed a logistic regression, scored on
 the held-out samples. Lower error is better.
@@ -13,6 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 KS = (1, 2, 5)  # latents per probe
+# not SAEBench's own code: what it does otherwise (its numbers are not these)
+SAEBENCH_DIFFERENCES = ("it ranks latents by the absolute difference of the two sides' means (here signed: a latent "
+                        "that fires for the class), feeds them unscaled (here each scaled to unit spread), draws as "
+                        "many negatives as positives, an equal share from each other class (here uniformly from the "
+                        "rest, seeded), and reports the accuracy on a test set balanced the same way (here the "
+                        "balanced error on every test sample)")
 
 
 def top_latents(z, positive: np.ndarray, k: int) -> np.ndarray:

@@ -96,3 +96,13 @@ def over_training(dictionary: np.ndarray, epochs: np.ndarray, decoders: np.ndarr
     stays = ok[::-1].cumprod(0)[::-1].astype(bool)  # recovered at this snapshot and every later one
     first = np.where(stays.any(0), np.asarray(epochs)[stays.argmax(0)], -1)
     return RecoveryOverTraining(np.asarray(epochs), best, first, decoders.shape[1])
+
+
+def by_epoch(quartiles) -> str:
+    """'a quarter of them by epoch 2, three quarters by epoch 5': each epoch said once, with the largest share of the
+    atoms found by it (the quartiles of the epochs they were found at)."""
+    shares = {}
+    for name, q in zip(("a quarter", "half", "three quarters"), quartiles):
+        shares[int(round(q))] = name  # a larger share by the same epoch replaces the smaller one
+    said = [f"{name} by epoch {q}" for q, name in shares.items()]
+    return said[0].replace(" by", " of them by", 1) + "".join(f", {s}" for s in said[1:])

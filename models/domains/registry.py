@@ -131,6 +131,8 @@ class Domain:
     train_size: Callable | None = None  # (config) -> training samples, where the settings say without loading
     inputs: Callable | None = None  # (config) -> the transform of raw samples a family without its own reads (by
     # default each row scaled to unit norm: models.data.normalize)
+    note: Callable | None = None  # (config) -> a line on how the samples were read where a user may have meant
+    # otherwise (a file's labels under another name), or ""
     ready: Callable | None = None  # (config, data_dir) -> None, DataError in one line when a trainer could not get
     # the samples (no folder and no internet): checked before a run starts, so the form says it, not a log
 
@@ -173,6 +175,10 @@ class DataSpec:
         if own is not None:
             return own
         return self.domain.inputs(self.cfg) if self.domain.inputs is not None else normalize
+
+    def note(self) -> str:
+        """How the samples were read, where it may not be what the user meant ("" when nothing to say)."""
+        return self.domain.note(self.cfg) if self.domain.note is not None else ""
 
     def normalization(self, family=None) -> str:
         """What `family` reads of these samples, in words: 'unit-norm: each sample scaled to norm 1'."""

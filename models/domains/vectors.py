@@ -73,6 +73,7 @@ class Parts:
     classes: int | None  # labels 0..classes-1 (None: unlabelled)
     fingerprint: str
     unit_interval: bool
+    note: str = ""  # how it was read, where a user may have meant otherwise (labels under another name)
 
 
 def _labelled_source(path: Path, labels_key: str, rows: int = MIN_ROWS, part: str | None = None) -> Source:
@@ -82,7 +83,12 @@ def _labelled_source(path: Path, labels_key: str, rows: int = MIN_ROWS, part: st
     if part is not None and shard.y is None and beside.is_file():
         shard = Shard(shard.x, open_file(beside).x)
     _check_samples(shard, rows)
-    return Source([shard], str(path))
+    source = Source([shard], str(path))
+    if shard.y is None and shard.others:  # arrays it does not read: one may be the labels under another name
+        source.note = (f"{path.name} has no '{labels_key}' array, so its samples are read without labels; it also "
+                       f"holds {', '.join(repr(n) for n in shard.others[:8])}"
+                       f"{' …' if len(shard.others) > 8 else ''}: --labels-key NAME reads one of them as the labels")
+    return source
 
 
 def _check_samples(shard: Shard, rows: int) -> None:
@@ -171,7 +177,9 @@ def _open(path: str, stamp: tuple, seed: int, labels_key: str) -> Parts:
     if len({r.labelled for r in parts}) > 1:
         raise DataError(f"{p}: some of its files have labels and some not: give labels for all or none")
     facts = _facts(path, stamp, seed, labels_key, lambda: _learn(parts))
-    return Parts(train, val, test, str(p), facts["classes"], facts["fingerprint"], facts["unit_interval"])
+    notes = dict.fromkeys(piece.source.note for r in parts for piece in r.pieces if piece.source.note)
+    return Parts(train, val, test, str(p), facts["classes"], facts["fingerprint"], facts["unit_interval"],
+                 "; ".join(notes))
 
 
 def _learn(parts: list[Rows]) -> dict:
@@ -318,4 +326,5 @@ DOMAIN = register(Domain(
     load_test=load_test,
     train_size=lambda cfg: len(parts(cfg).train),
     inputs=inputs,
+    note=lambda cfg: parts(cfg).note,
 ))

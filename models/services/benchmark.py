@@ -33,7 +33,7 @@ import torch
 from models.analysis.absorption import model_absorption
 from models.analysis.codes import LinearDecoder, SparseCodes, sparse
 from models.analysis.consistency import SAME, SPLIT_COSINE, seed_match, split_tree
-from models.analysis.probing import KS, sparse_probing
+from models.analysis.probing import KS, SAEBENCH_DIFFERENCES, sparse_probing
 from models.analysis.recovery import RECOVERED, recovery
 from models.analysis.representation import fvu
 from models.checkpoint import atomic_write, load_model
@@ -58,7 +58,8 @@ METRICS = {
     "recon": ("recon", "reconstruction ½‖x − x̂‖² per sample", "lower is better"),
     "dead": ("dead", "units active on no test sample", "lower is better"),
     **{f"probe_{k}": (f"probe {k}", f"balanced error (%) of a logistic probe on the {k} most class-selective "
-                      "latents, mean over one-vs-rest tasks (chance 50 %)", "lower is better") for k in KS},
+                      "latents, mean over one-vs-rest tasks (chance 50 %); sparse probing after SAEBench, which "
+                      "differs: " + SAEBENCH_DIFFERENCES, "lower is better") for k in KS},
     "probe_all": ("probe all", "error (%) of a multinomial logistic probe on all latents", "lower is better"),
     "mcc": ("MCC", "mean Hungarian-matched cosine of the true atoms with the decoders", "higher is better"),
     "recovered": ("recovered", f"share of true atoms with a decoder at cosine ≥ {RECOVERED}", "higher is better"),

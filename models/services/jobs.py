@@ -267,9 +267,10 @@ def describe(run: Path, title: str | None, note: str | None) -> None:
 
 def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = None,
           name: str | None = None, data: DataSpec | None = None, title: str | None = None,
-          note: str | None = None) -> Job:
+          note: str | None = None, queue: bool = False) -> Job:
     """Start (or resume) the run for these settings on `data` (default: digits); if it is already running, return
-    it untouched. `title` and `note`: what the user calls it and why (shown beside its folder's name)."""
+    it untouched. `title` and `note`: what the user calls it and why (shown beside its folder's name). `queue`:
+    while every trainer is busy, queue the run (it starts when one is free) instead of refusing it."""
     about = checked_about(title, note) if title or note else None  # refused before anything starts
     data, mc = fitted(mc, data, data_dir)
     root = Path(root or RUNS_ROOT)
@@ -287,7 +288,13 @@ def start(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None = 
             more = " or train it longer" if extendable(run) else ""
             raise JobError(f"{name} has already finished; open it from the model list{more}.")
         cfg = runs.read_config(run) or run_config(mc, tc, data)
-        launched = _launch(run, cfg, data_dir, tc.total_epochs if current.state == "new" else current.total_epochs)
+        total = tc.total_epochs if current.state == "new" else current.total_epochs
+        busy = sum(j.state == "running" for j in list_jobs(root))
+        if queue and busy >= max_trainers(root):
+            _queue(run, cfg, data_dir, total, root)
+            launched = job(run)
+        else:
+            launched = _launch(run, cfg, data_dir, total)
     if about:
         describe(run, *about)
     return launched
@@ -309,18 +316,23 @@ def enqueue(mc, tc: TrainConfig, root: Path | None = None, data_dir: str | None 
             raise JobError(f"{run.name} is damaged: {current.message}")
         if current.state in ("running", "queued", "done"):
             return current
-        waiting = sum(j.state == "queued" for j in list_jobs(root))
-        if waiting >= MAX_QUEUED:
-            raise JobError(f"{waiting} runs wait in the queue already, the most it holds ({MAX_QUEUED}): let some "
-                           "finish, or take some out")
-        try:
-            _folder(run, run_config(mc, tc, data))
-            runs.write_status(run, state="queued", queued_at=time.time(), data_dir=data_dir, pid=None,
-                              total_epochs=current.total_epochs or tc.total_epochs, message="waiting for a trainer")
-        except OSError as e:
-            raise JobError(f"cannot write in {run} ({e.strerror or e})") from None
+        _queue(run, run_config(mc, tc, data), data_dir, current.total_epochs or tc.total_epochs, root)
     dispatch(root)
     return job(run)
+
+
+def _queue(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, root: Path) -> None:
+    """Mark the run queued (the caller holds the lock); refused in one line when the queue is full."""
+    waiting = sum(j.state == "queued" for j in list_jobs(root))
+    if waiting >= MAX_QUEUED:
+        raise JobError(f"{waiting} runs wait in the queue already, the most it holds ({MAX_QUEUED}): let some "
+                       "finish, or take some out")
+    try:
+        _folder(run, cfg)
+        runs.write_status(run, state="queued", queued_at=time.time(), data_dir=data_dir, pid=None,
+                          total_epochs=total_epochs, message="waiting for a trainer")
+    except OSError as e:
+        raise JobError(f"cannot write in {run} ({e.strerror or e})") from None
 
 
 def dispatch(root: Path | None = None, exiting: Path | None = None) -> list[str]:

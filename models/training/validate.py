@@ -13,7 +13,8 @@ DENSE = 0.1  # a unit active on more than this share of the samples is "dense"
 @torch.no_grad()
 def evaluate_split(model, split, unroll: int | None = None, device: str | None = None,
                    batch: int = 2000, densities: bool = False) -> dict:
-    """Mean per-digit losses, classification error (%), mean number of active units of z_T, the units active on no
+    """Mean per-digit losses ("l1": the family's code cost, what its sparsity weight multiplies: ‖z‖₁, or L0 for
+    JumpReLU; "l1_norm": ‖z‖₁ itself), classification error (%), mean number of active units of z_T, the units active on no
     digit (dead) or on more than DENSE of them (dense), and the fraction of variance unexplained (FVU, Σ‖x − x̂‖² /
     Σ‖x − x̄‖²) on the samples as given: rows scaled one by one (unit norm) are scaled back first
     (`fvu_inputs`: on what the model reads). A model without a classifier has no error and no L_S (None); one
@@ -26,7 +27,7 @@ def evaluate_split(model, split, unroll: int | None = None, device: str | None =
     device = device or param.device
     was_training = model.training
     model.eval()
-    sums = torch.zeros(5, dtype=torch.float64)
+    sums = torch.zeros(6, dtype=torch.float64)
     per_unit = None  # samples on which each unit is active
     classifier = decoder = False
     moments = {k: Moments() for k in ("given", "inputs")}
@@ -42,6 +43,7 @@ def evaluate_split(model, split, unroll: int | None = None, device: str | None =
             F.cross_entropy(logits, y, reduction="sum") if classifier else zero,
             (logits.argmax(1) != y).sum() if classifier else zero,
             (z > 0).sum(),
+            z.abs().sum(),
         ]).double().cpu()
         if decoder:
             moments["inputs"].add(x, x_hat)
@@ -52,12 +54,13 @@ def evaluate_split(model, split, unroll: int | None = None, device: str | None =
         per_unit = fired if per_unit is None else per_unit + fired
     model.train(was_training)
     n = max(len(split), 1)
-    recon, l1, sup, _, active = (sums / n).tolist()
+    recon, l1, sup, _, active, l1_norm = (sums / n).tolist()
     error = 100.0 * sums[3].item() / n  # one rounding from the count: 1.42, not 1.4200000000000002
     dead = int((per_unit == 0).sum()) if per_unit is not None else 0
     dense = int((per_unit > DENSE * n).sum()) if per_unit is not None else 0
     fvu_inputs = moments["inputs"].fvu() if decoder else None
-    out = {"error": error if classifier else None, "recon": recon, "l1": l1, "unsup": recon + model.unsup_weight * l1,
+    out = {"error": error if classifier else None, "recon": recon, "l1": l1, "l1_norm": l1_norm,
+           "unsup": recon + model.unsup_weight * l1,
            "sup": sup if classifier else None, "active": active, "dead": dead, "dense": dense,
            "fvu": moments["given"].fvu() if moments["given"].n else fvu_inputs, "fvu_inputs": fvu_inputs}
     if densities and per_unit is not None:  # each unit's activation density: the share of samples it is active on
