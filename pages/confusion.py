@@ -64,13 +64,14 @@ else:
         if not order:
             st.info(f"Ablating any one unit alone changes none of these {len(cell)} predictions.")
         else:
-            kind = sel.view().units.kind
-            st.dataframe({"unit": order, "kind": kind[order].tolist(),
+            kind = sel.view().kinds  # None where kinds mean nothing
+            st.dataframe({"unit": order, **({"kind": kind[order].tolist()} if kind is not None else {}),
                           f"predictions changed (of {len(cell)})": cu.flips[order].tolist(),
                           f"of which to the true class {true}": cu.to_true[order].tolist()}, hide_index=True)
             w = sel.view().weights
             st.image(figures.tiles(w.decoder[order[:8]], zoom=2, shape=samples.shape),
-                     caption=[f"unit {u} ({kind[u]}): {cu.flips[u]} changed" for u in order[:8]])
+                     caption=[f"unit {u}" + (f" ({kind[u]})" if kind is not None else "") + f": {cu.flips[u]} changed"
+                              for u in order[:8]])
             st.caption(f"Each unit held at 0 at every step, alone, on these {samples.nouns} (predicted {what} without "
                        "the intervention)" + (f"; the first {CELL_SAMPLES} of them" if len(idx) > CELL_SAMPLES
                                                            else "") + ". The images are the units' decoders.")

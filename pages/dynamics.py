@@ -140,19 +140,19 @@ if caps.classifier:
     probs = tr.probs[step - 1]
     pred = int(probs.argmax())
     cards.insert(0, (f"Prediction after step {step}", f"{pred}", f"p = {probs[pred]:.3f}", "off"))  # a level
-if units is not None:
-    cards.append(("Categorical units active", int((z_now[units.kind == "categorical"] > 0).sum())))
+if view.kinds is not None:
+    cards.append(("Categorical units active", int((z_now[view.kinds == "categorical"] > 0).sum())))
 for col, card in zip(st.columns(len(cards)), cards):  # (label, value, note, arrow): a probability is a level
     col.metric(card[0], card[1], card[2] if len(card) > 2 else None, delta_color="off",
                delta_arrow=card[3] if len(card) > 3 else "auto")
-order = unit_order(units.kind, units.angle) if units is not None else np.arange(view.hidden)
+order = unit_order(view.kinds, units.angle) if view.kinds is not None else np.arange(view.hidden)
 steps = np.arange(1, T + 1)
 
 # -- interventions ---------------------------------------------------------------------------------
 if units is not None:
     st.subheader("Intervene: hold units at a value")
     if st.toggle("Ablate or clamp units from a step on, and compare", key="dyn-iv"):
-        iv = intervention_controls(view.hidden, units.kind, T, tr.z, "dyn-iv")
+        iv = intervention_controls(view.hidden, view.kinds, T, tr.z, "dyn-iv")
         if iv is None:
             st.info("Choose at least one unit to hold.")
             st.stop()

@@ -23,18 +23,22 @@ view = sel.view()
 samples = sel.samples()
 shape = samples.shape
 w, units = view.weights, view.units
-kind, angle = units.kind, units.angle
+kind, angle = view.kinds, units.angle  # kind: None where kinds mean nothing (the angle is then a plain number)
 
 c1, c2, c3 = st.columns([2, 2, 1])
-kinds = c1.multiselect("Unit kinds", list(KINDS), default=list(KINDS), key="flt-kinds")
+kinds = c1.multiselect("Unit kinds", list(KINDS), default=list(KINDS), key="flt-kinds") if kind is not None else None
 lo, hi = c2.slider("Encoder–decoder angle (rad)", 0.0, float(np.pi), (0.0, float(np.pi)), 0.01, key="flt-angle")
-orders = {"kind, then angle": unit_order(kind, angle), "angle": np.argsort(-angle), "unit number": np.arange(len(angle))}
+orders = ({"kind, then angle": unit_order(kind, angle)} if kind is not None else {}) | \
+    {"angle": np.argsort(-angle), "unit number": np.arange(len(angle))}
+if st.session_state.get("flt-sort") not in orders:  # another model's choice (a kind order where kinds mean nothing)
+    st.session_state.pop("flt-sort", None)
 if units.c_norm is not None:
     orders["‖C_i‖"] = np.argsort(-units.c_norm)
 order_by = c3.radio("Sort by", list(orders), key="flt-sort")
 
 order = orders[order_by]
-matching = order[np.isin(kind[order], kinds) & (angle[order] >= lo) & (angle[order] <= hi)]
+matching = order[(np.isin(kind[order], kinds) if kind is not None else True) & (angle[order] >= lo) &
+                 (angle[order] <= hi)]
 if len(matching) == 0:
     st.warning("No unit matches these filters.")
     st.stop()
@@ -48,10 +52,12 @@ shown = matching[(page - 1) * PAGE_UNITS:page * PAGE_UNITS]
 st.caption(f"{len(matching):,} of {len(angle):,} units match"
            + (f"; units {(page - 1) * PAGE_UNITS + 1:,}–{(page - 1) * PAGE_UNITS + len(shown):,} of them shown"
               if pages > 1 else "")
-           + f". Part units: angle < {PART_MAX} rad; categorical: > {CATEGORICAL_MIN} rad.")
+           + (f". Part units: angle < {PART_MAX} rad; categorical: > {CATEGORICAL_MIN} rad." if kind is not None else
+              "."))
 
 favours = (lambda i: f" · class {units.c_class[i]}") if units.c_class is not None else (lambda i: "")
-labels = [f"unit {i} · {kind[i]} · angle {angle[i]:.2f}{favours(i)}" for i in shown]
+labels = [f"unit {i}" + (f" · {kind[i]}" if kind is not None else "") + f" · angle {angle[i]:.2f}{favours(i)}"
+          for i in shown]
 cols = int(min(20, max(5, np.ceil(np.sqrt(len(shown))))))
 left, right = st.columns(2)
 chart(left, figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i", shape=shape), key="flt-E")
@@ -60,8 +66,9 @@ drawn = (f"a {shape[0]} × {shape[1]} image" if shape else
          f"a strip of bars, one per value (up: positive, down: negative; at most {figures.STRIP} bars, longer vectors "
          "pooled)")
 st.caption(f"Each tile a unit's {w.decoder.shape[1]} weights as {drawn} (red positive, blue negative, each on its own "
-           "scale): left what the unit looks for in the input, right what it adds to the reconstruction. A part "
-           "unit's two match (a small angle); a categorical unit's encoder drifts away from its decoder.")
+           "scale): left what the unit looks for in the input, right what it adds to the reconstruction."
+           + (" A part unit's two match (a small angle); a categorical unit's encoder drifts away from its decoder."
+              if kind is not None else ""))
 
 left, right = st.columns([3, 2])
 if w.recurrent is not None:
@@ -156,4 +163,5 @@ else:
         st.caption(f"The run's snapshots at {len(epochs)} epochs (more early on, where the filters change most), for "
                    f"the first {len(have)} of the units shown above"
                    + (f" (the snapshots keep {len(kept)} of {len(angle)} units)" if len(kept) < len(angle) else "")
-                   + ". Press play: the encoders of categorical units drift away from their decoders.")
+                   + (". Press play: the encoders of categorical units drift away from their decoders."
+                      if kind is not None else ". Press play: the filters forming."))

@@ -60,7 +60,7 @@ def code_overview():
     if start:
         draw = " (or one you draw)" if samples.domain.own_input else ""
         prototypes = ("Units shows which units became whole-class prototypes and which stayed parts."
-                      if caps.labels and caps.steps else "Units shows each unit's filters and how the units interact.")
+                      if caps.labels and caps.kinds else "Units shows each unit's filters and how the units interact.")
         how = ("and refines that code step by step. **Start here**: this page shows what every step buys on average; "
                if caps.steps else "in one pass. **Start here**: ")
         st.markdown(f"**You are looking at** a trained model that codes each {samples.noun} with a few of its "
@@ -76,7 +76,7 @@ def code_overview():
     if caps.decoder:
         metrics.append(("Reconstruction ½‖x − x̂‖²", f"{stats.recon[t - 1]:.4f}"))
     metrics.append(("Active units", f"{stats.active[t - 1]:.1f} / {view.hidden}"))
-    if view.units is not None and caps.steps:  # the paper's kinds: units of a recurrence, by their angle
+    if view.units is not None and caps.kinds:  # the paper's kinds: where they mean something
         counts = kind_counts(view.units.kind)
         metrics += [("Categorical units", counts["categorical"]), ("Part units", counts["part"])]
     for col, (label, value) in zip(st.columns(len(metrics)), metrics):

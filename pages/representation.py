@@ -19,7 +19,7 @@ samples = sel.samples()
 noun, nouns = samples.noun, samples.nouns
 labelled = r.mig is not None
 probe = background.shown(probe_errors_task(*sel.key, T)) if labelled else None  # a bar until the worker has it
-kind = view.units.kind
+kind = view.kinds  # None where kinds mean nothing: one colour, no kind column
 st.caption(f"The codes z_t of the first {r.samples:,} of the {samples.name}, at steps 1..{T} (the trained T)."
            + (" The probe is a logistic regression fitted on the first half of them and tested on the second."
               if labelled else f" These {nouns} carry no labels: the class measures are left out.")
@@ -83,8 +83,8 @@ if labelled:
 chart(st, figures.kind_histogram(r.lifetime[i], kind, f"Lifetime sparseness of the units at step {t}",
                                  f"Treves–Rolls sparseness across {nouns}"), key="rep-lifetime",
       caption=f"Per unit, across {nouns}: 0 when it answers every {noun} equally, 1 when it answers one {noun} only.")
-table = {"unit": list(range(len(kind))), "kind": list(kind), "density": r.density[i].round(4).tolist(),
-         "lifetime sparseness": np.round(r.lifetime[i], 4).tolist()}
+table = {"unit": list(range(view.hidden)), **({"kind": list(kind)} if kind is not None else {}),
+         "density": r.density[i].round(4).tolist(), "lifetime sparseness": np.round(r.lifetime[i], 4).tolist()}
 if labelled:
     table |= {"selectivity": r.selectivity[i].round(4).tolist(), "I(unit; class) bits": r.information[i].round(4).tolist()}
 download_csv(st, f"Every unit's numbers at step {t} (CSV)", csv_text(table), f"representation-step{t}.csv",

@@ -1,4 +1,5 @@
-"""Unit browser: every unit in one table (kind, angle, density, class selectivity, ablation cost, weight norms),
+"""Unit browser: every unit in one table (kind where kinds mean something, angle, density, class selectivity, ablation
+cost, weight norms),
 filtered and sorted; a unit's own view with its filters, the 24 samples that drive it most, its activation
 histogram and its mean activity per class; linkable with `units=`."""
 import numpy as np
@@ -27,8 +28,10 @@ if linked is not None:
 
 # -- the table ------------------------------------------------------------------------------------
 columns = {"unit": np.arange(H)}
+if view.kinds is not None:
+    columns["kind"] = view.kinds
 if units is not None:
-    columns |= {"kind": units.kind, "angle (rad)": np.round(units.angle, 3)}
+    columns["angle (rad)"] = np.round(units.angle, 3)
 columns |= {"density": np.round(index.density, 4), "mean z_T when on": np.round(index.mean, 4)}
 if index.selectivity is not None:
     columns |= {"selectivity": np.round(index.selectivity, 3),
@@ -94,8 +97,10 @@ url.share(units=[u])
 with right:
     url.link()
 cards = []
+if view.kinds is not None:
+    cards += [("Kind", view.kinds[u])]
 if units is not None:
-    cards += [("Kind", units.kind[u]), ("Angle (rad)", f"{units.angle[u]:.2f}")]
+    cards += [("Angle (rad)", f"{units.angle[u]:.2f}")]
 cards += [("Density", f"{index.density[u]:.1%}")]
 if index.selectivity is not None:
     cards += [("Selectivity", f"{index.selectivity[u]:.2f}"), ("Prefers", samples.classes[index.preferred[u]])]
@@ -122,7 +127,8 @@ if len(on):
 if index.class_means is not None:
     chart(right, figures.bars(list(samples.classes), index.class_means[:, u], f"Mean z_T of unit {u} per class",
                               "class", "mean z_T", every_x=True), key="ub-class",
-          caption="A categorical unit answers one class; a part unit several.")
+          caption="A categorical unit answers one class; a part unit several." if view.kinds is not None else
+          "A unit selective for a class answers it alone; a unit answering several classes alike is not.")
 if st.button("Compare it on the Units page", key="ub-to-units"):
     st.session_state["u-sel"] = [u]
     st.switch_page("pages/units.py")

@@ -1,5 +1,6 @@
-"""Units: each unit's recurrent and classifier weight norms against its encoder–decoder angle, chosen units side by
-side, the paper's population figures, and what ablating each kind, the chosen units, or every unit alone costs."""
+"""Units: each unit's recurrent and classifier weight norms against its encoder–decoder angle (a model without kinds:
+each unit's density against its class selectivity), chosen units side by side, the paper's population figures where
+kinds mean something, and what ablating each kind, the chosen units, or every unit alone costs."""
 import numpy as np
 import streamlit as st
 
@@ -12,19 +13,21 @@ from ui.intervene import intervention_controls
 from ui.state import clicked, keep, require, with_picked
 
 sel = require(__file__)
-st.title("Units: categorical and part")
 view, T = sel.view(), sel.unroll
 w, units = view.weights, view.units
+kind, angle = view.kinds, units.angle  # kind: None where kinds mean nothing (then no kind words on the page)
+st.title("Units: categorical and part" if kind is not None else "Units")
 samples = sel.samples()
 shape, noun, nouns = samples.shape, samples.noun, samples.nouns
-kind, angle = units.kind, units.angle
 codes = sel.codes()
+index = sel.unit_index() if kind is None else None  # density and selectivity: what does apply without kinds
 # the per-unit activity analysis: what a recurrence does step by step (a model without steps has nothing for it)
 an = sel.analysis() if sel.caps.steps else None
 favoured = (units.c_class if units.c_class is not None else an.activity.preferred_class if an is not None else
             None if codes.per_class is None else codes.per_class.argmax(0))  # the class each unit answers
 
-linked = url.take("units", url.integers(0, view.hidden - 1, 8), "units", "the two most categorical units")
+first_two = "the two most categorical units" if kind is not None else "the two most selective units"
+linked = url.take("units", url.integers(0, view.hidden - 1, 8), "units", first_two)
 if linked is not None:
     st.session_state["u-sel"] = linked
 linked_digit = url.take("digit", url.integer(0, len(samples.split) - 1), noun, f"{noun} 0")
@@ -33,23 +36,37 @@ if linked_digit is not None:
 # A selection carried over from a larger model names units this one lacks: keep those it has.
 kept = [u for u in st.session_state.get("u-sel", []) if 0 <= u < view.hidden]
 if not kept:
-    kept = [int(i) for i in np.argsort(-angle)[:2]]
+    rank = (angle if kind is not None else index.selectivity if index.selectivity is not None else index.density)
+    kept = [int(i) for i in np.argsort(-rank, kind="stable")[:2]]
 if kept != st.session_state.get("u-sel"):
     st.session_state["u-sel"] = kept
 
-scatters = [(units.s_minus_i_norm, "‖(S − I)_i‖", "Recurrent weight norm against angle", "u-scatter-s"),
-            (units.c_norm, "‖C_i‖", "Classifier weight norm against angle", "u-scatter-c")]
-scatters = [s for s in scatters if s[0] is not None]
+scatters = [(angle, units.s_minus_i_norm, "angle(E_i, D_i) (rad)", "‖(S − I)_i‖",
+             "Recurrent weight norm against angle", "u-scatter-s"),
+            (angle, units.c_norm, "angle(E_i, D_i) (rad)", "‖C_i‖", "Classifier weight norm against angle",
+             "u-scatter-c")]
+if kind is None:  # no kinds to sort the units by: how often each fires, and how selectively
+    with np.errstate(divide="ignore"):
+        log_density = np.where(index.density > 0, np.log10(np.maximum(index.density, 1e-12)), np.nan)
+    scatters = [(log_density, index.selectivity if index.selectivity is not None else angle,
+                 f"log₁₀ density (share of {nouns} it fires on)",
+                 "class selectivity" if index.selectivity is not None else "angle(E_i, D_i) (rad)",
+                 "Density against " + ("class selectivity" if index.selectivity is not None else "angle"),
+                 "u-scatter-s")]
+scatters = [s for s in scatters if s[1] is not None]
 MOST = 8  # units compared at once
 events = []
-for col, (y, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatters):
-    events.append((key, chart(col, figure("unit_scatter", angle, y, kind, "angle(E_i, D_i) (rad)", ytitle, title,
+for col, (x, y, xtitle, ytitle, title, key) in zip(st.columns(max(len(scatters), 1)), scatters):
+    events.append((key, chart(col, figure("unit_scatter", x, y, kind, xtitle, ytitle, title,
                                           st.session_state["u-sel"]),
                               key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                              caption=None if key != "u-scatter-s" else "A point per unit. The angle between its encoder row and decoder column sorts it: "
-                                      "part units (blue, small angle) copy strokes; categorical units (red, large angle) "
-                                      "have large recurrent and classifier weights. Click or box-select points to compare "
-                                      "them below; with 'Clicks add' on, each click adds its unit.")))
+                              caption=None if key != "u-scatter-s" else
+                              ("A point per unit. The angle between its encoder row and decoder column sorts it: part "
+                               "units (blue, small angle) copy strokes; categorical units (red, large angle) have large "
+                               "recurrent and classifier weights. " if kind is not None else
+                               f"A point per unit that fires (its density: the share of the test {nouns} it fires on). ")
+                              + "Click or box-select points to compare them below; with 'Clicks add' on, each click "
+                                "adds its unit.")))
 events.append(("u-rank-scatter", st.session_state.get("u-rank-scatter")))  # drawn further down: read here
 adding = st.toggle("Clicks add", key="u-click-adds", help="On: a click or box adds its units to those chosen. "
                    "Off: it replaces them.")
@@ -111,7 +128,9 @@ with c2:
 S = w.recurrent
 for col, u in zip(st.columns(len(chosen)), chosen):
     with col:
-        line = f"**Unit {u}** · {kind[u]}  \nangle {angle[u]:.2f} rad"
+        line = (f"**Unit {u}** · {kind[u]}  \nangle {angle[u]:.2f} rad" if kind is not None else
+                f"**Unit {u}**  \nangle {angle[u]:.2f} rad · density {index.density[u]:.1%}"
+                + ("" if index.selectivity is None else f" · selectivity {index.selectivity[u]:.2f}"))
         if S is not None:
             line += f" · S_ii {units.s_self[u]:.2f}"
         if units.c_norm is not None:
@@ -136,7 +155,7 @@ for col, u in zip(st.columns(len(chosen)), chosen):
 
 # One chart each for all chosen units (a chart per unit costs ten tabs a second a move: docs/results.md).
 left, right = st.columns(2)
-names = {u: f"unit {u} ({kind[u]})" for u in chosen}
+names = {u: f"unit {u}" + (f" ({kind[u]})" if kind is not None else "") for u in chosen}
 if sel.caps.steps:
     chart(left, figures.lines(np.arange(1, T + 1), {names[u]: tr.z[:, u] for u in chosen},
                               f"Activity z_t on {noun} {digit}", "step t", "z_t", height=300), key="u-steps",
@@ -144,26 +163,29 @@ if sel.caps.steps:
 if codes.per_class is not None:
     chart(right, figures.bars(list(samples.classes), None, "Mean z_T per class", "class", "mean z_T", height=300,
                               every_x=True, series={names[u]: codes.per_class[:, u] for u in chosen}),
-          key="u-class", caption=f"Each chosen unit's mean final activity on the test {nouns} of each class: a "
-                                 "categorical unit answers one class.")
+          key="u-class", caption=f"Each chosen unit's mean final activity on the test {nouns} of each class"
+                                 + (": a categorical unit answers one class." if kind is not None else "."))
 
 # -- the population: the paper's figures ---------------------------------------------------------
-st.header("All units")
+if an is not None or kind is not None:
+    st.header("All units")
 left, right = st.columns(2)
 if an is not None:
     chart(left, figure("unit_scatter", angle, an.activity.p_late_start, kind, "angle(E_i, D_i) (rad)",
                        "P(z_1 = 0, z_2 > 0)", "Units that switch on only at step 2", st.session_state["u-sel"]),
           key="u-scatter-late", caption=f"The share of test {nouns} for which the unit is silent at step 1 and "
                                         "active at step 2: units the recurrence, not the input, switches on.")
-if an is not None and an.s_blocks is not None:
+if an is not None and an.s_blocks is not None and kind is not None:
     groups = ["categorical", "part"]
     chart(right, figures.heatmap(np.array([[an.s_blocks[(a, b)] for b in groups] for a in groups]),
                                  x=[f"from {g}" for g in groups], y=[f"to {g}" for g in groups],
                                  title="Mean S_ij between and within the kinds (i ≠ j)", height=380,
                                  hover="%{y} %{x}: %{z:.4f}<extra></extra>"), key="u-sblocks",
           caption="Positive: on average the kind excites the other; negative: it inhibits it.")
-cats = np.flatnonzero(kind == "categorical")
-if len(cats) and samples.class_means is not None:
+cats = np.flatnonzero(kind == "categorical") if kind is not None else np.zeros(0, dtype=int)
+if kind is None:
+    pass  # nothing is categorical where kinds mean nothing
+elif len(cats) and samples.class_means is not None:
     k = len(samples.class_means)
     by_class = [cats[favoured[cats] == c] for c in range(k)]
     by_class = [b[np.argsort(-angle[b], kind="stable")] for b in by_class]  # the most categorical first
@@ -197,7 +219,7 @@ if sel.caps.steps and st.toggle("Per-step optimal decoders: for each step t, the
 # -- interventions -------------------------------------------------------------------------------
 st.header("Interventions")
 Tn = sel.unroll
-sets = kind_sets(kind) + ((f"units {', '.join(map(str, chosen))}", tuple(chosen)),)
+sets = (kind_sets(kind) if kind is not None else ()) + ((f"units {', '.join(map(str, chosen))}", tuple(chosen)),)
 ab = set_ablations_for(*sel.key, Tn, sets)
 rows = [("nothing", 0, ab.error, ab.recon)] + [(name, ab.set_units[name], ab.set_error[name], ab.set_recon[name])
                                                 for name, _ in sets]
@@ -207,7 +229,8 @@ if ab.error is not None:
 if ab.recon is not None:
     table["reconstruction ½‖x − x̂‖²"] = [round(r[3], 4) for r in rows]
 st.dataframe(table, hide_index=True)
-st.caption(f"On the {samples.name} at T = {Tn}: each kind of unit, then the units chosen above, held at 0 at every "
+st.caption(f"On the {samples.name} at T = {Tn}: " + ("each kind of unit, then " if kind is not None else "")
+           + "the units chosen above, held at 0 at every "
            "step. The model must then encode (and classify) without them.")
 
 with st.expander(f"Hold units on {noun} {digit}: its classes and reconstruction, untouched and held"):
@@ -247,7 +270,8 @@ elif (ua := background.shown(unit_ablations_task(*sel.key, Tn))) is not None:  #
 
     def columns(which: np.ndarray, places: int) -> dict:
         """The ranking's columns for these units (`which`) (error and reconstruction where the model has them)."""
-        out = {"unit": which.tolist(), "kind": kind[which].tolist(), f"fires on {nouns}": ua.active[which].tolist()}
+        out = {"unit": which.tolist(), **({"kind": kind[which].tolist()} if kind is not None else {}),
+               f"fires on {nouns}": ua.active[which].tolist()}
         if ua.error is not None:
             out |= {"test error (%)": ua.error[which].round(places).tolist(),
                     "predictions changed": ua.flips[which].tolist()}

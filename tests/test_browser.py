@@ -73,7 +73,8 @@ def test_main_path(page, tmp_path):
     page.screenshot(path=str(tmp_path / "dynamics.png"), full_page=True)
 
     go(page, "Filters", "Encoder rows")
-    assert page.locator(".js-plotly-plot").count() >= 2 and page.locator(".stepper").count() == 1
+    expect(page.locator(".stepper")).to_have_count(1, timeout=30_000)  # the filmstrip, drawn after the grids
+    assert page.locator(".js-plotly-plot").count() >= 2
     assert not page.locator('[data-testid="stException"]').count()
 
 

@@ -52,9 +52,18 @@ def test_compare_page_measures_the_embedded_encoders(app):
 
 @pytest.mark.parametrize("group", FAMILIES, ids=[g[1] for g in FAMILIES])
 def test_every_page_opens_on_each_embedded_family(app, group):
+    from models.checkpoint import load_model
+    from models.families import get as family
+    from models.services import catalog
+    from ui import nav
+
     app.selectbox(key="model-group").set_value(group).run()
     assert not app.exception, app.exception
-    for page in PAGES:
+    entry = next(e for e in catalog.entries() if e.group == tuple(group))
+    model, _ = load_model(entry.path)
+    offered = {p.path for p in nav.offered(family(entry.architecture).capabilities_of(model.cfg)
+                                           .with_data(entry.data.layout()))}
+    for page in [p for p in PAGES if p in offered]:
         app.switch_page(page).run()
         assert not app.exception, (page, app.exception)
         assert not app.error, (page, [e.value for e in app.error])

@@ -100,15 +100,17 @@ def test_the_app_opens_a_new_family_on_the_pages_it_can_fill(tiny_trained, monke
     assert "Tiny auto-encoder" in at.title[0].value
     assert not [s for s in at.slider if "Unroll" in s.label]  # no recurrent steps: no unroll slider
     for page in ("pages/overview.py", "pages/filters.py", "pages/reconstructions.py", "pages/units.py", "pages/unit_browser.py",
-                 "pages/representation.py", "pages/composition.py", "pages/training.py"):
+                 "pages/representation.py", "pages/training.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert not at.error, (page, [e.value for e in at.error])
         if page != "pages/training.py":
             assert at.get("plotly_chart"), f"{page} shows no figure"
     at.switch_page("pages/units.py").run()
-    assert "**Unit 0**" in " ".join(m.value for m in at.markdown)
-    for page in ("pages/dynamics.py", "pages/confusion.py"):  # no steps, no classifier: not offered
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption) + at.title[0].value
+    assert "**Unit " in text and "density" in text and at.title[0].value == "Units"
+    assert "categorical" not in text.lower()  # a family without kinds: no kind words
+    for page in ("pages/dynamics.py", "pages/confusion.py", "pages/composition.py"):  # no steps, classifier, kinds
         with pytest.raises(Exception, match="Known pages"):
             at.switch_page(page)
     at.switch_page("pages/training.py").run()  # the form is generated from the family's settings

@@ -89,8 +89,13 @@ def test_a_new_run_reaches_the_model_picker_without_a_reload(tiny_run, monkeypat
     assert "run:fresh" in at.session_state["sidebar-listed"]
 
 
-def test_nothing_composed_gets_one_notice_for_ista_and_lista(monkeypatch, tmp_path):
-    for key in ("default:ista-400x11", "default:lista-400x11"):
+def test_nothing_composed_gets_one_notice_for_lista_and_ista_has_no_kinds_to_compose(monkeypatch, tmp_path):
+    from models.families import get
+    from ui import nav
+
+    ista = get("ista").capabilities
+    assert not ista.kinds and "pages/composition.py" not in {p.path for p in nav.offered(ista)}  # a tied encoder
+    for key in ("default:lista-400x11",):
         at = open_app(monkeypatch, tmp_path / "runs")
         at.switch_page("pages/composition.py")
         at.session_state["model-group"] = next(e for e in catalog.entries() if e.key == key).group

@@ -157,11 +157,14 @@ def test_a_16384_latent_model_through_every_page(wide_run, monkeypatch, tmp_path
     model, _ = load_model(entry.path)
     assert model.cfg.hidden == WIDE
     caps = get(entry.architecture).capabilities_of(model.cfg).with_data(entry.data.layout())
+    assert not caps.kinds and "Composition" not in {p.title for p in nav.offered(caps)}
     for page in nav.offered(caps):
         at.switch_page(page.path).run()
         assert not at.exception, (page.title, at.exception)
         settle(at)
         assert not at.error, (page.title, [e.value for e in at.error])
+        words = " ".join(str(e.value) for kind in ("title", "markdown", "caption", "info") for e in at.get(kind))
+        assert "categorical" not in words.lower(), page.title  # a one-pass SAE: no kind words
     at.switch_page("pages/filters.py").run()
     assert any("16,384 of 16,384 units match; units 1–400 of them shown" in c.value for c in at.caption)
     at.number_input(key="flt-page").set_value(41).run()  # the last page: 16,001–16,384

@@ -130,6 +130,7 @@ class ModelView:
     weights: UnitWeights | None  # per-unit filters (a model with the `filters` capability)
     units: UnitTable | None  # angles and kinds (likewise)
     stats: StepStats  # per-step numbers over the test samples
+    kinds: np.ndarray | None = None  # each unit's kind, where kinds mean something (Capabilities.kinds)
 
 
 @st.cache_resource(max_entries=24, show_spinner="Running the model over the test samples…")
@@ -145,7 +146,8 @@ def view_for(path: str, version: float, data: str, max_steps: int) -> ModelView:
     # a model without steps: its one step measured in the pass that keeps its codes (one encoding, not two)
     stats = (step_stats(model, samples_of(path, version, data).split, max_steps) if caps.steps else
              codes_for(path, version, data, 1).stats)
-    return ModelView(family, model.cfg.hidden, weights, unit_table(model, w) if caps.filters else None, stats)
+    units = unit_table(model, w) if caps.filters else None
+    return ModelView(family, model.cfg.hidden, weights, units, stats, units.kind if caps.kinds else None)
 
 
 _SUMMARIES: OrderedDict = OrderedDict()  # (path, version, data, steps) -> (l0, error, recon) or the reason it failed
@@ -350,9 +352,10 @@ def trace_panels_for(path: str, version: float, data: str, max_steps: int, steps
     from ui import step_views
 
     tr = trace_for(path, version, steps, x)
-    units = view_for(path, version, data, max_steps).units
-    return step_views.trace_panels(tr, units, None if classes is None else list(classes), shape, noun, col=col,
-                                   heading=heading, side_by_side=side_by_side)
+    view = view_for(path, version, data, max_steps)
+    return step_views.trace_panels(tr, view.kinds, None if classes is None else list(classes), shape, noun, col=col,
+                                   heading=heading, side_by_side=side_by_side, angle=None if view.units is None else
+                                   view.units.angle)
 
 
 MEANING_SAMPLES = 2000  # test samples each model's kinds are judged on

@@ -246,14 +246,16 @@ def lines(x, series: dict[str, np.ndarray], title: str = "", xtitle: str = "", y
     return go.Figure(data=data, layout=layout)
 
 
-def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, ytitle: str, title: str = "",
+def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray | None, xtitle: str, ytitle: str, title: str = "",
                  selected: list[int] | None = None, height: int = 380, angle_lines: bool = True) -> go.Figure:
-    """One point per unit, coloured by kind; the unit number is the point's customdata (for selection).
-    `angle_lines`: x is the encoder–decoder angle, and the kinds' thresholds are drawn on it."""
+    """One point per unit, coloured by kind (`kind` None: where kinds do not apply, one colour and no thresholds);
+    the unit number is the point's customdata (for selection). `angle_lines`: x is the encoder–decoder angle, and
+    the kinds' thresholds are drawn on it."""
     hover = "unit %{customdata}<br>" + xtitle + " %{x:.3f}<br>" + ytitle + " %{y:.3f}<extra></extra>"
     data = []
-    for k, color in KIND_COLORS.items():
-        m = np.flatnonzero(kind == k)
+    angle_lines = angle_lines and kind is not None
+    for k, mask, color in _groups(kind, len(x)):
+        m = np.flatnonzero(mask)
         data.append(dict(type="scatter", x=x[m], y=y[m], mode="markers", name=f"{k} ({len(m)})", customdata=m,
                          marker=dict(color=color, size=7, opacity=0.75), hovertemplate=hover))
     notes = []
@@ -263,8 +265,9 @@ def unit_scatter(x: np.ndarray, y: np.ndarray, kind: np.ndarray, xtitle: str, yt
                          hoverinfo="skip", marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
         # Labels as annotations: drawn above every marker, and fanned out so units on one spot stay readable.
         notes = [dict(x=x[i], y=y[i], text=str(i), showarrow=True, arrowhead=0, arrowcolor="#555",
-                      ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11),
-                      bgcolor="rgba(255,255,255,0.85)") for j, i in enumerate(s)]
+                      ax=30 if j % 2 == 0 else -30, ay=-(20 + 16 * (j // 2)), font=dict(size=11, color="#222"),
+                      bgcolor="rgba(255,255,255,0.85)") for j, i in enumerate(s)]  # dark text on its own box: read
+    # the same in a dark theme, whose default text is white
     shapes = [dict(type="line", x0=v, x1=v, y0=0, y1=1, yref="paper", line=dict(dash="dot", color="#999"))
               for v in ((PART_MAX, CATEGORICAL_MIN) if angle_lines else ())]
     layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=dict(title=dict(text=xtitle)),
@@ -315,15 +318,26 @@ def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380, sy
     return go.Figure(data=data, layout=layout)
 
 
-def kind_histogram(values: np.ndarray, kind: np.ndarray, title: str, xtitle: str, bins: int = 30,
+def _groups(kind: np.ndarray | None, n: int) -> list[tuple[str, np.ndarray, str]]:
+    """(name, mask, colour) per kind of unit; one group of all units where kinds do not apply (`kind` None)."""
+    if kind is None:
+        return [("units", np.ones(n, bool), UNIT_COLOR)]
+    return [(k, kind == k, color) for k, color in KIND_COLORS.items()]
+
+
+UNIT_COLOR = "#4c78a8"  # units without kinds: one colour, none of the kinds'
+
+
+def kind_histogram(values: np.ndarray, kind: np.ndarray | None, title: str, xtitle: str, bins: int = 30,
                    height: int = 320) -> go.Figure:
-    """Stacked histograms of one number per unit, a colour per kind; NaN values (dead units) left out."""
+    """Stacked histograms of one number per unit, a colour per kind (`kind` None: one for all); NaN values (dead
+    units) left out."""
     ok = np.isfinite(values)
     lo, hi = (float(values[ok].min()), float(values[ok].max())) if ok.any() else (0.0, 1.0)
     size = (hi - lo) / bins or 1.0
-    data = [dict(type="histogram", x=values[ok & (kind == k)], name=f"{k} ({int((ok & (kind == k)).sum())})",
+    data = [dict(type="histogram", x=values[ok & m], name=f"{k} ({int((ok & m).sum())})",
                  marker=dict(color=color), xbins=dict(start=lo, end=hi + size, size=size))
-            for k, color in KIND_COLORS.items()]
+            for k, m, color in _groups(kind, len(values))]
     layout = dict(title=dict(text=title), height=height, margin=_margin(), barmode="stack",
                   xaxis=dict(title=dict(text=xtitle)), yaxis=dict(title=dict(text="units")),
                   legend=dict(orientation="h", y=-0.25))

@@ -12,12 +12,16 @@ TARGETS = ("a kind", "chosen units")
 HOW = ("at 0 (ablate)", "at a value (clamp)")
 
 
-def intervention_controls(hidden: int, kind: np.ndarray, T: int, z: np.ndarray, key: str,
+def intervention_controls(hidden: int, kind: np.ndarray | None, T: int, z: np.ndarray, key: str,
                           default_units: list[int] | None = None) -> Intervention | None:
     """`z`: (steps, hidden) the sample's untouched codes (the chosen units' default: its most active ones; the clamp
-    value's: its largest activity). None while no unit is chosen."""
+    value's: its largest activity); `kind`: each unit's kind (None where kinds mean nothing: chosen units only).
+    None while no unit is chosen."""
     c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
-    target = c1.radio("Hold", TARGETS, key=f"{key}-target")
+    targets = TARGETS if kind is not None else TARGETS[1:]
+    if st.session_state.get(f"{key}-target") not in targets:  # another model's choice
+        st.session_state[f"{key}-target"] = targets[0]
+    target = c1.radio("Hold", targets, key=f"{key}-target")
     if target == TARGETS[0]:
         keep(f"{key}-kind", "categorical")
         k = c2.selectbox("Kind", KINDS, key=f"{key}-kind", format_func=lambda k: f"{k} ({int((kind == k).sum())} units)")

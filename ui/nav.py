@@ -27,7 +27,7 @@ PAGES = [
     PageSpec("pages/units.py", "Units", ":material/biotech:", ("filters",)),
     PageSpec("pages/unit_browser.py", "Unit browser", ":material/manage_search:", ("filters",)),
     PageSpec("pages/representation.py", "Representation", ":material/analytics:", ("filters",)),
-    PageSpec("pages/composition.py", "Composition", ":material/account_tree:", ("filters",)),
+    PageSpec("pages/composition.py", "Composition", ":material/account_tree:", ("filters", "kinds")),
     PageSpec("pages/ground_truth.py", "Ground truth", ":material/verified:", ("filters", "ground_truth")),
     PageSpec("pages/samples.py", "Samples", ":material/auto_awesome:", ("layers",)),
     PageSpec("pages/hierarchy.py", "Hierarchy", ":material/stacks:", ("layers",)),

@@ -17,17 +17,16 @@ def heading(entry, symbol: str, T: int) -> str:
     return f"{group_label(entry.group)}{sparsity} · T = {T}"
 
 
-def trace_panels(tr: Trace, units, classes: list[str] | None, shape, noun: str, col: int = 0, heading: str = "",
-                 side_by_side: bool = False) -> list[Panel]:
+def trace_panels(tr: Trace, kinds: np.ndarray | None, classes: list[str] | None, shape, noun: str, col: int = 0,
+                 heading: str = "", side_by_side: bool = False, angle: np.ndarray | None = None) -> list[Panel]:
     """Every step of `tr` (a sample through T steps): the input and x̂(z_t), the active units' z_t with the step
-    marked, each kind's total activity, and the class probabilities after each step. `units`: the model's unit
-    table (None: no kinds); `classes`: None without a classifier. Side by side, all of a model's panels share its
-    column (`col`), under its `heading`."""
+    marked, each kind's total activity, and the class probabilities after each step. `kinds`: each unit's kind
+    where kinds mean something (None: none, and no kind words), ordered by `angle` inside a kind; `classes`: None
+    without a classifier. Side by side, all of a model's panels share its column (`col`), under its `heading`."""
     T = len(tr.z)
     steps = np.arange(1, T + 1)
     heat_col, rest_col = (col, col) if side_by_side else (0, 1)
     out = []
-    kinds = units.kind if units is not None else None
     active = (tr.z > 0).sum(1)
     cats = (tr.z[:, kinds == "categorical"] > 0).sum(1) if kinds is not None else None
     titles = [f"Step {t}: {active[t - 1]} units active" + (f", {cats[t - 1]} categorical" if cats is not None else "")
@@ -44,7 +43,7 @@ def trace_panels(tr: Trace, units, classes: list[str] | None, shape, noun: str, 
                                 for t in steps],
                         caption="The model's answer, read from z_t, if it stopped at step t.",
                         heading="" if tr.recon is not None else heading))
-    order = unit_order(kinds, units.angle) if units is not None else np.arange(tr.z.shape[1])
+    order = unit_order(kinds, angle) if kinds is not None else np.arange(tr.z.shape[1])
     shown = order[(tr.z[:, order] > 0).any(0)]  # only units that fire at some step: the rest is blank
     out.insert(0 if not side_by_side else len(out), heatmap(
         "z", tr.z[:, shown].T, [str(u) for u in shown], groups=None if kinds is None else [str(kinds[u]) for u in shown],

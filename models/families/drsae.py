@@ -147,7 +147,7 @@ FAMILY = register(Family(
             "LeCun, ICLR 2013).",
     config=DrSAEConfig,
     create=DrSAE,
-    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
+    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True, kinds=True),
     initialise=lambda cfg, train_x, seed, load, layout: DrSAE(
         cfg, start_dictionary(train_x, cfg.hidden, seed, cfg.init, layout), seed),
     lr_scales=lr_scales,

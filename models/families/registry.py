@@ -23,6 +23,8 @@ NEEDS = {  # a capability, as a page says what it needs
     "labels": "labelled data",
     "image": "samples that are images",
     "ground_truth": "data with a known generating dictionary",
+    "kinds": "units of two kinds (categorical and part, by the angle between a unit's encoder and decoder): an "
+             "encoder learned apart from the decoder, and a recurrence",
 }
 
 
@@ -33,6 +35,10 @@ class Capabilities:
     classifier: bool = False  # classify(z) gives class logits
     likelihood: bool = False  # a bound on log p(x)
     filters: bool = False  # unit_weights(): each unit's encoder row and decoder column (a linear code)
+    # the DrSAE paper's kinds of unit (categorical and part, by the encoder–decoder angle) mean something: an encoder
+    # learned apart from its decoder, and a recurrence. Elsewhere (ISTA's tied encoder, one-pass autoencoders) the
+    # angle is a plain number and nothing is called categorical or part.
+    kinds: bool = False
     layers: bool = False  # a generative hierarchy of stochastic layers: run(), generate(), log_weights(), and
     # likelihood(), hierarchy(), samples(), traversal(), layer_code() (what its pages show)
     # what the data it was trained on has (models/domains: a domain's Layout)

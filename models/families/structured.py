@@ -95,7 +95,7 @@ FAMILY = register(Family(
             "R whose size is penalised (after Nikooroo & Engel, 2025). With R = 0 it is ISTA tied to its decoder.",
     config=StructuredConfig,
     create=StructuredDrSAE,
-    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
+    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True, kinds=True),
     initialise=lambda cfg, train_x, seed, load, layout: StructuredDrSAE(
         cfg, start_dictionary(train_x, cfg.hidden, seed, cfg.init, layout), seed),
     lr_scales=lr_scales,

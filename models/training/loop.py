@@ -288,11 +288,12 @@ def train(mc, tc: TrainConfig, out: str | Path, data: Dataset | None = None, dat
                 density = val.pop("density", None)
                 weights = unit_weights(updater.output)  # the filters, once an epoch: their angles and snapshot
                 theta = None if weights is None else angles(weights.encoder, weights.decoder)
+                kinds_apply = family.capabilities_of(mc).kinds
                 if not all(math.isfinite(v) for v in val.values() if v is not None):
                     raise Diverged(f"validation losses became non-finite at epoch {epoch + 1}: {val}")
                 row = {"epoch": epoch, "phase": phase, "lr": lr,
                        "train_recon": recon, "train_l1": l1, "train_unsup": recon + model.unsup_weight * l1,
-                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **kind_columns(theta), "epoch_time": time.time() - t0,
+                       "train_sup": sup if family.capabilities_of(mc).classifier else None, **{f"val_{k}": v for k, v in val.items() if k != "l1"}, **(kind_columns(theta) if kinds_apply else {}), "epoch_time": time.time() - t0,
                        "elapsed": time.time() - t_run0, **upkeep, **updater.grad_norm_stats()}
                 history.append(row)
                 run_folder.append_metrics(out, row)
