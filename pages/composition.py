@@ -29,22 +29,26 @@ images = c.decoder_radius is not None  # a radius in pixels needs images
 # -- 1. how local -------------------------------------------------------------------------------
 st.header("How local is each kind of unit?")
 by = c.by_kind()
-measures = ("support (pixels)", "radius (pixels)") if images else ("support (values)",)
+measures = ({"support": "support (pixels)", "radius": "radius, w² as mass (pixels)",
+             "radius_abs": "radius, |w| as mass (pixels)"} if images else {"support": "support (values)"})
 table = {"kind": list(by), "units": [v["units"] for v in by.values()],
-         **{f"{what} {part}": [round(v[f"{part}_{what.split()[0]}"], 1) for v in by.values()]
-            for what in measures for part in ("encoder", "decoder")}}
+         **{f"{words} {part}": [round(v[f"{part}_{name}"], 1) for v in by.values()]
+            for name, words in measures.items() for part in ("encoder", "decoder")}}
 st.dataframe(table, hide_index=True)
 if "part" in by and "categorical" in by and images:
     p, q = by["part"], by["categorical"]
     local = p["decoder_radius"] < 0.8 * q["decoder_radius"] and p["decoder_support"] < 0.8 * q["decoder_support"]
     st.markdown(f"Part units' decoders: median radius {p['decoder_radius']:.1f} pixels over {p['decoder_support']:.0f} "
-                f"pixels of support; categorical units': {q['decoder_radius']:.1f} over {q['decoder_support']:.0f}. "
+                f"pixels of support; categorical units': {q['decoder_radius']:.1f} over {q['decoder_support']:.0f}: "
+                f"{p['decoder_radius'] / q['decoder_radius']:.2f} × the radius with squared weights as mass, "
+                f"{p['decoder_radius_abs'] / q['decoder_radius_abs']:.2f} × with absolute weights (which count faint "
+                "pixels more). "
                 + ("Here the part units are the more local ones." if local else
                    "By these measures the part units here are not more local than the categorical ones (less than "
                    f"20 % apart): both write whole-{samples.noun}-sized patterns."))
 st.caption(f"Medians per kind. Support: the fewest values holding {comp.ENERGY:.0%} of a filter's squared weight."
-           + (f" Radius of gyration: how far that weight spreads around its centre of mass (a stroke: a few pixels; a "
-              f"whole {samples.noun}: about a quarter of its side)." if images else ""))
+           + (f" Radius of gyration: how far that weight (w², or |w|) spreads around its centre of mass (a stroke: a "
+              f"few pixels; a whole {samples.noun}: about a quarter of its side)." if images else ""))
 left, right = st.columns(2)
 if images:
     chart(left, figure("kind_histogram", c.decoder_radius, kind, "Decoder radius of gyration", "pixels"),

@@ -79,11 +79,16 @@ def code_overview():
     if view.units is not None and caps.kinds:  # the paper's kinds: where they mean something
         counts = kind_counts(view.units.kind)
         metrics += [("Categorical units", counts["categorical"]), ("Part units", counts["part"])]
-    for col, (label, value) in zip(st.columns(len(metrics)), metrics):
-        col.metric(label, value)
+    if view.converged is not None:  # its steps approach sparse coding's codes: both reconstructions, side by side
+        metrics.append(("Converged codes: ½‖x − x̂‖²", f"{view.converged.recon:.4f}",
+                        f"at L0 {view.converged.active:.1f} (its own at T: {stats.active[t - 1]:.1f})"))
+    for col, (label, value, *note) in zip(st.columns(len(metrics)), metrics):
+        col.metric(label, value, note[0] if note else None, delta_color="off", delta_arrow="off")
     sparsity = "" if sel.entry.sparsity is None else f", {sel.family.sparsity_symbol} = {sel.entry.sparsity:g}"
     trained = f", trained with T = {sel.trained_unroll}" if caps.steps else ""
-    st.caption(f"On the {samples.name}. Model: {sel.entry.label}{sparsity}{trained}.")
+    st.caption(f"On the {samples.name}. Model: {sel.entry.label}{sparsity}{trained}."
+               + (" Its steps approach sparse coding's converged codes on its dictionary (the minimum of "
+                  "½‖x − D z‖² + λ‖z‖₁): their reconstruction is quoted beside its own at T." if view.converged else ""))
     if caps.steps:
         steps = np.arange(1, stats.steps + 1)
         left, right = st.columns(2)

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from models.domains import DataSpec, all_domains, get as domain_named
-from models.families import all_families, get, of_saved
+from models.families import all_families, architecture, get, of_saved
 from models.services import catalog, jobs, sweep as sweeps
 from models.training import run_folder as runs
 from models.training import cost
@@ -36,7 +36,10 @@ with st.form("train-form"):  # the form starts from the CLI's defaults (the fami
     st.markdown("**Training**")
     relabelled = {} if family.capabilities.classifier else {  # no L_S: one objective, its epochs
         "pretrain_epochs": "Epochs before (the same objective)", "epochs": "Training epochs"}
-    train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}", labels=relabelled)
+    # what only a classifier's training reads: not offered to a family without one
+    unused = () if family.capabilities.classifier else ("sup_weight", "c_lr_scale")
+    train_values = settings_form(TrainConfig, family.train_defaults or {}, f"train-{family.name}", labels=relabelled,
+                                 skip=unused)
     c = st.columns([1, 2])
     run_title = c[0].text_input("Name (optional)", key="train-title", max_chars=jobs.TITLE_MAX,
                                 placeholder="e.g. wide decoder", help="Shown in the model picker and the Runs "
@@ -142,7 +145,7 @@ def _curves(rows: list[dict], held_out: bool, name: str, family, key: str = "tr"
     """The family's charts of a run's metrics (models/families: Family.curves), a series per key the rows hold."""
     ep = np.array([r["epoch"] + 1 for r in rows])
     col = lambda k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], dtype=float)  # noqa: E731
-    curves = family.curves(rows, held_out)
+    curves = family.curves(rows, held_out, family.objective)
     for where, c in zip(st.columns(len(curves)), curves):
         series = {label: col(k) for label, k in c.series.items() if any(r.get(k) is not None for r in rows)}
         chart(where, figures.lines(ep, series, c.title, "epoch", c.ytitle, log_y=c.log_y,
@@ -186,7 +189,9 @@ def live():
     have = jobs.extendable(j.run) if j.state in ("done", "stopped") else None
     if have is not None:  # a steady-lr run continues to the weights a longer run would reach
         e = st.columns([2, 1, 3], vertical_alignment="bottom")
-        more = e[0].number_input("Supervised epochs in all", have + 1, 100_000, 2 * have or 1, key=f"more-{name}",
+        classified = get(architecture(j.config or {})).capabilities.classifier
+        more = e[0].number_input("Supervised epochs in all" if classified else "Epochs in all", have + 1, 100_000,
+                                 2 * have or 1, key=f"more-{name}",
                                  help="Continues from the checkpoint, at the run's steady lr, to the weights a run "
                                       "asked for this many epochs from the start would have. The run keeps its name.")
         if e[1].button("Train longer", key=f"extend-{name}"):

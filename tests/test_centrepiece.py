@@ -111,3 +111,61 @@ def test_a_second_start_while_every_trainer_is_busy_is_queued(app, monkeypatch, 
     assert sorted(runs) == ["queued", "running"], runs
     jobs.stop(runs["queued"])  # out of the queue first, so that the trainer's exit starts nothing
     jobs.stop(runs["running"])
+
+
+def test_the_training_form_and_curves_speak_the_family_and_the_data(app):  # noqa: F811
+    from tests.test_app import get
+
+    app.switch_page("pages/training.py").run()
+    app.selectbox(key="train-family").set_value("topk-sae").run()
+    labels = [w.label for w in app.number_input] + [w.label for w in app.selectbox]
+    assert "Training epochs" in labels and not [s for s in labels if "L_S" in s or "Classifier lr" in s]
+    train_on = get(app, "selectbox", "Train on")
+    assert not [o for o in train_on.options if "digit" in o.lower()] and "Samples per split" in labels
+    get(app, "selectbox", "Embedded model").set_value("default:topk-sae-128").run()
+    loss = next(c.value for c in app.caption if c.value.startswith("L_U:"))
+    assert loss.startswith("L_U: ½‖x − x̂‖² (k sets the sparsity") and "L_S" not in loss and "λ" not in loss
+    get(app, "selectbox", "Embedded model").set_value("default:drsae-400x11").run()
+    loss = next(c.value for c in app.caption if c.value.startswith("L_U:"))
+    assert loss.startswith("L_U: ½‖x − x̂‖² + λ‖z‖₁; L_S: the classifier's cross-entropy")
+
+
+def test_ista_quotes_its_converged_codes_beside_its_own(app):  # noqa: F811
+    from models.analysis.evaluate import evaluate
+    from models.services import catalog
+    from ui.compute import samples_of
+
+    entry = next(e for e in catalog.entries() if e.key == "default:ista-400x11")
+    app.selectbox(key="model-group").set_value(entry.group).run()
+    assert not app.exception
+    card = next(m for m in app.metric if m.label.startswith("Converged codes"))
+    model, _ = load_model(entry.path)
+    x = samples_of(str(entry.path), entry.version(), entry.data.key).split.x
+    with torch.no_grad():
+        z = model.converged(x)
+        want = float((0.5 * (x - model.decode(z)).pow(2).sum(1)).mean())
+    assert card.value == f"{want:.4f}" and card.delta.startswith(f"at L0 {float((z > 0).sum(1).float().mean()):.1f}")
+    r = evaluate(entry.path, sample=True)
+    assert r["converged_reconstruction_loss"] == pytest.approx(want, rel=1e-5)
+    assert r["converged_reconstruction_loss"] < r["reconstruction_loss"]  # T steps short of the minimum
+    assert "converged_fvu" not in evaluate(default_model_path(), sample=True)  # a DrSAE has no such codes
+
+
+def test_the_radius_of_gyration_says_its_mass():
+    from models.analysis.composition import radius_of_gyration
+
+    w = np.zeros((1, 25))
+    w[0, 12] = 2.0  # the centre of a 5 × 5 image: weight 2
+    w[0, [2, 10, 14, 22]] = 1.0  # four pixels 2 away: weight 1 each
+    # squared mass: (4 · 1 · 4) / (4 + 4) = 2 -> √2; absolute: (4 · 1 · 4) / (2 + 4) = 8/3
+    assert radius_of_gyration(w, (5, 5))[0] == pytest.approx(np.sqrt(2))
+    assert radius_of_gyration(w, (5, 5), "absolute")[0] == pytest.approx(np.sqrt(8 / 3))
+
+
+def test_the_composition_page_gives_both_radii(app):  # noqa: F811
+    app.switch_page("pages/composition.py").run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "0.69 × the radius with squared weights as mass, 0.91 × with absolute weights" in text
+    cols = list(app.dataframe[0].value.columns)
+    assert "radius, w² as mass (pixels) decoder" in cols and "radius, |w| as mass (pixels) decoder" in cols

@@ -44,7 +44,9 @@ def test_composition_page_on_the_default(app):
     assert list(table["kind"]) == ["categorical", "intermediate", "part"]
     model, _ = load_model(default_model_path())
     by = composition(model.unit_weights(), unit_table(model).kind, (28, 28)).by_kind()
-    assert list(table["radius (pixels) decoder"]) == [round(by[k]["decoder_radius"], 1) for k in table["kind"]]
+    assert list(table["radius, w² as mass (pixels) decoder"]) == [round(by[k]["decoder_radius"], 1) for k in table["kind"]]
+    assert list(table["radius, |w| as mass (pixels) decoder"]) == [round(by[k]["decoder_radius_abs"], 1)
+                                                                    for k in table["kind"]]
     assert list(table["units"]) == [by[k]["units"] for k in table["kind"]]
     md = " ".join(m.value for m in app.markdown)
     assert f"median radius {by['part']['decoder_radius']:.1f}" in md  # the page says what the numbers show

@@ -29,6 +29,10 @@ def test_log_axes_tick_1_2_5_and_the_training_curves_use_them(app):
     assert log_ticks(np.array([1.2, 90.0]))["ticktext"] == ["1", "2", "5", "10", "20", "50", "100"]
     assert log_ticks(np.array([0.06, 0.3]))["tickvals"] == [0.05, 0.1, 0.2]
     assert log_ticks(np.array([0.0, -1.0])) == {}
+    # less than a decade: ticks where the data is (a loss between 0.22 and 0.45 had none it could show)
+    assert log_ticks(np.array([0.22, 0.45]))["ticktext"] == ["0.3", "0.4"]
+    narrow = log_ticks(np.array([0.31, 0.36]))["tickvals"]
+    assert len(narrow) >= 2 and all(0.3 <= t <= 0.37 for t in narrow)
     app.switch_page("pages/training.py").run()
     logs = [c["layout"]["yaxis"] for c in specs(app) if c["layout"].get("yaxis", {}).get("type") == "log"]
     assert logs and all(set(str(t)[0] for t in y["ticktext"]) <= {"1", "2", "5", "0"} for y in logs)

@@ -28,7 +28,7 @@ from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, probe_errors, representation
 from models.analysis.staging import Staging, run_staging
 from models.analysis.unit_index import UnitIndex, unit_index
-from models.analysis.steps import Codes, StepStats, Trace, codes, step_stats, trace
+from models.analysis.steps import Codes, Converged, StepStats, Trace, codes, converged, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.checkpoint import CheckpointError, load_model
 from models.data import DataError
@@ -131,6 +131,7 @@ class ModelView:
     units: UnitTable | None  # angles and kinds (likewise)
     stats: StepStats  # per-step numbers over the test samples
     kinds: np.ndarray | None = None  # each unit's kind, where kinds mean something (Capabilities.kinds)
+    converged: Converged | None = None  # its dictionary's converged codes, where it has them
 
 
 @st.cache_resource(max_entries=24, show_spinner="Running the model over the test samples…")
@@ -147,7 +148,8 @@ def view_for(path: str, version: float, data: str, max_steps: int) -> ModelView:
     stats = (step_stats(model, samples_of(path, version, data).split, max_steps) if caps.steps else
              codes_for(path, version, data, 1).stats)
     units = unit_table(model, w) if caps.filters else None
-    return ModelView(family, model.cfg.hidden, weights, units, stats, units.kind if caps.kinds else None)
+    best = converged(model, samples_of(path, version, data).split) if caps.converged else None
+    return ModelView(family, model.cfg.hidden, weights, units, stats, units.kind if caps.kinds else None, best)
 
 
 _SUMMARIES: OrderedDict = OrderedDict()  # (path, version, data, steps) -> (l0, error, recon) or the reason it failed

@@ -52,13 +52,14 @@ def _bounds(s) -> str:
     return f"{below} {s.max:g}" if s.min is None else f"from {s.min:g} to {s.max:g}{' (excluded)' if s.max_open else ''}"
 
 
-def settings_form(cls, values: dict, key: str, columns: int = 4, labels: dict | None = None) -> dict:
-    """Widgets for every setting of `cls`, starting at `values`; the main ones in rows, the rest in an expander.
-    `labels`: {name: label} where a setting means something else here. Returns {name: value} as the widgets hold
-    them."""
+def settings_form(cls, values: dict, key: str, columns: int = 4, labels: dict | None = None,
+                  skip: tuple[str, ...] = ()) -> dict:
+    """Widgets for every setting of `cls` but those in `skip` (they keep their defaults), starting at `values`; the
+    main ones in rows, the rest in an expander. `labels`: {name: label} where a setting means something else here.
+    Returns {name: value} as the widgets hold them."""
     out = {}
-    main = [(f, s) for f, s in settings(cls) if not s.advanced]
-    advanced = [(f, s) for f, s in settings(cls) if s.advanced]
+    main = [(f, s) for f, s in settings(cls) if not s.advanced and f.name not in skip]
+    advanced = [(f, s) for f, s in settings(cls) if s.advanced and f.name not in skip]
     for group, container in ((main, st.container()), (advanced, st.expander("More settings") if advanced else None)):
         for i in range(0, len(group), columns):
             for col, (f, s) in zip(container.columns(columns), group[i:i + columns]):

@@ -27,10 +27,11 @@ def support(w: np.ndarray, energy: float = ENERGY) -> np.ndarray:
     return np.where(total[:, 0] > 0, (frac < energy - 1e-12).sum(1) + 1, 0)
 
 
-def radius_of_gyration(w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(units, h·w) filters of images of `shape` -> per unit, sqrt(Σ m r² / Σ m) with mass m = w² and r the distance
-    (in pixels) from the filter's centre of mass: small for a local stroke, large for a whole-image template."""
-    m = np.asarray(w, dtype=np.float64) ** 2
+def radius_of_gyration(w: np.ndarray, shape: tuple[int, int], mass: str = "squared") -> np.ndarray:
+    """(units, h·w) filters of images of `shape` -> per unit, sqrt(Σ m r² / Σ m) with mass m = w² (`mass`
+    "squared"; "absolute": |w|, which weighs faint pixels more) and r the distance (in pixels) from the filter's
+    centre of mass: small for a local stroke, large for a whole-image template."""
+    m = np.asarray(w, dtype=np.float64) ** 2 if mass == "squared" else np.abs(np.asarray(w, dtype=np.float64))
     rows, cols = np.divmod(np.arange(shape[0] * shape[1]), shape[1])
     total = np.maximum(m.sum(1), 1e-300)
     cr, cc = (m @ rows) / total, (m @ cols) / total
@@ -65,15 +66,18 @@ class Composition:
     kind: np.ndarray  # (hidden,)
     encoder_support: np.ndarray  # (hidden,) pixels
     decoder_support: np.ndarray
-    encoder_radius: np.ndarray | None  # (hidden,) pixels (None: the samples are not images)
+    encoder_radius: np.ndarray | None  # (hidden,) pixels, squared weights as mass (None: the samples are not images)
     decoder_radius: np.ndarray | None
     graph: list[Parts] | None  # one per categorical unit (None without recurrent weights)
+    encoder_radius_abs: np.ndarray | None = None  # the radius with |weights| as mass
+    decoder_radius_abs: np.ndarray | None = None
 
     def by_kind(self) -> dict[str, dict[str, float]]:
         """Median support and radius of each kind's encoders and decoders."""
         out = {}
         names = ("encoder_support", "decoder_support") + (() if self.encoder_radius is None else
-                                                          ("encoder_radius", "decoder_radius"))
+                                                          ("encoder_radius", "decoder_radius", "encoder_radius_abs",
+                                                           "decoder_radius_abs"))
         for k in KINDS:
             m = self.kind == k
             if m.any():
@@ -99,6 +103,7 @@ def composition(w: UnitWeights, kind: np.ndarray, shape: tuple[int, int] | None,
             order = np.argsort(-s, kind="stable")
             order = order[s[order] > 0]
             graph.append(Parts(int(i), js[order], s[order], carriers(s, energy)))
-    radius = (lambda f: None) if shape is None else (lambda f: radius_of_gyration(f, shape))  # noqa: E731
+    radius = (lambda f, mass="squared": None) if shape is None else \
+        (lambda f, mass="squared": radius_of_gyration(f, shape, mass))  # noqa: E731
     return Composition(kind, support(w.encoder, energy), support(w.decoder, energy), radius(w.encoder),
-                       radius(w.decoder), graph)
+                       radius(w.decoder), graph, radius(w.encoder, "absolute"), radius(w.decoder, "absolute"))

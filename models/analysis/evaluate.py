@@ -11,6 +11,7 @@ from models.data import Split, normalize
 from models.domains import DataSpec, Shown, spec_of, test_set
 from models.families import capabilities, of_model
 from models.training import run_folder
+from models.analysis.steps import converged
 from models.training.validate import evaluate_split
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -88,7 +89,12 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
                 "elbo_on_iwae_digits": r.elbo_on_iwae_digits, "zero_fraction": r.zero_fraction, **layers,
                 "seconds": time.time() - t0, "device": device, "dtype": dtype}
     r = evaluate_split(model, test, unroll=unroll, device=device)
-    return {
+    best = {}
+    if capabilities(model).converged:  # the codes its steps approach: their reconstruction beside its own
+        c = converged(model, test)
+        best = {"converged_reconstruction_loss": c.recon, "converged_mean_active_units": c.active,
+                "converged_fvu": c.fvu}
+    return {**best,
         **common, "unroll": unroll or model.trained_unroll, "trained_unroll": model.trained_unroll,
         "sparsity": model.sparsity,
         "test_error": r["error"], "reconstruction_loss": r["recon"], "code_cost": r["l1"], "l1": r["l1_norm"],

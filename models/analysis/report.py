@@ -144,12 +144,15 @@ def composition_lines(model, a: UnitAnalysis, shape: tuple[int, int] | None) -> 
     radius = shape is not None
     lines = ["## Composition", "",
              f"Medians per kind. Support: the fewest values holding {ENERGY:.0%} of a filter's squared weight"
-             + ("; radius of gyration in pixels." if radius else "."), "",
-             "| kind | units | encoder support | decoder support |" + (" encoder radius | decoder radius |" if radius
-                                                                      else ""),
-             "|---|---|---|---|" + ("---|---|" if radius else "")]
+             + ("; radius of gyration in pixels, with the squared weights as mass (w²) and with their absolute values "
+                "(|w|: faint pixels count more)." if radius else "."), "",
+             "| kind | units | encoder support | decoder support |" + (" encoder radius w² | decoder radius w² | "
+                                                                      "encoder radius |w| | decoder radius |w| |"
+                                                                      if radius else ""),
+             "|---|---|---|---|" + ("---|---|---|---|" if radius else "")]
     lines += [f"| {k} | {v['units']} | {v['encoder_support']:.0f} | {v['decoder_support']:.0f} |"
-              + (f" {v['encoder_radius']:.2f} | {v['decoder_radius']:.2f} |" if radius else "") for k, v in by.items()]
+              + (f" {v['encoder_radius']:.2f} | {v['decoder_radius']:.2f} | {v['encoder_radius_abs']:.2f} | "
+                 f"{v['decoder_radius_abs']:.2f} |" if radius else "") for k, v in by.items()]
     deg = c.in_degrees()
     if len(deg):
         counts = np.bincount(deg)

@@ -93,6 +93,32 @@ def squared_error(model):
 
 
 @dataclass
+class Converged:
+    """A model's dictionary's converged codes on the samples, beside its own codes at T (Capabilities.converged)."""
+    recon: float  # mean ½‖x − D z*‖²
+    active: float  # mean units of z* active (its L0)
+    fvu: float  # Σ‖x − D z*‖² / Σ‖x − x̄‖², on the data as given (rows scaled one by one: scaled back)
+
+
+@torch.no_grad()
+def converged(model, samples, batch: int = 1000) -> Converged:
+    """`samples`: a Split, or a StoredSplit read a batch at a time."""
+    from models.training.validate import Moments
+
+    model.eval()
+    moments, given, on = Moments(), Moments(), 0.0
+    for part in samples.batches(batch):
+        z = model.converged(part.x)
+        x_hat = model.decode(z)
+        moments.add(part.x, x_hat)
+        if part.row_scale is not None:  # the FVU on the data as given, as evaluate_split's
+            given.add(part.x / part.row_scale[:, None], x_hat / part.row_scale[:, None])
+        on += float((z > 0).sum())
+    n = max(len(samples), 1)
+    return Converged(0.5 * moments.err / n, on / n, given.fvu() if given.n else moments.fvu())
+
+
+@dataclass
 class Trace:
     """One sample through `steps` steps."""
     x: np.ndarray  # (d,) the input as the family reads it

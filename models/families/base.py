@@ -91,6 +91,11 @@ class SparseModel(nn.Module):
         which the checkpoint keeps, so a resumed run does the same."""
         return {}
 
+    def converged(self, x: torch.Tensor) -> torch.Tensor:
+        """The codes its steps approach, where it has them (Capabilities.converged): sparse coding's converged
+        codes on its dictionary."""
+        raise NotImplementedError(f"{type(self).__name__} has no converged codes")
+
     def code_cost(self, z: torch.Tensor) -> torch.Tensor:
         """Per sample, what the sparsity weight multiplies in L_U: ‖z‖₁ by default."""
         return z.abs().sum(dim=-1)

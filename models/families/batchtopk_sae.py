@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from models.families.registry import register
-from models.families.sae import BY_K, family
+from models.families.sae import BY_K, BY_K_OBJECTIVE, family
 from models.families.topk_sae import TopKConfig, TopKSAE
 
 THRESHOLD_RATE = 0.01  # after the first 100 batches, θ follows an exponential average of this rate
@@ -57,6 +57,7 @@ FAMILY = register(family(
     summary="A sparse autoencoder that keeps the k·B largest activations of a training batch of B samples, wherever "
             "they fall, and at inference every activation above a threshold learned in training (Bussmann et al., "
             "2024): k is the mean L0, samples may use more or fewer.",
+    objective=BY_K_OBJECTIVE,
     config=BatchTopKConfig,
     create=BatchTopKSAE,
     **BY_K,

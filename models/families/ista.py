@@ -114,6 +114,9 @@ class CodingModel(RecurrentEncoder):
         """Converged codes on the current dictionary (no gradient)."""
         return sparse_codes(self.D.detach(), x, self.cfg.sparsity, self.cfg.fit_iterations, self.a)
 
+    def converged(self, x: torch.Tensor) -> torch.Tensor:
+        return self.targets(x)
+
     def dictionary_loss(self, x: torch.Tensor, z_star: torch.Tensor) -> torch.Tensor:
         """Per digit ½‖x - D z*‖², whose gradient moves D alone (z* is fixed): dictionary learning."""
         return 0.5 * (x - self.decode(z_star)).pow(2).sum(1)
@@ -160,7 +163,7 @@ FAMILY = register(Family(
             "(sparse dictionary learning), and, where the data has labels, a classifier on the codes.",
     config=ISTAConfig,
     create=ISTA,
-    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True),
+    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True, converged=True),
     initialise=new,
     lr_scales=lr_scales,
     train_defaults=TRAIN_DEFAULTS,

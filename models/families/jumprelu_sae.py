@@ -93,6 +93,7 @@ FAMILY = register(family(
     title="JumpReLU sparse autoencoder",
     summary="A sparse autoencoder whose latents switch on only above a learned threshold θ_i: `z = pre · H(pre − θ)` "
             "(Rajamanoharan et al., 2024), trained on ½‖x − x̂‖² + λ‖z‖₀ through straight-through estimators.",
+    objective="½‖x − x̂‖² + λ‖z‖₀ (the latents on)",
     config=JumpReLUConfig,
     create=JumpReLUSAE,
     sparsity_examples="0.0005, 0.001, 0.003",

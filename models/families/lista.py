@@ -47,7 +47,7 @@ FAMILY = register(Family(
             "encoder. Where the data has labels, a classifier is trained on its codes.",
     config=LISTAConfig,
     create=LISTA,
-    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True, kinds=True),
+    capabilities=Capabilities(steps=True, decoder=True, classifier=True, filters=True, kinds=True, converged=True),
     initialise=lambda cfg, train_x, seed, load, layout: new(cfg, train_x, seed, load, layout, LISTA),
     lr_scales=lr_scales,
     train_defaults=TRAIN_DEFAULTS,

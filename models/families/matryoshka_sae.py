@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from models.families.batchtopk_sae import BatchTopKConfig, BatchTopKSAE
 from models.families.registry import Claim, register
-from models.families.sae import BY_K, family
+from models.families.sae import BY_K, BY_K_OBJECTIVE, family
 from models.settings import setting
 
 
@@ -45,6 +45,7 @@ FAMILY = register(family(
     title="Matryoshka sparse autoencoder",
     summary="A BatchTopK sparse autoencoder whose first m latents must reconstruct alone, for a few nested sizes m "
             "(Bussmann et al., 2025): general features in the first latents, specific ones later.",
+    objective=BY_K_OBJECTIVE,
     config=MatryoshkaConfig,
     create=MatryoshkaSAE,
     **BY_K,

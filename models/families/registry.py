@@ -23,6 +23,7 @@ NEEDS = {  # a capability, as a page says what it needs
     "labels": "labelled data",
     "image": "samples that are images",
     "ground_truth": "data with a known generating dictionary",
+    "converged": "a dictionary's converged sparse codes",
     "kinds": "units of two kinds (categorical and part, by the angle between a unit's encoder and decoder): an "
              "encoder learned apart from the decoder, and a recurrence",
 }
@@ -39,6 +40,8 @@ class Capabilities:
     # learned apart from its decoder, and a recurrence. Elsewhere (ISTA's tied encoder, one-pass autoencoders) the
     # angle is a plain number and nothing is called categorical or part.
     kinds: bool = False
+    converged: bool = False  # converged(x): its dictionary's converged sparse codes, which its T steps approach
+    # (sparse coding's minimum: ISTA and LISTA), so its reconstruction at T is quoted beside theirs
     layers: bool = False  # a generative hierarchy of stochastic layers: run(), generate(), log_weights(), and
     # likelihood(), hierarchy(), samples(), traversal(), layer_code() (what its pages show)
     # what the data it was trained on has (models/domains: a domain's Layout)
@@ -66,15 +69,21 @@ class Curve:
     log_y: bool = False
 
 
-def code_curves(rows: list[dict], held_out: bool = True) -> list[Curve]:
+OBJECTIVE = "½‖x − x̂‖² + λ‖z‖₁"  # what L_U is, in a family's Training charts (Family.objective)
+
+
+def code_curves(rows: list[dict], held_out: bool = True, objective: str = OBJECTIVE) -> list[Curve]:
     """A sparse code's training: its losses, its validation error where it classifies, and its units (a series
-    named after a unit kind takes that kind's colour). `held_out`: the validation samples were not trained on."""
+    named after a unit kind takes that kind's colour). `held_out`: the validation samples were not trained on;
+    `objective`: what the family's L_U is, in words."""
+    supervised = any(r.get("train_sup") is not None for r in rows)
     units = {"active per sample (L0)": "val_active", "dead": "val_dead", "dense": "val_dense",
              "categorical": "units_categorical", "part": "units_part"}
     return [
         Curve("loss", "Losses", {"L_U train": "train_unsup", "L_U val": "val_unsup", "L_S train": "train_sup",
-                         "L_S val": "val_sup"}, "loss", "L_U: reconstruction + λ‖z‖₁; L_S: the classifier's "
-              "cross-entropy (log scale). Train and validation apart: overfitting.", log_y=True),
+                         "L_S val": "val_sup"}, "loss", f"L_U: {objective}"
+              + ("; L_S: the classifier's cross-entropy" if supervised else "")
+              + " (log scale). Train and validation apart: overfitting.", log_y=True),
         Curve("err", "Validation error" if held_out else "Error on the validation samples (trained on)",
               {"validation error (%)": "val_error"}, "error (%)", "After each epoch, on samples the update never "
               "saw (unless the run is a final fit).", log_y=True),
@@ -121,7 +130,8 @@ class Family:
     # where the family needs its own (a likelihood over [0, 1]); None: the data's normalisation (DataSpec.inputs)
     validate: Callable | None = None  # (model, split, device) -> a training row's validation numbers (default:
     # models.training.validate.evaluate_split)
-    curves: Callable = code_curves  # (metrics rows, held out) -> the Training page's charts of a run
+    curves: Callable = code_curves  # (metrics rows, held out, objective) -> the Training page's charts of a run
+    objective: str = OBJECTIVE  # what its L_U (the loss it is trained on besides L_S) is, in words
     progress: tuple = CODE_PROGRESS  # (label, metrics key, format): the trainer's line per epoch
     headline: tuple = CODE_HEADLINE  # (label, metrics key, format): the Training page's number, the first there
     binary_data: bool = False  # its likelihood models each value as a Bernoulli probability: data in [0, 1] only

@@ -41,6 +41,7 @@ FAMILY = register(family(
     title="ReLU sparse autoencoder (L1)",
     summary="A sparse autoencoder: `z = ReLU(W_e (x − b_d) + b_e)`, `x̂ = W_d z + b_d`, trained on ½‖x − x̂‖² + "
             "λ Σ z_i ‖W_d[:, i]‖ (the L1 penalty weighted by each latent's decoder norm, Anthropic 2024).",
+    objective="½‖x − x̂‖² + λ Σ_i ‖d_i‖ z_i (each latent weighted by its decoder's norm)",
     config=ReluSAEConfig,
     create=ReluSAE,
     sparsity_examples="0.02, 0.04, 0.08",

@@ -159,10 +159,10 @@ def initialise(cls):
     return lambda cfg, train_x, seed, load, layout: cls(cfg, seed, train_x.mean(0))
 
 
-def curves(rows: list[dict], held_out: bool = True):
+def curves(rows: list[dict], held_out: bool = True, objective: str = ""):
     """The Training page's charts: the losses and the units (dead, dense, L0) as for any code, without the error; and
     the dead latents resampled, where the run resamples them."""
-    out = [c for c in code_curves(rows, held_out) if c.key != "err"]
+    out = [c for c in code_curves(rows, held_out, objective) if c.key != "err"]
     if any("resampled" in r for r in rows):
         out.append(Curve("resampled", "Dead latents resampled", {"resampled": "resampled"}, "latents",
                          "After each resampling epoch, the latents that had not fired for the dead window and were "
@@ -173,6 +173,9 @@ def curves(rows: list[dict], held_out: bool = True):
 PROGRESS = (("loss", "train_unsup", "{:.4f}"), ("val recon", "val_recon", "{:.4f}"), ("dead", "val_dead", "{}"))
 HEADLINE = (("Validation reconstruction", "val_recon", "{:.4f}"), ("Active per sample", "val_active", "{:.1f}"))
 BY_K = {"sparsity_field": "k", "sparsity_symbol": "k", "sparsity_examples": "8, 16, 32"}  # a family whose k sets L0
+
+
+BY_K_OBJECTIVE = "½‖x − x̂‖² (k sets the sparsity; the auxiliary loss that trains dead latents is not in it)"
 
 
 def family(name: str, short: str, title: str, summary: str, config: type, create: type, **more) -> Family:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from models.families.registry import Claim, register
-from models.families.sae import AUX_K_COEF, BY_K, SAEConfig, SparseAutoencoder, family
+from models.families.sae import AUX_K_COEF, BY_K, BY_K_OBJECTIVE, SAEConfig, SparseAutoencoder, family
 from models.settings import setting
 
 
@@ -50,6 +50,7 @@ FAMILY = register(family(
     summary="A sparse autoencoder that keeps the k largest pre-activations of each sample: `z = ReLU(TopK(W_e (x − "
             "b_d) + b_e))`, `x̂ = W_d z + b_d` (Gao et al., 2024). k sets the sparsity; dead latents learn the "
             "residual through an auxiliary loss.",
+    objective=BY_K_OBJECTIVE,
     config=TopKConfig,
     create=TopKSAE,
     **BY_K,

@@ -19,10 +19,12 @@ def log_ticks(values) -> dict:
     if not len(v):
         return {}
     lo, hi = float(v.min()), float(v.max())
-    ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-             for m in (1, 2, 5) if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
-    if len(ticks) < 2:  # a narrow range: its ends
-        ticks = sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}")})
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    ticks = [m * 10.0 ** k for k in decades for m in (1, 2, 5) if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
+    if sum(lo <= t <= hi for t in ticks) < 2:  # less than a decade: two of them must fall where the data is
+        ticks = [float(f"{m * 10.0 ** k:g}") for k in decades for m in range(1, 10) if lo <= m * 10.0 ** k <= hi]
+        if len(ticks) < 2:  # narrower still: a few values across it, two significant digits
+            ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(lo, hi, 4)})
     return dict(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
 
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 from models.settings import Config, setting
 
-# What `train_on` trains on. "all" is the final fit on the 60k at an epoch count chosen on the split; its
-# validation digits are then training digits, and its "validation" numbers training numbers.
-TRAIN_ON = {"split": "50k digits (10k held out)", "all": "all 60k (final fit)"}
+# What `train_on` trains on. "all" is the final fit on training and validation samples at an epoch count chosen on
+# the split; its validation samples are then training samples, and its "validation" numbers training numbers.
+TRAIN_ON = {"split": "the training samples (validation held out)", "all": "training and validation samples (final fit)"}
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,17 @@ class TrainConfig(Config):
                                max=1e6, advanced=True)
     # max norm of each digit's gradient before the batch mean (0 = off): a few digits' gradients explode
     # through the recurrence and fill the clipped batch update; cutting them learns no better (digit_clip.py)
-    digit_clip: float = setting(0.0, "Per-digit gradient clip", "largest norm of each digit's gradient before "
-                                "the batch mean (0 = off)", min=0.0, max=1e6, advanced=True)
+    digit_clip: float = setting(0.0, "Per-sample gradient clip", "largest norm of each sample's gradient before "
+                                "the batch mean (0 = off; DrSAE models)", min=0.0, max=1e6, advanced=True)
     # A steady lr keeps SGD's noise, which generalizes (a decayed lr fits the training set and errs more), and
     # the average removes the noise from the result: docs/results.md, "Recipe".
     ema: float = setting(0.9999, "Weight average (EMA decay)", "per-update decay of a moving average of the "
                          "weights; the average is the model validated and saved (0 = off)", min=0.0, max=1.0,
                          max_open=True, step=1e-5)
-    seed: int = setting(0, "Seed", "initial weights and the order of the digits", min=0, max=2**31 - 1,
+    seed: int = setting(0, "Seed", "initial weights and the order of the samples", min=0, max=2**31 - 1,
                         advanced=True)
-    train_on: str = setting("split", "Train on", "the final fit also trains on the 10k validation digits, at an "
-                            "epoch count chosen on the split: its validation error is then a training error",
+    train_on: str = setting("split", "Train on", "the final fit also trains on the validation samples, at an epoch "
+                            "count chosen on the split: its validation numbers are then training numbers",
                             choices=TRAIN_ON)
     limit: int | None = setting(None, "Samples per split", "keep the first n samples of each split (quick looks; "
                                 "empty = all; a split on disk reads only those)", kind=int, min=1, optional=True)

@@ -236,7 +236,7 @@ def validate(model: RGVAE, split, device=None, batch: int = 2000) -> dict:
             **{f"kl_{l + 1}": k for l, k in enumerate(kl)}, **{f"active_{l + 1}": a for l, a in enumerate(on)}}
 
 
-def curves(rows: list[dict], held_out: bool = True) -> list[Curve]:
+def curves(rows: list[dict], held_out: bool = True, objective: str = "") -> list[Curve]:
     """The bound and each layer's KL and active units over the epochs."""
     layers = sorted({int(k.rsplit("_", 1)[1]) for r in rows for k in r if k.startswith("val_kl_")})
     return [
