@@ -628,7 +628,8 @@ def recovery(argv: list[str]) -> int:
     r = recover(truth.dictionary, model.unit_weights().decoder, truth.parents)
     out = {"model": str(source), "domain": data.describe(), "atoms": len(r.best), "units": model.cfg.hidden,
            "mcc": r.mcc, "recovered": r.recovered, "recovered_at_cosine": RECOVERED,
-           "mean_best_cosine": float(r.best.mean()), "chance_best_cosine": r.chance}
+           "mean_best_cosine": float(r.best.mean()), "chance_best_cosine": r.chance, "chance_mcc": r.chance_mcc,
+           "chance_recovered": r.chance_recovered}
     if strip is not None:
         t = over_training(truth.dictionary, strip.epochs, strip.decoder)
         out |= {"snapshot_epochs": t.epochs.tolist(), "share_recovered_by_epoch": t.share().round(4).tolist(),
@@ -639,9 +640,9 @@ def recovery(argv: list[str]) -> int:
         print(json.dumps({**out, "best_cosine": r.best.round(4).tolist()}))
         return 0
     print(f"{source} ({out['domain']}), {out['units']} units against {out['atoms']} true atoms (higher is better):")
-    print(f"  MCC (Hungarian-matched mean cosine) {r.mcc:.3f}; {100 * r.recovered:.1f} % of the atoms recovered at "
-          f"cosine ≥ {RECOVERED}; mean best cosine {out['mean_best_cosine']:.3f} (a random dictionary of this size: "
-          f"{r.chance:.3f})")
+    print(f"  MCC (Hungarian-matched mean cosine) {r.mcc:.3f} (a random dictionary of this size: {r.chance_mcc:.3f}); "
+          f"{100 * r.recovered:.1f} % of the atoms recovered at cosine ≥ {RECOVERED} (random: "
+          f"{100 * r.chance_recovered:.1f} %); mean best cosine {out['mean_best_cosine']:.3f} (random: {r.chance:.3f})")
     if strip is not None:
         shown = np.unique(np.round(np.linspace(0, len(strip.epochs) - 1, min(12, len(strip.epochs)))).astype(int))
         pairs = ", ".join(f"epoch {out['snapshot_epochs'][i]}: {100 * out['share_recovered_by_epoch'][i]:.0f} %"

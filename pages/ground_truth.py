@@ -24,19 +24,23 @@ K = len(r.best)
 st.caption(f"The {samples.nouns} were generated from {K} known atoms ({sel.entry.data.describe()}). Each true atom is "
            "compared with every decoder column by cosine similarity (signed: the codes are non-negative, so an atom "
            "and its negative are different features). Higher is better for every number here.")
-m = st.columns(4)
-m[0].metric("MCC", f"{r.mcc:.3f}", help="mean cosine of the true atoms with the units matched to them one to one "
-                                         "(the Hungarian algorithm)")
-m[1].metric(f"Recovered (cosine ≥ {RECOVERED})", f"{100 * r.recovered:.0f} %", help="share of the true atoms some "
-                                                                                     "unit matches that closely")
-m[2].metric("Mean best cosine", f"{r.best.mean():.3f}", help="each true atom's best cosine with any unit, averaged")
-m[3].metric("A random dictionary's", f"{r.chance:.3f}", help=f"the mean best cosine {view.hidden} random unit vectors "
-                                                             f"in {w.decoder.shape[1]} dimensions would reach: chance")
+m = st.columns(3)
+chance = f"{view.hidden} random unit vectors in {w.decoder.shape[1]} dimensions"
+for col, (label, value, base, words) in zip(m, (
+        ("MCC", f"{r.mcc:.3f}", f"{r.chance_mcc:.3f}", "mean cosine of the true atoms with the units matched to them "
+         f"one to one (the Hungarian algorithm); the random level: the MCC of {chance} (mean of "
+         "several draws)"),
+        (f"Recovered (cosine ≥ {RECOVERED})", f"{100 * r.recovered:.0f} %", f"{100 * r.chance_recovered:.0f} %",
+         f"share of the true atoms some unit matches that closely; the random level: the share {chance} would"),
+        ("Mean best cosine", f"{r.best.mean():.3f}", f"{r.chance:.3f}", "each true atom's best cosine with any unit, "
+         f"averaged; the random level: the mean best cosine of {chance}"))):
+    col.metric(label, value, f"a random dictionary's: {base}", delta_color="off", delta_arrow="off", help=words)
 
 left, right = st.columns(2)
 chart(left, figures.histogram(r.best, "Each true atom's best cosine", "cosine with the closest unit", bins=20,
                               range_=(-1.0, 1.0), ytitle="atoms"), key="gt-best",
-      caption=f"Atoms to the right of {RECOVERED} were found; the random-dictionary level is {r.chance:.2f}.")
+      caption=f"Atoms to the right of {RECOVERED} were found; a random dictionary's atoms would average a best cosine "
+              f"of {r.chance:.2f}.")
 order = np.argsort(-r.best)
 if r.parents:
     fam = []

@@ -169,3 +169,17 @@ def test_the_composition_page_gives_both_radii(app):  # noqa: F811
     assert "0.69 × the radius with squared weights as mass, 0.91 × with absolute weights" in text
     cols = list(app.dataframe[0].value.columns)
     assert "radius, w² as mass (pixels) decoder" in cols and "radius, |w| as mass (pixels) decoder" in cols
+
+
+def test_each_recovery_number_has_its_own_random_baseline():
+    from models.analysis.recovery import expected_best_cosine, expected_recovered, random_mcc, recovery
+
+    d, k, n = 64, 16, 400
+    best = expected_best_cosine(d, n)
+    mcc = random_mcc(d, k, n, draws=20)
+    assert 0 < mcc < best  # one to one, a random dictionary matches below each atom's best
+    assert expected_recovered(d, n) < 1e-6  # a cosine of 0.9 by chance in 64 dimensions: never
+    rng = np.random.default_rng(5)
+    r = recovery(rng.standard_normal((d, k)), rng.standard_normal((n, d)))
+    assert r.mcc == pytest.approx(r.chance_mcc, abs=0.05) and r.recovered == 0.0  # random against random
+    assert r.best.mean() == pytest.approx(r.chance, abs=0.05)

@@ -105,7 +105,9 @@ def test_the_synthetic_model_shows_what_it_recovered(domain_runs, monkeypatch, t
     truth = test_set(entry.data).truth
     want = recovery(truth.dictionary, model.unit_weights().decoder, truth.parents)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["MCC"] == f"{want.mcc:.3f}" and metrics["A random dictionary's"] == f"{want.chance:.3f}"
+    deltas = {m.label: m.delta for m in at.metric}
+    assert metrics["MCC"] == f"{want.mcc:.3f}" and deltas["MCC"] == f"a random dictionary's: {want.chance_mcc:.3f}"
+    assert deltas["Mean best cosine"] == f"a random dictionary's: {want.chance:.3f}"
     assert len(at.dataframe) >= 1 and "parent atom" in at.dataframe[0].value.columns  # the hierarchy's table
     assert any(c["layout"]["title"]["text"].startswith("Share of the true atoms recovered") for c in charts(at))
     at.switch_page("pages/overview.py").run()

@@ -50,14 +50,41 @@ def expected_best_cosine(d: int, n: int) -> float:
     return float(value - 1.0)
 
 
+def expected_recovered(d: int, n: int) -> float:
+    """The share of true atoms a random dictionary of n unit vectors in d dimensions recovers: P(max cosine ≥
+    RECOVERED)."""
+    from scipy import stats
+
+    if d < 2:
+        return 1.0
+    half = (d - 1) / 2
+    return float(1.0 - stats.beta.cdf((RECOVERED + 1) / 2, half, half) ** n)
+
+
+CHANCE_DRAWS = 8  # random dictionaries whose Hungarian-matched MCC is averaged for the MCC's chance level
+
+
+def random_mcc(d: int, atoms: int, units: int, draws: int = CHANCE_DRAWS, seed: int = 0) -> float:
+    """The MCC of a random dictionary: the mean Hungarian-matched cosine of `atoms` random unit vectors with `units`
+    others in d dimensions, over `draws` seeded draws (one to one: below the mean best cosine)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(draws):
+        a, b = rng.standard_normal((atoms, d)), rng.standard_normal((units, d))
+        out.append(matched(cosines(a, b))[1].mean())
+    return float(np.mean(out))
+
+
 @dataclass
 class Recovery:
     best: np.ndarray  # (K,) each true atom's best cosine
     best_unit: np.ndarray  # (K,) the unit that gives it
     matched_unit: np.ndarray  # (K,) its Hungarian partner (-1: none)
     matched_cosine: np.ndarray  # (K,)
-    chance: float  # the mean best cosine a random dictionary of the same size would reach
+    chance: float  # the mean best cosine a random dictionary of the same size would reach (mean best's baseline)
     parents: dict[int, tuple[int, ...]]  # the hierarchy of the true atoms (empty: flat)
+    chance_mcc: float = float("nan")  # a random dictionary's MCC (the MCC's baseline)
+    chance_recovered: float = float("nan")  # the share a random dictionary recovers (the recovered share's)
 
     @property
     def mcc(self) -> float:
@@ -72,8 +99,9 @@ def recovery(dictionary: np.ndarray, decoder: np.ndarray, parents: dict | None =
     """`dictionary` (d, K): the true atoms as columns; `decoder` (units, d): the learned decoder columns."""
     cos = cosines(np.asarray(dictionary, dtype=np.float64).T, np.asarray(decoder, dtype=np.float64))
     unit, value = matched(cos)
-    return Recovery(cos.max(1), cos.argmax(1), unit, value, expected_best_cosine(dictionary.shape[0], len(decoder)),
-                    dict(parents or {}))
+    d, k = dictionary.shape
+    return Recovery(cos.max(1), cos.argmax(1), unit, value, expected_best_cosine(d, len(decoder)),
+                    dict(parents or {}), random_mcc(d, k, len(decoder)), expected_recovered(d, len(decoder)))
 
 
 @dataclass
