@@ -129,10 +129,17 @@ c[0].download_button("This model (float16 safetensors)",
                      file_name=f"{name}.safetensors", mime="application/octet-stream", key="ov-model",
                      icon=":material/download:", help="Its weights, with its family and settings in the file's "
                      "header: `python -m models evaluate FILE` and the app read it")
-if not report.missing(model):
-    c[1].download_button("The paper's claims checked (markdown)",
-                         lambda: report.render(sel.entry.label, model, samples.split, samples.name, samples.shape),
-                         file_name=f"{name}-report.md", mime="text/markdown", key="ov-report",
-                         icon=":material/download:", help=f"What `python -m models report` writes, on these {samples.nouns}")
+if not report.missing(model):  # seconds of work: on the worker, behind a bar, once asked for
+    if st.session_state.get("ov-report-for") == sel.key:
+        text = background.shown(compute.report_task(*sel.key, sel.entry.label), c[1])
+        if text is not None:
+            c[1].download_button("The paper's claims checked (markdown)", text, file_name=f"{name}-report.md",
+                                 mime="text/markdown", key="ov-report", icon=":material/download:",
+                                 help=f"What `python -m models report` writes, on these {samples.nouns}")
+    elif c[1].button("Check the paper's claims (markdown)", key="ov-report-go", icon=":material/fact_check:",
+                     help=f"What `python -m models report` writes, on these {samples.nouns}: seconds of work, shown "
+                          "as it goes; then a download"):
+        st.session_state["ov-report-for"] = sel.key
+        st.rerun()
 c[2].caption("Each chart downloads from its camera button (PNG or SVG: the sidebar's choice); tables from their "
              "own download buttons.")

@@ -8,7 +8,7 @@ import torch
 from models.checkpoint import read_exported
 from models.domains import spec
 from models.families import get
-from tests.test_app import stepper_data, app, get as widget  # noqa: F401  (the app fixture)
+from tests.test_app import stepper_data, app, get as widget, settle  # noqa: F401  (the app fixture)
 from ui import export
 
 
@@ -64,8 +64,20 @@ def test_every_chart_downloads_named_in_the_chosen_format(app):  # noqa: F811
 
 
 def test_download_buttons(app):  # noqa: F811
+    from models.analysis import report
+    from models.assets import default_model_path
+    from models.checkpoint import load_model
+    from ui import background
+
     labels = lambda: [b.proto.label for b in app.get("download_button")]  # noqa: E731
+    assert labels() == ["This model (float16 safetensors)"]  # the report: seconds of work, once asked for
+    model, _ = load_model(default_model_path())
+    assert report.missing(model) == []
+    app.button(key="ov-report-go").click().run()
+    task = next(t for k, t in background._TASKS.items() if k[0] == "report")  # on the worker, behind a bar
+    settle(app)
     assert labels()[:2] == ["This model (float16 safetensors)", "The paper's claims checked (markdown)"]
+    assert "claims hold" in task.future.result()
     app.switch_page("pages/training.py").run()
     assert "Metrics (CSV, a row per epoch)" in labels()  # the embedded model's curves
 

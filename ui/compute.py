@@ -112,7 +112,7 @@ class LoadedModel:
     restored_from: str | None  # the previous checkpoint, where the latest one is damaged
 
 
-@st.cache_resource(max_entries=12, show_spinner=False)
+@st.cache_resource(max_entries=12, show_spinner="Loading the model…")
 def loaded(path: str, version: float) -> LoadedModel:
     model, meta = load_model(path)
     return LoadedModel(model, meta.get("restored_from"))
@@ -240,6 +240,16 @@ def step_decoders_task(path: str, version: float, data: str) -> background.Task:
     model, split = model_for(path, version), samples_of(path, version, data).split
     return background.start(("step decoders", path, version, data), "Solving each step's least-squares decoder",
                             lambda report: step_decoders(model, split, progress=report))
+
+
+def report_task(path: str, version: float, data: str, label: str) -> background.Task:
+    """The paper's claims checked on the test samples (models/analysis/report.py: seconds), on the worker."""
+    from models.analysis import report
+
+    model, samples = model_for(path, version), samples_of(path, version, data)
+    return background.start(("report", path, version, data), "Checking the paper's claims on the test samples",
+                            lambda progress: report.render(label, model, samples.split, samples.name, samples.shape,
+                                                           progress=progress))
 
 
 COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (the CLI: all of them)

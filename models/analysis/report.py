@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -20,7 +22,7 @@ from models.analysis.staging import SETTLE, run_staging
 from models.data import Split
 from models.families import capabilities, of_model
 
-NEEDS = ("steps", "classifier", "filters")  # and recurrent weights S: the claims are about E, D, S and C
+NEEDS = ("steps", "classifier", "filters", "kinds")  # and recurrent weights S: the claims are about E, D, S and C
 
 
 def prototype_similarity(model, samples: Split) -> np.ndarray:
@@ -98,11 +100,15 @@ def missing(model) -> list[str]:
     return out or ([] if model.unit_weights().recurrent is not None else ["recurrent weights"])
 
 
-def render(source: str, model, samples: Split, data_name: str, shape: tuple[int, int] | None = None) -> str:
-    """`shape`: the samples' image shape, for the filters' radius (None: vectors)."""
+def render(source: str, model, samples: Split, data_name: str, shape: tuple[int, int] | None = None,
+           progress: Callable[[float], None] = lambda done: None) -> str:
+    """`shape`: the samples' image shape, for the filters' radius (None: vectors). `progress` hears the share done
+    (seconds on a thousand samples: the app renders it on its worker, behind a bar)."""
     a = analyse(model, samples)
+    progress(0.15)
     ev = evaluate_split(model, samples)
     rows = claims(model, a, samples)
+    progress(0.3)
     held = sum(r["holds"] for r in rows)
     lines = [
         f"# Categorical and part units: the paper's claims on `{source}`", "",
@@ -117,8 +123,14 @@ def render(source: str, model, samples: Split, data_name: str, shape: tuple[int,
     lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {'yes' if r['holds'] else '**no**'} |" for r in rows]
     lines += ["", "Per-step optimal decoders (least squares D^t for z_t): ½‖x − D^t z_t‖² = " +
               ", ".join(f"t={i + 1}: {e:.4f}" for i, e in enumerate(step_decoders(model, samples).error)), ""]
-    return "\n".join(lines + representation_table(model, samples) + composition_lines(model, a, shape)
-                     + staging_lines(source) + ablation_lines(model, samples, a))
+    progress(0.4)
+    lines += representation_table(model, samples)
+    progress(0.65)
+    lines += composition_lines(model, a, shape) + staging_lines(source)
+    progress(0.7)
+    lines += ablation_lines(model, samples, a)
+    progress(1.0)
+    return "\n".join(lines)
 
 
 def representation_table(model, samples: Split) -> list[str]:
