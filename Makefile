@@ -2,11 +2,17 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# torch's CPU build where no NVIDIA GPU is found: PyPI's torch brings its CUDA libraries (a 5.5 GB .venv) to a machine
+# that cannot use them. TORCH_INDEX= (empty) keeps PyPI's build; any index URL picks that one. Where the index cannot
+# be reached (a closed network), the install goes on from PyPI as before.
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
+TORCH := $(shell grep -E '^torch(vision)?==' requirements.txt | cut -d' ' -f1 | tr '\n' ' ')
 
 .PHONY: app test setup browser
 
 $(BIN)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)
+	$(if $(TORCH_INDEX),-$(BIN)/pip install -q --retries 0 --timeout 15 --index-url $(TORCH_INDEX) $(TORCH))
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 

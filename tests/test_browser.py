@@ -440,3 +440,25 @@ def test_the_dynamics_heatmap_switches_its_scale_in_the_page_and_opens_a_unit(pa
     wait_idle(page)
     field = page.locator('[data-testid="stNumberInput"]', has_text="Unit (0").locator("input")
     expect(field).to_have_value(str(unit), timeout=30_000)
+
+
+def test_on_a_400_px_screen_the_dynamics_frames_stack_and_nothing_is_cut_off(page):
+    go(page, "Dynamics", "Step t")
+    page.set_viewport_size({"width": 400, "height": 900})
+    page.reload()  # the frames laid out for a narrow screen from the start
+    page.wait_for_selector(".stepper canvas", timeout=90_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    panels = [b for b in (p.bounding_box() for p in page.locator(".stepper .panel").all()) if b]
+    assert len(panels) >= 3
+    width = page.evaluate("() => document.documentElement.clientWidth")
+    for b in panels:
+        assert b["x"] >= 0 and b["x"] + b["width"] <= width + 1, (b, width)  # inside the screen
+    ys = sorted((b["y"], b["y"] + b["height"]) for b in panels)
+    assert all(a[1] <= b[0] + 1 for a, b in zip(ys, ys[1:])), ys  # one under another, none over another
+    for c in page.locator(".stepper canvas").all():
+        box = c.bounding_box()
+        assert box["x"] + box["width"] <= width + 1, box
+    title, save = page.locator(".stepper .panel .title").first, page.locator(".stepper .panel .save").first
+    pad = float(title.evaluate("t => parseFloat(getComputedStyle(t).paddingRight)"))
+    assert pad >= save.bounding_box()["width"]  # the title's text stops before the ⤓ PNG button

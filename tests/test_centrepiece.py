@@ -183,3 +183,22 @@ def test_each_recovery_number_has_its_own_random_baseline():
     r = recovery(rng.standard_normal((d, k)), rng.standard_normal((n, d)))
     assert r.mcc == pytest.approx(r.chance_mcc, abs=0.05) and r.recovered == 0.0  # random against random
     assert r.best.mean() == pytest.approx(r.chance, abs=0.05)
+
+
+def test_make_app_takes_torchs_cpu_build_without_a_gpu(tmp_path):
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    if not shutil.which("make"):
+        pytest.skip("no make")
+    dry = lambda *args: subprocess.run(["make", "-n", "-B", f"VENV={tmp_path / 'v'}", *args, f"{tmp_path}/v/bin/.installed"],  # noqa: E731
+                                       cwd=ROOT, capture_output=True, text=True).stdout
+    plain = dry()
+    if shutil.which("nvidia-smi"):
+        assert "--index-url" not in plain  # a GPU: PyPI's build
+    else:  # first the CPU index for torch and torchvision at their pins, then everything (a closed network: PyPI's)
+        assert "--index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1" in plain
+        assert plain.index("--index-url") < plain.index("-r requirements.txt")
+    assert "--index-url" not in dry("TORCH_INDEX=")

@@ -28,20 +28,22 @@ function canvasFor(box, width, height) {
 function ink(root) { return getComputedStyle(root).color || "#31333f"; }
 
 const SCALES = { linear: "one scale", row: "each row its own", log: "log" };
+const NARROW = 640;  // px: below it, the panels stack in one column
 
 function heatmap(box, p, st) {
   // Rows in groups (p.groups: a name per row, a group's rows together), each group under its name. The colour
   // scale switches here, in the browser: one linear scale for all, each row on its own maximum, or log (a faint
   // unit and a strong one both visible). A click on a row reports its unit (p.units) to the server.
   const rows = p.rows.length, cols = p.z.length ? p.z[0].length : 0, groups = p.groups || null;
-  const rowH = rows > 150 ? Math.max(3, Math.floor(1800 / rows)) : 12, left = rowH >= 9 ? 150 : 40, top = 8;
+  const rowH = rows > 150 ? Math.max(3, Math.floor(1800 / rows)) : 12, top = 8;
+  const left = rowH >= 9 ? Math.min(150, Math.max(40, (box.clientWidth || 500) / 4)) : 40;  // names: a quarter at most
   const strip = groups ? 14 : 0;
   const ctl = el("div", "hmctl", box);
   el("span", "", ctl, "Colour: ");
   const pick = el("select", "", ctl);
   Object.entries(SCALES).forEach(([k, v]) => { const o = el("option", "", pick, v); o.value = k; });
   pick.value = st.scale || p.scale || "linear";
-  const width = Math.max(260, box.clientWidth || 500), height = top + rows * rowH + 34;
+  const width = Math.max(200, box.clientWidth || 500), height = top + rows * rowH + 34;
   const [c, g] = canvasFor(box, width, height), x0 = left + strip, cellW = (width - x0 - 10) / Math.max(cols, 1);
   const color = ink(box), tip = el("div", "tip", box);
   tip.style.display = "none";
@@ -127,7 +129,7 @@ function axes(g, p, width, height, lo, hi, color, m) {
 }
 
 function lines(box, p, st) {
-  const width = Math.max(260, box.clientWidth || 400), height = 230, m = { l: 52, r: 10, t: 8, b: 56 };
+  const width = Math.max(200, box.clientWidth || 400), height = 230, m = { l: 52, r: 10, t: 8, b: 56 };
   const [c, g] = canvasFor(box, width, height), color = ink(box), n = p.x.length;
   const hi = Math.max(1e-9, ...p.series.map((s) => Math.max(...s.y))), lo = Math.min(0, ...p.series.map((s) => Math.min(...s.y)));
   const X = (i) => m.l + (width - m.l - m.r) * (n > 1 ? i / (n - 1) : 0.5), Y = (v) => m.t + (height - m.t - m.b) * (1 - (v - lo) / (hi - lo));
@@ -154,7 +156,7 @@ function lines(box, p, st) {
 }
 
 function bars(box, p, st) {
-  const width = Math.max(260, box.clientWidth || 400), height = 220, m = { l: 52, r: 10, t: 8, b: 34 };
+  const width = Math.max(200, box.clientWidth || 400), height = 220, m = { l: 52, r: 10, t: 8, b: 34 };
   const [c, g] = canvasFor(box, width, height), color = ink(box), k = p.labels.length;
   const hi = p.vmax || Math.max(1e-9, ...p.values.flat()), bw = (width - m.l - m.r) / k;
   function draw(t) {
@@ -203,10 +205,12 @@ function build(root, st, data) {
   st.label = el("span", "label", bar);
   el("span", "keys", bar, "← → step · space plays (another control that has the keys keeps them: click the page)");
   const grid = el("div", "grid", root);
-  grid.style.gridTemplateColumns = data.widths.map((w) => w + "fr").join(" ");
-  const cols = data.widths.map(() => el("div", "col", grid));
+  // a narrow screen (a phone, a 400 px window): one column, the panels one under another, none cut off
+  const narrow = (root.clientWidth || window.innerWidth) < NARROW && data.widths.length > 1;
+  grid.style.gridTemplateColumns = narrow ? "minmax(0, 1fr)" : data.widths.map((w) => `minmax(0, ${w}fr)`).join(" ");
+  const cols = (narrow ? [1] : data.widths).map(() => el("div", "col", grid));
   st.panels = data.panels.map((p) => {
-    const box = el("div", "panel", cols[p.col]);
+    const box = el("div", "panel", cols[narrow ? 0 : p.col]);
     if (p.heading) el("div", "heading", box, p.heading);
     const title = p.title || p.titles ? el("div", "title", box, p.title) : null;
     const body = el("div", "body", box), made = KINDS[p.kind](body, p, st);

@@ -28,12 +28,13 @@ button { font: inherit; padding: 4px 12px; border-radius: 8px; cursor: pointer; 
 .col { min-width: 0; }
 .panel { position: relative; margin-bottom: 14px; }
 .heading { font-weight: 600; margin-bottom: 4px; }
-.title { font-weight: 600; font-size: 0.95em; margin-bottom: 4px; }
+.title { font-weight: 600; font-size: 0.95em; margin-bottom: 4px; padding-right: 64px; }  /* room for ⤓ PNG */
 .caption { opacity: 0.7; font-size: 0.85em; margin-top: 2px; }
 .save { position: absolute; top: 0; right: 0; font-size: 0.75em; padding: 1px 6px; }
 .imgs { display: flex; flex-wrap: wrap; gap: 10px; }
-figure { margin: 0; text-align: center; }
-figure img { image-rendering: pixelated; display: block; }
+figure { margin: 0; text-align: center; min-width: 0; max-width: 100%; }
+figure img { image-rendering: pixelated; display: block; max-width: 100%; height: auto; }  /* never wider than its
+   column: a strip of bars scaled up shrinks back into a narrow one */
 figcaption { font-size: 0.8em; opacity: 0.7; }
 .hmctl { font-size: 0.8em; margin-bottom: 4px; }
 .hmctl select { font: inherit; color: inherit; background: var(--st-secondary-background-color, transparent);
