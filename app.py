@@ -2,12 +2,18 @@
 
 The sidebar is drawn here, once, before the page; the pages offered are those the selected model can fill.
 """
+import sys
+
 import streamlit as st
 
-from models.families import NEEDS
-from ui import hosts, nav, server, sidebar, state, url
-
 st.set_page_config(page_title="sparselab", page_icon=":material/blur_on:", layout="wide")
+if "torch" not in sys.modules:  # the server's first page: PyTorch loads (2 s here, over 8 s on a busy machine)
+    with st.spinner("Starting: loading PyTorch (once, after the server starts)…", show_time=True):
+        import torch  # noqa: F401
+
+from models.families import NEEDS  # noqa: E402
+from ui import hosts, nav, server, sidebar, state, url  # noqa: E402
+
 # On a narrow screen a chart's title runs under its toolbar: lift the toolbar into a strip of its own above it.
 st.html("""<style>@media (max-width: 640px) {
   .stPlotlyChart { padding-top: 30px; }

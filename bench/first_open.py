@@ -5,11 +5,13 @@ filled); and, where the page leaves slow optional work to the worker (ui/backgro
 time until that bar has given way to what it measured ("complete"). The trivial two-page app's first open is the
 floor, in the same run.
 
-    .venv/bin/python bench/first_open.py [--models default:drsae-400x11,...] [--cpus 0,1]
+    .venv/bin/python bench/first_open.py [--models default:drsae-400x11,...] [--pages Runs,Units] [--cpus 0,1]
+        [--load 2]   (a loaded machine: processes multiplying matrices beside the server)
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,7 +71,22 @@ def main() -> int:
                    "default:structured-drsae-400x11,default:rg-vae,default:topk-sae-128,default:ista-patches-256,"
                    "default:ista-synthetic-64")
     p.add_argument("--cpus", default=None, help="pin the servers to these cores (taskset list)")
+    p.add_argument("--pages", default=None, help="only these pages' titles, comma-separated (default: all)")
+    p.add_argument("--load", type=int, default=0, help="a loaded machine: this many processes multiplying "
+                   "matrices with every core's thread beside the server while it is measured (default: quiet)")
     a = p.parse_args()
+    burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(a.load)]
+    try:
+        return measure(a)
+    finally:
+        for b in burners:
+            b.kill()
+
+
+BURN = "import torch\na = torch.randn(1024, 1024)\nwhile True:\n    a = torch.tanh(a @ a)"  # a trainer's load
+
+
+def measure(a) -> int:
     runs = tempfile.mkdtemp(prefix="sparselab-first-open-")  # no runs yet, as on a fresh machine
     env = {"SPARSELAB_DATA": "", "SPARSELAB_RUNS": runs}  # the embedded models and samples
     with streamlit_server(ROOT / "bench" / "floor_app.py", env, cpus=a.cpus) as served, browser_page() as first:
@@ -82,7 +99,9 @@ def main() -> int:
         seen = set()
         for key in a.models.split(","):
             for title, stem in pages_for(key):
-                if title in MODEL_FREE and title in seen:
+                if a.pages and title not in a.pages.split(","):
+                    continue
+                if title in MODEL_FREE and title in seen and not a.pages:  # asked for: on each model
                     continue
                 seen.add(title)
                 link = f"{url}/{stem if stem != 'overview' else ''}?model={key}"

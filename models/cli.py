@@ -457,7 +457,8 @@ def compare(argv: list[str]) -> int:
     p.add_argument("--hidden", type=int, default=400)
     p.add_argument("--unroll", type=int, default=11)
     p.add_argument("--sparsity", type=float, default=None, help="λ for all (default: each family's)")
-    p.add_argument("--models", nargs="+", help="compare these run folders or model files instead of training")
+    p.add_argument("--models", nargs="+", help="compare these run folders or model files instead of training (any "
+                   "with a decoder and filters: a sparse autoencoder's rows about sparse coding read n/a)")
     p.add_argument("--digits", type=int, default=None, help="test digits to measure on (default: all)")
     p.add_argument("--max-iterations", type=int, default=1000, help="ISTA iterations to look for an equal objective")
     p.add_argument("--data-dir")

@@ -1,6 +1,7 @@
-"""Compare: two to four models trained on the same data: validation curves, a table (error, objective against the
-sparse-coding optimum, equivalent ISTA iterations, conditioning, noise and attack), one sample through each, units
-matched by their decoders."""
+"""Compare: two to four models trained on the same data (any with a decoder and filters: the recurrent encoders and
+the sparse autoencoders): validation curves, a table (error, reconstruction, FVU, dead units; for recurrent encoders
+the objective against the sparse-coding optimum, equivalent ISTA iterations and conditioning; noise and attack), one
+sample through each, units matched by their decoders."""
 import numpy as np
 import streamlit as st
 
@@ -13,14 +14,14 @@ from ui.compute import COMPARE_REFERENCE, COMPARE_SAMPLES, comparison_task, matc
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
 
-NEEDS = ("steps", "decoder", "filters")  # what the measurements read: the recurrence's E, S and the decoder D
+NEEDS = ("decoder", "filters")  # what every measurement reads: codes, the decoder and each unit's decoder column
 SHOWN_UNITS = 25  # units per z_t heatmap: a column of the page is ~250 px wide
 
 st.title("Compare models")
-st.caption("Two to four models side by side — the four encoder families, or your runs: their training curves, what "
-           "each reaches in T steps against the sparse-coding optimum on its own dictionary, and how it holds up "
-           "under noise and attack. `python -m models compare` trains the four families and measures them on the "
-           "whole test set.")
+st.caption("Two to four models side by side — the encoder families, the sparse autoencoders, or your runs: their "
+           "training curves, how well each reconstructs and how sparsely, what a recurrent encoder reaches in T steps "
+           "against the sparse-coding optimum on its own dictionary, and how each holds up under noise and attack. "
+           "`python -m models compare` trains the four recurrent families and measures them on the whole test set.")
 sel = current()
 able = [e for e in catalog.entries() if not get(e.architecture).capabilities.missing(*NEEDS)]
 datas = list(dict.fromkeys(e.data.key for e in able))
@@ -29,7 +30,7 @@ if sel is not None and sel.entry.data.key in on:  # the sidebar model's data fir
     datas.remove(sel.entry.data.key)
     datas.insert(0, sel.entry.data.key)
 if not datas:
-    st.info("Comparing needs two models with recurrent steps, a decoder and filters.")
+    st.info("Comparing needs two models with a decoder and filters.")
     st.stop()
 if sel is not None and get(sel.entry.architecture).capabilities.missing(*NEEDS):  # say why it is not offered
     st.info(f"{sel.family.title} models cannot be compared here: Compare measures encoders with "
@@ -37,7 +38,7 @@ if sel is not None and get(sel.entry.architecture).capabilities.missing(*NEEDS):
 data = st.selectbox("Models trained on", datas, format_func=lambda k: on[k].describe(), key="cmp-data")
 found = [e for e in able if e.data.key == data]
 if len(found) < 2:
-    st.info("Comparing needs two models with recurrent steps, a decoder and filters, trained on the same data: "
+    st.info("Comparing needs two models with a decoder and filters, trained on the same data: "
             f"there is one on {on[data].describe()}.")
     st.stop()
 by_key = {e.key: e for e in found}
@@ -58,9 +59,13 @@ def short(e: catalog.Entry) -> str:
                                               if e.sparsity is not None else "")
 
 
-# Default: the model in the sidebar, then one embedded model of each other family.
+# Default: the model in the sidebar, then one embedded model of each other family, those alike first (with steps as
+# it has, or without)
 first = [sel.entry.key] if sel is not None and sel.entry.key in by_key else []
-others = [e.key for e in found if e.state == "embedded" and e.key not in first]
+stepped = (lambda e: not get(e.architecture).capabilities.missing("steps"))
+alike = (lambda e: stepped(e) == stepped(by_key[first[0]])) if first else stepped
+others = sorted((e.key for e in found if e.state == "embedded" and e.key not in first),
+                key=lambda k: not alike(by_key[k]))
 default, seen = list(first), {by_key[k].architecture for k in first}
 for k in others:
     if by_key[k].architecture not in seen and len(default) < 4:
@@ -98,34 +103,51 @@ noun, nouns = samples.noun, samples.nouns
 
 # -- training curves ------------------------------------------------------------------------------------
 trained = [training_for(str(e.path), e.version()) for e in models]
-n_epochs = max(len(t.val_error) for t in trained)
-if n_epochs and any(e is not None for t in trained for e in t.val_error):
-    pad = lambda v: np.array([np.nan if x is None else x for x in v] + [np.nan] * (n_epochs - len(v)))  # noqa: E731
-    chart(st, figures.lines(np.arange(1, n_epochs + 1), {lab: pad(t.val_error) for lab, t in zip(labels, trained)},
-                            "Validation error against epoch", "epoch", "validation error (%)", log_y=True),
-          key="cmp-curves")
-    st.caption(f"Each run's error on its validation {nouns} after each epoch (for a final fit on all training "
-               f"{nouns}, these are training {nouns}). ISTA and LISTA train few epochs: each batch runs FISTA to "
-               "convergence.")
+n_epochs = max(len(t.val_recon) for t in trained)
+colour = dict(zip(labels, figures.PALETTE))  # a model's colour the same in both charts
+pad = lambda v: np.array([np.nan if x is None else x for x in v] + [np.nan] * (n_epochs - len(v)))  # noqa: E731
+for key, series, title, ytitle in (
+        ("cmp-curves", "val_error", "Validation error against epoch", "validation error (%)"),
+        ("cmp-recon", "val_recon", "Validation reconstruction against epoch", "½‖x − x̂‖² on validation " + nouns)):
+    if n_epochs and any(v is not None for t in trained for v in getattr(t, series)):
+        chart(st, figures.lines(np.arange(1, n_epochs + 1), {lab: pad(getattr(t, series))
+                                                              for lab, t in zip(labels, trained)
+                                                              if any(v is not None for v in getattr(t, series))},
+                                title, "epoch", ytitle, log_y=True, colors=colour), key=key)
+if n_epochs:
+    st.caption(f"Each run's error (models with a classifier) and reconstruction on its validation {nouns} after each "
+               f"epoch (for a final fit on all training {nouns}, these are training {nouns}). ISTA and LISTA train few "
+               "epochs: each batch runs FISTA to convergence.")
 
 # -- the table --------------------------------------------------------------------------------------------
 numbers = background.shown_all([comparison_task(str(e.path), e.version(), e.data.key) for e in models])
 if numbers is not None:  # until the worker has measured them all: a bar here, the rest of the page below
-    shown = [col for col in COLUMNS if not col.per_run]
-    rows = {col.label: [col.missing if (v := col.value(c, t)) is None else col.fmt.format(v)
-                        for c, t in zip(numbers, trained)] for col in shown}
+    rows_of = [col for col in COLUMNS if not col.per_run]
+    cells = {col.label: [col.shown(c, t) for c, t in zip(numbers, trained)] for col in rows_of}
+    kept_rows = [col for col in rows_of if any(v is not None for v in cells[col.label])]  # rows no model has: out
+    rows = {col.label: ["—" if v is None else v for v in cells[col.label]] for col in kept_rows}
     st.dataframe({"": list(rows), **{lab: [rows[r][i] for r in rows] for i, lab in enumerate(labels)}},
                  hide_index=True, width="stretch", height="content")  # every row, no scroll box
     download_csv(st, "The table (CSV, a row per model, full precision)",
                  csv_text({"model": labels, **{col.label: [col.value(c, t) for c, t in zip(numbers, trained)]
                                                for col in COLUMNS}}), "sparselab-comparison.csv", key="cmp-csv")
+    left_out = len(rows_of) - len(kept_rows)
+    absent = [w for w, has in (("recurrent steps (the sparse-coding rows: objective, optimum, ≡ ISTA iterations, code "
+                                "error)", all(c.objective is not None for c in numbers)),
+                               ("recurrent weights S (cond(S))", all(c.condition is not None for c in numbers)),
+                               ("a classifier (the error rows)", all(c.error is not None for c in numbers))) if not has]
+    if absent:
+        st.caption("— or a row left out: a model without " + "; without ".join(absent) + ". A one-pass autoencoder "
+                   "does not approximate sparse coding's minimum on its dictionary, so it has no gap to it."
+                   + (f" ({left_out} rows that no model here has are left out.)" if left_out else ""))
 st.caption(f"On the first {min(COMPARE_SAMPLES, len(samples.split)):,} of the {samples.name}, each model at its trained "
-           f"T (ISTA's objective curve on {COMPARE_REFERENCE} of them). The optimum is the sparse-coding objective's "
-           "minimum over z ≥ 0 on the model's own decoder D and λ; '≡ ISTA iterations' is how many ISTA steps from "
-           f"z = 0 reach the model's objective; cond(S) is the median over {nouns} of σmax/σmin of S restricted to the "
-           "units active in z_T. Noise: Gaussian δ with ‖δ‖ a share of ‖x‖; attack: 10 projected gradient steps on "
-           "the classifier's loss within ‖δ‖ ≤ ε‖x‖. Gradient norms are per update, before clipping, from the run's "
-           "metrics (— where a model has none).")
+           f"T (ISTA's objective curve on {COMPARE_REFERENCE} of them). FVU is the share of the {nouns}' variance the "
+           "reconstruction leaves (0 perfect, 1 no better than their mean); dead units fire on none of them. The "
+           "optimum is the sparse-coding objective's minimum over z ≥ 0 on the model's own decoder D and λ; '≡ ISTA "
+           "iterations' is how many ISTA steps from z = 0 reach the model's objective; cond(S) is the median over "
+           f"{nouns} of σmax/σmin of S restricted to the units active in z_T. Noise: Gaussian δ with ‖δ‖ a share of "
+           "‖x‖; attack: 10 projected gradient steps on the classifier's loss within ‖δ‖ ≤ ε‖x‖. Gradient norms are "
+           "per update, before clipping, from the run's metrics (— where a model has none).")
 
 # -- one sample through each --------------------------------------------------------------------------------
 st.header(f"One {noun}, step by step")

@@ -24,12 +24,14 @@ samples = sel.samples()
 shape = samples.shape
 w, units = view.weights, view.units
 kind, angle = view.kinds, units.angle  # kind: None where kinds mean nothing (the angle is then a plain number)
+tied = float(np.abs(angle).max()) < 1e-3  # an encoder tied to its decoder (ISTA's Dᵀ): every angle 0, never shown
 
 c1, c2, c3 = st.columns([2, 2, 1])
 kinds = c1.multiselect("Unit kinds", list(KINDS), default=list(KINDS), key="flt-kinds") if kind is not None else None
-lo, hi = c2.slider("Encoder–decoder angle (rad)", 0.0, float(np.pi), (0.0, float(np.pi)), 0.01, key="flt-angle")
+lo, hi = (0.0, float(np.pi)) if tied else \
+    c2.slider("Encoder–decoder angle (rad)", 0.0, float(np.pi), (0.0, float(np.pi)), 0.01, key="flt-angle")
 orders = ({"kind, then angle": unit_order(kind, angle)} if kind is not None else {}) | \
-    {"angle": np.argsort(-angle), "unit number": np.arange(len(angle))}
+    ({} if tied else {"angle": np.argsort(-angle)}) | {"unit number": np.arange(len(angle))}
 if st.session_state.get("flt-sort") not in orders:  # another model's choice (a kind order where kinds mean nothing)
     st.session_state.pop("flt-sort", None)
 if units.c_norm is not None:
@@ -56,8 +58,8 @@ st.caption(f"{len(matching):,} of {len(angle):,} units match"
               "."))
 
 favours = (lambda i: f" · class {units.c_class[i]}") if units.c_class is not None else (lambda i: "")
-labels = [f"unit {i}" + (f" · {kind[i]}" if kind is not None else "") + f" · angle {angle[i]:.2f}{favours(i)}"
-          for i in shown]
+labels = [f"unit {i}" + (f" · {kind[i]}" if kind is not None else "") + ("" if tied else f" · angle {angle[i]:.2f}")
+          + favours(i) for i in shown]
 cols = int(min(20, max(5, np.ceil(np.sqrt(len(shown))))))
 left, right = st.columns(2)
 chart(left, figure("filter_grid", w.encoder[shown], labels, cols, "Encoder rows E_i", shape=shape), key="flt-E")
@@ -68,7 +70,8 @@ drawn = (f"a {shape[0]} × {shape[1]} image" if shape else
 st.caption(f"Each tile a unit's {w.decoder.shape[1]} weights as {drawn} (red positive, blue negative, each on its own "
            "scale): left what the unit looks for in the input, right what it adds to the reconstruction."
            + (" A part unit's two match (a small angle); a categorical unit's encoder drifts away from its decoder."
-              if kind is not None else ""))
+              if kind is not None else " The encoder is the decoder transposed: the two grids are the same."
+              if tied else ""))
 
 left, right = st.columns([3, 2])
 if w.recurrent is not None:
@@ -157,9 +160,10 @@ else:
                             label="After epoch", widths=[1, 1], steps_named=["start" if e == 0 else f"epoch {e}"
                                                                              for e in epochs]) - 1
         then = angles(strip.encoder[f][pos], strip.decoder[f][pos])
-        st.caption(f"{when[f].capitalize()} (where the slider was let go), units in the order shown above: "
-                   + ", ".join(f"{u} ({a:.2f} → {angle[u]:.2f} rad)" for u, a in zip(have[:12], then[:12]))
-                   + (" …" if len(have) > 12 else "") + " (angle then → now).")
+        if not tied:
+            st.caption(f"{when[f].capitalize()} (where the slider was let go), units in the order shown above: "
+                       + ", ".join(f"{u} ({a:.2f} → {angle[u]:.2f} rad)" for u, a in zip(have[:12], then[:12]))
+                       + (" …" if len(have) > 12 else "") + " (angle then → now).")
         st.caption(f"The run's snapshots at {len(epochs)} epochs (more early on, where the filters change most), for "
                    f"the first {len(have)} of the units shown above"
                    + (f" (the snapshots keep {len(kept)} of {len(angle)} units)" if len(kept) < len(angle) else "")

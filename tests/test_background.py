@@ -23,7 +23,7 @@ def test_a_task_starts_once_per_key_and_reports_its_share():
     key = ("test-once", object())
     first = background.start(key, "Working", work)
     assert background.start(key, "Working", work) is first  # a second tab asking waits on the same task
-    for _ in range(200):
+    for _ in range(30_000):  # the one worker may first finish what an earlier test left it
         if first.done_share == 0.25:
             break
         threading.Event().wait(0.01)
@@ -116,7 +116,7 @@ def test_compare_opens_with_a_bar_and_fills_its_table(app):
         assert not app.get("dataframe") and app.get("plotly_chart")
     settle(app)
     table = app.dataframe[0].value
-    assert table.shape == (21, 5) and all(float(v) < 10 for v in table.iloc[0, 1:])  # test error (%)
+    assert table.shape == (23, 5) and all(float(v) < 10 for v in table.iloc[0, 1:])  # test error (%)
 
 
 def test_the_server_leaves_a_core_to_its_event_loop():

@@ -281,6 +281,18 @@ def test_the_embedded_patches_model_shows_its_gabors_and_synthetic_its_atoms(pag
     wait_idle(page)
     assert page.locator('[data-testid="stMetric"]', has_text="MCC").count()
     assert not page.locator('[data-testid="stException"]').count()
+    # its filmstrip of bar strips stays inside the page on a 1,500 px screen (it ran past the right edge)
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    page.goto(page.url.split("/ground_truth")[0] + "/filters?model=default:ista-synthetic-64")
+    page.wait_for_selector(".stepper", timeout=90_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    past = page.evaluate("""() => {
+        const right = document.querySelector('[data-testid="stMain"]').getBoundingClientRect().right;
+        return [...document.querySelectorAll('.stepper img')].filter(i => i.getBoundingClientRect().right > right + 1)
+            .length + (document.documentElement.scrollWidth > document.documentElement.clientWidth ? 1000 : 0); }""")
+    assert page.locator(".stepper img").count() >= 2 and past == 0, past
+    assert "rad)" not in page.locator('[data-testid="stMain"]').inner_text()  # a tied encoder's angles: all 0, unsaid
 
 
 def test_the_benchmark_page_opens_a_run_and_a_parents_children(page, tmp_path):

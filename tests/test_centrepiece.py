@@ -1,6 +1,8 @@
 """The centrepiece, seen (issue #42): the Dynamics heatmap's rows by kind, the S − I matrix drawn as a matrix, the
 class prototypes under their classes, the Units page starting on a sample its first unit answers; and the smaller
 items, each on the embedded default through AppTest or on a constructed case."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -202,3 +204,78 @@ def test_make_app_takes_torchs_cpu_build_without_a_gpu(tmp_path):
         assert "--index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1" in plain
         assert plain.index("--index-url") < plain.index("-r requirements.txt")
     assert "--index-url" not in dry("TORCH_INDEX=")
+
+
+def test_compare_measures_what_applies_to_a_one_pass_autoencoder():
+    """FVU and dead units on a constructed case: a decoder of zeros leaves x̂ = b_d = the samples' mean (FVU 1 exactly);
+    half the latents' biases far below zero fire on nothing (dead 50 %); no steps, so no sparse-coding rows."""
+    from models.analysis.compare import compare_model
+    from models.services.comparison import COLUMNS
+    from tests.test_saes import model_of
+
+    m = model_of("topk-sae", d=6, hidden=8, k=2)
+    x = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        m.W_dec.zero_()
+        m.b_dec.copy_(x.mean(0))
+        m.b_enc[4:] = -1e6
+    c = compare_model(m, x, torch.zeros(200, dtype=torch.long))
+    assert c.fvu == pytest.approx(1.0, abs=1e-6) and c.dead == 0.5 and 0 < c.l0 <= 2  # k = 2 (of the positive)
+    assert c.objective is None and c.objective_gap is None and c.condition is None and c.error is None
+    iterations = next(col for col in COLUMNS if col.header == "≡ ISTA iterations")
+    assert iterations.shown(c, None) is None  # not "> 1000": the row does not apply
+    with torch.no_grad():  # the identity as its dictionary, every latent kept: x̂ = x on non-negative x
+        m.W_dec.copy_(torch.eye(6, 8)), m.W_enc.copy_(torch.eye(8, 6)), m.b_enc.zero_(), m.b_dec.zero_()
+    m.cfg = dataclasses.replace(m.cfg, k=8)
+    assert compare_model(m, x.abs(), torch.zeros(200, dtype=torch.long)).fvu == pytest.approx(0.0, abs=1e-9)
+
+
+def test_compare_starts_from_a_sparse_autoencoder_in_the_sidebar(app):  # noqa: F811
+    from models.services import catalog
+    from tests.test_app import get, settle
+
+    group = next(e for e in catalog.entries() if e.key == "default:topk-sae-128").group
+    app.selectbox(key="model-group").set_value(group).run()
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception, app.exception
+    picked = get(app, "multiselect", "Models").value
+    assert picked[:2] == ["default:topk-sae-128", "default:jumprelu-sae-128"] and len(picked) == 4  # alike first
+    settle(app)
+    table = app.dataframe[0].value
+    rows = dict(zip(table.iloc[:, 0], range(len(table))))
+    topk, drsae = table.columns[1], next(c for c in table.columns if c.startswith(("DrSAE", "SR-DrSAE")))
+    assert 0 < float(table[topk].iloc[rows["variance unexplained (FVU)"]]) < 1
+    assert float(table[topk].iloc[rows["active units (L0)"]]) == pytest.approx(16.0)  # its k
+    assert table[topk].iloc[rows["≡ ISTA iterations"]] == "—" and table[drsae].iloc[rows["≡ ISTA iterations"]] != "—"
+    assert table[topk].iloc[rows["test error (%)"]] == "—"
+    assert any("one-pass autoencoder" in c.value for c in app.caption)
+    assert any(c["layout"]["title"]["text"].startswith("Validation reconstruction") for c in charts(app))
+
+
+def test_the_unroll_slider_carries_t_only_between_models_trained_with_the_same_t(app, tiny_run):  # noqa: F811
+    """Item 16: T = 2 on a run trained with T = 5 stays out of the T = 11 default (it showed 1 there after a model
+    trained with T = 1); from λ 0.025 to λ 0.05 of the default (both T = 11) the T moved to goes along; reruns (the
+    Training page's poll reruns the app) keep it."""
+    import shutil
+
+    from models.services import jobs
+    from tests.data import DIGITS
+    from tests.test_app import get
+
+    def T():
+        return get(app, "slider", "Unroll steps T").value
+
+    shutil.copytree(tiny_run[0], jobs.RUNS_ROOT / "small")
+    app.run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
+    assert T() == 5
+    get(app, "slider", "Unroll steps T").set_value(2).run()
+    app.selectbox(key="model-group").set_value(("default", "drsae", 400, 11, DIGITS)).run()
+    assert T() == 11
+    get(app, "slider", "Unroll steps T").set_value(8).run()
+    app.switch_page("pages/training.py").run()
+    app.run()
+    app.run()
+    assert T() == 8 and not app.exception
+    app.select_slider(key=f"sparsity-{('default', 'drsae', 400, 11, DIGITS)}").set_value(0.05).run()
+    assert T() == 8  # another λ of the same model: the same T

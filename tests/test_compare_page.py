@@ -30,7 +30,7 @@ def test_compare_page_measures_the_embedded_encoders(app):
                                                  "structured-drsae-400x11"}
     settle(app)  # the measurements, on the worker
     table = app.dataframe[0].value
-    assert table.shape == (21, 5)  # 18 measures and Gregor & LeCun's code error with its two equivalents
+    assert table.shape == (23, 5)  # 20 measures and Gregor & LeCun's code error with its two equivalents
     rows = dict(zip(table.iloc[:, 0], range(len(table))))
     ista = [c for c in table.columns if "ISTA" in c and "LISTA" not in c][0]
     # ISTA at T = 11 is worth about 11 ISTA iterations: its own step a follows ‖D‖ by power iteration

@@ -182,3 +182,20 @@ def test_digit_clip_is_refused_for_a_model_it_does_not_know(mnist_small, tmp_pat
     fam = get("ista")
     with pytest.raises(ValueError, match="--digit-clip works for DrSAE models only"):
         train(fam.config(hidden=16), train_config(fam, digit_clip=1.0, limit=200), tmp_path / "r", data=mnist_small)
+
+
+def test_compare_command_takes_a_sparse_autoencoder_and_skips_what_it_cannot_measure(tmp_path, capsys):
+    from models.assets import MODELS
+
+    models = [str(MODELS / n) for n in ("topk-sae-128", "ista-400x11", "rg-vae")]
+    assert cli.main(["compare", "--out", str(tmp_path), "--models", *models, "--digits", "200",
+                     "--max-iterations", "50"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "RG-VAE models lack a decoder" in err
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in
+            (tmp_path / "compare.md").read_text().splitlines() if line.startswith("| ") and "---" not in line}
+    assert set(rows) == {"model", "topk-sae-128", "ista-400x11"}  # the RG-VAE skipped, said on stderr
+    head = rows["model"]
+    at = {h: i for i, h in enumerate(head)}
+    assert rows["topk-sae-128"][at["objective"]] == "n/a" and rows["ista-400x11"][at["objective"]] != "n/a"
+    assert 0 < float(rows["topk-sae-128"][at["FVU"]]) < 1 and rows["topk-sae-128"][at["L0"]] == "16.0"

@@ -18,7 +18,7 @@ from ui.state import Selection, keep, publish
 _OPEN = "_open_model"
 
 
-_LAST_T = "unroll-last"  # the model and T last shown: a switch of λ keeps T
+_LAST_T = "unroll-last"  # the model, T and trained T last shown: a switch of λ keeps T
 _LISTED = "sidebar-listed"  # the catalog keys the model picker offered in its last draw
 
 
@@ -147,12 +147,12 @@ def _draw() -> Selection | None:
     last = st.session_state.get(_LAST_T)  # (model, T) the user looked at last
     if linked_T is not None:
         st.session_state[f"unroll-{entry.key}"] = linked_T
-    elif last and last[0] != entry.key and 1 <= last[1] <= max_unroll:  # another λ or run: the same T, where it can
-        st.session_state[f"unroll-{entry.key}"] = last[1]
+    elif last and last[0] != entry.key and last[2] == T:  # another λ or run trained with the same T: the same T
+        st.session_state[f"unroll-{entry.key}"] = last[1]  # (from a model trained with T = 1, not 1 on a T = 11 one)
     keep(f"unroll-{entry.key}", T)
     unroll = sb.slider("Unroll steps T", 1, max_unroll, key=f"unroll-{entry.key}",
                        help=f"Trained with T = {T}; going past it shows what the dynamics do beyond training.")
-    st.session_state[_LAST_T] = (entry.key, unroll)
+    st.session_state[_LAST_T] = (entry.key, unroll, T)
     if unroll > T:
         sb.caption(f"Beyond the trained T = {T}.")
     url.share(model=entry.key, T=unroll if unroll != T else None)

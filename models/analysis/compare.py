@@ -1,7 +1,12 @@
-"""Recurrent sparse encoders measured on the same samples: error, sparse-coding objective against ISTA's, how many
-ISTA iterations each is worth, conditioning, and sensitivity to noise and to an attack.
+"""Sparse encoders measured on the same samples: error, reconstruction, sparse-coding objective against ISTA's, how
+many ISTA iterations each is worth, conditioning, and sensitivity to noise and to an attack.
 
-Works for any model with steps and per-unit filters (E, S and D); the error needs a classifier. Definitions:
+Works for any model with a decoder and per-unit filters. The sparse-coding rows need recurrent steps (an encoder
+that approximates sparse coding's minimum on its own dictionary: ISTA, LISTA, the DrSAEs); a one-pass autoencoder
+(TopK, JumpReLU, ...) is not such an approximation, so it has None there. cond(S) needs recurrent weights S; the
+error and the attack a classifier. Definitions:
+- FVU: Σ‖x − x̂‖² / Σ‖x − x̄‖² over the samples (0 perfect, 1 no better than their mean); dead: the share of units
+  that fire on none of them.
 - objective: ½‖x − D z_T‖² + λ‖z_T‖₁ on the model's own decoder D and λ (mean over samples); the reference is
   its minimum over z ≥ 0 on the same D (FISTA, `REFERENCE_ITERATIONS`).
 - equivalent ISTA iterations: the fewest iterations of ISTA (a = 1/‖D‖², from z = 0) whose mean objective is
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.families import capabilities
 from models.families.recurrent import ista_operators, lipschitz, objective, sparse_codes
 
 NOISE_LEVELS = (0.05, 0.1, 0.2)
@@ -38,10 +44,10 @@ class Comparison:
     error: float | None  # % test error
     recon: float  # mean ½‖x − x̂‖²
     l0: float  # mean active units
-    objective: float
-    reference_objective: float  # ISTA's converged objective on the same D
+    objective: float | None  # None: a model without steps (below too)
+    reference_objective: float | None  # ISTA's converged objective on the same D
     equivalent_ista: int | None
-    condition: float  # median condition number of S on the active set
+    condition: float | None  # median condition number of S on the active set (None: no S)
     sensitivity: dict[float, float]  # noise level -> mean ‖Δz‖ / ‖δ‖
     noise_error: dict[float, float | None]  # noise level -> % error under that noise
     attack_error: dict[float, float | None]  # ε -> % error under the attack
@@ -50,10 +56,14 @@ class Comparison:
     code_error: float | None = None  # mean ‖z_T − z*‖²
     equivalent_ista_code: int | None = None  # ISTA iterations to codes as close to z*
     equivalent_fista_code: int | None = None  # FISTA iterations to codes as close to z*
+    fvu: float | None = None  # Σ‖x − x̂‖² / Σ‖x − x̄‖²
+    dead: float | None = None  # share of units active on none of the samples
 
     @property
-    def objective_gap(self) -> float:
+    def objective_gap(self) -> float | None:
         """How far above the optimum, in % of the optimum."""
+        if self.objective is None or self.reference_objective is None:
+            return None
         return 100.0 * (self.objective - self.reference_objective) / max(abs(self.reference_objective), 1e-12)
 
 
@@ -161,34 +171,48 @@ def attack_error(model, x: torch.Tensor, y: torch.Tensor, unroll: int, eps: floa
 
 def compare_model(model, x: torch.Tensor, y: torch.Tensor, unroll: int | None = None,
                   max_iterations: int = MAX_ITERATIONS, reference_digits: int = 2000) -> Comparison:
-    """All of the module's numbers for one model with steps and a decoder, on samples (x, y)."""
+    """All of the module's numbers that apply to one model with a decoder and filters, on samples (x, y)."""
     model = model.float().eval()
     T = model.trained_unroll if unroll is None else unroll
-    lam = model.sparsity
     w = model.unit_weights()
-    D, S = (torch.from_numpy(a).float().to(x.device) for a in (w.decoder.T, w.recurrent))
     with torch.no_grad():
         z = model.code(x, T)
         x_hat = model.decode(z)
         logits = _logits(model, z)
-        xs, zs = x[:reference_digits], z[:reference_digits]
-        own = objective(D, xs, zs, lam).mean().item()
-        z_star = sparse_codes(D, xs, lam, REFERENCE_ITERATIONS)
-        reference = objective(D, xs, z_star, lam).mean().item()
-        curve = ista_objectives(D, xs, lam, max_iterations, stop_at=own)
-        code = (zs - z_star).pow(2).sum(1).mean().item()
-        ista_code = code_errors(D, xs, lam, z_star, max_iterations, stop_at=code)
-        fista_code = code_errors(D, xs, lam, z_star, max_iterations, stop_at=code, momentum=True)
+        fvu = ((x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)).item()
+        coding = sparse_coding_numbers(model, w, x[:reference_digits], z[:reference_digits], max_iterations) \
+            if capabilities(model).steps else {}
+    S = None if w.recurrent is None else torch.from_numpy(w.recurrent).float().to(x.device)
     sens, noise_err = noise_numbers(model, x, y, T)
     has_classifier = logits is not None
     attacks = {eps: attack_error(model, x, y, T, eps) if has_classifier else None for eps in ATTACK_EPS}
     return Comparison(
         error=_error(logits, y), recon=(0.5 * (x - x_hat).pow(2).sum(1)).mean().item(),
-        l0=(z > 0).float().sum(1).mean().item(), objective=own, reference_objective=reference,
-        equivalent_ista=equivalent_iterations(curve, own), condition=active_condition(S, z),
-        sensitivity=sens, noise_error=noise_err, attack_error=attacks, ista_curve=curve, code_error=code,
-        equivalent_ista_code=equivalent_iterations(ista_code, code),
-        equivalent_fista_code=equivalent_iterations(fista_code, code))
+        l0=(z > 0).float().sum(1).mean().item(), objective=coding.get("objective"),
+        reference_objective=coding.get("reference_objective"), equivalent_ista=coding.get("equivalent_ista"),
+        condition=None if S is None else active_condition(S, z), sensitivity=sens, noise_error=noise_err,
+        attack_error=attacks, ista_curve=coding.get("ista_curve", []), code_error=coding.get("code_error"),
+        equivalent_ista_code=coding.get("equivalent_ista_code"),
+        equivalent_fista_code=coding.get("equivalent_fista_code"), fvu=fvu,
+        dead=1.0 - (z > 0).any(0).float().mean().item())
+
+
+@torch.no_grad()
+def sparse_coding_numbers(model, w, xs: torch.Tensor, zs: torch.Tensor, max_iterations: int) -> dict:
+    """The rows about sparse coding's minimum on the model's own dictionary D and λ: its objective and the optimum's,
+    ISTA's curve up to it, the code error to the optimal codes and the ISTA and FISTA iterations worth as much."""
+    lam = model.sparsity
+    D = torch.from_numpy(w.decoder.T).float().to(xs.device)
+    own = objective(D, xs, zs, lam).mean().item()
+    z_star = sparse_codes(D, xs, lam, REFERENCE_ITERATIONS)
+    curve = ista_objectives(D, xs, lam, max_iterations, stop_at=own)
+    code = (zs - z_star).pow(2).sum(1).mean().item()
+    ista_code = code_errors(D, xs, lam, z_star, max_iterations, stop_at=code)
+    fista_code = code_errors(D, xs, lam, z_star, max_iterations, stop_at=code, momentum=True)
+    return {"objective": own, "reference_objective": objective(D, xs, z_star, lam).mean().item(),
+            "equivalent_ista": equivalent_iterations(curve, own), "ista_curve": curve, "code_error": code,
+            "equivalent_ista_code": equivalent_iterations(ista_code, code),
+            "equivalent_fista_code": equivalent_iterations(fista_code, code)}
 
 
 @dataclass
@@ -199,6 +223,7 @@ class Training:
     epochs_to_target: int | None  # first epoch (1-based) with validation error ≤ TARGET_ERROR
     val_error: list[float | None]  # per epoch
     wall_time: float | None  # seconds
+    val_recon: list[float | None] = field(default_factory=list)  # per epoch: mean ½‖x − x̂‖² on validation samples
 
 
 def training_numbers(history: list[dict]) -> Training:
@@ -215,4 +240,5 @@ def training_numbers(history: list[dict]) -> Training:
         ratio = max(r["grad_norm_max"] for r in rows) / median if median > 0 else None
     errors = [r.get("val_error") for r in history]
     reached = next((i + 1 for i, e in enumerate(errors) if e is not None and e <= TARGET_ERROR), None)
-    return Training(cv, ratio, reached, errors, history[-1].get("elapsed") if history else None)
+    return Training(cv, ratio, reached, errors, history[-1].get("elapsed") if history else None,
+                    [r.get("val_recon") for r in history])

@@ -23,7 +23,7 @@ from models.analysis.compare import (
 )
 from models.checkpoint import EXPORTED, CheckpointError, atomic_write, load_model
 from models.domains import DataSpec, dataset, spec as data_spec, test_set
-from models.families import all_families, get, of_model
+from models.families import NEEDS, all_families, capabilities, get, of_model
 from models.training import run_folder
 from models.training.config import train_config
 
@@ -98,6 +98,11 @@ def measure(sources: list[Path], x: torch.Tensor, y: torch.Tensor, max_iteration
         except CheckpointError as e:  # one missing or damaged model does not cost the others' numbers
             print(f"warning: skipped: {e}", file=sys.stderr)
             continue
+        missing = capabilities(model).missing("decoder", "filters")
+        if missing:
+            print(f"warning: skipped {src}: {of_model(model).short} models lack "
+                  + " and ".join(NEEDS[n] for n in missing), file=sys.stderr)
+            continue
         model = model.to(device)
         folder = run_folder.folder_of(src)
         history = run_folder.read_metrics(folder)  # none beside a bare model file
@@ -120,22 +125,34 @@ class Column:
     fmt: str
     missing: str = "—"  # what the page shows for None
     per_run: bool = False  # how its run went: the page shows the curves instead
+    coding: bool = False  # a row about sparse coding's minimum: a model without steps has none ("—", not `missing`)
+
+    def shown(self, c: Comparison, t: Training) -> str | None:
+        """The cell as the page shows it; None where the model cannot have this number."""
+        if self.coding and c.objective is None:
+            return None
+        v = self.value(c, t)
+        return (None if self.missing == "—" else self.missing) if v is None else self.fmt.format(v)
 
 
 COLUMNS = [
     Column("test error (%)", "test error (%)", lambda c, t: c.error, "{:.2f}"),
     Column("recon", "reconstruction ½‖x − x̂‖²", lambda c, t: c.recon, "{:.4f}"),
     Column("L0", "active units (L0)", lambda c, t: c.l0, "{:.1f}"),
-    Column("objective", "objective ½‖x − Dz‖² + λ‖z‖₁", lambda c, t: c.objective, "{:.4f}"),
-    Column("ISTA optimum", "its optimum on the same D", lambda c, t: c.reference_objective, "{:.4f}"),
-    Column("gap (%)", "gap to the optimum (%)", lambda c, t: c.objective_gap, "{:.1f}"),
-    Column("≡ ISTA iterations", "≡ ISTA iterations", lambda c, t: c.equivalent_ista, "{}",
+    Column("FVU", "variance unexplained (FVU)", lambda c, t: c.fvu, "{:.3f}"),
+    Column("dead (%)", "units active on no sample (%)", lambda c, t: None if c.dead is None else 100 * c.dead,
+           "{:.1f}"),
+    Column("objective", "objective ½‖x − Dz‖² + λ‖z‖₁", lambda c, t: c.objective, "{:.4f}", coding=True),
+    Column("ISTA optimum", "its optimum on the same D", lambda c, t: c.reference_objective, "{:.4f}", coding=True),
+    Column("gap (%)", "gap to the optimum (%)", lambda c, t: c.objective_gap, "{:.1f}", coding=True),
+    Column("≡ ISTA iterations", "≡ ISTA iterations", lambda c, t: c.equivalent_ista, "{}", coding=True,
            missing=f"> {MAX_ITERATIONS}"),
-    Column("‖z − z*‖²", "code error ‖z_T − z*‖² (Gregor & LeCun)", lambda c, t: c.code_error, "{:.4f}"),
-    Column("≡ ISTA (codes)", "≡ ISTA iterations by code error", lambda c, t: c.equivalent_ista_code, "{}",
+    Column("‖z − z*‖²", "code error ‖z_T − z*‖² (Gregor & LeCun)", lambda c, t: c.code_error, "{:.4f}",
+           coding=True),
+    Column("≡ ISTA (codes)", "≡ ISTA iterations by code error", lambda c, t: c.equivalent_ista_code, "{}", coding=True,
            missing=f"> {MAX_ITERATIONS}"),
     Column("≡ FISTA (codes)", "≡ FISTA iterations by code error", lambda c, t: c.equivalent_fista_code, "{}",
-           missing=f"> {MAX_ITERATIONS}"),
+           coding=True, missing=f"> {MAX_ITERATIONS}"),
     Column("cond(S_AA)", "cond(S) on the active units", lambda c, t: c.condition, "{:.1f}"),
     Column("grad CV", "gradient-norm CV over training", lambda c, t: t.grad_cv, "{:.2f}"),
     Column("grad max/median", "gradient-norm max / median", lambda c, t: t.grad_max_median, "{:.1f}"),
@@ -172,13 +189,15 @@ def table(measured: list[Measured], unroll: int, max_iterations: int) -> str:
     lines = ["| model | " + " | ".join(col.header for col in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for family, ms in groups.items():
         label = f"{get(family).short} (seeds {', '.join(str(m.seed) for m in ms)})" if len(ms) > 1 else ms[0].name
-        cells = (_cell([col.value(m.comparison, m.training) for m in ms], col.fmt) for col in COLUMNS)
+        cells = ("n/a" if col.coding and any(m.comparison.objective is None for m in ms) else
+                 _cell([col.value(m.comparison, m.training) for m in ms], col.fmt) for col in COLUMNS)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     notes = (f"T = {unroll}. A cell is the mean over seeds, then each seed's value. '≡ ISTA iterations': the fewest "
              f"ISTA iterations reaching the model's objective on its own dictionary ('—': not within "
              f"{max_iterations}); '≡ ISTA / FISTA (codes)': the fewest whose codes are as close to the optimal ones "
-             "(Gregor & LeCun's measure). The DrSAE and ISTA start from the same dictionary, so units of the two with "
-             "the same index often keep cosine ≈ 1. Definitions: models/analysis/compare.py.")
+             "(Gregor & LeCun's measure); 'n/a': a model without recurrent steps (a sparse autoencoder) does not "
+             "approximate sparse coding's minimum. The DrSAE and ISTA start from the same dictionary, so units of the "
+             "two with the same index often keep cosine ≈ 1. Definitions: models/analysis/compare.py.")
     return "\n".join(lines) + "\n\n" + notes + "\n"
 
 
