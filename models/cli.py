@@ -125,6 +125,8 @@ def sweep(argv: list[str]) -> int:
     p.add_argument("--runs", default=None, help=f"the registry folder (default: {jobs.RUNS_ROOT})")
     p.add_argument("--data-dir", help="folder with the four MNIST-format idx files (else $SPARSELAB_DATA)")
     p.add_argument("--wait", action="store_true", help="print progress until every run has ended")
+    p.add_argument("--cancel", action="store_true", help="cancel this sweep (the same flags name its runs): its "
+                   "queued runs leave the queue, its running ones checkpoint and stop")
     g = p.add_argument_group("Ray Tune (a sweep across machines)")
     g.add_argument("--engine", choices=["local", "ray"], default="local", help="local: this machine's job registry "
                    "(default); ray: trials on Ray Tune, into the same run folders (waits until they end)")
@@ -140,7 +142,7 @@ def sweep(argv: list[str]) -> int:
     a = p.parse_args(argv)
     root = Path(a.runs) if a.runs else jobs.RUNS_ROOT
     given = {k: v for k, v in vars(a).items() if k not in ("family", "config", "sparsity", "seeds", "trainers", "runs",
-                                                           "data_dir", "wait", "engine", "address", "cpus_per_trial",
+                                                           "data_dir", "wait", "cancel", "engine", "address", "cpus_per_trial",
                                                            "early_stop", "grace_epochs")}
     try:
         if not family.has_sparsity:
@@ -148,6 +150,9 @@ def sweep(argv: list[str]) -> int:
         lams, seeds = sweeps.values(a.sparsity, float, "--sparsity"), sweeps.values(a.seeds, int, "--seeds")
         mc, tc, data = _configs(family, domain, saved, {**family.with_sparsity(given, lams[0]), "seed": seeds[0]})
         configs = sweeps.grid(family, mc.to_dict(), tc.to_dict(), lams, seeds)  # flags over the file
+        if a.cancel:
+            fits = [(jobs.fitted(m, data, a.data_dir), t) for m, t in configs]
+            return _cancelled(root, [jobs.run_name(m, t, d) for (d, m), t in fits])
         if a.engine == "ray":
             return _ray_sweep(configs, root, data, a)
         if a.trainers is not None:
@@ -173,6 +178,16 @@ def sweep(argv: list[str]) -> int:
         if not moved:  # nothing moved for a round: a trainer killed without a word frees its place here (one that
             jobs.dispatch(root)  # ends cleanly starts the next itself, as it exits)
         time.sleep(2)
+
+
+def _cancelled(root: Path, names: list[str]) -> int:
+    """Cancel these runs of the registry at `root` (a sweep's, a benchmark's) and say what that did, in one line."""
+    from models.services import jobs
+
+    dequeued, stopping = jobs.cancel(root, names)
+    print(f"{dequeued} of {len(names)} runs taken out of the queue, {stopping} asked to stop (they checkpoint; "
+          "resuming trains them on)")
+    return 0
 
 
 def _ray_sweep(configs, root: Path, data, a) -> int:
@@ -679,6 +694,9 @@ def benchmark(argv: list[str]) -> int:
                    "splitting, at each family's middle sparsity and first seed ('none': no chain; default: "
                    "%(default)s)")
     p.add_argument("--runs", help=f"the registry folder (default: {jobs.RUNS_ROOT})")
+    p.add_argument("--cancel", action="store_true", help="cancel this benchmark (the same flags name its runs): its "
+                   "queued runs leave the queue, its running ones checkpoint and stop; the same command without "
+                   "--cancel trains them on")
     p.add_argument("--trainers", type=int, help="trainers at once, kept for the registry (default: its setting, "
                    "else one per two cores)")
     p.add_argument("--data-dir")
@@ -703,6 +721,8 @@ def benchmark(argv: list[str]) -> int:
         if not seeds:
             raise ValueError("--seeds: give at least one seed")
         planned = bench.plan(data, families, sparsity, seeds, root, a.hidden, sizes, train)
+        if a.cancel:
+            return _cancelled(root, [p_.run.name for p_ in planned])
         if a.trainers is not None:
             jobs.set_max_trainers(a.trainers, root)
         print(f"{len(planned)} runs on {data.describe()} in {root}; {jobs.max_trainers(root)} train at once.")

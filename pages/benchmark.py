@@ -13,6 +13,7 @@ from models.services import benchmark, catalog
 from ui import figures, sidebar, url
 from ui.compute import benchmark_for
 from ui.export import chart, csv_text, download_csv
+from ui.text import plain
 
 PAIRS_SHOWN = 16  # matched pairs drawn at once
 CHILDREN_SHOWN = 12
@@ -36,7 +37,7 @@ url.share(benchmark=Path(folder).name)
 try:
     bv = benchmark_for(folder, (Path(folder) / benchmark.RESULT).stat().st_mtime)
 except (OSError, benchmark.DamagedBenchmark) as e:
-    st.error(f"This benchmark cannot be read: {e}")
+    st.error(f"This benchmark cannot be read: {plain(e)}")
     st.stop()
 result = bv.saved.result
 metrics = result["metrics"]

@@ -13,6 +13,7 @@ from ui.compute import COMPARE_REFERENCE, COMPARE_SAMPLES, comparison_task, matc
     training_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
+from ui.text import plain
 
 NEEDS = ("decoder", "filters")  # what every measurement reads: codes, the decoder and each unit's decoder column
 SHOWN_UNITS = 25  # units per z_t heatmap: a column of the page is ~250 px wide
@@ -39,7 +40,7 @@ data = st.selectbox("Models trained on", datas, format_func=lambda k: on[k].desc
 found = [e for e in able if e.data.key == data]
 if len(found) < 2:
     st.info("Comparing needs two models with a decoder and filters, trained on the same data: "
-            f"there is one on {on[data].describe()}.")
+            f"there is one on {plain(on[data].describe())}.")
     st.stop()
 by_key = {e.key: e for e in found}
 
@@ -156,7 +157,7 @@ for col, e, lab in zip(st.columns(len(models)), models, labels):
     x = np.asarray(samples_for(data, e.architecture).split.x[i], dtype=np.float32)  # as its family reads it
     tr = trace_for(str(e.path), e.version(), e.unroll, x.tobytes())
     with col:
-        st.markdown(f"**{lab}**")
+        st.markdown(f"**{plain(lab)}**")
         peak = tr.z.max(0)
         units = np.argsort(-peak)[:min(SHOWN_UNITS, int((peak > 0).sum()))]  # the sample's most active units
         if not len(units):

@@ -8,14 +8,15 @@ from models.kinds import kind_counts
 from ui import background, compute, export, figures, nav
 from ui.export import chart
 from ui.state import require
+from ui.text import plain
 
 sel = require(__file__)
 caps = sel.caps
 st.title(f"sparselab · {sel.family.title}")
 samples = sel.samples()
-st.caption(f"**Data**: {sel.entry.data.domain.title} ({sel.entry.data.describe()}). {sel.entry.data.domain.summary} "
-           f"**What the model reads**: {sel.entry.data.normalization(sel.family)}."
-           + (f" **Note**: {sel.entry.data.note()}." if sel.entry.data.note() else ""))
+st.caption(f"**Data**: {sel.entry.data.domain.title} ({plain(sel.entry.data.describe())}). "
+           f"{sel.entry.data.domain.summary} **What the model reads**: {sel.entry.data.normalization(sel.family)}."
+           + (f" **Note**: {plain(sel.entry.data.note())}." if sel.entry.data.note() else ""))
 
 
 def bound_overview():
@@ -86,7 +87,7 @@ def code_overview():
         col.metric(label, value, note[0] if note else None, delta_color="off", delta_arrow="off")
     sparsity = "" if sel.entry.sparsity is None else f", {sel.family.sparsity_symbol} = {sel.entry.sparsity:g}"
     trained = f", trained with T = {sel.trained_unroll}" if caps.steps else ""
-    st.caption(f"On the {samples.name}. Model: {sel.entry.label}{sparsity}{trained}."
+    st.caption(f"On the {plain(samples.name)}. Model: {plain(sel.entry.label)}{sparsity}{trained}."
                + (" Its steps approach sparse coding's converged codes on its dictionary (the minimum of "
                   "½‖x − D z‖² + λ‖z‖₁): their reconstruction is quoted beside its own at T." if view.converged else ""))
     if caps.steps:

@@ -8,6 +8,7 @@ from ui import background, figures, sidebar
 from ui.compute import summaries_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import current
+from ui.text import plain
 
 st.title("Sweep: sparsity against error and reconstruction")
 sel = current()
@@ -32,7 +33,7 @@ numbers, failed, task = summaries_for(entries)
 if task is not None:
     background.shown(task)  # a bar while the worker measures the models not measured yet; the page reruns after
 if failed:
-    st.warning("Left out: " + "; ".join(f"{e.label}: {failed[e.key]}" for e in entries if e.key in failed))
+    st.warning("Left out: " + "; ".join(f"{plain(e.label)}: {plain(failed[e.key])}" for e in entries if e.key in failed))
 entries = [e for e in entries if e.key in numbers]
 if not entries:
     st.stop()

@@ -16,6 +16,7 @@ from models.training.config import TrainConfig, train_config
 from ui import figures, nav, sidebar
 from ui.export import chart, download_csv, rows_csv
 from ui.forms import settings_form
+from ui.text import plain
 
 nav.through_app()
 st.title("Training")
@@ -97,15 +98,15 @@ if submitted:
         if _allowed(seconds, "This run", repr((mc, tc, data.key))):
             j = jobs.start(mc, tc, data=data, title=run_title, note=run_note, queue=True)
             if j.state == "queued":  # every trainer busy: it starts when one is free
-                st.success(f"{j.name} is queued: it starts as soon as a trainer is free (about {_hours(seconds)} "
+                st.success(f"{plain(j.name)} is queued: it starts as soon as a trainer is free (about {_hours(seconds)} "
                            "of training on this machine); 'Trainers at once' below sets how many run together.")
             else:
-                st.success(f"{j.name} is {'already ' if j.message != 'starting' else ''}running (about "
+                st.success(f"{plain(j.name)} is {'already ' if j.message != 'starting' else ''}running (about "
                            f"{_hours(seconds)} on this machine).")
             if data.note():
-                st.info(data.note())
+                st.info(plain(data.note()))
     except (jobs.JobError, ValueError) as e:
-        st.error(str(e))
+        st.error(plain(e))
 if swept:
     try:
         data = DataSpec(domain, domain.config(**data_values))
@@ -120,7 +121,7 @@ if swept:
                        + ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
                        + ". The Sweep page plots them as they finish.")
     except (jobs.JobError, ValueError) as e:
-        st.error(str(e))
+        st.error(plain(e))
 def _set_trainers():
     try:
         jobs.set_max_trainers(st.session_state["trainers-at-once"])
@@ -164,14 +165,20 @@ def live():
         st.info("No runs of yours yet: start one above. Below, how the embedded models were trained.")
         return
     names = [j.name for j in all_jobs]
+    waiting = [j.name for j in all_jobs if j.state == "queued"]
+    if waiting and st.button(f"Empty the queue ({len(waiting)} waiting)", key="tr-empty-queue",
+                             help="A sweep or a benchmark cancelled: the runs waiting for a trainer stay as they are, "
+                                  "stopped; Resume trains any of them on"):
+        taken, _ = jobs.cancel(jobs.RUNS_ROOT, waiting)
+        st.toast(f"{taken} runs taken out of the queue.")
     abouts = {n: runs.read_about(jobs.RUNS_ROOT / n) for n in names}
     name = st.selectbox("Run", names, key="tr-run",
                         format_func=lambda n: f"{abouts[n]['name']} ({n})" if abouts[n]["name"] else n)
     j = next(x for x in all_jobs if x.name == name)
     if abouts[name]["note"]:
-        st.caption(abouts[name]["note"])
+        st.caption(plain(abouts[name]["note"], lines=True))
     if j.state == "damaged":  # its files cannot be read: say why, and touch nothing
-        st.error(f"{name} is damaged: {j.message}")
+        st.error(f"{plain(name)} is damaged: {plain(j.message)}")
         return
     c = st.columns([3, 1, 1])
     c[0].progress(j.progress, text=f"{j.state} · epoch {min(j.epoch + 1, j.total_epochs)}/{j.total_epochs} · "
@@ -179,13 +186,13 @@ def live():
     if j.state in ("running", "queued"):
         if c[1].button("Stop" if j.state == "running" else "Take out of the queue", key=f"stop-{name}"):
             jobs.stop(j.run)
-            st.toast(f"Stopping {name}: it checkpoints and exits.")
+            st.toast(f"Stopping {plain(name)}: it checkpoints and exits.")
     elif j.state in ("stopped", "interrupted", "failed"):
         if c[1].button("Resume", key=f"resume-{name}"):
             try:
                 jobs.resume(j.run)
             except jobs.JobError as e:
-                st.error(str(e))
+                st.error(plain(e))
     have = jobs.extendable(j.run) if j.state in ("done", "stopped") else None
     if have is not None:  # a steady-lr run continues to the weights a longer run would reach
         e = st.columns([2, 1, 3], vertical_alignment="bottom")
@@ -198,7 +205,7 @@ def live():
             try:
                 jobs.extend(j.run, int(more))
             except jobs.JobError as err:
-                st.error(str(err))
+                st.error(plain(err))
     with st.expander("Name and note"):
         with st.form(f"about-{name}"):
             title = st.text_input("Name", abouts[name]["name"], max_chars=jobs.TITLE_MAX)
@@ -208,11 +215,11 @@ def live():
                     jobs.describe(j.run, title, note)
                     st.rerun(scope="app")  # the model picker shows the new name
                 except jobs.JobError as err:
-                    st.error(str(err))
+                    st.error(plain(err))
     if j.message and j.state == "failed":
-        st.error(j.message)
+        st.error(plain(j.message))
     elif j.message.startswith("stopped early"):  # a sweep engine's early stop: why it ended before its epochs
-        st.info(f"{name} {j.message}; Resume trains it on.")
+        st.info(f"{plain(name)} {plain(j.message)}; Resume trains it on.")
     rows = runs.read_metrics(j.run)
     if rows:
         cfg = runs.read_config(j.run) or {}  # not damaged: job() read it

@@ -474,3 +474,26 @@ def test_on_a_400_px_screen_the_dynamics_frames_stack_and_nothing_is_cut_off(pag
     title, save = page.locator(".stepper .panel .title").first, page.locator(".stepper .panel .save").first
     pad = float(title.evaluate("t => parseFloat(getComputedStyle(t).paddingRight)"))
     assert pad >= save.bounding_box()["width"]  # the title's text stops before the ⤓ PNG button
+
+
+def test_a_runs_name_and_note_show_as_their_characters(page, tmp_path, tiny_run):
+    """Markup in a run's about.json renders as text in the sidebar: no image fetched, no colour, no LaTeX."""
+    import json
+    import shutil
+
+    run = tmp_path / "runs" / "noted"
+    shutil.copytree(tiny_run[0], run)
+    (run / "about.json").write_text(json.dumps({"name": "![x](http://127.0.0.1:9/u.png) :red[R]",
+                                                "note": "$x^2$ <b>bold</b> **b** [l](http://e.example) \ud800"}))
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "u.png" in r.url else None)
+    page.goto(page.url.split("?")[0].rstrip("/") + "/?model=run:noted")
+    page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+    wait_idle(page)
+    side = page.locator('[data-testid="stSidebar"]')
+    shown = side.inner_text().replace("\u2060", "")  # the word joiners that keep addresses from being links
+    assert "![x](http://127.0.0.1:9/u.png) :red[R]" in shown and "$x^2$ <b>bold</b> **b** [l](http://e.example) \ufffd" \
+        in shown, shown
+    marked = side.evaluate("""s => [...s.querySelectorAll("img[src*='u.png'], .katex, a[href*='e.example'], b")]
+        .map(e => e.outerHTML.slice(0, 200))""")
+    assert not marked and not fetched, marked

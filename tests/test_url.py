@@ -4,6 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from models.services import jobs
+from ui.text import plain
 from tests.test_app import ROOT, get, server_navigation, stepper_data
 from ui import url
 
@@ -103,6 +104,6 @@ def test_compare_link(open_link):
     at = open_link("pages/compare.py", models=pair)
     assert get(at, "multiselect", "Models").value == pair.split(",") and at.query_params["models"] == pair
     at = open_link("pages/compare.py", models="default:drsae-400x11,run:gone")
-    assert notices(at) == ["The link's models `default:drsae-400x11,run:gone` names run:gone, not among the models "
-                           "here: showing the sidebar's model and one of each other family."]
+    assert notices(at) == ["The link's models `default:drsae-400x11,run:gone` " + plain("names run:gone, not among "
+                           "the models here") + ": showing the sidebar's model and one of each other family."]
     assert len(get(at, "multiselect", "Models").value) == 4

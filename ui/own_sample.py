@@ -8,6 +8,7 @@ import streamlit as st
 
 from models.images import ImageError, prepare_drawing, prepare_upload
 from ui import figures
+from ui.text import plain
 
 HOW = ("Draw", "Upload")
 CANVAS = 280  # pixels: ten per MNIST pixel
@@ -58,7 +59,7 @@ def _uploaded(key: str, domain) -> np.ndarray | None:
     try:
         img = _framed_upload(up.getvalue(), domain.name)
     except ImageError as e:
-        st.error(str(e))
+        st.error(plain(e))
         return None
     st.image(figures.tiles([img.reshape(-1).astype(np.float32)], zoom=3, signed=False, shape=img.shape),
              caption=["what the model sees"])

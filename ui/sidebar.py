@@ -13,6 +13,7 @@ from models.training import run_folder
 from models.training.config import TrainConfig
 from ui import compute, export, url
 from ui.state import Selection, keep, publish
+from ui.text import plain
 
 
 _OPEN = "_open_model"
@@ -69,7 +70,7 @@ def _train_other_sparsity(entry: catalog.Entry, family) -> None:
                 j = jobs.start(mc, TrainConfig.from_dict(cfg["train"]), data=entry.data)
                 st.success(f"{j.name} is training: see the Training page. It appears under 'Your runs'.")
             except (jobs.JobError, ValueError) as e:
-                st.error(str(e))
+                st.error(plain(e))
 
 
 def _known(key: str, by_key: dict[str, catalog.Entry]) -> catalog.Entry:
@@ -116,21 +117,22 @@ def _draw() -> Selection | None:
         entry = at[0]
     family = get(entry.architecture)
     if entry.title or entry.note:
-        sb.markdown(f"**{entry.title or entry.folder.name}**" + (f"  \n{entry.note}" if entry.note else ""))
+        sb.markdown(f"**{plain(entry.title or entry.folder.name)}**" + (f"  \n{plain(entry.note, lines=True)}"
+                                                                           if entry.note else ""))
     _train_other_sparsity(entry, family)
     if entry.state not in ("embedded", "done"):
         sb.caption(f"This run is {entry.state}: showing its latest checkpoint.")
     try:
         opened = compute.loaded(str(entry.path), entry.version())
     except CheckpointError as e:
-        sb.error(f"{entry.label} cannot be opened: {e}")
+        sb.error(f"{plain(entry.label)} cannot be opened: {plain(e)}")
         return None
     if opened.restored_from:
         sb.warning(f"Its latest checkpoint is damaged: showing the one before it ({Path(opened.restored_from).name}).")
     try:
         shown = compute.shown_for(entry.data.key)
     except (DataError, ValueError) as e:  # its data is gone (a vectors file moved), or cannot be read
-        sb.error(f"{entry.label} cannot be shown: its data cannot be loaded ({e}).")
+        sb.error(f"{plain(entry.label)} cannot be shown: its data cannot be loaded ({plain(e)}).")
         return None
     trained = entry.settings.get("data.test_fingerprint")
     if trained and trained != shown.fingerprint:

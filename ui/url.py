@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ui.text import code, plain
+
 _ARRIVAL = "_url_arrival"  # the link's parameters, each removed once a page has taken it
 
 
@@ -31,14 +33,9 @@ def take(name: str, parse: Callable[[str], object], what: str, fallback: str):
     try:
         return parse(raw)
     except ValueError as e:
-        st.warning(f"The link's {what} {code(raw[:40])} {e}: showing {fallback}.", icon=":material/link_off:")
+        st.warning(f"The link's {what} {code(raw, 40)} {plain(e, 200)}: showing {fallback}.",
+                   icon=":material/link_off:")
         return None
-
-
-def code(text: str) -> str:
-    """A user's text as a markdown code span: shown character for character (never a link, an image, a format or
-    HTML); its own backquotes, which could close the span, become a look-alike."""
-    return "`" + text.replace("`", "ˋ") + "`"
 
 
 def share(**values) -> None:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from models import text
 from models.data import DataError
 from models.domains import DataSpec, spec as data_spec, spec_of
 from models.families import of_config, of_saved
@@ -137,17 +138,24 @@ def _checked_config(run: Path) -> tuple[dict | None, tuple | None]:
     return cfg, key
 
 
+STATES = ("new", "queued", "running", "done", "stopped", "failed")  # what a status file may say ("interrupted" and
+# "damaged" are read from the files, never written)
+
+
 def job(run: Path) -> Job:
     """The run's state from its files; a run whose files cannot be read is "damaged", with the reason."""
     try:
         cfg, cfg_stamp = _checked_config(Path(run))
         st = runs.read_status(run)
-        state = str(st.get("state", "new"))
+        state = st.get("state", "new")
+        if state not in STATES:
+            raise runs.DamagedRun(f"{run / runs.STATUS} names a state this version does not know")
         pid = st.get("pid")
         if state == "running" and not runs.trainer_running(run) and not _starting(st):
             state = "interrupted"  # killed without a word (machine restart, kill -9), or a pid reused: resumable
         return Job(Path(run), state, int(st.get("epoch", 0)), int(st.get("total_epochs", 0) or 0),
-                   float(st.get("frac", 0.0)), st.get("eta"), str(st.get("message", "")), pid, cfg, cfg_stamp)
+                   float(st.get("frac", 0.0)), st.get("eta"), text.printable(str(st.get("message", "")),
+                                                                              text.MESSAGE_MAX), pid, cfg, cfg_stamp)
     except (runs.DamagedRun, TypeError, ValueError) as e:  # a ValueError: a field of the wrong kind
         reason = str(e) if isinstance(e, runs.DamagedRun) else f"{run / runs.STATUS} has a field of the wrong kind ({e})"
         return Job(Path(run), "damaged", 0, 0, 0.0, None, reason, None)
@@ -243,16 +251,19 @@ def _launch(run: Path, cfg: dict, data_dir: str | None, total_epochs: int, epoch
     return job(run)
 
 
-TITLE_MAX, NOTE_MAX = 60, 2000
+TITLE_MAX, NOTE_MAX = text.NAME_MAX, text.NOTE_MAX
 
 
 def checked_about(title: str | None, note: str | None) -> tuple[str, str]:
     """A run's name and note as the user typed them, trimmed; JobError in one line when they cannot be shown."""
     title, note = (title or "").strip(), (note or "").strip()
-    if len(title) > TITLE_MAX or "\n" in title or not title.isprintable():
+    if len(title) > TITLE_MAX or not text.is_printable(title, TITLE_MAX):
         raise JobError(f"a run's name is one line of at most {TITLE_MAX} printable characters")
     if len(note) > NOTE_MAX:
         raise JobError(f"a run's note holds at most {NOTE_MAX} characters ({len(note)} given)")
+    if not text.is_printable(note, NOTE_MAX, lines=True):
+        raise JobError("a run's note holds characters that cannot be shown (controls, bidi or zero-width marks, "
+                       "a lone surrogate)")
     return title, note
 
 
@@ -443,6 +454,23 @@ def resume(run: Path, data_dir: str | None = None) -> Job:
     except ValueError as e:
         raise JobError(f"{Path(run).name} cannot be resumed: {e}") from None
     return start(mc, tc, Path(run).parent, data_dir, name=Path(run).name, data=data)
+
+
+def cancel(root: Path | None = None, names: list[str] | None = None) -> tuple[int, int]:
+    """A sweep or a benchmark cancelled: every queued run of the registry at `root` (or those `names`) taken out of
+    the queue first, so that no trainer that ends starts the next, then every running one asked to stop (it
+    checkpoints; Resume trains it on). Returns (taken out of the queue, asked to stop)."""
+    root = Path(root or RUNS_ROOT)
+    chosen = [j.run for j in list_jobs(root) if names is None or j.name in names]
+    with _locked(root):  # what the queue holds now (a trainer that ended may have just started one)
+        now = [job(r) for r in chosen]
+        waiting = [j for j in now if j.state == "queued" or _back_in_queue(j)]
+        for j in waiting:
+            runs.write_status(j.run, state="stopped", message="taken out of the queue; resume to train it")
+    running = [j for j in now if j.state == "running"]
+    for j in running:
+        stop(j.run)
+    return len(waiting), len(running)
 
 
 def stop(run: Path) -> None:

@@ -125,9 +125,12 @@ def run(configs: list[tuple], root: Path, data: DataSpec, data_dir: str | None =
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  ignore_reinit_error=True, runtime_env={"env_vars": {"PYTHONPATH": checkout}},
                  **({} if address else {"num_cpus": os.cpu_count() or 1}))
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise RayError(f"no Ray cluster at {address}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
-            from None
+    except OSError:
+        raise  # a folder Ray cannot use: the CLI names it in one line
+    except Exception as e:  # noqa: BLE001 (ray.init raises a bare Exception when its node times out starting)
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise RayError(f"no Ray cluster at {address}: {first}" if address else f"Ray did not start on this machine: "
+                       f"{first}") from None
     log(f"Ray started in {time.time() - t0:.1f} s ({'cluster at ' + address if address else 'this machine'})")
     for t in trials:  # the registry lists them (the Training and Sweep pages) before their trials start
         run_dir = Path(t["run"])

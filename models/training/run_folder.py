@@ -21,11 +21,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from models import text
 from models.checkpoint import CHECKPOINT, atomic_write
 from models.families import of_config
 
 CONFIG, METRICS, STATUS, LOG, STOP = "config.json", "metrics.jsonl", "status.json", "train.log", "STOP"
 ABOUT = "about.json"
+JSON_MAX = 1 << 20  # bytes a run's config, status or about file may hold (a run writes a few KB)
 TRAINER_LOCK = ".trainer.lock"
 UNIT_ANGLES = "unit_angles.f32"
 ANGLES_MAGIC = b"SLANGLE1"  # then the unit count (uint64), then a float32 row per epoch
@@ -103,7 +105,11 @@ class DamagedRun(ValueError):
 def _read_object(path: Path) -> dict | None:
     """None when the file is missing; DamagedRun when it cannot be read or is not a JSON object."""
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as f:
+            raw = f.read(JSON_MAX + 1)
+        if len(raw) > JSON_MAX:
+            raise DamagedRun(f"{path} is larger than {JSON_MAX >> 20} MiB: not a file a run writes")
+        body = raw.decode()
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -111,9 +117,9 @@ def _read_object(path: Path) -> dict | None:
     except UnicodeDecodeError:
         raise DamagedRun(f"{path} holds bytes that are not text") from None
     try:
-        obj = json.loads(text)
-    except ValueError:
-        raise DamagedRun(f"{path} is not valid JSON" + (" (it is empty)" if not text.strip() else "")) from None
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        raise DamagedRun(f"{path} is not valid JSON" + (" (it is empty)" if not body.strip() else "")) from None
     if not isinstance(obj, dict):
         raise DamagedRun(f"{path} holds a JSON {type(obj).__name__}, not an object")
     return obj
@@ -159,7 +165,8 @@ def read_about(run: Path) -> dict:
         about = _read_object(Path(run) / ABOUT) or {}
     except DamagedRun:
         about = {}
-    return {k: about[k] if isinstance(about.get(k), str) else "" for k in ("name", "note")}
+    return {"name": text.printable(about.get("name"), text.NAME_MAX),  # whatever the file holds: shown as given,
+            "note": text.printable(about.get("note"), text.NOTE_MAX, lines=True)}  # bounded, printable
 
 
 def write_about(run: Path, name: str, note: str) -> None:
