@@ -11,6 +11,8 @@
     python -m models gabor    [MODEL] [--json]   (a model on image patches: Gabors fitted to its filters)
     python -m models recovery [MODEL] [--json]   (a model on synthetic data: the true dictionary recovered?)
     python -m models benchmark --out DIR [--domain D] [--families ...] [--sparsity FAMILY=v,v ...] [--seeds 0,1]
+    python -m models hosts    [HOST] [--host-weights FILE]   (host models; a host's layers and their output shapes)
+    python -m models harvest  --host HOST --layer NAME --out DIR [--domain D] [--dtype float16] [--limit N]
 
 MODEL is a run folder, a checkpoint.pt or an exported .safetensors; without it, the embedded default.
 `train --help` lists every setting of a family (`train --family NAME --help` for another one).
@@ -751,7 +753,107 @@ def benchmark(argv: list[str]) -> int:
     return 0 if all(s == "done" for s in states.values()) else 1
 
 
-COMMANDS = {"train": train, "evaluate": evaluate, "units": units, "report": report, "export": export,
+def _host_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host-weights", help="the host's weights: a file (a state dict, read without running code), or "
+                   "torchvision's own by their name (DEFAULT)")
+
+
+def _data_of(a, domain, argv: list[str], opened=None) -> DataSpec:
+    """The data the flags name; a host's own data when it has one and --domain was not given."""
+    if opened is not None and opened.data and not any(x.startswith("--domain") for x in argv):
+        domain = domain_named(opened.data)
+    return DataSpec(domain, domain.config(**{f.name: getattr(a, f.name) for f, _ in settings(domain.config)
+                                             if hasattr(a, f.name)}))
+
+
+def hosts(argv: list[str]) -> int:
+    """The hosts this version knows; a host's layers with the shape of what each gives; the embedded host trained."""
+    from models import hosts as hosts_
+
+    try:
+        _, domain, _ = _family_and_saved(argv)
+    except ERRORS as e:
+        return _fail(e)
+    p = argparse.ArgumentParser(prog="python -m models hosts", description="Without HOST: the host models this "
+                                "version knows. With one: its layers (named modules) and the shape of each one's "
+                                "output for one sample of its data, what `harvest --layer` takes.")
+    p.add_argument("host", nargs="?", help="digits-cnn (embedded), torchvision:NAME, ...")
+    _host_flags(p)
+    p.add_argument("--train-embedded", metavar="DIR", help="train the embedded host (a small CNN) on digits into DIR")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--data-dir")
+    _data_flags(p, domain)
+    a = p.parse_args(argv)
+    try:
+        if a.train_embedded:
+            facts = hosts_.digits_cnn.train_embedded(Path(a.train_embedded), a.data_dir, a.epochs)
+            print(f"wrote {a.train_embedded}: test error {facts['test_error']:.2f} % on {facts['test_samples']:,} "
+                  f"test digits, {facts['seconds']:.0f} s")
+            return 0
+        if not a.host:
+            for h in hosts_.all_hosts():
+                print(f"{h.name:14s} {h.summary}")
+            return 0
+        opened = hosts_.open_host(a.host, a.host_weights)
+        data = _data_of(a, domain, argv, opened)
+        from models.data import intensities
+        from models.domains import dataset
+
+        ds, _ = dataset(data, a.data_dir, 1, inputs=intensities if data.layout().unit_interval else None)
+        x = opened.inputs(ds.test.take(slice(0, 1)).x, data.layout().image)
+        print(f"{opened.describe}; one of the {data.describe()} as input {tuple(x.shape[1:])}:")
+        for name, shape in hosts_.layer_shapes(opened, x):
+            print(f"  {name:32s} {'×'.join(map(str, shape)) if shape else '(not one tensor)'}")
+    except (hosts_.HostError, *ERRORS) as e:
+        return _fail(e)
+    return 0
+
+
+def harvest(argv: list[str]) -> int:
+    """A host's layer over a domain's samples, written as an activation store any family trains on."""
+    from models import hosts as hosts_
+    from models.hosts.harvest import harvest as run_harvest
+
+    try:
+        _, domain, _ = _family_and_saved(argv)
+    except ERRORS as e:
+        return _fail(e)
+    p = argparse.ArgumentParser(prog="python -m models harvest", description="Run a host model over a data domain's "
+                                "samples and write what one layer gives as an activation store (shards and a "
+                                "manifest; a convolutional layer: a vector per position). A killed harvest continues "
+                                "where it stopped. Train on it: train --domain vectors --vectors OUT.")
+    p.add_argument("--host", required=True, help="digits-cnn (embedded), torchvision:NAME, ...")
+    _host_flags(p)
+    p.add_argument("--layer", required=True, help="a named module (`python -m models hosts HOST` lists them)")
+    p.add_argument("--out", required=True, help="the store's folder")
+    p.add_argument("--dtype", choices=["float16", "float32"], default="float16")
+    p.add_argument("--limit", type=int, help="the first N samples of each split")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--data-dir")
+    _data_flags(p, domain)
+    a = p.parse_args(argv)
+    stop = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
+    try:
+        if a.limit is not None and a.limit < 1 or a.batch_size < 1:
+            raise ValueError("--limit and --batch-size must be at least 1")
+        opened = hosts_.open_host(a.host, a.host_weights)
+        manifest = run_harvest(opened, a.layer, _data_of(a, domain, argv, opened), Path(a.out), a.data_dir, a.dtype,
+                               a.limit, a.batch_size, should_stop=lambda: stop["flag"])
+    except (hosts_.HostError, *ERRORS) as e:
+        return _fail(e)
+    if manifest is None:
+        print("stopped; the same command continues after the last shard written", file=sys.stderr)
+        return 130
+    rows = {part: sum(s["rows"] for s in manifest[part]) for part in ("train", "val", "test") if part in manifest}
+    print(f"wrote {a.out}: " + ", ".join(f"{n:,} {part}" for part, n in rows.items())
+          + f" vectors of {manifest['dimension']} ({manifest['dtype']}); train on it: python -m models train "
+          f"--domain vectors --vectors {a.out} --family topk-sae --out runs/NAME")
+    return 0
+
+
+COMMANDS = {"train": train, "hosts": hosts, "harvest": harvest, "evaluate": evaluate, "units": units, "report": report, "export": export,
             "compare": compare, "posteriors": posteriors, "gabor": gabor, "recovery": recovery,
             "benchmark": benchmark}
 

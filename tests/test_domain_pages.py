@@ -12,6 +12,7 @@ from models.services import catalog, jobs
 from models.training.config import train_config
 from models.training.loop import train
 from tests.test_app import ROOT, charts, server_navigation, settle
+from ui.text import plain
 
 TINY = dict(pretrain_epochs=1, epochs=1)
 
@@ -135,5 +136,5 @@ def test_the_training_form_trains_on_another_domain(monkeypatch, tmp_path):
     at.selectbox(key="train-family").set_value("rg-vae").run()
     at.selectbox(key="train-domain").set_value("patches").run()
     at.button[0].click().run()
-    assert any("values outside [0, 1]" in e.value for e in at.error)  # refused in one line, nothing started
+    assert any(plain("values outside [0, 1]") in e.value for e in at.error)  # refused in one line, nothing started
     assert len(jobs.list_jobs(tmp_path / "runs")) == 1

@@ -12,6 +12,7 @@ from models.families.drsae import DrSAEConfig
 from models.services import catalog, jobs
 from tests.test_app import get, open_app, settle
 from tests.test_composition_pages import array
+from ui.text import plain
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ def test_training_without_data_says_why_in_the_form_and_starts_nothing(monkeypat
     at.switch_page("pages/training.py").run()
     at.button[[b.label for b in at.button].index("Start training")].click().run()
     assert not at.exception
-    assert any("No digits to train on" in e.value and "SPARSELAB_DATA" in e.value for e in at.error), \
+    assert any(plain("No digits to train on") in e.value and plain("SPARSELAB_DATA") in e.value for e in at.error), \
         [e.value for e in at.error]
     assert not any("running" in s.value for s in at.success)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder
@@ -228,7 +229,8 @@ def test_a_setting_out_of_range_is_said_when_the_form_is_sent(app):
     hidden = [n for n in at.number_input if n.label == "Hidden units"][0]
     hidden.set_value(0)
     at.button[[b.label for b in at.button].index("Start training")].click().run()
-    assert any("--hidden must be in [1, 4096], got 0" in e.value for e in at.error), [e.value for e in at.error]
+    assert any(plain("--hidden must be in [1, 4096], got 0") in e.value for e in at.error), \
+        [e.value for e in at.error]
 
 
 def test_a_run_has_a_name_and_a_note_the_picker_and_tables_show(tiny_run, monkeypatch, tmp_path):

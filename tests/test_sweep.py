@@ -15,6 +15,7 @@ from models.training import run_folder as runs
 from models.training.config import TrainConfig, train_config
 from tests.test_app import ROOT, server_navigation, settle
 from tests.test_jobs import MC, wait_for
+from ui.text import plain
 
 TINY = ["--hidden", "16", "--unroll", "2", "--limit", "3000", "--pretrain-epochs", "0", "--epochs", "2"]
 
@@ -136,5 +137,5 @@ def test_training_page_queues_a_sweep(tmp_path, monkeypatch):
     assert {j.state for j in queued} == {"queued"} and all(j.config["model"]["hidden"] == 400 for j in queued)
     at.text_input(key="sweep-lams").set_value("0.05, lots")
     next(b for b in at.button if b.label == "Queue the sweep").click().run()
-    assert [e.value for e in at.error] == ["λ values '0.05, lots': give comma-separated numbers"]
+    assert [e.value for e in at.error] == [plain("λ values '0.05, lots': give comma-separated numbers")]
     assert len(jobs.list_jobs(tmp_path)) == 2  # nothing more

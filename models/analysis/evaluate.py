@@ -76,7 +76,7 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
     t0 = time.time()
     common = {
         "model": str(source), "architecture": family.name, "domain": data.describe(), "data": data_name,
-        "n_test": len(test),
+        "data_note": data.note(), "n_test": len(test),
         "data_fingerprint": fingerprint, "trained_on": trained_on(source), "warning": mismatch(source, fingerprint),
         "hidden": model.cfg.hidden}
     if capabilities(model).likelihood:

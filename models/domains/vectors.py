@@ -18,6 +18,7 @@ wrong length is refused in one line before anything is trained or written.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +150,10 @@ def _check_finite(parts: list[Rows]) -> None:
 def _open(path: str, stamp: tuple, seed: int, labels_key: str) -> Parts:
     """Cached by the path, its files' sizes and modification times, the split's seed and the labels' name."""
     p = Path(path)
+    harvested = ""
     if p.is_dir() and (p / MANIFEST).is_file():
         sources = read_manifest(p)
+        harvested = _harvested(p / MANIFEST)
         for s in sources.values():
             _check_samples(s.shards[0], 1)
         if len(sources["train"]) < MIN_ROWS:
@@ -177,9 +180,20 @@ def _open(path: str, stamp: tuple, seed: int, labels_key: str) -> Parts:
     if len({r.labelled for r in parts}) > 1:
         raise DataError(f"{p}: some of its files have labels and some not: give labels for all or none")
     facts = _facts(path, stamp, seed, labels_key, lambda: _learn(parts))
-    notes = dict.fromkeys(piece.source.note for r in parts for piece in r.pieces if piece.source.note)
+    notes = dict.fromkeys([harvested] * bool(harvested) + [piece.source.note for r in parts for piece in r.pieces
+                                                            if piece.source.note])
     return Parts(train, val, test, str(p), facts["classes"], facts["fingerprint"], facts["unit_interval"],
                  "; ".join(notes))
+
+
+def _harvested(manifest: Path) -> str:
+    """Where a harvested store's vectors came from (its manifest's "host": models/hosts/harvest.py), in words."""
+    try:
+        host = json.loads(manifest.read_text()).get("host")
+        return (f"the activations of {host['host']}'s layer {host['layer']} ({host['describe']}) over "
+                f"{host['data_describe']}") if isinstance(host, dict) else ""
+    except (OSError, ValueError, KeyError, TypeError):  # a label, not worth an error: the manifest was read above
+        return ""
 
 
 def _learn(parts: list[Rows]) -> dict:

@@ -1,0 +1,134 @@
+"""Host models and harvesting (#43, part): the embedded digits CNN and torchvision architectures opened from a spec,
+their layers listed with output shapes, a layer's outputs written as an activation store (a vector a sample, or a
+vector a position with its sample and position), the same vectors the host gives, a killed harvest continued to the
+same files, a family trained on the result, and every bad request said in one line."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models import cli
+from models.data import intensities
+from models.domains import dataset, spec
+from models.hosts import HostError, layer_shapes, open_host
+from models.hosts.harvest import PROGRESS, harvest, run_to
+from models.store import MANIFEST
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return open_host("digits-cnn")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return dataset(spec("digits"), limit=300, inputs=intensities)[0]
+
+
+def test_the_embedded_host_classifies_digits_and_lists_its_layers(cnn, digits, capsys):
+    x = cnn.inputs(digits.test.x, (28, 28))
+    with torch.no_grad():
+        error = (cnn.module(x).argmax(1) != digits.test.y).float().mean().item()
+    assert error < 0.05  # 1.18 % on all 10,000 test digits (assets/hosts/digits-cnn/metrics.json)
+    shapes = dict(layer_shapes(cnn, x[:1]))
+    assert shapes["relu2"] == (32, 14, 14) and shapes["relu3"] == (64,) and shapes["fc2"] == (10,)
+    assert cli.main(["hosts", "digits-cnn"]) == 0
+    out = capsys.readouterr().out
+    assert "relu2" in out and "32×14×14" in out and "(1, 28, 28)" in out
+    assert cli.main(["hosts"]) == 0 and "torchvision" in capsys.readouterr().out
+
+
+def test_a_dense_layer_is_harvested_as_the_hosts_own_vectors(cnn, digits, tmp_path):
+    m = harvest(cnn, "relu3", spec("digits"), tmp_path / "h", limit=300, batch=64, log=lambda s: None)
+    assert m["dimension"] == 64 and m["dtype"] == "float16" and m["host"]["layer"] == "relu3"
+    assert [sum(s["rows"] for s in m[p]) for p in ("train", "val", "test")] == [300, 300, 300]
+    x = np.load(tmp_path / "h" / m["test"][0]["file"]).astype(np.float32)
+    want = run_to(cnn, "relu3", cnn.inputs(digits.test.x, (28, 28))).numpy()
+    np.testing.assert_allclose(x, want, rtol=2e-3, atol=2e-3)  # float16's precision
+    labels = np.load(tmp_path / "h" / m["test"][0]["labels"])
+    assert np.array_equal(labels, digits.test.y.numpy())
+    meta = np.load(tmp_path / "h" / m["test"][0]["meta"])
+    assert np.array_equal(meta[:, 0], np.arange(300)) and not meta[:, 1].any()
+
+
+def test_a_convolutional_layer_gives_a_vector_a_position(cnn, digits, tmp_path):
+    m = harvest(cnn, "relu2", spec("digits"), tmp_path / "h", limit=20, dtype="float32", log=lambda s: None)
+    assert m["dimension"] == 32 and m["meta_columns"] == ["sample", "position"]
+    x = np.load(tmp_path / "h" / m["train"][0]["file"])
+    meta = np.load(tmp_path / "h" / m["train"][0]["meta"])
+    assert x.shape == (20 * 196, 32)
+    out = run_to(cnn, "relu2", cnn.inputs(digits.train.x[:20], (28, 28))).numpy()  # (20, 32, 14, 14)
+    for row in (0, 197, 3000):
+        sample, position = meta[row]
+        np.testing.assert_allclose(x[row], out[sample, :, position // 14, position % 14], rtol=1e-6)
+
+
+def test_a_stopped_harvest_continues_to_the_same_files(cnn, tmp_path):
+    whole = harvest(cnn, "relu3", spec("digits"), tmp_path / "a", limit=300, batch=32, shard_rows=64,
+                    log=lambda s: None)
+    asked = []
+    stopped = harvest(cnn, "relu3", spec("digits"), tmp_path / "b", limit=300, batch=32, shard_rows=64,
+                      log=lambda s: None, should_stop=lambda: asked.append(1) or len(asked) > 5)
+    assert stopped is None and not (tmp_path / "b" / MANIFEST).exists()  # not presented as complete
+    # stopped before its 6th batch: the last shard written ended at the 4th (shards of 64 rows at least)
+    assert json.loads((tmp_path / "b" / PROGRESS).read_text())["parts"]["train"]["samples"] == 128
+    again = harvest(cnn, "relu3", spec("digits"), tmp_path / "b", limit=300, batch=32, shard_rows=64,
+                    log=lambda s: None)
+    assert again["train"] == whole["train"] and len(whole["train"]) == 5
+    for part in ("train", "val", "test"):
+        for s in whole[part]:
+            assert np.array_equal(np.load(tmp_path / "a" / s["file"]), np.load(tmp_path / "b" / s["file"]))
+
+
+def test_a_family_trains_on_a_harvest(tmp_path, capsys):
+    assert cli.main(["harvest", "--host", "digits-cnn", "--layer", "relu3", "--out", str(tmp_path / "h"),
+                     "--limit", "600"]) == 0
+    assert "600 train, 600 val, 600 test vectors of 64" in capsys.readouterr().out
+    assert cli.main(["train", "--family", "topk-sae", "--domain", "vectors", "--vectors", str(tmp_path / "h"),
+                     "--hidden", "32", "--k", "4", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    assert cli.main(["evaluate", str(tmp_path / "run"), "--json"]) == 0
+    numbers = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < numbers["fvu"] < 1
+    assert numbers["data_note"].startswith("the activations of digits-cnn's layer relu3")  # the run names its host
+
+
+def test_a_torchvision_architecture_with_a_weights_file(tmp_path, capsys):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(1)
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), tmp_path / "w.pt")
+    with pytest.raises(HostError, match="does not fit torchvision's resnet18: shape of fc.weight"):
+        open_host("torchvision:resnet18", str(tmp_path / "w.pt"))  # 10 classes, not 1,000
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "w.pt")
+    opened = open_host("torchvision:resnet18", str(tmp_path / "w.pt"))
+    assert opened.describe == "torchvision resnet18, weights w.pt"
+    m = harvest(opened, "layer1", spec("digits"), tmp_path / "h", limit=8, log=lambda s: None)
+    assert m["dimension"] == 64 and sum(s["rows"] for s in m["train"]) == 8 * 7 * 7  # 28 → 7 × 7 positions
+    assert cli.main(["hosts", "torchvision:resnet18", "--host-weights", str(tmp_path / "w.pt")]) == 0
+    assert "layer4.1.conv2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["harvest", "--host", "digits-cnn", "--layer", "relu", "--out", "{tmp}/h"], "no layer 'relu' (nearest: relu"),
+    (["harvest", "--host", "nope", "--layer", "x", "--out", "{tmp}/h"], "unknown host 'nope'"),
+    (["hosts", "torchvision:resnet1800"], "torchvision has no architecture 'resnet1800' (near: "),
+    (["hosts", "digits-cnn", "--host-weights", "{tmp}/junk.safetensors"], "does not hold the digits CNN's weights"),
+    (["hosts", "torchvision:resnet18", "--host-weights", "{tmp}/junk.pt"], "not a weights file torch reads"),
+    (["harvest", "--host", "digits-cnn", "--layer", "relu3", "--out", "{tmp}/full"], "is not empty and holds no "),
+])
+def test_a_bad_host_request_is_said_in_one_line(tmp_path, capsys, argv, says):
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 64)
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("a user's file")
+    assert cli.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err, err
+    assert (tmp_path / "full" / "mine.txt").read_text() == "a user's file"  # nothing of the user's touched
+
+
+def test_a_folder_of_another_harvest_is_refused(cnn, tmp_path):
+    harvest(cnn, "relu3", spec("digits"), tmp_path / "h", limit=100, log=lambda s: None)
+    with pytest.raises(HostError, match="holds a harvest of other settings"):
+        harvest(cnn, "relu2", spec("digits"), tmp_path / "h", limit=100, log=lambda s: None)
+    assert harvest(cnn, "relu3", spec("digits"), tmp_path / "h", limit=100, log=lambda s: None)["dimension"] == 64
