@@ -115,10 +115,32 @@ def code_overview():
               caption="What each unit adds to a reconstruction (red positive, blue negative).")
 
 
+def host_overview(host: dict):
+    """A dictionary of a network's activations, measured through that network (SAEBench's loss recovered)."""
+    st.subheader(f"Through its host: {plain(host['host'])}, layer {plain(host['layer'])}")
+    r = background.shown(compute.through_host_task(*sel.key))
+    if r is None:
+        return
+    metrics = [("Loss recovered (zero ablation)", f"{r.recovered('zero'):.3f}"),
+               ("Loss recovered (mean ablation)", f"{r.recovered('mean'):.3f}"),
+               ("Host accuracy: clean → reconstructed", f"{r.accuracy['clean']:.1f} → {r.accuracy['reconstructed']:.1f} %"),
+               ("Predictions unchanged", f"{100 * r.unchanged:.1f} %")]
+    for col, (label, value) in zip(st.columns(len(metrics)), metrics):
+        col.metric(label, value)
+    st.caption(f"The host run over its first {r.samples:,} test samples with the layer's output replaced by this "
+               "model's reconstruction (in the layer's own units), by zeros and by its mean: loss recovered = "
+               f"(L_ablated − L_reconstructed) / (L_ablated − L_clean), 1 the best. Cross-entropy: clean "
+               f"{r.loss['clean']:.4f}, reconstructed {r.loss['reconstructed']:.4f}, zeros {r.loss['zero']:.4f}, mean "
+               f"{r.loss['mean']:.4f}; the layer's FVU on these samples {r.fvu:.3f}. `python -m models evaluate` "
+               "gives the same numbers.")
+
+
 if caps.likelihood:
     bound_overview()
 else:
     code_overview()
+    if sel.entry.data.host() is not None and caps.decoder:
+        host_overview(sel.entry.data.host())
 
 # -- take it away --------------------------------------------------------------------------------
 st.subheader("Downloads")

@@ -14,6 +14,7 @@ from models.domains import dataset, spec
 from models.hosts import HostError, layer_shapes, open_host
 from models.hosts.harvest import PROGRESS, harvest, run_to
 from models.store import MANIFEST
+from ui.text import plain
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,85 @@ def test_a_folder_of_another_harvest_is_refused(cnn, tmp_path):
     with pytest.raises(HostError, match="holds a harvest of other settings"):
         harvest(cnn, "relu2", spec("digits"), tmp_path / "h", limit=100, log=lambda s: None)
     assert harvest(cnn, "relu3", spec("digits"), tmp_path / "h", limit=100, log=lambda s: None)["dimension"] == 64
+
+
+@pytest.mark.parametrize("layer", ["relu3", "relu2"])
+def test_loss_recovered_is_one_for_a_perfect_reconstruction_and_zero_for_none(cnn, tmp_path, layer):
+    """Constructed dictionaries with known answers: the identity (every latent kept) gives the layer back exactly,
+    so the host's loss is its clean loss (recovered 1); a decoder of zeros gives zeros (recovered 0 against the
+    zero ablation). The layer's vectors are non-negative (after a ReLU), so the identity's TopK keeps them all."""
+    from models.analysis.through_host import through_host
+    from tests.test_saes import model_of
+
+    folder = tmp_path / "h"
+    harvest(cnn, layer, spec("digits"), folder, limit=300, log=lambda s: None)
+    data = spec("vectors", vectors=str(folder))
+    dim = {"relu3": 64, "relu2": 32}[layer]
+    m = model_of("topk-sae", d=dim, hidden=dim, k=dim)
+    with torch.no_grad():
+        m.W_enc.copy_(torch.eye(dim)), m.W_dec.copy_(torch.eye(dim)), m.b_enc.zero_(), m.b_dec.zero_()
+    r = through_host(m, data, samples=300)
+    assert r.samples == 300 and r.loss["clean"] < r.loss["zero"]
+    assert r.recovered("zero") == pytest.approx(1.0, abs=1e-4) and r.unchanged == 1.0 and r.fvu < 1e-10
+    assert r.accuracy["reconstructed"] == r.accuracy["clean"] > 90
+    with torch.no_grad():
+        m.W_dec.zero_()
+    r = through_host(m, data, samples=300)
+    assert r.recovered("zero") == pytest.approx(0.0, abs=1e-6) and r.loss["reconstructed"] == r.loss["zero"]
+
+
+def test_evaluate_measures_a_harvest_run_through_its_host(tmp_path, capsys):
+    assert cli.main(["harvest", "--host", "digits-cnn", "--layer", "relu3", "--out", str(tmp_path / "h"),
+                     "--limit", "600"]) == 0
+    assert cli.main(["train", "--family", "topk-sae", "--domain", "vectors", "--vectors", str(tmp_path / "h"),
+                     "--hidden", "64", "--k", "8", "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "run"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["host"] == "digits-cnn" and r["host_layer"] == "relu3" and r["host_samples"] == 600
+    assert r["loss_clean"] < r["loss_reconstructed"] < r["loss_zero"] and 0 < r["loss_recovered"] < 1
+    assert r["host_fvu"] == pytest.approx(r["fvu"], rel=1e-3)  # the same test samples' vectors, as given
+
+
+@pytest.fixture(scope="module")
+def host_run(tmp_path_factory):
+    """A TopK SAE trained briefly on the embedded CNN's relu3, over 600 digits of each split."""
+    root = tmp_path_factory.mktemp("host")
+    assert cli.main(["harvest", "--host", "digits-cnn", "--layer", "relu3", "--out", str(root / "acts"),
+                     "--limit", "600"]) == 0
+    assert cli.main(["train", "--family", "topk-sae", "--domain", "vectors", "--vectors", str(root / "acts"),
+                     "--hidden", "64", "--k", "8", "--epochs", "2", "--out", str(root / "runs" / "cnn")]) == 0
+    return root / "runs" / "cnn"
+
+
+def test_every_page_opens_on_a_host_run_and_the_overview_measures_it_through_its_host(host_run, tmp_path,
+                                                                                      monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from models.analysis.through_host import through_host
+    from models.checkpoint import load_model
+    from models.services import jobs
+    from tests.test_app import PAGES, ROOT, metric, server_navigation, settle
+
+    server_navigation(monkeypatch)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    shutil.copytree(host_run, tmp_path / "runs" / "cnn")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["model"] = "run:cnn"
+    at.run()
+    assert not at.exception, at.exception
+    assert any(s.value == f"Through its host: {plain('digits-cnn')}, layer relu3" for s in at.subheader)
+    settle(at)
+    model, _ = load_model(host_run)
+    want = through_host(model, spec("vectors", vectors=str(host_run.parent.parent / "acts")))
+    assert metric(at, "Loss recovered (zero ablation)") == f"{want.recovered('zero'):.3f}"
+    assert any(plain("the activations of digits-cnn's layer relu3") in c.value for c in at.caption)  # its note
+    for page in PAGES + ["pages/compare.py", "pages/runs.py"]:
+        try:
+            at.switch_page(page)
+        except ValueError:  # a page a one-pass model on vectors does not offer
+            continue
+        at.run()
+        assert not at.exception, (page, at.exception)

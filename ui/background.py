@@ -15,6 +15,8 @@ from typing import Callable, Hashable
 
 import streamlit as st
 
+from ui.text import plain
+
 KEEP = 24  # finished tasks kept (their results: what the page shows); the oldest go first
 POLL_S = 0.5  # how often a page waiting on a task looks at it
 WAITING = "the rest of the page is ready"  # the end of every such bar's text (bench/first_open.py waits for none)
@@ -86,7 +88,7 @@ def shown_all(tasks: list[Task], where=None) -> list | None:
     where = where or st
     failed = [t for t in tasks if t.failed is not None]
     for task in failed:
-        where.error(f"{task.label} failed: {task.failed}")
+        where.error(f"{task.label} failed: {plain(task.failed)}")
     if failed:
         if where.button("Try again", key=f"bg-retry-{abs(hash(tuple(t.key for t in failed)))}"):
             for task in failed:

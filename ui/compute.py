@@ -252,6 +252,15 @@ def report_task(path: str, version: float, data: str, label: str) -> background.
                                                            progress=progress))
 
 
+def through_host_task(path: str, version: float, data: str) -> background.Task:
+    """The model measured through the host its activations came from (loss recovered), on the worker."""
+    from models.analysis.through_host import through_host
+
+    model, spec = model_for(path, version), spec_of({"domain": json.loads(data)})
+    return background.start(("through-host", path, version, data), "Running the host with its layer reconstructed",
+                            lambda progress: through_host(model, spec, of_model(model)))
+
+
 COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (the CLI: all of them)
 COMPARE_REFERENCE = 200  # of those, the samples ISTA's objective curve runs on (1,000 iterations)
 

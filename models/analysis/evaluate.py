@@ -12,6 +12,7 @@ from models.domains import DataSpec, Shown, spec_of, test_set
 from models.families import capabilities, of_model
 from models.training import run_folder
 from models.analysis.steps import converged
+from models.analysis.through_host import through_host
 from models.training.validate import evaluate_split
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -90,6 +91,8 @@ def evaluate(source=None, unroll: int | None = None, data_dir=None, sample: bool
                 "seconds": time.time() - t0, "device": device, "dtype": dtype}
     r = evaluate_split(model, test, unroll=unroll, device=device)
     best = {}
+    if data.host() is not None and capabilities(model).decoder:  # activations of a host: measured through it
+        best |= through_host(model, data, family, data_dir=data_dir).to_dict()
     if capabilities(model).converged:  # the codes its steps approach: their reconstruction beside its own
         c = converged(model, test)
         best = {"converged_reconstruction_loss": c.recon, "converged_mean_active_units": c.active,

@@ -135,6 +135,8 @@ class Domain:
     # otherwise (a file's labels under another name), or ""
     ready: Callable | None = None  # (config, data_dir) -> None, DataError in one line when a trainer could not get
     # the samples (no folder and no internet): checked before a run starts, so the form says it, not a log
+    host: Callable | None = None  # (config) -> dict or None: the host model and layer the samples were harvested
+    # from (models/hosts/harvest.py's manifest entry: host, weights, layer, data), where they were
 
     def test_samples(self, cfg) -> Shown:
         if self.shown is not None:
@@ -179,6 +181,11 @@ class DataSpec:
     def note(self) -> str:
         """How the samples were read, where it may not be what the user meant ("" when nothing to say)."""
         return self.domain.note(self.cfg) if self.domain.note is not None else ""
+
+    def host(self) -> dict | None:
+        """The host model and layer these samples are activations of ({"host", "weights", "layer", "data", ...}),
+        or None."""
+        return self.domain.host(self.cfg) if self.domain.host is not None else None
 
     def normalization(self, family=None) -> str:
         """What `family` reads of these samples, in words: 'unit-norm: each sample scaled to norm 1'."""

@@ -186,14 +186,21 @@ def _open(path: str, stamp: tuple, seed: int, labels_key: str) -> Parts:
                  "; ".join(notes))
 
 
-def _harvested(manifest: Path) -> str:
-    """Where a harvested store's vectors came from (its manifest's "host": models/hosts/harvest.py), in words."""
+def harvested_from(folder: Path) -> dict | None:
+    """A harvested store's host entry (its manifest's "host": models/hosts/harvest.py), or None."""
     try:
-        host = json.loads(manifest.read_text()).get("host")
-        return (f"the activations of {host['host']}'s layer {host['layer']} ({host['describe']}) over "
-                f"{host['data_describe']}") if isinstance(host, dict) else ""
-    except (OSError, ValueError, KeyError, TypeError):  # a label, not worth an error: the manifest was read above
-        return ""
+        host = json.loads((Path(folder) / MANIFEST).read_text()).get("host") if Path(folder).is_dir() else None
+    except (OSError, ValueError, AttributeError):  # read (and checked) where the samples are opened
+        return None
+    return host if isinstance(host, dict) and isinstance(host.get("host"), str) and \
+        isinstance(host.get("layer"), str) else None
+
+
+def _harvested(manifest: Path) -> str:
+    """Where a harvested store's vectors came from, in words."""
+    host = harvested_from(manifest.parent)
+    return "" if host is None else (f"the activations of {host['host']}'s layer {host['layer']} "
+                                    f"({host.get('describe', '')}) over {host.get('data_describe', '')}")
 
 
 def _learn(parts: list[Rows]) -> dict:
@@ -341,4 +348,5 @@ DOMAIN = register(Domain(
     train_size=lambda cfg: len(parts(cfg).train),
     inputs=inputs,
     note=lambda cfg: parts(cfg).note,
+    host=lambda cfg: harvested_from(_path(cfg)),
 ))
