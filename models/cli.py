@@ -766,23 +766,29 @@ def _data_of(a, domain, argv: list[str], opened=None) -> DataSpec:
                                              if hasattr(a, f.name)}))
 
 
+def _host_parser(argv: list[str], prog: str, description: str):
+    """A parser with the host's and the data's flags (hosts, harvest), and the domain the flags name."""
+    _, domain, _ = _family_and_saved(argv)
+    p = argparse.ArgumentParser(prog=f"python -m models {prog}", description=description)
+    _host_flags(p)
+    p.add_argument("--data-dir")
+    _data_flags(p, domain)
+    return p, domain
+
+
 def hosts(argv: list[str]) -> int:
     """The hosts this version knows; a host's layers with the shape of what each gives; the embedded host trained."""
     from models import hosts as hosts_
 
     try:
-        _, domain, _ = _family_and_saved(argv)
+        p, domain = _host_parser(argv, "hosts", "Without HOST: the host models this version knows. With one: its "
+                                 "layers (named modules) and the shape of each one's output for one sample of its "
+                                 "data, what `harvest --layer` takes.")
     except ERRORS as e:
         return _fail(e)
-    p = argparse.ArgumentParser(prog="python -m models hosts", description="Without HOST: the host models this "
-                                "version knows. With one: its layers (named modules) and the shape of each one's "
-                                "output for one sample of its data, what `harvest --layer` takes.")
     p.add_argument("host", nargs="?", help="digits-cnn (embedded), torchvision:NAME, ...")
-    _host_flags(p)
     p.add_argument("--train-embedded", metavar="DIR", help="train the embedded host (a small CNN) on digits into DIR")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--data-dir")
-    _data_flags(p, domain)
     a = p.parse_args(argv)
     try:
         if a.train_embedded:
@@ -796,10 +802,9 @@ def hosts(argv: list[str]) -> int:
             return 0
         opened = hosts_.open_host(a.host, a.host_weights)
         data = _data_of(a, domain, argv, opened)
-        from models.data import intensities
         from models.domains import dataset
 
-        ds, _ = dataset(data, a.data_dir, 1, inputs=intensities if data.layout().unit_interval else None)
+        ds, _ = dataset(data, a.data_dir, 1, inputs=hosts_.raw_inputs(data.layout()))
         x = opened.inputs(ds.test.take(slice(0, 1)).x, data.layout().image)
         print(f"{opened.describe}; one of the {data.describe()} as input {tuple(x.shape[1:])}:")
         for name, shape in hosts_.layer_shapes(opened, x):
@@ -815,22 +820,18 @@ def harvest(argv: list[str]) -> int:
     from models.hosts.harvest import harvest as run_harvest
 
     try:
-        _, domain, _ = _family_and_saved(argv)
+        p, domain = _host_parser(argv, "harvest", "Run a host model over a data domain's samples and write what one "
+                                 "layer gives as an activation store (shards and a manifest; a convolutional layer: a "
+                                 "vector per position). A killed harvest continues where it stopped. Train on it: "
+                                 "train --domain vectors --vectors OUT.")
     except ERRORS as e:
         return _fail(e)
-    p = argparse.ArgumentParser(prog="python -m models harvest", description="Run a host model over a data domain's "
-                                "samples and write what one layer gives as an activation store (shards and a "
-                                "manifest; a convolutional layer: a vector per position). A killed harvest continues "
-                                "where it stopped. Train on it: train --domain vectors --vectors OUT.")
     p.add_argument("--host", required=True, help="digits-cnn (embedded), torchvision:NAME, ...")
-    _host_flags(p)
     p.add_argument("--layer", required=True, help="a named module (`python -m models hosts HOST` lists them)")
     p.add_argument("--out", required=True, help="the store's folder")
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     p.add_argument("--limit", type=int, help="the first N samples of each split")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--data-dir")
-    _data_flags(p, domain)
     a = p.parse_args(argv)
     stop = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))

@@ -61,6 +61,20 @@ def test_ray_failing_to_start_is_said_in_one_line(tmp_path, capsys, monkeypatch)
     assert code == 2 and len(errors) == 1 and "Traceback" not in err, err
 
 
+def settled(root, seconds: float = 60) -> list[str]:
+    """The registry's states once no run is running (its trainers asked to stop have checkpointed and exited)."""
+    import time
+
+    from models.services import jobs
+
+    end = time.time() + seconds
+    while True:
+        states = sorted(j.state for j in jobs.list_jobs(root))
+        if "running" not in states or time.time() > end:
+            return states
+        time.sleep(0.1)
+
+
 def test_a_sweep_is_cancelled_and_nothing_it_queued_starts_after(tmp_path, capsys, digits_in_cache, monkeypatch):
     """Three runs, one trainer: one trains and two wait; --cancel with the same flags takes both out of the queue
     and stops the one training (it checkpoints); nothing of the sweep runs afterwards, and Resume would go on."""
@@ -82,11 +96,7 @@ def test_a_sweep_is_cancelled_and_nothing_it_queued_starts_after(tmp_path, capsy
     capsys.readouterr()
     assert cli.main(flags + ["--cancel"]) == 0
     assert "2 of 3 runs taken out of the queue, 1 asked to stop" in capsys.readouterr().out
-    for _ in range(600):
-        states = sorted(j.state for j in jobs.list_jobs(root))
-        if "running" not in states:
-            break
-        time.sleep(0.1)
+    states = settled(root)
     assert states == ["stopped", "stopped", "stopped"], states
     jobs.dispatch(root)  # whoever polls the registry next starts nothing of it
     time.sleep(1)
@@ -117,11 +127,7 @@ def test_a_benchmark_is_cancelled_by_the_same_flags(tmp_path, capsys, monkeypatc
         jobs.enqueue(p.mc, p.tc, runs, None, data)
     assert cli.main(planned + ["--cancel"]) == 0  # one trainer: one of the three trains, two wait
     assert "2 of 12 runs taken out of the queue, 1 asked to stop" in capsys.readouterr().out
-    for _ in range(600):
-        states = sorted(j.state for j in jobs.list_jobs(runs))
-        if "running" not in states:
-            break
-        time.sleep(0.1)
+    states = settled(runs)
     assert states in (["stopped"] * 3, ["done", "stopped", "stopped"]), states  # the first may end before it hears
 
 

@@ -17,9 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.data import as_given, intensities
 from models.domains import DataSpec, dataset, spec_of
-from models.hosts import open_host
+from models.hosts import open_host, raw_inputs
 from models.hosts.harvest import vectors_of
 from models.hosts.layers import module_at
 
@@ -86,7 +85,7 @@ def through_host(model, data: DataSpec, family=None, samples: int = SAMPLES, dat
         raise ValueError(f"the host's data ({host_data.describe()}) has no labels: its loss needs them")
     if isinstance(entry.get("limit"), int):  # the harvest's own test samples at most: the run's test split
         samples = min(samples, entry["limit"])
-    test = dataset(host_data, data_dir, samples, inputs=intensities if layout.unit_interval else as_given)[0].test
+    test = dataset(host_data, data_dir, samples, inputs=raw_inputs(layout))[0].test
     inputs, module = data.inputs(family), module_at(opened, layer)
     model = model.float().eval()
     mode, stats = {"now": "clean"}, {"sum": None, "count": 0, "err": 0.0, "var": []}

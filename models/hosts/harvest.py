@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from models.checkpoint import atomic_write
-from models.data import as_given, intensities
 from models.domains import DataSpec, dataset
 from models.hosts.layers import module_at
-from models.hosts.registry import HostError, Opened
+from models.hosts.registry import HostError, Opened, raw_inputs
 from models.store import FORMAT, MANIFEST
 
 PROGRESS = "harvest.json"
@@ -103,7 +102,7 @@ def harvest(opened: Opened, layer: str, data: DataSpec, out: Path, data_dir: str
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or {"settings": settings, "parts": {}}
     layout = data.layout()
-    ds, _ = dataset(data, data_dir, limit, inputs=intensities if layout.unit_interval else as_given)
+    ds, _ = dataset(data, data_dir, limit, inputs=raw_inputs(layout))
     dimension, t0, total = None, time.time(), 0
     for part in ("train", "val", "test"):
         split = getattr(ds, part)

@@ -49,6 +49,13 @@ def open_host(spec: str, weights: str | None = None) -> Opened:
     return opened
 
 
+def raw_inputs(layout):
+    """What a host reads of a domain's samples: values in [0, 1] where they all are (pixels), else as given."""
+    from models.data import as_given, intensities
+
+    return intensities if layout.unit_interval else as_given
+
+
 def image_batch(x: torch.Tensor, shape: tuple[int, int] | None, channels: int) -> torch.Tensor:
     """Rows (n, h·w) of an image domain as (n, channels, h, w) (a grey image repeated across colour channels)."""
     if shape is None:
