@@ -1,12 +1,13 @@
 """Unit browser: every unit in one table (kind where kinds mean something, angle, density, class selectivity, ablation
 cost, weight norms),
-filtered and sorted; a unit's own view with its filters, the 24 samples that drive it most, its activation
-histogram and its mean activity per class; linkable with `units=`."""
+filtered and sorted; a unit's own view with its filters, the 24 samples that drive it most, samples from bands across
+its activations, its nearest units by decoder, its activation histogram and its mean activity per class; linkable
+with `units=`."""
 import numpy as np
 import streamlit as st
 
 from ui import background, figures, url
-from ui.compute import unit_ablations_task, unit_runs_for
+from ui.compute import unit_ablations_task, unit_detail_for, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
 
@@ -118,6 +119,22 @@ if top:
     b.caption(f"The {len(top)} test {nouns} that drive unit {u} most (number: z_T).")
 else:
     b.info(f"Unit {u} fires on none of the {samples.name} at T = {T}.")
+detail = unit_detail_for(*sel.key, T, u)
+if len(detail.bands) > 1:
+    st.markdown(f"**Across its range**: the {nouns} it fires on, cut into {len(detail.bands)} bands of equal count by "
+                f"z_T (the top band first), a few drawn from each: what it answers when it answers weakly too.")
+    for k, (band, col) in enumerate(zip(detail.bands, st.columns(2) + st.columns(2))):
+        col.image(figures.tiles(samples.split.x[band.samples].numpy(), signed=False, zoom=2, shape=shape),
+                  caption=[f"{i}: {v:.2f}" for i, v in zip(band.samples, band.values)])
+        col.caption(f"Band {k + 1}: z_T {band.lo:.2f} – {band.hi:.2f}, {band.fires:,} {nouns}"
+                    + (f" ({len(band.samples)} drawn at random)." if len(band.samples) < band.fires else ", all shown."))
+if len(detail.nearest):
+    st.markdown("**Nearest units** by the direction of their decoder columns (cosine): click one to open it.")
+    near = st.columns(len(detail.nearest))
+    for col, n, c in zip(near, detail.nearest, detail.cosine):
+        col.image(figures.tiles([w.decoder[n]], shape=shape), caption=f"unit {n}")
+        col.button(f"{c:.2f}", key=f"ub-near-{n}", help=f"Open unit {n} (decoder cosine {c:.3f} with unit {u})",
+                   on_click=lambda n=int(n): st.session_state.update({"ub-unit": n}))
 left, right = st.columns(2)
 on = index.activations(codes.z, u)
 if len(on):

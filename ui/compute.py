@@ -27,7 +27,7 @@ from models.analysis.prototypes import KindMeaning, kind_meaning
 from models.analysis.matching import Matching, match_units
 from models.analysis.representation import Representation, probe_errors, representation
 from models.analysis.staging import Staging, run_staging
-from models.analysis.unit_index import UnitIndex, unit_index
+from models.analysis.unit_index import Band, UnitIndex, nearest_units, quantile_bands, unit_index
 from models.analysis.steps import Codes, Converged, StepStats, Trace, codes, converged, step_stats, trace
 from models.analysis.units import UnitTable, unit_table
 from models.checkpoint import CheckpointError, load_model
@@ -218,6 +218,21 @@ def _codes_for(path: str, version: float, data: str, steps: int) -> Codes:
 def unit_index_for(path: str, version: float, data: str, steps: int) -> UnitIndex:
     split = samples_of(path, version, data).split
     return unit_index(codes_for(path, version, data, steps).z, None if split.y is None else split.y.numpy())
+
+
+@dataclass(frozen=True)
+class UnitDetail:
+    """What the Unit browser shows of one unit beyond its row: samples across its range, its nearest units."""
+    bands: list[Band]  # top band first
+    nearest: np.ndarray  # units whose decoders point most alike, closest first
+    cosine: np.ndarray  # their decoder cosines
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def unit_detail_for(path: str, version: float, data: str, steps: int, unit: int) -> UnitDetail:
+    weights = model_for(path, version).unit_weights() if capabilities(model_for(path, version)).filters else None
+    near, cos = nearest_units(weights.decoder, unit) if weights is not None else (np.array([], int), np.array([]))
+    return UnitDetail(quantile_bands(codes_for(path, version, data, steps).z, unit), near, cos)
 
 
 @st.cache_resource(max_entries=96, show_spinner=False)

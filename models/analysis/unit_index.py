@@ -44,3 +44,43 @@ def unit_index(z: SparseCodes, y: np.ndarray | None, top: int = TOP) -> UnitInde
         return UnitIndex(density, mean, best, None, None, None)
     means = z.class_means(y)
     return UnitIndex(density, mean, best, means, selectivity_of(means), means.argmax(0))
+
+
+@dataclass(frozen=True)
+class Band:
+    """Samples from one band of a unit's activations (SAEDashboard's activation quantiles): lo < z_T ≤ hi."""
+    lo: float
+    hi: float
+    fires: int  # samples in the band
+    samples: np.ndarray  # (at most `per`) of them, drawn at random (seeded), largest z_T first
+    values: np.ndarray  # their z_T
+
+
+def quantile_bands(z: SparseCodes, unit: int, bands: int = 4, per: int = 8, seed: int = 0) -> list[Band]:
+    """The samples the unit fires on, cut into `bands` of equal count by their z_T (the top band first), `per` drawn
+    from each: what the unit does across its range, not only at its peak."""
+    rows, values = z.column(unit)
+    on = values > 0
+    rows, values = rows[on], values[on]  # largest first
+    if not len(values):
+        return []
+    out, rng = [], np.random.default_rng(seed)
+    for part in np.array_split(np.arange(len(values)), min(bands, len(values))):
+        pick = np.sort(rng.choice(part, size=min(per, len(part)), replace=False))
+        out.append(Band(float(values[part[-1]]), float(values[part[0]]), len(part), rows[pick], values[pick]))
+    return out
+
+
+def nearest_units(decoder: np.ndarray, unit: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The k units whose decoder columns are closest in direction to this unit's (cosine, largest first), itself
+    left out: O(units × inputs) for one unit, nothing units × units."""
+    d = np.asarray(decoder, dtype=np.float32)
+    norms = np.linalg.norm(d, axis=1)
+    cos = d @ d[unit] / np.maximum(norms * norms[unit], 1e-12)
+    cos[unit] = -np.inf
+    k = min(k, len(cos) - 1)
+    if k <= 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+    best = np.argpartition(-cos, k - 1)[:k]
+    best = best[np.argsort(-cos[best], kind="stable")]
+    return best, cos[best]
