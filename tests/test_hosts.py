@@ -215,3 +215,29 @@ def test_every_page_opens_on_a_host_run_and_the_overview_measures_it_through_its
             continue
         at.run()
         assert not at.exception, (page, at.exception)
+
+
+def test_a_torch_export_file_is_a_host_with_the_same_layers(cnn, tmp_path):
+    x = torch.zeros(2, 1, 28, 28)
+    dynamic = torch.export.export(cnn.module, (x,), dynamic_shapes={"x": {0: torch.export.Dim.DYNAMIC}})
+    torch.export.save(dynamic, tmp_path / "cnn.pt2")
+    exported = open_host(f"export:{tmp_path / 'cnn.pt2'}")
+    a = harvest(cnn, "relu2", spec("digits"), tmp_path / "a", limit=20, dtype="float32", log=lambda s: None)
+    b = harvest(exported, "relu2", spec("digits"), tmp_path / "b", limit=20, dtype="float32", log=lambda s: None)
+    assert a["dimension"] == b["dimension"] == 32 and b["host"]["host"].startswith("export:")
+    np.testing.assert_allclose(np.load(tmp_path / "a" / a["test"][0]["file"]),
+                               np.load(tmp_path / "b" / b["test"][0]["file"]), rtol=1e-5, atol=1e-6)
+    torch.export.save(torch.export.export(cnn.module, (x,)), tmp_path / "static.pt2")
+    with pytest.raises(HostError, match="exported for batches of 2 only: export it with a dynamic batch"):
+        open_host(f"export:{tmp_path / 'static.pt2'}")
+    (tmp_path / "junk.pt2").write_bytes(b"PK not really")
+    with pytest.raises(HostError, match="is not a torch.export file"):
+        open_host(f"export:{tmp_path / 'junk.pt2'}")
+
+
+def test_a_harvest_folder_that_cannot_be_written_is_said_in_one_line(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    assert cli.main(["harvest", "--host", "digits-cnn", "--layer", "relu3", "--out", str(tmp_path / "a-file" / "h"),
+                     "--limit", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "a-file" in err, err
