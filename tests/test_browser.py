@@ -497,3 +497,27 @@ def test_a_runs_name_and_note_show_as_their_characters(page, tmp_path, tiny_run)
     marked = side.evaluate("""s => [...s.querySelectorAll("img[src*='u.png'], .katex, a[href*='e.example'], b")]
         .map(e => e.outerHTML.slice(0, 200))""")
     assert not marked and not fetched, marked
+
+
+@pytest.mark.skipif(not os.environ.get("SPARSELAB_DATA"), reason="the host's loss needs its digits ($SPARSELAB_DATA)")
+def test_a_host_run_is_measured_through_its_host(tmp_path):
+    """A TopK SAE on the embedded CNN's activations: its Overview names the host and layer and fills in the loss
+    recovered from the worker; its Unit browser shows the bands and the nearest units."""
+    from models import cli
+
+    assert cli.main(["harvest", "--host", "digits-cnn", "--layer", "relu3", "--out", str(tmp_path / "acts"),
+                     "--limit", "600"]) == 0
+    assert cli.main(["train", "--family", "topk-sae", "--domain", "vectors", "--vectors", str(tmp_path / "acts"),
+                     "--hidden", "64", "--k", "8", "--epochs", "2", "--out", str(tmp_path / "runs" / "cnn")]) == 0
+    env = {"SPARSELAB_RUNS": str(tmp_path / "runs"), "SPARSELAB_DATA": os.environ["SPARSELAB_DATA"]}
+    with streamlit_server(ROOT / "app.py", env) as url, browser_page() as page:
+        page.goto(url + "/?model=run:cnn")
+        page.wait_for_selector("text=Through its host", timeout=90_000)
+        card = page.locator('[data-testid="stMetric"]', has_text="Loss recovered (zero ablation)")
+        expect(card).to_be_visible(timeout=90_000)
+        assert 0 < float(card.inner_text().split("\n")[-1]) <= 1
+        assert "digits-cnn, layer relu3" in page.locator('[data-testid="stMain"]').inner_text()
+        page.goto(url + "/unit_browser?model=run:cnn")
+        page.wait_for_selector("text=Nearest units", timeout=90_000)
+        wait_idle(page)
+        assert not page.locator('[data-testid="stException"]').count()
