@@ -3,13 +3,16 @@ cost, weight norms),
 filtered and sorted; a unit's own view with its filters, the 24 samples that drive it most, samples from bands across
 its activations, its nearest units by decoder, its activation histogram and its mean activity per class; linkable
 with `units=`."""
+import html
+
 import numpy as np
 import streamlit as st
 
 from ui import background, figures, url
-from ui.compute import unit_ablations_task, unit_detail_for, unit_runs_for
+from ui.compute import unit_ablations_task, unit_detail_for, unit_effect_task, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
+from ui.text import plain
 
 sel = require(__file__)
 st.title("Unit browser")
@@ -128,6 +131,20 @@ if len(detail.bands) > 1:
                   caption=[f"{i}: {v:.2f}" for i, v in zip(band.samples, band.values)])
         col.caption(f"Band {k + 1}: z_T {band.lo:.2f} – {band.hi:.2f}, {band.fires:,} {nouns}"
                     + (f" ({len(band.samples)} drawn at random)." if len(band.samples) < band.fires else ", all shown."))
+host = sel.entry.data.host()
+if host is not None:  # activations of a network: what the unit does to that network's outputs
+    task = unit_effect_task(*sel.key, u)
+    effect = background.shown(task)
+    if effect is None and task.future.done() and task.failed is None:
+        st.info(f"Unit {u} fires on none of the host's first test samples: its effect on the host is not measured.")
+    elif effect is not None:
+        chart(st, figures.bars(list(effect.classes), effect.logit, f"What unit {u} does to "
+                               f"{html.escape(host['host'])}'s outputs", "class", "mean change of the logit",
+                               every_x=True),
+              key="ub-effect", caption=f"Its decoder direction added to layer {plain(host['layer'])} at every "
+              f"position, at its mean size where it fires ({effect.scale:.3g} in the layer's units; it fires on "
+              f"{effect.fires} of the host's first {effect.samples} test {nouns}): up, the classes it pushes the "
+              "network towards.")
 if len(detail.nearest):
     st.markdown("**Nearest units** by the direction of their decoder columns (cosine): click one to open it.")
     near = st.columns(len(detail.nearest))

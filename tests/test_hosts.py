@@ -241,3 +241,47 @@ def test_a_harvest_folder_that_cannot_be_written_is_said_in_one_line(tmp_path, c
                      "--limit", "100"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "a-file" in err, err
+
+
+def test_a_units_effect_on_the_hosts_outputs_is_its_direction_through_the_rest(cnn, tmp_path):
+    """After relu3 the CNN is linear (fc2): adding α d̂ to relu3 moves the logits by exactly α W d̂ on every sample,
+    so the mean change must be that; a unit pointing along class 3's row of W pushes class 3 up most."""
+    from models.analysis.through_host import unit_effect
+    from tests.test_saes import model_of
+
+    harvest(cnn, "relu3", spec("digits"), tmp_path / "h", limit=300, log=lambda s: None)
+    data = spec("vectors", vectors=str(tmp_path / "h"))
+    W = cnn.module.fc2.weight.detach()
+    m = model_of("topk-sae", d=64, hidden=64, k=64)
+    with torch.no_grad():
+        m.W_enc.copy_(torch.eye(64)), m.W_dec.copy_(torch.eye(64)), m.b_enc.zero_(), m.b_dec.zero_()
+        m.W_dec[:, 0] = W[3] / W[3].norm()  # unit 0's decoder column: class 3's direction
+    e = unit_effect(m, data, 0, samples=300)
+    assert e.samples == 300 and 0 < e.fires <= 300 and e.scale > 0
+    np.testing.assert_allclose(e.logit, e.scale * (W @ (W[3] / W[3].norm())).numpy(), rtol=1e-4, atol=1e-5)
+    assert int(np.argmax(e.logit)) == 3 and e.probability.sum() == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        m.W_enc[0].zero_()  # unit 0 never fires: its size, and so its effect, is unknown
+        m.b_enc[0] = -1.0
+    assert unit_effect(m, data, 0, samples=300) is None
+
+
+def test_the_unit_browser_shows_a_host_units_effect(host_run, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from models.services import jobs
+    from tests.test_app import ROOT, charts, server_navigation, settle
+
+    server_navigation(monkeypatch)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    shutil.copytree(host_run, tmp_path / "runs" / "cnn")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["model"] = "run:cnn"
+    at.run()
+    at.switch_page("pages/unit_browser.py").run()
+    settle(at)
+    assert not at.exception, at.exception
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert any(t.startswith("What unit") and t.endswith("digits-cnn's outputs") for t in titles), titles

@@ -276,6 +276,15 @@ def through_host_task(path: str, version: float, data: str) -> background.Task:
                             lambda progress: through_host(model, spec, of_model(model)))
 
 
+def unit_effect_task(path: str, version: float, data: str, unit: int) -> background.Task:
+    """One unit's effect on the host's outputs (its decoder direction added to the layer), on the worker."""
+    from models.analysis.through_host import unit_effect
+
+    model, spec = model_for(path, version), spec_of({"domain": json.loads(data)})
+    return background.start(("unit-effect", path, version, data, unit), "Running the host with the unit added",
+                            lambda progress: unit_effect(model, spec, unit, of_model(model)))
+
+
 COMPARE_SAMPLES = 500  # test samples the Compare page measures each model on (the CLI: all of them)
 COMPARE_REFERENCE = 200  # of those, the samples ISTA's objective curve runs on (1,000 iterations)
 

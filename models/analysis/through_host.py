@@ -140,3 +140,70 @@ def through_host(model, data: DataSpec, family=None, samples: int = SAMPLES, dat
     return ThroughHost(entry["host"], layer, n, {v: loss[v] / n for v in VARIANTS},
                        {v: 100.0 * right[v] / n for v in VARIANTS}, unchanged / n,
                        stats["err"] / total if total > 0 else float(np.nan))
+
+
+@dataclass(frozen=True)
+class UnitEffect:
+    """What one unit does to the host's outputs: its decoder direction added to the layer (at every position, at
+    the size it has where it fires), the host's class logits and probabilities compared with the host as it is."""
+    classes: tuple[str, ...]
+    scale: float  # the size added, in the layer's own units: the mean ‖z_u D_u‖ where the unit fires
+    logit: np.ndarray  # (classes,) mean change of each class's logit (up: the unit pushes towards it)
+    probability: np.ndarray  # (classes,) mean change of each class's probability
+    fires: int  # of the samples, those whose layer vectors make the unit fire (at any position)
+    samples: int
+
+
+def unit_effect(model, data: DataSpec, unit: int, family=None, samples: int = 500, data_dir=None,
+                batch: int = 256) -> UnitEffect | None:
+    """The unit's effect on the host's outputs through the rest of the network; None where it fires on none of the
+    host's first `samples` test samples (its size there is unknown)."""
+    entry = data.host()
+    if entry is None:
+        raise ValueError("these samples were not harvested from a host model")
+    opened, layer = open_host(entry["host"], entry.get("weights")), entry["layer"]
+    host_data = spec_of({"domain": entry["data"]})
+    layout = host_data.layout()
+    test = dataset(host_data, data_dir, samples, inputs=raw_inputs(layout))[0].test
+    inputs, module = data.inputs(family), module_at(opened, layer)
+    model = model.float().eval()
+    direction = torch.as_tensor(np.asarray(model.unit_weights().decoder[unit], dtype=np.float32))
+    norm = float(direction.norm())
+    if norm == 0:
+        return None
+    sizes, fired = [], {"samples": 0}
+    add = {"now": None}
+
+    def hook(_m, _inp, out):
+        v, _ = vectors_of(out, layer)
+        if add["now"] is None:  # measuring: the unit's contribution where it fires, in the layer's units
+            raw = v.float()
+            x = torch.as_tensor(inputs(raw.numpy())).float()
+            scale = torch.where(raw.norm(dim=1) > 0, x.norm(dim=1) / raw.norm(dim=1).clamp_min(1e-30),
+                                torch.ones(len(raw)))
+            z = model.code(x)[:, unit]
+            on = z > 0
+            sizes.append((z[on] * norm / scale[on]).double())
+            fired["samples"] += int(on.reshape(out.shape[0], -1).any(1).sum())  # at any of a sample's positions
+            return None
+        return _shaped(v + add["now"], out).to(out.dtype)
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            batches = [opened.inputs(test.x[i:i + batch], layout.image) for i in range(0, len(test), batch)]
+            clean = []
+            for x in batches:
+                clean.append(opened.module(x).float())
+            contributions = torch.cat(sizes)
+            if not len(contributions):
+                return None
+            alpha = float(contributions.mean())
+            add["now"] = alpha * direction / norm
+            pushed = [opened.module(x).float() for x in batches]
+    finally:
+        handle.remove()
+    c, p = torch.cat(clean), torch.cat(pushed)
+    return UnitEffect(tuple(layout.classes or [str(k) for k in range(c.shape[1])]), alpha,
+                      (p - c).mean(0).numpy(), (p.softmax(1) - c.softmax(1)).mean(0).numpy(), fired["samples"],
+                      len(test))
