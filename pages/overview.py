@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from models.analysis import report
+from models.families import get as get_family
 from models.kinds import kind_counts
 from ui import background, compute, export, figures, nav
 from ui.export import chart
@@ -133,6 +134,24 @@ def host_overview(host: dict):
                f"{r.loss['clean']:.4f}, reconstructed {r.loss['reconstructed']:.4f}, zeros {r.loss['zero']:.4f}, mean "
                f"{r.loss['mean']:.4f}; the layer's FVU on these samples {r.fvu:.3f}. `python -m models evaluate` "
                "gives the same numbers.")
+    alike = compute.dictionaries_of(host)  # every model here of the same host and layer
+    if len(alike) < 2:
+        st.caption("Train other dictionaries on this layer (another family, sparsity or size) to see them on a "
+                   "frontier of sparsity against loss recovered here.")
+        return
+    measured = background.shown_all([compute.through_host_task(str(e.path), e.version(), e.data.key) for e in alike])
+    if measured is None:
+        return
+    groups: dict[str, tuple[list, list, list[str]]] = {}
+    for e, m in zip(alike, measured):
+        g = groups.setdefault(get_family(e.architecture).short, ([], [], []))
+        for column, value in zip(g, (m.l0, m.recovered("zero"), e.label)):  # (a bare tuple would be drawn: magic)
+            column.append(value)
+    chart(st, figures.points(groups, "Every dictionary of this layer: sparsity against loss recovered",
+                             "active units a vector (L0)", "loss recovered (zero ablation)", mark=sel.entry.label),
+          key="ov-host-frontier", caption=f"Each model here trained on {plain(host['host'])}'s layer "
+          f"{plain(host['layer'])} (ringed: this one), measured through the host on the same test samples: up and "
+          "left is better (more of the host's loss kept with fewer active units).")
 
 
 if caps.likelihood:

@@ -8,8 +8,9 @@ import html
 import numpy as np
 import streamlit as st
 
+from models.services import jobs
 from ui import background, figures, url
-from ui.compute import unit_ablations_task, unit_detail_for, unit_effect_task, unit_runs_for
+from ui.compute import unit_ablations_task, unit_detail_for, unit_effect_task, unit_notes, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
 from ui.text import plain
@@ -48,6 +49,9 @@ if units is not None and units.s_minus_i_norm is not None:
     columns["‖(S − I)_i‖"] = np.round(units.s_minus_i_norm, 3)
 if units is not None and units.c_norm is not None:
     columns["‖C_i‖"] = np.round(units.c_norm, 3)
+notes = unit_notes(sel.entry)
+if notes:
+    columns["note"] = [notes.get(i, "")[:60] for i in range(H)]
 
 c = st.columns([2, 2, 2, 1])
 keep_mask = np.ones(H, dtype=bool)
@@ -60,7 +64,7 @@ if "prefers" in columns:
     prefer = c[1].multiselect("Prefers class", list(samples.classes), key="ub-classes", placeholder="any class")
     if prefer:
         keep_mask &= np.isin(columns["prefers"], prefer)
-sortable = [k for k in columns if k not in ("kind", "prefers")]
+sortable = [k for k in columns if k not in ("kind", "prefers", "note")]
 keep("ub-sort", "selectivity" if "selectivity" in columns else "density")
 sort_by = c[2].selectbox("Sort by", sortable, key="ub-sort")
 descending = c[3].toggle("Largest first", True, key="ub-desc")
@@ -113,6 +117,21 @@ if ablation is not None and ablation.error is not None:
 for col, (label, value) in zip(st.columns(len(cards)), cards):
     col.metric(label, value)
 
+if notes is None:
+    st.caption("Notes on units are kept in a run's folder: train a run to note its units (the embedded models keep "
+               "none).")
+else:
+    with st.form(f"ub-note-form-{u}", border=False):
+        c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
+        text = c1.text_area(f"Your note on unit {u}", notes.get(u, ""), max_chars=jobs.NOTE_MAX, height=68,
+                            placeholder="what it answers, what to check", help="Kept in the run's folder "
+                            "(unit_notes.json) and shown in the table above and on the Units page")
+        if c2.form_submit_button("Save note"):
+            try:
+                jobs.note_unit(sel.entry.folder, u, text, H)
+                st.rerun()
+            except jobs.JobError as e:
+                st.error(plain(e))
 a, b = st.columns([1, 3])
 a.image(figures.tiles([w.encoder[u], w.decoder[u]], shape=shape), caption=["encoder E_i", "decoder D_i"])
 top = [i for i in index.top[u] if i >= 0]

@@ -7,10 +7,11 @@ import streamlit as st
 from models.analysis.intervene import kind_sets
 from models.kinds import CATEGORICAL_MIN
 from ui import background, figures, url
-from ui.compute import figure, set_ablations_for, step_decoders_task, unit_ablations_task, unit_runs_for
+from ui.compute import figure, set_ablations_for, step_decoders_task, unit_ablations_task, unit_notes, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.intervene import intervention_controls
 from ui.state import clicked, keep, require, with_picked
+from ui.text import plain
 
 sel = require(__file__)
 view, T = sel.view(), sel.unroll
@@ -126,6 +127,7 @@ url.share(units=chosen, digit=digit or None)
 with c2:
     url.link()
 S = w.recurrent
+unit_notes_here = unit_notes(sel.entry) or {}  # what the user noted of a unit (the Unit browser keeps them)
 for col, u in zip(st.columns(len(chosen)), chosen):
     with col:
         line = (f"**Unit {u}** · {kind[u]}  \nangle {angle[u]:.2f} rad" if kind is not None else
@@ -136,6 +138,8 @@ for col, u in zip(st.columns(len(chosen)), chosen):
         if units.c_norm is not None:
             line += f" · ‖C_i‖ {units.c_norm[u]:.2f} → class {units.c_class[u]}"
         st.markdown(line)
+        if unit_notes_here.get(u):
+            st.caption(f"Your note: {plain(unit_notes_here[u], 300)}")
         st.image(figures.tiles([w.encoder[u], w.decoder[u]], shape=shape), caption=["encoder E_i", "decoder D_i"])
         if S is not None:
             incoming, outgoing = S[u].copy(), S[:, u].copy()

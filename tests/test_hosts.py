@@ -285,3 +285,29 @@ def test_the_unit_browser_shows_a_host_units_effect(host_run, tmp_path, monkeypa
     assert not at.exception, at.exception
     titles = [c["layout"]["title"]["text"] for c in charts(at)]
     assert any(t.startswith("What unit") and t.endswith("digits-cnn's outputs") for t in titles), titles
+
+
+def test_the_overview_draws_every_dictionary_of_the_layer_on_a_frontier(host_run, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from models.services import jobs
+    from tests.test_app import ROOT, charts, server_navigation, settle
+
+    server_navigation(monkeypatch)
+    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
+    shutil.copytree(host_run, tmp_path / "runs" / "cnn")
+    acts = host_run.parent.parent / "acts"
+    assert cli.main(["train", "--family", "relu-sae", "--domain", "vectors", "--vectors", str(acts), "--hidden", "32",
+                     "--epochs", "2", "--out", str(tmp_path / "runs" / "relu")]) == 0
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["model"] = "run:cnn"
+    at.run()
+    settle(settle(at))  # this model's measurement, then the others' (started once it is drawn)
+    assert not at.exception, at.exception
+    frontier = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Every dictionary of this layer"))
+    named = {t["name"]: len(t["x"]) for t in frontier["data"] if t.get("showlegend", True)}
+    assert named == {"TopK SAE": 1, "ReLU SAE": 1}, named
+    assert any(not t.get("showlegend", True) for t in frontier["data"])  # this model ringed
+    assert not at.get("json") and not [m for m in at.markdown if "None" in m.value]  # no stray magic output

@@ -41,3 +41,34 @@ def test_the_unit_browser_shows_bands_and_opens_a_nearest_unit(app):  # noqa: F8
     assert len(near) == 8
     near[0].click().run()
     assert get(app, "number_input", "Unit").value == int(near[0].key.rsplit("-", 1)[1]) != u
+
+
+def test_a_note_on_a_runs_unit_is_kept_in_its_folder_and_shown_where_the_unit_is(app, tiny_run):  # noqa: F811
+    import shutil
+
+    from models.services import jobs
+    from models.training import run_folder
+    from tests.data import DIGITS
+
+    app.switch_page("pages/unit_browser.py").run()  # the embedded default: no notes, said
+    assert any("Notes on units are kept in a run's folder" in c.value for c in app.caption)
+    shutil.copytree(tiny_run[0], jobs.RUNS_ROOT / "small")
+    app.run()
+    app.selectbox(key="model-group").set_value(("run", "drsae", 64, 5, DIGITS)).run()
+    app.switch_page("pages/unit_browser.py").run()
+    u = get(app, "number_input", "Unit").value
+    get(app, "text_area", f"Your note on unit {u}").set_value("loops ![x](http://e.example) \u202e")
+    app.button(key=f"FormSubmitter:ub-note-form-{u}-Save note").click().run()
+    assert any("one line" in e.value or "printable" in e.value for e in app.error)  # a bidi mark: refused
+    get(app, "text_area", f"Your note on unit {u}").set_value("loops and ![x](http://e.example)")
+    app.button(key=f"FormSubmitter:ub-note-form-{u}-Save note").click().run()
+    assert not app.exception and run_folder.read_unit_notes(jobs.RUNS_ROOT / "small") == {
+        u: "loops and ![x](http://e.example)"}
+    assert "note" in app.dataframe[0].value.columns
+    app.session_state["u-sel"] = [u]
+    app.switch_page("pages/units.py").run()
+    assert any(c.value.startswith("Your note: loops and \\!\\[x\\]") for c in app.caption)
+    with pytest.raises(jobs.JobError, match="not one of the run's 64 units"):
+        jobs.note_unit(jobs.RUNS_ROOT / "small", 64, "x", 64)
+    jobs.note_unit(jobs.RUNS_ROOT / "small", u, "", 64)  # an empty note drops it
+    assert run_folder.read_unit_notes(jobs.RUNS_ROOT / "small") == {}

@@ -228,6 +228,12 @@ class UnitDetail:
     cosine: np.ndarray  # their decoder cosines
 
 
+def unit_notes(entry: catalog.Entry) -> dict[int, str] | None:
+    """The notes kept on a run's units (unit -> text); None for an embedded model (it keeps none). Read on every
+    rerun: a few KB, and another tab's new note shows at once."""
+    return None if entry.state == "embedded" else run_folder.read_unit_notes(entry.folder)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def unit_detail_for(path: str, version: float, data: str, steps: int, unit: int) -> UnitDetail:
     weights = model_for(path, version).unit_weights() if capabilities(model_for(path, version)).filters else None
@@ -274,6 +280,22 @@ def through_host_task(path: str, version: float, data: str) -> background.Task:
     model, spec = model_for(path, version), spec_of({"domain": json.loads(data)})
     return background.start(("through-host", path, version, data), "Running the host with its layer reconstructed",
                             lambda progress: through_host(model, spec, of_model(model)))
+
+
+def dictionaries_of(host: dict) -> list[catalog.Entry]:
+    """Every model here (with a decoder) trained on activations of this host's layer (the same host, weights and
+    layer, whichever harvest)."""
+    keys = ("host", "weights", "layer", "data")
+    out = []
+    for e in catalog.entries():
+        try:
+            h = e.data.host()
+            if h is not None and all(h.get(k) == host.get(k) for k in keys) and \
+                    get(e.architecture).capabilities.decoder:
+                out.append(e)
+        except (ValueError, OSError):  # a run whose data is gone: not on the frontier
+            continue
+    return out
 
 
 def unit_effect_task(path: str, version: float, data: str, unit: int) -> background.Task:

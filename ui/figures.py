@@ -290,6 +290,22 @@ def bars(x, y, title: str = "", xtitle: str = "", ytitle: str = "", height: int 
     return go.Figure(data=data, layout=layout)
 
 
+def points(groups: dict[str, tuple[list, list, list[str]]], title: str, xtitle: str, ytitle: str,
+           mark: str | None = None, height: int = 380) -> go.Figure:
+    """A point per item, a colour per group {group: (x, y, names)}; hover gives the name; the item named `mark`
+    (the one shown) ringed."""
+    data = [dict(type="scatter", mode="markers", x=x, y=y, text=names, name=g, marker=dict(size=10, color=c),
+                 hovertemplate="%{text}<br>" + xtitle + " %{x:.2f}<br>" + ytitle + " %{y:.3f}<extra>" + g + "</extra>")
+            for (g, (x, y, names)), c in zip(groups.items(), PALETTE * 2)]
+    for x, y, names in groups.values():
+        data += [dict(type="scatter", mode="markers", x=[xi], y=[yi], showlegend=False, hoverinfo="skip",
+                      marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2, color="#d62728")))
+                 for xi, yi, n in zip(x, y, names) if n == mark]
+    layout = dict(title=dict(text=title), height=height, margin=_margin(), xaxis=dict(title=dict(text=xtitle)),
+                  yaxis=dict(title=dict(text=ytitle)), legend=dict(orientation="h", y=-0.25, yanchor="top"))
+    return go.Figure(data=data, layout=layout)
+
+
 def tradeoff(series, y: str, ytitle: str, title: str = "", height: int = 380, symbol: str = "λ") -> go.Figure:
     """A sparsity sweep's trade-off: per series (models.services.sweep.Series) its mean over seeds at each sparsity
     value (`symbol`: the family's λ or k), with the seeds' standard deviation as error bars on both axes, joined in

@@ -41,6 +41,7 @@ class ThroughHost:
     accuracy: dict[str, float]  # VARIANTS -> % of them it classifies right
     unchanged: float  # share of the host's predictions the reconstruction leaves as they were
     fvu: float  # of the layer's vectors as given, on these samples
+    l0: float = math.nan  # mean units active in a layer vector's code, on these samples
 
     def recovered(self, ablation: str = "zero") -> float:
         return loss_recovered(self.loss["clean"], self.loss["reconstructed"], self.loss[ablation])
@@ -48,18 +49,22 @@ class ThroughHost:
     def to_dict(self) -> dict:
         out = {f"loss_{v}": self.loss[v] for v in VARIANTS} | {f"accuracy_{v}": self.accuracy[v] for v in VARIANTS}
         return {**out, "loss_recovered": self.recovered("zero"), "loss_recovered_mean": self.recovered("mean"),
-                "predictions_unchanged": self.unchanged, "host_fvu": self.fvu, "host": self.host,
+                "predictions_unchanged": self.unchanged, "host_fvu": self.fvu, "host_l0": self.l0, "host": self.host,
                 "host_layer": self.layer, "host_samples": self.samples}
 
 
-def reconstruct(model, vectors: torch.Tensor, inputs) -> torch.Tensor:
-    """The dictionary's reconstruction of these layer vectors (m, C), in the layer's own units."""
+def reconstruct(model, vectors: torch.Tensor, inputs, active: list | None = None) -> torch.Tensor:
+    """The dictionary's reconstruction of these layer vectors (m, C), in the layer's own units; `active` (a list)
+    gets the count of units active in each vector's code."""
     raw = vectors.float()
     x = torch.as_tensor(inputs(raw.numpy())).float()
     norm_raw, norm_in = raw.norm(dim=1), x.norm(dim=1)
     scale = torch.where(norm_raw > 0, norm_in / norm_raw.clamp_min(1e-30), torch.ones_like(norm_raw))
     with torch.no_grad():
-        x_hat = model.decode(model.code(x))
+        z = model.code(x)
+        x_hat = model.decode(z)
+    if active is not None:
+        active.append((z > 0).sum(1))
     return x_hat / scale.clamp_min(1e-30)[:, None]
 
 
@@ -88,7 +93,7 @@ def through_host(model, data: DataSpec, family=None, samples: int = SAMPLES, dat
     test = dataset(host_data, data_dir, samples, inputs=raw_inputs(layout))[0].test
     inputs, module = data.inputs(family), module_at(opened, layer)
     model = model.float().eval()
-    mode, stats = {"now": "clean"}, {"sum": None, "count": 0, "err": 0.0, "var": []}
+    mode, stats = {"now": "clean"}, {"sum": None, "count": 0, "err": 0.0, "var": [], "active": []}
     mean = None
 
     def hook(_m, _inp, out):
@@ -103,7 +108,7 @@ def through_host(model, data: DataSpec, family=None, samples: int = SAMPLES, dat
         if mode["now"] == "mean":
             return _shaped(mean.expand(len(v), -1), out).to(out.dtype)
         if mode["now"] == "reconstructed":
-            v_hat = reconstruct(model, v, inputs)
+            v_hat = reconstruct(model, v, inputs, stats["active"])
             stats["err"] += float((v.float() - v_hat).pow(2).sum())
             stats["var"].append(v.float())
             return _shaped(v_hat, out).to(out.dtype)
@@ -139,7 +144,8 @@ def through_host(model, data: DataSpec, family=None, samples: int = SAMPLES, dat
     total = float((everything - everything.mean(0)).pow(2).sum())
     return ThroughHost(entry["host"], layer, n, {v: loss[v] / n for v in VARIANTS},
                        {v: 100.0 * right[v] / n for v in VARIANTS}, unchanged / n,
-                       stats["err"] / total if total > 0 else float(np.nan))
+                       stats["err"] / total if total > 0 else float(np.nan),
+                       float(torch.cat(stats["active"]).float().mean()))
 
 
 @dataclass(frozen=True)

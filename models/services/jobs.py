@@ -456,6 +456,20 @@ def resume(run: Path, data_dir: str | None = None) -> Job:
     return start(mc, tc, Path(run).parent, data_dir, name=Path(run).name, data=data)
 
 
+def note_unit(run: Path, unit: int, note: str, units: int) -> None:
+    """Keep a note on one of a run's `units` units (an empty note drops it); JobError in one line when it cannot be
+    kept or shown."""
+    note = (note or "").strip()
+    if not 0 <= unit < units:
+        raise JobError(f"unit {unit} is not one of the run's {units} units")
+    if len(note) > NOTE_MAX or not text.is_printable(note, NOTE_MAX, lines=True):
+        raise JobError(f"a unit's note holds at most {NOTE_MAX} printable characters")
+    try:
+        runs.write_unit_note(run, unit, note)
+    except OSError as e:
+        raise JobError(f"cannot write in {run} ({e.strerror or e})") from None
+
+
 def cancel(root: Path | None = None, names: list[str] | None = None) -> tuple[int, int]:
     """A sweep or a benchmark cancelled: every queued run of the registry at `root` (or those `names`) taken out of
     the queue first, so that no trainer that ends starts the next, then every running one asked to stop (it

@@ -173,6 +173,34 @@ def write_about(run: Path, name: str, note: str) -> None:
     write_json(Path(run) / ABOUT, {"name": name, "note": note})
 
 
+UNIT_NOTES = "unit_notes.json"  # {"12": "fires on loops", ...}: what the user noted of a unit
+
+
+def read_unit_notes(run: Path) -> dict[int, str]:
+    """The notes the user kept on the run's units (unit -> text), printable and bounded; none where the file is
+    missing or damaged (a note is not worth an error)."""
+    try:
+        notes = _read_object(Path(run) / UNIT_NOTES) or {}
+    except DamagedRun:
+        notes = {}
+    out = {}
+    for k, v in notes.items():
+        if isinstance(k, str) and k.isdigit() and isinstance(v, str) and v.strip():
+            out[int(k)] = text.printable(v, text.NOTE_MAX, lines=True)
+    return out
+
+
+def write_unit_note(run: Path, unit: int, note: str) -> dict[int, str]:
+    """Keep (or, empty, drop) the note on one unit; the run's other files are not touched."""
+    notes = read_unit_notes(run)
+    if note.strip():
+        notes[int(unit)] = note.strip()
+    else:
+        notes.pop(int(unit), None)
+    write_json(Path(run) / UNIT_NOTES, {str(k): v for k, v in sorted(notes.items())})
+    return notes
+
+
 def read_status(run: Path) -> dict:
     return _read_object(Path(run) / STATUS) or {}
 
