@@ -1,8 +1,9 @@
 """Unit browser: every unit in one table (kind where kinds mean something, angle, density, class selectivity, ablation
 cost, weight norms),
 filtered and sorted; a unit's own view with its filters, the 24 samples that drive it most, samples from bands across
-its activations, its nearest units by decoder, its activation histogram and its mean activity per class; linkable
-with `units=`."""
+its activations, its nearest units by decoder, its activation histogram and its mean activity per class; for a
+network's activations, what it does to the network's outputs; a note per unit; the units a sample (a test sample, a
+drawing, an upload) fires most; linkable with `units=`."""
 import html
 
 import numpy as np
@@ -13,7 +14,10 @@ from ui import background, figures, url
 from ui.compute import unit_ablations_task, unit_detail_for, unit_effect_task, unit_notes, unit_runs_for
 from ui.export import chart, csv_text, download_csv
 from ui.state import keep, require
+from ui.own_sample import pick_sample
 from ui.text import plain
+
+SEARCH_UNITS = 10  # units a searched sample lists
 
 sel = require(__file__)
 st.title("Unit browser")
@@ -185,3 +189,20 @@ if index.class_means is not None:
 if st.button("Compare it on the Units page", key="ub-to-units"):
     st.session_state["u-sel"] = [u]
     st.switch_page("pages/units.py")
+
+# -- search by input (last: a drawing not made yet stops the page here) -----------------------------------------
+st.divider()
+st.subheader(f"Which units does a {noun} fire?")
+x, what = pick_sample("ub-search", samples)
+z = sel.trace(x).z[-1]  # its code at the sidebar's T
+ranked = np.argsort(-z, kind="stable")[:SEARCH_UNITS]
+ranked = ranked[z[ranked] > 0]
+if not len(ranked):
+    st.info(f"No unit fires on {plain(what)} at T = {T}.")
+else:
+    st.caption(f"The {len(ranked)} units that fire most on {plain(what)} at T = {T} ({int((z > 0).sum())} fire in "
+               "all), largest z_T first: a click opens one above.")
+    for col, n in zip(st.columns(len(ranked)), ranked):
+        col.image(figures.tiles([w.decoder[n]], shape=shape), caption=f"unit {n}")
+        col.button(f"{z[n]:.2f}", key=f"ub-search-{n}", help=f"Open unit {n} (z_T {z[n]:.3f} on {what})",
+                   on_click=lambda n=int(n): st.session_state.update({"ub-unit": n}))

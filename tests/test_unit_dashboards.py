@@ -72,3 +72,18 @@ def test_a_note_on_a_runs_unit_is_kept_in_its_folder_and_shown_where_the_unit_is
         jobs.note_unit(jobs.RUNS_ROOT / "small", 64, "x", 64)
     jobs.note_unit(jobs.RUNS_ROOT / "small", u, "", 64)  # an empty note drops it
     assert run_folder.read_unit_notes(jobs.RUNS_ROOT / "small") == {}
+
+
+def test_a_sample_searched_lists_the_units_it_fires_most_and_opens_one(app):  # noqa: F811
+    from ui.text import plain
+
+    app.switch_page("pages/unit_browser.py").run()
+    get(app, "number_input", "Test digit").set_value(7).run()
+    assert not app.exception, app.exception
+    found = [b for b in app.button if b.key and b.key.startswith("ub-search-")]
+    ranked = [int(b.key.rsplit("-", 1)[1]) for b in found]
+    values = [float(b.label) for b in found]
+    assert len(ranked) == 10 and values == sorted(values, reverse=True) and values[-1] > 0
+    found[3].click().run()
+    assert get(app, "number_input", "Unit").value == ranked[3]
+    assert any(c.value.startswith("The 10 units that fire most on " + plain("test digit no. 7")) for c in app.caption)
