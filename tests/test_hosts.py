@@ -184,16 +184,15 @@ def host_run(tmp_path_factory):
     return root / "runs" / "cnn"
 
 
-def test_every_page_opens_on_a_host_run_and_the_overview_measures_it_through_its_host(host_run, tmp_path,
-                                                                                      monkeypatch):
+@pytest.fixture
+def host_app(host_run, tmp_path, monkeypatch):
+    """The app opened on a copy of the host run, in a runs folder of its own."""
     import shutil
 
     from streamlit.testing.v1 import AppTest
 
-    from models.analysis.through_host import through_host
-    from models.checkpoint import load_model
     from models.services import jobs
-    from tests.test_app import PAGES, ROOT, metric, server_navigation, settle
+    from tests.test_app import ROOT, server_navigation
 
     server_navigation(monkeypatch)
     monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
@@ -202,6 +201,15 @@ def test_every_page_opens_on_a_host_run_and_the_overview_measures_it_through_its
     at.query_params["model"] = "run:cnn"
     at.run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_every_page_opens_on_a_host_run_and_the_overview_measures_it_through_its_host(host_app, host_run):
+    from models.analysis.through_host import through_host
+    from models.checkpoint import load_model
+    from tests.test_app import PAGES, metric, settle
+
+    at = host_app
     assert any(s.value == f"Through its host: {plain('digits-cnn')}, layer relu3" for s in at.subheader)
     settle(at)
     model, _ = load_model(host_run)
@@ -266,20 +274,10 @@ def test_a_units_effect_on_the_hosts_outputs_is_its_direction_through_the_rest(c
     assert unit_effect(m, data, 0, samples=300) is None
 
 
-def test_the_unit_browser_shows_a_host_units_effect(host_run, tmp_path, monkeypatch):
-    import shutil
+def test_the_unit_browser_shows_a_host_units_effect(host_app):
+    from tests.test_app import charts, settle
 
-    from streamlit.testing.v1 import AppTest
-
-    from models.services import jobs
-    from tests.test_app import ROOT, charts, server_navigation, settle
-
-    server_navigation(monkeypatch)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
-    shutil.copytree(host_run, tmp_path / "runs" / "cnn")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["model"] = "run:cnn"
-    at.run()
+    at = host_app
     at.switch_page("pages/unit_browser.py").run()
     settle(at)
     assert not at.exception, at.exception
@@ -287,22 +285,13 @@ def test_the_unit_browser_shows_a_host_units_effect(host_run, tmp_path, monkeypa
     assert any(t.startswith("What unit") and t.endswith("digits-cnn's outputs") for t in titles), titles
 
 
-def test_the_overview_draws_every_dictionary_of_the_layer_on_a_frontier(host_run, tmp_path, monkeypatch):
-    import shutil
+def test_the_overview_draws_every_dictionary_of_the_layer_on_a_frontier(host_app, host_run, tmp_path):
+    from tests.test_app import charts, settle
 
-    from streamlit.testing.v1 import AppTest
-
-    from models.services import jobs
-    from tests.test_app import ROOT, charts, server_navigation, settle
-
-    server_navigation(monkeypatch)
-    monkeypatch.setattr(jobs, "RUNS_ROOT", tmp_path / "runs")
-    shutil.copytree(host_run, tmp_path / "runs" / "cnn")
     acts = host_run.parent.parent / "acts"
     assert cli.main(["train", "--family", "relu-sae", "--domain", "vectors", "--vectors", str(acts), "--hidden", "32",
                      "--epochs", "2", "--out", str(tmp_path / "runs" / "relu")]) == 0
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["model"] = "run:cnn"
+    at = host_app
     at.run()
     settle(settle(at))  # this model's measurement, then the others' (started once it is drawn)
     assert not at.exception, at.exception
