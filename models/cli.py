@@ -714,8 +714,7 @@ def benchmark(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
     try:
-        data = DataSpec(domain, domain.config(**{f.name: getattr(a, f.name) for f, _ in settings(domain.config)
-                                                 if hasattr(a, f.name)}))
+        data = _data_of(a, domain, argv)
         families = bench.families_of([f.strip() for f in a.families.split(",") if f.strip()])
         sparsity = bench.parse_sparsity(a.sparsity, families)
         seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
@@ -759,7 +758,7 @@ def _host_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _data_of(a, domain, argv: list[str], opened=None) -> DataSpec:
-    """The data the flags name; a host's own data when it has one and --domain was not given."""
+    """The data the flags name; with a host, its own data when it has one and --domain was not given."""
     if opened is not None and opened.data and not any(x.startswith("--domain") for x in argv):
         domain = domain_named(opened.data)
     return DataSpec(domain, domain.config(**{f.name: getattr(a, f.name) for f, _ in settings(domain.config)

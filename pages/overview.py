@@ -158,8 +158,9 @@ if caps.likelihood:
     bound_overview()
 else:
     code_overview()
-    if sel.entry.data.host() is not None and caps.decoder:
-        host_overview(sel.entry.data.host())
+    harvested = sel.entry.data.host()  # its manifest, read once
+    if harvested is not None and caps.decoder:
+        host_overview(harvested)
 
 # -- take it away --------------------------------------------------------------------------------
 st.subheader("Downloads")

@@ -145,7 +145,7 @@ if top:
     b.caption(f"The {len(top)} test {nouns} that drive unit {u} most (number: z_T).")
 else:
     b.info(f"Unit {u} fires on none of the {samples.name} at T = {T}.")
-detail = unit_detail_for(*sel.key, T, u)
+detail = unit_detail_for(*sel.key, T, sel.max_unroll, u)
 if len(detail.bands) > 1:
     st.markdown(f"**Across its range**: the {nouns} it fires on, cut into {len(detail.bands)} bands of equal count by "
                 f"z_T (the top band first), a few drawn from each: what it answers when it answers weakly too.")

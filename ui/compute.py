@@ -235,8 +235,8 @@ def unit_notes(entry: catalog.Entry) -> dict[int, str] | None:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def unit_detail_for(path: str, version: float, data: str, steps: int, unit: int) -> UnitDetail:
-    weights = model_for(path, version).unit_weights() if capabilities(model_for(path, version)).filters else None
+def unit_detail_for(path: str, version: float, data: str, steps: int, max_steps: int, unit: int) -> UnitDetail:
+    weights = view_for(path, version, data, max_steps).weights  # the view's float32 copy, made once a model
     near, cos = nearest_units(weights.decoder, unit) if weights is not None else (np.array([], int), np.array([]))
     return UnitDetail(quantile_bands(codes_for(path, version, data, steps).z, unit), near, cos)
 

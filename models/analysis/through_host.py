@@ -53,13 +53,27 @@ class ThroughHost:
                 "host_layer": self.layer, "host_samples": self.samples}
 
 
+def as_read(vectors: torch.Tensor, inputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer vectors (m, C) as the dictionary reads them (its normalisation), and the factor each row was scaled by
+    (1 for a zero row): what puts its reconstructions back in the layer's own units."""
+    raw = vectors.float()
+    x = torch.as_tensor(inputs(raw.numpy())).float()
+    norm_raw = raw.norm(dim=1)
+    return x, torch.where(norm_raw > 0, x.norm(dim=1) / norm_raw.clamp_min(1e-30), torch.ones_like(norm_raw))
+
+
+def _host_of(data: DataSpec):
+    """The harvest's host entry, the host opened, and the data it reads."""
+    entry = data.host()
+    if entry is None:
+        raise ValueError("these samples were not harvested from a host model")
+    return entry, open_host(entry["host"], entry.get("weights")), spec_of({"domain": entry["data"]})
+
+
 def reconstruct(model, vectors: torch.Tensor, inputs, active: list | None = None) -> torch.Tensor:
     """The dictionary's reconstruction of these layer vectors (m, C), in the layer's own units; `active` (a list)
     gets the count of units active in each vector's code."""
-    raw = vectors.float()
-    x = torch.as_tensor(inputs(raw.numpy())).float()
-    norm_raw, norm_in = raw.norm(dim=1), x.norm(dim=1)
-    scale = torch.where(norm_raw > 0, norm_in / norm_raw.clamp_min(1e-30), torch.ones_like(norm_raw))
+    x, scale = as_read(vectors, inputs)
     with torch.no_grad():
         z = model.code(x)
         x_hat = model.decode(z)
@@ -79,13 +93,8 @@ def _shaped(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 def through_host(model, data: DataSpec, family=None, samples: int = SAMPLES, data_dir=None,
                  batch: int = 256) -> ThroughHost:
     """`model`, trained on `data` (a harvest), measured through the host the harvest names."""
-    entry = data.host()
-    if entry is None:
-        raise ValueError("these samples were not harvested from a host model")
-    opened = open_host(entry["host"], entry.get("weights"))
-    layer = entry["layer"]
-    host_data = spec_of({"domain": entry["data"]})
-    layout = host_data.layout()
+    entry, opened, host_data = _host_of(data)
+    layer, layout = entry["layer"], host_data.layout()
     if layout.classes is None:
         raise ValueError(f"the host's data ({host_data.describe()}) has no labels: its loss needs them")
     if isinstance(entry.get("limit"), int):  # the harvest's own test samples at most: the run's test split
@@ -164,12 +173,8 @@ def unit_effect(model, data: DataSpec, unit: int, family=None, samples: int = 50
                 batch: int = 256) -> UnitEffect | None:
     """The unit's effect on the host's outputs through the rest of the network; None where it fires on none of the
     host's first `samples` test samples (its size there is unknown)."""
-    entry = data.host()
-    if entry is None:
-        raise ValueError("these samples were not harvested from a host model")
-    opened, layer = open_host(entry["host"], entry.get("weights")), entry["layer"]
-    host_data = spec_of({"domain": entry["data"]})
-    layout = host_data.layout()
+    entry, opened, host_data = _host_of(data)
+    layer, layout = entry["layer"], host_data.layout()
     test = dataset(host_data, data_dir, samples, inputs=raw_inputs(layout))[0].test
     inputs, module = data.inputs(family), module_at(opened, layer)
     model = model.float().eval()
@@ -183,10 +188,7 @@ def unit_effect(model, data: DataSpec, unit: int, family=None, samples: int = 50
     def hook(_m, _inp, out):
         v, _ = vectors_of(out, layer)
         if add["now"] is None:  # measuring: the unit's contribution where it fires, in the layer's units
-            raw = v.float()
-            x = torch.as_tensor(inputs(raw.numpy())).float()
-            scale = torch.where(raw.norm(dim=1) > 0, x.norm(dim=1) / raw.norm(dim=1).clamp_min(1e-30),
-                                torch.ones(len(raw)))
+            x, scale = as_read(v, inputs)
             z = model.code(x)[:, unit]
             on = z > 0
             sizes.append((z[on] * norm / scale[on]).double())

@@ -57,7 +57,7 @@ def train_embedded(out: Path, data_dir: str | None = None, epochs: int = 3, seed
 
     torch.manual_seed(seed)
     ds, _ = dataset(spec("digits"), data_dir, inputs=intensities)
-    train = ds.train.load() if not hasattr(ds.train, "x") else ds.train
+    train = ds.train.load()
     x, y = train.x.reshape(-1, 1, 28, 28), train.y
     model, t0 = DigitsCNN(), time.time()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
